@@ -1,0 +1,217 @@
+//! Aggregation of scored items with polars: per subject, per category, per suite.
+//!
+//! Two suite averages are given, labelled: the mean over subjects (how C-Eval and CMMLU
+//! publish their averages, and OpenCompass's naive average) and the mean over items.
+//! Accuracy counts every planned-and-answered item in its denominator, including
+//! `api_error` and `unextractable`, so failures never inflate a score; the outcome
+//! columns show what the denominator holds.
+
+use polars::prelude::*;
+
+use crate::store::ScoredRow;
+
+/// The aggregated tables, as polars frames.
+pub struct Aggregates {
+    /// endpoint, suite, subject, category, n, correct, accuracy, wrong, unextractable, api_error
+    pub by_subject: DataFrame,
+    /// endpoint, suite, category, subjects, n, correct, accuracy_subject_mean, accuracy_item_mean
+    pub by_category: DataFrame,
+    /// endpoint, suite, subjects, n, correct, wrong, unextractable, api_error,
+    /// accuracy_subject_mean, accuracy_item_mean
+    pub by_suite: DataFrame,
+}
+
+fn indicator(rows: &[ScoredRow], outcome: &str) -> Vec<i64> {
+    rows.iter().map(|row| i64::from(row.outcome == outcome)).collect()
+}
+
+/// # Errors
+/// Polars errors (none are expected for well-formed rows).
+pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
+    let column = |pick: fn(&ScoredRow) -> &str| rows.iter().map(pick).map(str::to_string).collect::<Vec<_>>();
+    let items = df!(
+        "endpoint" => column(|row| &row.endpoint),
+        "suite" => column(|row| &row.suite),
+        "subject" => column(|row| &row.subject),
+        "category" => column(|row| &row.category),
+        "correct" => indicator(rows, "correct"),
+        "wrong" => indicator(rows, "wrong"),
+        "unextractable" => indicator(rows, "unextractable"),
+        "api_error" => indicator(rows, "api_error"),
+    )?;
+
+    let accuracy = |correct: &str, n: &str| col(correct).cast(DataType::Float64) / col(n).cast(DataType::Float64);
+    let by_subject = items
+        .clone()
+        .lazy()
+        .group_by([col("endpoint"), col("suite"), col("subject"), col("category")])
+        .agg([
+            len().cast(DataType::Int64).alias("n"),
+            col("correct").sum().alias("correct"),
+            col("wrong").sum().alias("wrong"),
+            col("unextractable").sum().alias("unextractable"),
+            col("api_error").sum().alias("api_error"),
+        ])
+        .with_column(accuracy("correct", "n").alias("accuracy"))
+        .select([
+            col("endpoint"),
+            col("suite"),
+            col("subject"),
+            col("category"),
+            col("n"),
+            col("correct"),
+            col("accuracy"),
+            col("wrong"),
+            col("unextractable"),
+            col("api_error"),
+        ])
+        .sort(["endpoint", "suite", "subject"], SortMultipleOptions::default())
+        .collect()?;
+
+    let by_category = by_subject
+        .clone()
+        .lazy()
+        .group_by([col("endpoint"), col("suite"), col("category")])
+        .agg([
+            len().cast(DataType::Int64).alias("subjects"),
+            col("n").sum().alias("n"),
+            col("correct").sum().alias("correct"),
+            col("accuracy").mean().alias("accuracy_subject_mean"),
+        ])
+        .with_column(accuracy("correct", "n").alias("accuracy_item_mean"))
+        .sort(["endpoint", "suite", "category"], SortMultipleOptions::default())
+        .collect()?;
+
+    let by_suite = by_subject
+        .clone()
+        .lazy()
+        .group_by([col("endpoint"), col("suite")])
+        .agg([
+            len().cast(DataType::Int64).alias("subjects"),
+            col("n").sum().alias("n"),
+            col("correct").sum().alias("correct"),
+            col("wrong").sum().alias("wrong"),
+            col("unextractable").sum().alias("unextractable"),
+            col("api_error").sum().alias("api_error"),
+            col("accuracy").mean().alias("accuracy_subject_mean"),
+        ])
+        .with_column(accuracy("correct", "n").alias("accuracy_item_mean"))
+        .sort(["endpoint", "suite"], SortMultipleOptions::default())
+        .collect()?;
+
+    Ok(Aggregates {
+        by_subject,
+        by_category,
+        by_suite,
+    })
+}
+
+/// Reads a string cell.
+pub fn text_at(frame: &DataFrame, name: &str, row: usize) -> PolarsResult<String> {
+    Ok(frame.column(name)?.str()?.get(row).unwrap_or_default().to_string())
+}
+
+/// Reads an integer cell (any integer type).
+pub fn int_at(frame: &DataFrame, name: &str, row: usize) -> PolarsResult<i64> {
+    let column = frame.column(name)?.cast(&DataType::Int64)?;
+    Ok(column.i64()?.get(row).unwrap_or(0))
+}
+
+/// Reads a float cell.
+pub fn float_at(frame: &DataFrame, name: &str, row: usize) -> PolarsResult<f64> {
+    let column = frame.column(name)?.cast(&DataType::Float64)?;
+    Ok(column.f64()?.get(row).unwrap_or(f64::NAN))
+}
+
+/// `scores.csv`: one row per endpoint × suite × subject.
+///
+/// # Errors
+/// Polars errors.
+pub fn scores_csv(by_subject: &DataFrame) -> PolarsResult<Vec<u8>> {
+    let mut frame = by_subject.clone();
+    let mut buffer = Vec::new();
+    CsvWriter::new(&mut buffer).include_header(true).finish(&mut frame)?;
+    Ok(buffer)
+}
+
+/// Wilson score interval for a binomial proportion at 95%; honest for small n and for
+/// accuracies near 0 or 1, where the normal approximation is not.
+pub fn wilson_interval(successes: i64, trials: i64) -> (f64, f64) {
+    if trials <= 0 {
+        return (0.0, 0.0);
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let denominator = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denominator;
+    let half_width = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / denominator;
+    ((centre - half_width).max(0.0), (centre + half_width).min(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(endpoint: &str, subject: &str, category: &str, outcome: &str) -> ScoredRow {
+        ScoredRow {
+            endpoint: endpoint.into(),
+            suite: "ceval".into(),
+            subject: subject.into(),
+            category: category.into(),
+            item_id: format!("{subject}/val/x"),
+            repeat: 0,
+            gold: "A".into(),
+            extracted: None,
+            outcome: outcome.into(),
+            latency_ms: 10,
+            prompt_tokens: 1,
+            completion_tokens: 1,
+        }
+    }
+
+    #[test]
+    fn subject_category_and_suite_averages_are_computed_and_labelled() {
+        let mut rows = Vec::new();
+        // law (Humanities): 1 of 2 correct; logic (Humanities): 3 of 4 correct, 1 api_error;
+        // computer_network (STEM): 0 of 1.
+        rows.push(row("m", "law", "Humanities", "correct"));
+        rows.push(row("m", "law", "Humanities", "wrong"));
+        for outcome in ["correct", "correct", "correct", "api_error"] {
+            rows.push(row("m", "logic", "Humanities", outcome));
+        }
+        rows.push(row("m", "computer_network", "STEM", "unextractable"));
+        let aggregates = aggregate(&rows).expect("aggregates");
+
+        let subjects = &aggregates.by_subject;
+        assert_eq!(subjects.height(), 3);
+        assert_eq!(text_at(subjects, "subject", 1).expect("cell"), "law");
+        assert_eq!(int_at(subjects, "n", 2).expect("cell"), 4);
+        assert!((float_at(subjects, "accuracy", 2).expect("cell") - 0.75).abs() < 1e-12);
+        assert_eq!(int_at(subjects, "api_error", 2).expect("cell"), 1);
+
+        let categories = &aggregates.by_category;
+        assert_eq!(text_at(categories, "category", 0).expect("cell"), "Humanities");
+        assert!((float_at(categories, "accuracy_subject_mean", 0).expect("cell") - 0.625).abs() < 1e-12);
+        assert!((float_at(categories, "accuracy_item_mean", 0).expect("cell") - 4.0 / 6.0).abs() < 1e-12);
+
+        let suites = &aggregates.by_suite;
+        assert_eq!(int_at(suites, "n", 0).expect("cell"), 7);
+        assert_eq!(int_at(suites, "unextractable", 0).expect("cell"), 1);
+        let subject_mean = (0.5 + 0.75 + 0.0) / 3.0;
+        assert!((float_at(suites, "accuracy_subject_mean", 0).expect("cell") - subject_mean).abs() < 1e-12);
+
+        let csv = String::from_utf8(scores_csv(subjects).expect("csv")).expect("utf-8");
+        assert!(csv.starts_with("endpoint,suite,subject,category,n,correct,accuracy"), "{csv}");
+        assert!(csv.contains("m,ceval,logic,Humanities,4,3,0.75"), "{csv}");
+    }
+
+    #[test]
+    fn wilson_interval_brackets_the_estimate() {
+        let (low, high) = wilson_interval(50, 100);
+        assert!((low - 0.4038).abs() < 1e-3 && (high - 0.5962).abs() < 1e-3, "{low} {high}");
+        let (low, high) = wilson_interval(0, 10);
+        assert_eq!(low, 0.0);
+        assert!(high > 0.2 && high < 0.35);
+    }
+}

@@ -1,0 +1,47 @@
+//! The coordinator's error type, and its mapping to gRPC status codes in one place.
+
+use jianzhen_suites::SuiteError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("invalid run spec {origin}: {problem}")]
+    InvalidSpec { origin: String, problem: String },
+    #[error(transparent)]
+    Suite(#[from] SuiteError),
+    #[error("suite `{suite}` split `{split}` has no gold answers ({location}); evaluate a split with answers, e.g. `val` for C-Eval")]
+    NoGoldAnswers {
+        suite: String,
+        split: String,
+        location: String,
+    },
+    #[error("unknown run `{run_id}`; `jianzhen status` lists the runs this coordinator knows")]
+    UnknownRun { run_id: String },
+    #[error("lease on shard {shard_id} epoch {epoch} is not held by worker {worker_id} (expired or superseded); drop the shard and lease again")]
+    StaleLease {
+        shard_id: String,
+        epoch: u64,
+        worker_id: String,
+    },
+    #[error("store error: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("aggregation error: {0}")]
+    Aggregation(#[from] polars::error::PolarsError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<CoordinatorError> for tonic::Status {
+    fn from(error: CoordinatorError) -> Self {
+        let message = error.to_string();
+        match error {
+            CoordinatorError::InvalidSpec { .. }
+            | CoordinatorError::Suite(_)
+            | CoordinatorError::NoGoldAnswers { .. } => tonic::Status::invalid_argument(message),
+            CoordinatorError::UnknownRun { .. } => tonic::Status::not_found(message),
+            CoordinatorError::StaleLease { .. } => tonic::Status::failed_precondition(message),
+            CoordinatorError::Store(_)
+            | CoordinatorError::Aggregation(_)
+            | CoordinatorError::Internal(_) => tonic::Status::internal(message),
+        }
+    }
+}

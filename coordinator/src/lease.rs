@@ -1,0 +1,327 @@
+//! Leases: who holds which shard, under which epoch, until when.
+//!
+//! Pure state driven by the caller's clock (`tokio::time::Instant`, so tests pause time).
+//! Two clocks, kept apart on purpose: worker *liveness* (heartbeats, TTL) and shard
+//! *progress* (a deadline pushed back only when an item result arrives). A worker that is
+//! alive but stuck on one hung request loses its shard to the progress deadline.
+//!
+//! Epochs come from the store (they only grow, across restarts); this table only holds
+//! the live ones. A report is accepted only for the exact (shard, epoch, worker) held.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// Identifies a shard across runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardRef {
+    pub run_id: String,
+    pub shard_id: String,
+}
+
+/// The concurrency budget is held per endpoint of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EndpointRef {
+    pub run_id: String,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone)]
+struct Lease {
+    worker_id: String,
+    epoch: u64,
+    endpoint: EndpointRef,
+    concurrency_share: u32,
+    progress_timeout: Duration,
+    progress_deadline: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryReason {
+    /// The holder stopped heartbeating (crashed, partitioned).
+    WorkerLost,
+    /// The holder is alive but no result arrived before the progress deadline.
+    NoProgress,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiredLease {
+    pub shard: ShardRef,
+    pub epoch: u64,
+    pub worker_id: String,
+    pub reason: ExpiryReason,
+}
+
+#[derive(Debug)]
+pub struct LeaseTable {
+    heartbeat_ttl: Duration,
+    workers: HashMap<String, Instant>,
+    leases: HashMap<ShardRef, Lease>,
+}
+
+impl LeaseTable {
+    pub fn new(heartbeat_ttl: Duration) -> Self {
+        LeaseTable {
+            heartbeat_ttl,
+            workers: HashMap::new(),
+            leases: HashMap::new(),
+        }
+    }
+
+    pub fn heartbeat_ttl(&self) -> Duration {
+        self.heartbeat_ttl
+    }
+
+    /// Records a sign of life. Returns false for a worker this table does not know, which
+    /// must register again (its leases, if any, are gone).
+    pub fn heartbeat(&mut self, worker_id: &str, now: Instant) -> bool {
+        match self.workers.get_mut(worker_id) {
+            Some(last_seen) => {
+                *last_seen = (*last_seen).max(now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn register(&mut self, worker_id: &str, now: Instant) {
+        self.workers.insert(worker_id.to_string(), now);
+    }
+
+    pub fn is_alive(&self, worker_id: &str, now: Instant) -> bool {
+        self.workers
+            .get(worker_id)
+            .is_some_and(|last_seen| now.saturating_duration_since(*last_seen) <= self.heartbeat_ttl)
+    }
+
+    pub fn alive_workers(&self, now: Instant) -> usize {
+        self.workers
+            .values()
+            .filter(|last_seen| now.saturating_duration_since(**last_seen) <= self.heartbeat_ttl)
+            .count()
+    }
+
+    pub fn is_leased(&self, shard: &ShardRef) -> bool {
+        self.leases.contains_key(shard)
+    }
+
+    pub fn leased_count(&self) -> usize {
+        self.leases.len()
+    }
+
+    /// How much of an endpoint's concurrency budget the live leases hold.
+    pub fn granted_concurrency(&self, endpoint: &EndpointRef) -> u32 {
+        self.leases
+            .values()
+            .filter(|lease| &lease.endpoint == endpoint)
+            .map(|lease| lease.concurrency_share)
+            .sum()
+    }
+
+    /// The share a new lease on `endpoint` may take, or `None` when the budget is spent.
+    /// Shares are split evenly over the live workers so that one worker cannot take the
+    /// whole budget while others idle, and their sum never exceeds `max_concurrency`.
+    pub fn concurrency_share(&self, endpoint: &EndpointRef, max_concurrency: u32, now: Instant) -> Option<u32> {
+        let remaining = max_concurrency.saturating_sub(self.granted_concurrency(endpoint));
+        if remaining == 0 {
+            return None;
+        }
+        let workers = self.alive_workers(now).max(1) as u32;
+        let even_share = max_concurrency.div_ceil(workers).max(1);
+        Some(even_share.min(remaining))
+    }
+
+    /// Grants a lease. The caller has already raised the shard's epoch in the store.
+    pub fn grant(
+        &mut self,
+        shard: ShardRef,
+        endpoint: EndpointRef,
+        worker_id: &str,
+        epoch: u64,
+        concurrency_share: u32,
+        progress_timeout: Duration,
+        now: Instant,
+    ) {
+        self.leases.insert(
+            shard,
+            Lease {
+                worker_id: worker_id.to_string(),
+                epoch,
+                endpoint,
+                concurrency_share,
+                progress_timeout,
+                progress_deadline: now + progress_timeout,
+            },
+        );
+    }
+
+    /// True when `worker_id` holds `shard` under exactly `epoch`.
+    pub fn holds(&self, shard: &ShardRef, epoch: u64, worker_id: &str) -> bool {
+        self.leases
+            .get(shard)
+            .is_some_and(|lease| lease.epoch == epoch && lease.worker_id == worker_id)
+    }
+
+    /// Results arrived: push the progress deadline back. The deadline only moves later.
+    pub fn record_progress(&mut self, shard: &ShardRef, now: Instant) {
+        if let Some(lease) = self.leases.get_mut(shard) {
+            lease.progress_deadline = lease.progress_deadline.max(now + lease.progress_timeout);
+        }
+    }
+
+    /// Ends a lease (shard finished or given back). Only the current holder may release.
+    pub fn release(&mut self, shard: &ShardRef, epoch: u64, worker_id: &str) -> bool {
+        if !self.holds(shard, epoch, worker_id) {
+            return false;
+        }
+        self.leases.remove(shard);
+        true
+    }
+
+    /// Removes and returns every lease whose holder is dead or whose progress deadline
+    /// passed; forgets workers not seen for a TTL.
+    pub fn expire(&mut self, now: Instant) -> Vec<ExpiredLease> {
+        let mut expired = Vec::new();
+        let dead: Vec<String> = self
+            .workers
+            .iter()
+            .filter(|(_, last_seen)| now.saturating_duration_since(**last_seen) > self.heartbeat_ttl)
+            .map(|(worker_id, _)| worker_id.clone())
+            .collect();
+        for worker_id in &dead {
+            self.workers.remove(worker_id);
+        }
+        self.leases.retain(|shard, lease| {
+            let reason = if !self.workers.contains_key(&lease.worker_id) {
+                Some(ExpiryReason::WorkerLost)
+            } else if now > lease.progress_deadline {
+                Some(ExpiryReason::NoProgress)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    expired.push(ExpiredLease {
+                        shard: shard.clone(),
+                        epoch: lease.epoch,
+                        worker_id: lease.worker_id.clone(),
+                        reason,
+                    });
+                    false
+                }
+                None => true,
+            }
+        });
+        expired.sort_by(|a, b| a.shard.cmp(&b.shard));
+        expired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(id: &str) -> ShardRef {
+        ShardRef {
+            run_id: "run".into(),
+            shard_id: id.into(),
+        }
+    }
+
+    fn endpoint() -> EndpointRef {
+        EndpointRef {
+            run_id: "run".into(),
+            endpoint: "m".into(),
+        }
+    }
+
+    const TTL: Duration = Duration::from_secs(10);
+    const PROGRESS: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_worker_loses_its_lease_after_the_ttl() {
+        let mut table = LeaseTable::new(TTL);
+        let start = Instant::now();
+        table.register("w1", start);
+        table.grant(shard("s1"), endpoint(), "w1", 1, 2, PROGRESS, start);
+        tokio::time::advance(Duration::from_secs(9)).await;
+        assert!(table.expire(Instant::now()).is_empty(), "within the TTL");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let expired = table.expire(Instant::now());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].reason, ExpiryReason::WorkerLost);
+        assert!(!table.holds(&shard("s1"), 1, "w1"));
+        assert!(!table.heartbeat("w1", Instant::now()), "a forgotten worker must register again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_keep_a_worker_alive_but_do_not_extend_progress() {
+        let mut table = LeaseTable::new(TTL);
+        table.register("w1", Instant::now());
+        table.grant(shard("s1"), endpoint(), "w1", 3, 2, PROGRESS, Instant::now());
+        for _ in 0..12 {
+            tokio::time::advance(Duration::from_secs(5)).await;
+            assert!(table.heartbeat("w1", Instant::now()));
+            let expired = table.expire(Instant::now());
+            if !expired.is_empty() {
+                assert_eq!(expired[0].reason, ExpiryReason::NoProgress);
+                assert_eq!(expired[0].epoch, 3);
+                assert!(table.is_alive("w1", Instant::now()), "the worker itself stays alive");
+                return;
+            }
+        }
+        panic!("a stuck lease must expire on its progress deadline");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_pushes_the_deadline_back() {
+        let mut table = LeaseTable::new(TTL);
+        table.register("w1", Instant::now());
+        table.grant(shard("s1"), endpoint(), "w1", 1, 2, PROGRESS, Instant::now());
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_secs(30)).await;
+            table.heartbeat("w1", Instant::now());
+            table.record_progress(&shard("s1"), Instant::now());
+            assert!(table.expire(Instant::now()).is_empty());
+        }
+        assert!(table.holds(&shard("s1"), 1, "w1"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_exact_epoch_and_holder_are_accepted() {
+        let mut table = LeaseTable::new(TTL);
+        table.register("w1", Instant::now());
+        table.register("w2", Instant::now());
+        table.grant(shard("s1"), endpoint(), "w1", 4, 2, PROGRESS, Instant::now());
+        assert!(table.holds(&shard("s1"), 4, "w1"));
+        assert!(!table.holds(&shard("s1"), 3, "w1"), "stale epoch");
+        assert!(!table.holds(&shard("s1"), 4, "w2"), "other worker");
+        assert!(!table.release(&shard("s1"), 4, "w2"));
+        assert!(table.release(&shard("s1"), 4, "w1"));
+        assert!(!table.is_leased(&shard("s1")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrency_shares_never_exceed_the_endpoint_budget() {
+        let mut table = LeaseTable::new(TTL);
+        let now = Instant::now();
+        for worker in ["w1", "w2", "w3", "w4"] {
+            table.register(worker, now);
+        }
+        let mut granted = 0;
+        for (index, worker) in ["w1", "w2", "w3", "w4"].iter().enumerate() {
+            match table.concurrency_share(&endpoint(), 3, now) {
+                Some(share) => {
+                    table.grant(shard(&format!("s{index}")), endpoint(), worker, 1, share, PROGRESS, now);
+                    granted += share;
+                }
+                None => assert_eq!(granted, 3, "refused only when the budget is spent"),
+            }
+        }
+        assert_eq!(table.granted_concurrency(&endpoint()), 3);
+        assert!(table.concurrency_share(&endpoint(), 3, now).is_none());
+        assert!(table.release(&shard("s0"), 1, "w1"));
+        assert_eq!(table.concurrency_share(&endpoint(), 3, now), Some(1));
+    }
+}

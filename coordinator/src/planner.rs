@@ -1,0 +1,469 @@
+//! The planner: a run spec and loaded suites in, items and shards out.
+//!
+//! Pure: no IO, no clock. Every id is derived from content (the spec, the data file
+//! hashes, the rendered prompt), so planning the same spec again yields the same ids and
+//! the store recognises the work already done. Resume is free.
+
+use std::collections::BTreeMap;
+
+use jianzhen_suites::load::{DataFileDigest, LoadedSuite};
+use jianzhen_suites::subjects::subject_info;
+use jianzhen_suites::template::{self, ChatMessage};
+use jianzhen_suites::SuiteName;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::CoordinatorError;
+use crate::spec::{EndpointSpec, RunSpec};
+
+/// A suite of the spec with its data loaded and its settings resolved.
+#[derive(Debug, Clone)]
+pub struct PreparedSuite {
+    pub suite: SuiteName,
+    pub split: String,
+    pub template: String,
+    pub shots: u32,
+    pub limit_per_subject: Option<u32>,
+    pub data_dir: String,
+    pub loaded: LoadedSuite,
+}
+
+/// One request to send: an item of a suite, for one endpoint, one repeat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedItem {
+    /// Content-derived: the same item with the same prompt has the same key in every run.
+    pub item_key: String,
+    pub repeat: u32,
+    pub endpoint: String,
+    pub suite: String,
+    pub subject: String,
+    pub category: String,
+    /// The suite's own id of the item, `{subject}/{split}/{row id}`.
+    pub item_id: String,
+    pub gold: String,
+    pub options: Vec<String>,
+    pub messages: Vec<ChatMessage>,
+    pub shard_id: String,
+    pub template: String,
+    /// `file:line` of the record in the user's data.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedShard {
+    pub shard_id: String,
+    pub endpoint: String,
+    pub suite: String,
+    pub subject: String,
+    pub item_count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub run_id: String,
+    pub items: Vec<PlannedItem>,
+    pub shards: Vec<PlannedShard>,
+    pub manifest: Manifest,
+}
+
+/// What a reviewer needs to reproduce a score: versions, data hashes, templates,
+/// endpoint settings (never keys), seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub harness: String,
+    pub harness_version: String,
+    pub run_id: String,
+    pub run_name: String,
+    pub seed: u64,
+    pub repeats: u32,
+    pub extractor: String,
+    pub suites: Vec<SuiteManifest>,
+    pub endpoints: Vec<EndpointManifest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuiteManifest {
+    pub suite: String,
+    pub split: String,
+    pub data_dir: String,
+    pub template: String,
+    pub template_hash: String,
+    pub shots: u32,
+    pub scoring: String,
+    pub items: usize,
+    pub subjects: usize,
+    pub files: Vec<DataFileDigest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndpointManifest {
+    pub name: String,
+    pub base_url: String,
+    pub model: String,
+    /// Only the variable's name; the key itself never leaves the workers.
+    pub api_key_env: Option<String>,
+    pub max_concurrency: u32,
+    pub timeout_secs: f64,
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub max_attempts: u32,
+}
+
+impl From<&EndpointSpec> for EndpointManifest {
+    fn from(endpoint: &EndpointSpec) -> Self {
+        EndpointManifest {
+            name: endpoint.name.clone(),
+            base_url: endpoint.base_url.clone(),
+            model: endpoint.model.clone(),
+            api_key_env: endpoint.api_key_env.clone(),
+            max_concurrency: endpoint.max_concurrency,
+            timeout_secs: endpoint.timeout_secs,
+            temperature: endpoint.temperature,
+            max_tokens: endpoint.max_tokens,
+            max_attempts: endpoint.max_attempts,
+        }
+    }
+}
+
+fn short_hash(parts: &[&str], hex_chars: usize) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        // A separator that cannot occur in the parts keeps ("ab","c") apart from ("a","bc").
+        hasher.update([0u8]);
+    }
+    let digest = hex::encode(hasher.finalize());
+    digest[..hex_chars].to_string()
+}
+
+/// The run id: a hash of the spec and of every data file the run reads, so the same
+/// spec over the same data is the same run, and changed data is a new run.
+pub fn run_id_for(spec_toml: &str, suites: &[PreparedSuite]) -> String {
+    let mut parts: Vec<String> = vec![spec_toml.to_string()];
+    for suite in suites {
+        for file in &suite.loaded.files {
+            parts.push(format!("{}:{}", file.relative_path, file.sha256));
+        }
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    format!("run-{}", short_hash(&refs, 12))
+}
+
+/// Expands a run into items (endpoint × suite item × repeat) grouped into shards of the
+/// same endpoint and subject.
+///
+/// # Errors
+/// A suite item without a gold answer, an unknown template, or a few-shot request that
+/// the dev split cannot satisfy.
+pub fn plan(
+    run_id: &str,
+    spec: &RunSpec,
+    suites: &[PreparedSuite],
+    harness_version: &str,
+) -> Result<Plan, CoordinatorError> {
+    let mut items = Vec::new();
+    let mut shards = Vec::new();
+    let mut suite_manifests = Vec::new();
+
+    for prepared in suites {
+        let template_hash = template::template_hash(&prepared.template)?;
+        // Render each item's prompt once; it is the same for every endpoint and repeat.
+        let mut rendered_by_subject: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
+        let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
+        for item in &prepared.loaded.items {
+            let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
+            if prepared.limit_per_subject.is_some_and(|limit| *taken >= limit) {
+                continue;
+            }
+            *taken += 1;
+            let Some(gold) = item.answer else {
+                return Err(CoordinatorError::NoGoldAnswers {
+                    suite: prepared.suite.to_string(),
+                    split: prepared.split.clone(),
+                    location: format!("{}:{}", item.source.path.display(), item.source.line),
+                });
+            };
+            let info = subject_info(prepared.suite, &item.subject);
+            let chinese_name = info.map_or(item.subject.as_str(), |info| info.chinese_name);
+            let category = info.map_or_else(|| "Other".to_string(), |info| info.category.to_string());
+            let shots = few_shot_examples(prepared, &item.subject)?;
+            let messages = template::render_chat(&prepared.template, chinese_name, item, shots)?;
+            let messages_json = serde_json::to_string(&messages)
+                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+            let item_key = short_hash(
+                &[
+                    prepared.suite.as_str(),
+                    &item.id,
+                    &prepared.template,
+                    &prepared.shots.to_string(),
+                    &messages_json,
+                    &gold.to_string(),
+                ],
+                16,
+            );
+            rendered_by_subject
+                .entry(item.subject.as_str())
+                .or_default()
+                .push(RenderedItem {
+                    item_key,
+                    subject: item.subject.clone(),
+                    category,
+                    item_id: item.id.clone(),
+                    gold: gold.to_string(),
+                    options: item.options.clone(),
+                    messages,
+                    source: format!("{}:{}", item.source.path.display(), item.source.line),
+                });
+        }
+
+        let item_count: usize = rendered_by_subject.values().map(Vec::len).sum();
+        suite_manifests.push(SuiteManifest {
+            suite: prepared.suite.to_string(),
+            split: prepared.split.clone(),
+            data_dir: prepared.data_dir.clone(),
+            template: prepared.template.clone(),
+            template_hash,
+            shots: prepared.shots,
+            scoring: "gen: chat completion + answer extraction".to_string(),
+            items: item_count,
+            subjects: rendered_by_subject.len(),
+            files: prepared.loaded.files.clone(),
+        });
+
+        for endpoint in &spec.endpoints {
+            for (subject, rendered) in &rendered_by_subject {
+                let mut units: Vec<(u32, &RenderedItem)> = Vec::new();
+                for repeat in 0..spec.repeats {
+                    units.extend(rendered.iter().map(|item| (repeat, item)));
+                }
+                for (chunk_index, chunk) in units.chunks(spec.shard_size as usize).enumerate() {
+                    let mut id_parts = vec![
+                        run_id.to_string(),
+                        endpoint.name.clone(),
+                        prepared.suite.to_string(),
+                        subject.to_string(),
+                        chunk_index.to_string(),
+                    ];
+                    id_parts.extend(chunk.iter().map(|(repeat, item)| format!("{}#{repeat}", item.item_key)));
+                    let refs: Vec<&str> = id_parts.iter().map(String::as_str).collect();
+                    let shard_id = format!("s-{}", short_hash(&refs, 16));
+                    shards.push(PlannedShard {
+                        shard_id: shard_id.clone(),
+                        endpoint: endpoint.name.clone(),
+                        suite: prepared.suite.to_string(),
+                        subject: subject.to_string(),
+                        item_count: chunk.len() as u32,
+                    });
+                    for (repeat, item) in chunk {
+                        items.push(PlannedItem {
+                            item_key: item.item_key.clone(),
+                            repeat: *repeat,
+                            endpoint: endpoint.name.clone(),
+                            suite: prepared.suite.to_string(),
+                            subject: item.subject.clone(),
+                            category: item.category.clone(),
+                            item_id: item.item_id.clone(),
+                            gold: item.gold.clone(),
+                            options: item.options.clone(),
+                            messages: item.messages.clone(),
+                            shard_id: shard_id.clone(),
+                            template: prepared.template.clone(),
+                            source: item.source.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    let manifest = Manifest {
+        harness: "jianzhen".to_string(),
+        harness_version: harness_version.to_string(),
+        run_id: run_id.to_string(),
+        run_name: spec.name.clone(),
+        seed: spec.seed,
+        repeats: spec.repeats,
+        extractor: jianzhen_suites::extract::EXTRACTOR_VERSION.to_string(),
+        suites: suite_manifests,
+        endpoints: spec.endpoints.iter().map(EndpointManifest::from).collect(),
+    };
+    Ok(Plan {
+        run_id: run_id.to_string(),
+        items,
+        shards,
+        manifest,
+    })
+}
+
+#[derive(Debug, Clone)]
+struct RenderedItem {
+    item_key: String,
+    subject: String,
+    category: String,
+    item_id: String,
+    gold: String,
+    options: Vec<String>,
+    messages: Vec<ChatMessage>,
+    source: String,
+}
+
+/// The first `shots` dev items of the subject, as OpenCompass's FixKRetriever takes them.
+fn few_shot_examples<'a>(
+    prepared: &'a PreparedSuite,
+    subject: &str,
+) -> Result<&'a [jianzhen_suites::McItem], CoordinatorError> {
+    let wanted = prepared.shots as usize;
+    if wanted == 0 {
+        return Ok(&[]);
+    }
+    let pool = prepared
+        .loaded
+        .fewshot_pool
+        .get(subject)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if pool.len() < wanted {
+        return Err(CoordinatorError::InvalidSpec {
+            origin: format!("suite {}", prepared.suite),
+            problem: format!(
+                "{wanted}-shot asked, but the dev split has {} examples for subject `{subject}`; lower `shots` or add dev rows",
+                pool.len()
+            ),
+        });
+    }
+    Ok(&pool[..wanted])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use jianzhen_suites::{McItem, SourceLocation};
+
+    use super::*;
+
+    fn item(subject: &str, index: usize, answer: char) -> McItem {
+        McItem {
+            id: format!("{subject}/val/{index}"),
+            subject: subject.to_string(),
+            question: format!("问题{index}"),
+            options: vec!["甲".into(), "乙".into(), "丙".into(), "丁".into()],
+            answer: Some(answer),
+            explanation: None,
+            source: SourceLocation {
+                path: PathBuf::from(format!("val/{subject}_val.csv")),
+                line: index as u64 + 2,
+            },
+        }
+    }
+
+    fn prepared(items: Vec<McItem>) -> PreparedSuite {
+        PreparedSuite {
+            suite: SuiteName::Ceval,
+            split: "val".into(),
+            template: template::default_template(SuiteName::Ceval).to_string(),
+            shots: 0,
+            limit_per_subject: None,
+            data_dir: "/data/ceval".into(),
+            loaded: LoadedSuite {
+                suite: SuiteName::Ceval,
+                split: "val".into(),
+                items,
+                fewshot_pool: BTreeMap::new(),
+                files: vec![],
+            },
+        }
+    }
+
+    fn spec(endpoints: &[&str], shard_size: u32, repeats: u32) -> RunSpec {
+        let mut text = format!(
+            "name = \"t\"\nshard_size = {shard_size}\nrepeats = {repeats}\n[[suites]]\nname = \"ceval\"\ndata = \"/data/ceval\"\n"
+        );
+        for name in endpoints {
+            text.push_str(&format!(
+                "[[endpoints]]\nname = \"{name}\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"m\"\n"
+            ));
+        }
+        RunSpec::from_toml(&text, "test").expect("test spec parses")
+    }
+
+    fn items(count: usize) -> Vec<McItem> {
+        (0..count)
+            .map(|index| {
+                let subject = if index % 2 == 0 { "computer_network" } else { "law" };
+                item(subject, index, ['A', 'B', 'C', 'D'][index % 4])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn planning_twice_gives_identical_ids() {
+        let suites = [prepared(items(30))];
+        let first = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, "0").expect("plans");
+        let second = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, "0").expect("plans");
+        assert_eq!(first.items, second.items);
+        assert_eq!(first.shards, second.shards);
+    }
+
+    #[test]
+    fn every_unit_is_planned_once_in_a_shard_of_one_endpoint_and_subject() {
+        let suites = [prepared(items(30))];
+        let planned = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, "0").expect("plans");
+        // 30 items × 2 endpoints × 2 repeats.
+        assert_eq!(planned.items.len(), 120);
+        let mut keys: Vec<_> = planned
+            .items
+            .iter()
+            .map(|item| (item.endpoint.clone(), item.item_key.clone(), item.repeat))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), 120, "no unit planned twice");
+        let total: u32 = planned.shards.iter().map(|shard| shard.item_count).sum();
+        assert_eq!(total, 120);
+        for shard in &planned.shards {
+            assert!(shard.item_count <= 4);
+            let members: Vec<_> = planned.items.iter().filter(|item| item.shard_id == shard.shard_id).collect();
+            assert_eq!(members.len() as u32, shard.item_count);
+            assert!(members.iter().all(|item| item.endpoint == shard.endpoint && item.subject == shard.subject));
+        }
+    }
+
+    #[test]
+    fn item_keys_do_not_depend_on_the_endpoint_or_run() {
+        let suites = [prepared(items(4))];
+        let one = plan("run-1", &spec(&["a"], 10, 1), &suites, "0").expect("plans");
+        let two = plan("run-2", &spec(&["b"], 10, 1), &suites, "0").expect("plans");
+        let keys = |plan: &Plan| plan.items.iter().map(|item| item.item_key.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&one), keys(&two));
+        assert_ne!(one.shards[0].shard_id, two.shards[0].shard_id);
+    }
+
+    #[test]
+    fn items_without_gold_answers_are_refused_with_their_location() {
+        let mut hidden = items(2);
+        hidden[1].answer = None;
+        let error = plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], "0").expect_err("refused");
+        assert!(error.to_string().contains("val/law_val.csv:3"), "{error}");
+    }
+
+    #[test]
+    fn limit_per_subject_takes_the_first_items() {
+        let mut suite = prepared(items(10));
+        suite.limit_per_subject = Some(2);
+        let planned = plan("run-x", &spec(&["a"], 10, 1), &[suite], "0").expect("plans");
+        assert_eq!(planned.items.len(), 4);
+    }
+
+    #[test]
+    fn run_ids_change_with_the_data() {
+        let mut suite = prepared(items(2));
+        let before = run_id_for("spec", std::slice::from_ref(&suite));
+        suite.loaded.files.push(DataFileDigest {
+            relative_path: "val/law_val.csv".into(),
+            sha256: "ab".into(),
+            rows: 1,
+        });
+        assert_ne!(before, run_id_for("spec", &[suite]));
+    }
+}

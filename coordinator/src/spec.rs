@@ -1,0 +1,271 @@
+//! The run spec: what to evaluate (suites), against what (endpoints), how often (repeats).
+//!
+//! A run spec is TOML. Keys are documented in `docs/run-spec.md`. A spec never holds a
+//! secret: an endpoint names the environment variable that holds its key.
+
+use std::path::{Path, PathBuf};
+
+use jianzhen_suites::SuiteName;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CoordinatorError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// A human name for the run; the run id is derived from the content, not the name.
+    pub name: String,
+    /// Recorded in the manifest and sent to endpoints that accept a seed.
+    #[serde(default)]
+    pub seed: u64,
+    /// How many times every item is asked (for variance estimates at temperature > 0).
+    #[serde(default = "default_repeats")]
+    pub repeats: u32,
+    /// Items per shard: the unit a worker leases. Small enough that losing a worker costs
+    /// little, large enough that leasing is not the bottleneck.
+    #[serde(default = "default_shard_size")]
+    pub shard_size: u32,
+    pub suites: Vec<SuiteSpec>,
+    pub endpoints: Vec<EndpointSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    /// `ceval` or `cmmlu`.
+    pub name: String,
+    /// The folder holding the suite's files in its published layout.
+    pub data: PathBuf,
+    /// Split to evaluate; defaults to the suite's split with public answers.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// Number of in-context examples taken from the dev split (default: 0).
+    #[serde(default)]
+    pub shots: u32,
+    /// Prompt template name; defaults to the suite's OpenCompass generation template.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// Subjects to evaluate; empty means all.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// At most this many items per subject (the first ones in file order).
+    #[serde(default)]
+    pub limit_per_subject: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSpec {
+    /// Name used in reports; unique within the run.
+    pub name: String,
+    /// Base URL of an OpenAI-compatible API, e.g. `http://127.0.0.1:8000/v1`.
+    pub base_url: String,
+    pub model: String,
+    /// Name of the environment variable holding the API key, read by each worker from its
+    /// own environment. Never the key itself.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Requests in flight at once across the whole cluster.
+    #[serde(default = "default_max_concurrency")]
+    pub max_concurrency: u32,
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: f64,
+    #[serde(default)]
+    pub temperature: f64,
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    /// Attempts per request on transient failures (connect, timeout, 429, 5xx).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_repeats() -> u32 {
+    1
+}
+fn default_shard_size() -> u32 {
+    25
+}
+fn default_max_concurrency() -> u32 {
+    4
+}
+fn default_timeout_secs() -> f64 {
+    120.0
+}
+fn default_max_tokens() -> u32 {
+    256
+}
+fn default_max_attempts() -> u32 {
+    3
+}
+
+impl RunSpec {
+    /// Parses and validates a spec. `origin` names the file (or "command line") in errors.
+    ///
+    /// # Errors
+    /// [`CoordinatorError::InvalidSpec`] naming the problem and how to fix it.
+    pub fn from_toml(text: &str, origin: &str) -> Result<RunSpec, CoordinatorError> {
+        reject_inline_secrets(text, origin)?;
+        let spec: RunSpec = toml::from_str(text).map_err(|error| CoordinatorError::InvalidSpec {
+            origin: origin.to_string(),
+            problem: error.to_string(),
+        })?;
+        spec.validate(origin)?;
+        Ok(spec)
+    }
+
+    /// # Errors
+    /// Only if serialization fails, which a valid spec never does.
+    pub fn to_toml(&self) -> Result<String, CoordinatorError> {
+        toml::to_string(self).map_err(|error| CoordinatorError::Internal(error.to_string()))
+    }
+
+    /// Resolves relative data paths against `base` (the spec file's folder), so a spec can
+    /// be submitted from anywhere.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for suite in &mut self.suites {
+            if suite.data.is_relative() {
+                suite.data = base.join(&suite.data);
+            }
+        }
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), CoordinatorError> {
+        let invalid = |problem: String| CoordinatorError::InvalidSpec {
+            origin: origin.to_string(),
+            problem,
+        };
+        if self.suites.is_empty() {
+            return Err(invalid("no [[suites]] given; add at least one suite".into()));
+        }
+        if self.endpoints.is_empty() {
+            return Err(invalid("no [[endpoints]] given; add at least one endpoint".into()));
+        }
+        if self.repeats == 0 {
+            return Err(invalid("`repeats` must be at least 1".into()));
+        }
+        if self.shard_size == 0 {
+            return Err(invalid("`shard_size` must be at least 1".into()));
+        }
+        for suite in &self.suites {
+            suite
+                .name
+                .parse::<SuiteName>()
+                .map_err(|error| invalid(error.to_string()))?;
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for endpoint in &self.endpoints {
+            if !names.insert(endpoint.name.as_str()) {
+                return Err(invalid(format!(
+                    "endpoint name `{}` is used twice; endpoint names must be unique",
+                    endpoint.name
+                )));
+            }
+            if !(endpoint.base_url.starts_with("http://") || endpoint.base_url.starts_with("https://")) {
+                return Err(invalid(format!(
+                    "endpoint `{}`: base_url `{}` must start with http:// or https://",
+                    endpoint.name, endpoint.base_url
+                )));
+            }
+            if endpoint.max_concurrency == 0 {
+                return Err(invalid(format!(
+                    "endpoint `{}`: max_concurrency must be at least 1",
+                    endpoint.name
+                )));
+            }
+            if !(endpoint.timeout_secs > 0.0) {
+                return Err(invalid(format!(
+                    "endpoint `{}`: timeout_secs must be positive",
+                    endpoint.name
+                )));
+            }
+            if endpoint.max_attempts == 0 {
+                return Err(invalid(format!(
+                    "endpoint `{}`: max_attempts must be at least 1",
+                    endpoint.name
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A key pasted into a spec would end up in the store and the manifest; refuse it with a
+/// message that says what to do instead.
+fn reject_inline_secrets(text: &str, origin: &str) -> Result<(), CoordinatorError> {
+    let Ok(value) = text.parse::<toml::Table>() else {
+        return Ok(()); // the typed parse reports the syntax error with its position
+    };
+    let Some(endpoints) = value.get("endpoints").and_then(|v| v.as_array()) else {
+        return Ok(());
+    };
+    for endpoint in endpoints {
+        let Some(table) = endpoint.as_table() else {
+            continue;
+        };
+        for secret_key in ["api_key", "key", "token", "authorization"] {
+            if table.contains_key(secret_key) {
+                let name = table.get("name").and_then(|v| v.as_str()).unwrap_or("?");
+                return Err(CoordinatorError::InvalidSpec {
+                    origin: origin.to_string(),
+                    problem: format!(
+                        "endpoint `{name}` has `{secret_key}`: never put a key in a run spec; \
+                         export it in the workers' environment and set `api_key_env` to the variable's name"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "t"
+[[suites]]
+name = "ceval"
+data = "data/ceval"
+[[endpoints]]
+name = "m"
+base_url = "http://127.0.0.1:1/v1"
+model = "m"
+"#;
+
+    #[test]
+    fn minimal_spec_takes_defaults() {
+        let spec = RunSpec::from_toml(MINIMAL, "t.toml").expect("minimal spec parses");
+        assert_eq!(spec.repeats, 1);
+        assert_eq!(spec.shard_size, 25);
+        assert_eq!(spec.endpoints[0].max_concurrency, 4);
+        assert_eq!(spec.endpoints[0].temperature, 0.0);
+        assert_eq!(spec.suites[0].shots, 0);
+    }
+
+    #[test]
+    fn inline_key_is_refused_with_advice() {
+        let text = MINIMAL.replace("model = \"m\"", "model = \"m\"\napi_key = \"sk-secret\"");
+        let error = RunSpec::from_toml(&text, "t.toml").expect_err("inline key refused");
+        let message = error.to_string();
+        assert!(message.contains("api_key_env"), "{message}");
+        assert!(!message.contains("sk-secret"), "the secret must not be echoed: {message}");
+    }
+
+    #[test]
+    fn unknown_suite_and_bad_url_are_named() {
+        let text = MINIMAL.replace("name = \"ceval\"", "name = \"mmlu\"");
+        let message = RunSpec::from_toml(&text, "t.toml").expect_err("bad suite").to_string();
+        assert!(message.contains("mmlu") && message.contains("t.toml"), "{message}");
+        let text = MINIMAL.replace("http://127.0.0.1:1/v1", "127.0.0.1:1");
+        let message = RunSpec::from_toml(&text, "t.toml").expect_err("bad url").to_string();
+        assert!(message.contains("http://"), "{message}");
+    }
+
+    #[test]
+    fn relative_data_paths_resolve_against_the_spec_folder() {
+        let mut spec = RunSpec::from_toml(MINIMAL, "t.toml").expect("parses");
+        spec.resolve_paths(Path::new("/srv/specs"));
+        assert_eq!(spec.suites[0].data, PathBuf::from("/srv/specs/data/ceval"));
+    }
+}

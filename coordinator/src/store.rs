@@ -1,0 +1,714 @@
+//! The store: runs, planned items, shards (with their lease epochs) and raw results.
+//!
+//! One code path over sqlx's `Any` driver: SQLite embedded by default. All state that
+//! must survive a coordinator restart lives here; the lease table in memory is rebuilt by
+//! requeueing every shard that was leased when the coordinator stopped.
+//!
+//! Results are keyed by (run, endpoint, item, repeat) and inserted with
+//! `ON CONFLICT DO NOTHING`: a retried or duplicated report never counts twice.
+
+use std::str::FromStr;
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::planner::Plan;
+
+const SCHEMA: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS runs (
+        run_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec_toml TEXT NOT NULL,
+        manifest_json TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        finished_at_ms BIGINT
+    )",
+    "CREATE TABLE IF NOT EXISTS shards (
+        run_id TEXT NOT NULL,
+        shard_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        item_count BIGINT NOT NULL,
+        state TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        PRIMARY KEY (run_id, shard_id)
+    )",
+    "CREATE TABLE IF NOT EXISTS items (
+        run_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        repeat_index BIGINT NOT NULL,
+        shard_id TEXT NOT NULL,
+        suite TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        category TEXT NOT NULL,
+        item_id TEXT NOT NULL,
+        gold TEXT NOT NULL,
+        options_json TEXT NOT NULL,
+        messages_json TEXT NOT NULL,
+        template TEXT NOT NULL,
+        source TEXT NOT NULL,
+        PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
+    )",
+    "CREATE INDEX IF NOT EXISTS items_by_shard ON items (run_id, shard_id)",
+    "CREATE TABLE IF NOT EXISTS results (
+        run_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        item_key TEXT NOT NULL,
+        repeat_index BIGINT NOT NULL,
+        shard_id TEXT NOT NULL,
+        epoch BIGINT NOT NULL,
+        worker_id TEXT NOT NULL,
+        response_text TEXT NOT NULL,
+        finish_reason TEXT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        latency_ms BIGINT NOT NULL,
+        error_class TEXT NOT NULL,
+        error_message TEXT NOT NULL,
+        http_status BIGINT NOT NULL,
+        attempts BIGINT NOT NULL,
+        extracted TEXT,
+        outcome TEXT NOT NULL,
+        received_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
+    )",
+];
+
+pub const SHARD_PENDING: &str = "pending";
+pub const SHARD_LEASED: &str = "leased";
+pub const SHARD_DONE: &str = "done";
+pub const RUN_RUNNING: &str = "running";
+pub const RUN_COMPLETE: &str = "complete";
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingShard {
+    pub run_id: String,
+    pub shard_id: String,
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenItem {
+    pub item_key: String,
+    pub repeat: u32,
+    pub messages_json: String,
+}
+
+/// What scoring needs to know about an item; never sent to workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoringInput {
+    pub gold: String,
+    pub options_json: String,
+}
+
+/// A raw response with its score, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResult {
+    pub run_id: String,
+    pub endpoint: String,
+    pub item_key: String,
+    pub repeat: u32,
+    pub shard_id: String,
+    pub epoch: u64,
+    pub worker_id: String,
+    pub response_text: String,
+    pub finish_reason: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u64,
+    pub error_class: String,
+    pub error_message: String,
+    pub http_status: u32,
+    pub attempts: u32,
+    pub extracted: Option<String>,
+    pub outcome: String,
+    pub received_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub name: String,
+    pub spec_toml: String,
+    pub manifest_json: String,
+    pub state: String,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    pub total_items: u64,
+    pub done_items: u64,
+    pub shards_total: u64,
+    pub shards_done: u64,
+    pub shards_leased: u64,
+    pub outcomes: Vec<(String, u64)>,
+}
+
+/// One scored item, joined with its item metadata: the input of aggregation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredRow {
+    pub endpoint: String,
+    pub suite: String,
+    pub subject: String,
+    pub category: String,
+    pub item_id: String,
+    pub repeat: u32,
+    pub gold: String,
+    pub extracted: Option<String>,
+    pub outcome: String,
+    pub latency_ms: u64,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+fn as_u32(value: i64) -> u32 {
+    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
+}
+
+fn as_u64(value: i64) -> u64 {
+    u64::try_from(value.max(0)).unwrap_or(0)
+}
+
+fn as_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `url`: `sqlite:PATH` or `sqlite::memory:`.
+    ///
+    /// # Errors
+    /// The database cannot be opened or the schema cannot be created.
+    pub async fn open(url: &str) -> Result<Store, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let url = normalise_url(url);
+        // SQLite: one connection serialises every transaction, so leasing needs no retry
+        // on SQLITE_BUSY and is atomic by construction.
+        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
+        let store = Store { pool };
+        if url.starts_with("sqlite:") && !url.contains(":memory:") {
+            sqlx::query("PRAGMA journal_mode=WAL").execute(&store.pool).await?;
+            sqlx::query("PRAGMA synchronous=NORMAL").execute(&store.pool).await?;
+        }
+        for statement in SCHEMA {
+            sqlx::query(*statement).execute(&store.pool).await?;
+        }
+        Ok(store)
+    }
+
+    /// Stores a plan. Items and shards already present (a resumed run) are kept as they
+    /// are, with their results. Returns true if the run is new.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn insert_plan(
+        &self,
+        plan: &Plan,
+        name: &str,
+        spec_toml: &str,
+        manifest_json: &str,
+        now_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO runs (run_id, name, spec_toml, manifest_json, state, created_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+        )
+        .bind(&plan.run_id)
+        .bind(name)
+        .bind(spec_toml)
+        .bind(manifest_json)
+        .bind(RUN_RUNNING)
+        .bind(now_ms)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected()
+            > 0;
+        for shard in &plan.shards {
+            sqlx::query(
+                "INSERT INTO shards (run_id, shard_id, endpoint, suite, subject, item_count, state, epoch)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 0) ON CONFLICT (run_id, shard_id) DO NOTHING",
+            )
+            .bind(&plan.run_id)
+            .bind(&shard.shard_id)
+            .bind(&shard.endpoint)
+            .bind(&shard.suite)
+            .bind(&shard.subject)
+            .bind(i64::from(shard.item_count))
+            .bind(SHARD_PENDING)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        for item in &plan.items {
+            let options_json = serde_json::to_string(&item.options).unwrap_or_default();
+            let messages_json = serde_json::to_string(&item.messages).unwrap_or_default();
+            sqlx::query(
+                "INSERT INTO items (run_id, endpoint, item_key, repeat_index, shard_id, suite, subject,
+                    category, item_id, gold, options_json, messages_json, template, source)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                 ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
+            )
+            .bind(&plan.run_id)
+            .bind(&item.endpoint)
+            .bind(&item.item_key)
+            .bind(i64::from(item.repeat))
+            .bind(&item.shard_id)
+            .bind(&item.suite)
+            .bind(&item.subject)
+            .bind(&item.category)
+            .bind(&item.item_id)
+            .bind(&item.gold)
+            .bind(options_json)
+            .bind(messages_json)
+            .bind(&item.template)
+            .bind(&item.source)
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await?;
+        Ok(inserted)
+    }
+
+    /// At start-up no lease survives: every shard marked leased goes back to pending.
+    /// Its epoch stays, so the next lease gets a higher one and old holders are fenced.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn requeue_all_leased(&self) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query("UPDATE shards SET state = $1 WHERE state = $2")
+            .bind(SHARD_PENDING)
+            .bind(SHARD_LEASED)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    /// # Errors
+    /// Database errors.
+    pub async fn requeue_shard(&self, run_id: &str, shard_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3 AND state = $4")
+            .bind(SHARD_PENDING)
+            .bind(run_id)
+            .bind(shard_id)
+            .bind(SHARD_LEASED)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Pending shards of running runs, oldest run first, in a stable order.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn pending_shards(&self, limit: u32) -> Result<Vec<PendingShard>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT s.run_id, s.shard_id, s.endpoint FROM shards s JOIN runs r ON r.run_id = s.run_id
+             WHERE s.state = $1 AND r.state = $2
+             ORDER BY r.created_at_ms, s.run_id, s.shard_id LIMIT $3",
+        )
+        .bind(SHARD_PENDING)
+        .bind(RUN_RUNNING)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingShard {
+                    run_id: row.try_get("run_id")?,
+                    shard_id: row.try_get("shard_id")?,
+                    endpoint: row.try_get("endpoint")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Marks a shard leased and raises its epoch; returns the new epoch.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn lease_shard(&self, run_id: &str, shard_id: &str) -> Result<u64, sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("UPDATE shards SET state = $1, epoch = epoch + 1 WHERE run_id = $2 AND shard_id = $3")
+            .bind(SHARD_LEASED)
+            .bind(run_id)
+            .bind(shard_id)
+            .execute(&mut *transaction)
+            .await?;
+        let row = sqlx::query("SELECT epoch FROM shards WHERE run_id = $1 AND shard_id = $2")
+            .bind(run_id)
+            .bind(shard_id)
+            .fetch_one(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(as_u64(row.try_get("epoch")?))
+    }
+
+    /// Items of a shard that have no stored result yet.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn open_items(&self, run_id: &str, shard_id: &str) -> Result<Vec<OpenItem>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT i.item_key, i.repeat_index, i.messages_json FROM items i
+             LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
+                AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
+             WHERE i.run_id = $1 AND i.shard_id = $2 AND r.item_key IS NULL
+             ORDER BY i.item_key, i.repeat_index",
+        )
+        .bind(run_id)
+        .bind(shard_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(OpenItem {
+                    item_key: row.try_get("item_key")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    messages_json: row.try_get("messages_json")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The endpoint a shard belongs to.
+    ///
+    /// # Errors
+    /// Database errors, or `RowNotFound` for an unknown shard.
+    pub async fn shard_endpoint(&self, run_id: &str, shard_id: &str) -> Result<String, sqlx::Error> {
+        let row = sqlx::query("SELECT endpoint FROM shards WHERE run_id = $1 AND shard_id = $2")
+            .bind(run_id)
+            .bind(shard_id)
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("endpoint")
+    }
+
+    /// # Errors
+    /// Database errors; `Ok(None)` when the item is not part of the shard.
+    pub async fn scoring_input(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+        item_key: &str,
+        repeat: u32,
+    ) -> Result<Option<(String, ScoringInput)>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT endpoint, gold, options_json FROM items
+             WHERE run_id = $1 AND shard_id = $2 AND item_key = $3 AND repeat_index = $4",
+        )
+        .bind(run_id)
+        .bind(shard_id)
+        .bind(item_key)
+        .bind(i64::from(repeat))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some((
+            row.try_get("endpoint")?,
+            ScoringInput {
+                gold: row.try_get("gold")?,
+                options_json: row.try_get("options_json")?,
+            },
+        )))
+    }
+
+    /// Stores results; each is stored at most once. Returns how many were new.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn insert_results(&self, results: &[StoredResult]) -> Result<u32, sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        let mut stored = 0;
+        for result in results {
+            let affected = sqlx::query(
+                "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
+                    response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
+                    error_message, http_status, attempts, extracted, outcome, received_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                 ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
+            )
+            .bind(&result.run_id)
+            .bind(&result.endpoint)
+            .bind(&result.item_key)
+            .bind(i64::from(result.repeat))
+            .bind(&result.shard_id)
+            .bind(as_i64(result.epoch))
+            .bind(&result.worker_id)
+            .bind(&result.response_text)
+            .bind(&result.finish_reason)
+            .bind(i64::from(result.prompt_tokens))
+            .bind(i64::from(result.completion_tokens))
+            .bind(as_i64(result.latency_ms))
+            .bind(&result.error_class)
+            .bind(&result.error_message)
+            .bind(i64::from(result.http_status))
+            .bind(i64::from(result.attempts))
+            .bind(result.extracted.clone())
+            .bind(&result.outcome)
+            .bind(result.received_at_ms)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if affected > 0 {
+                stored += 1;
+            }
+        }
+        transaction.commit().await?;
+        Ok(stored)
+    }
+
+    /// Marks the shard done if every item has a result; otherwise puts it back in the
+    /// queue. Returns true when done. Marks the run complete when its last shard is done.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn finish_shard(&self, run_id: &str, shard_id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+        let open = self.open_items(run_id, shard_id).await?.len();
+        let state = if open == 0 { SHARD_DONE } else { SHARD_PENDING };
+        sqlx::query("UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3")
+            .bind(state)
+            .bind(run_id)
+            .bind(shard_id)
+            .execute(&self.pool)
+            .await?;
+        if open == 0 {
+            let remaining: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
+                .bind(run_id)
+                .bind(SHARD_DONE)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+            if remaining == 0 {
+                sqlx::query("UPDATE runs SET state = $1, finished_at_ms = $2 WHERE run_id = $3 AND state <> $1")
+                    .bind(RUN_COMPLETE)
+                    .bind(now_ms)
+                    .bind(run_id)
+                    .execute(&self.pool)
+                    .await?;
+            }
+        }
+        Ok(open == 0)
+    }
+
+    /// A resumed run whose items are all done is complete; one with open work runs again.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn refresh_run_state(&self, run_id: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+        let shards: Vec<String> = sqlx::query("SELECT shard_id FROM shards WHERE run_id = $1 AND state <> $2")
+            .bind(run_id)
+            .bind(SHARD_DONE)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get("shard_id"))
+            .collect::<Result<_, _>>()?;
+        for shard_id in &shards {
+            let open = self.open_items(run_id, shard_id).await?.len();
+            if open == 0 {
+                self.finish_shard(run_id, shard_id, now_ms).await?;
+            }
+        }
+        let remaining: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
+            .bind(run_id)
+            .bind(SHARD_DONE)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let state = if remaining == 0 { RUN_COMPLETE } else { RUN_RUNNING };
+        sqlx::query("UPDATE runs SET state = $1 WHERE run_id = $2")
+            .bind(state)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        if remaining == 0 {
+            sqlx::query("UPDATE runs SET finished_at_ms = $1 WHERE run_id = $2 AND finished_at_ms IS NULL")
+                .bind(now_ms)
+                .bind(run_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// # Errors
+    /// Database errors.
+    pub async fn run_record(&self, run_id: &str) -> Result<Option<RunRecord>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms FROM runs WHERE run_id = $1",
+        )
+        .bind(run_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_record_from_row).transpose()
+    }
+
+    /// # Errors
+    /// Database errors.
+    pub async fn list_runs(&self) -> Result<Vec<RunRecord>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms FROM runs ORDER BY created_at_ms, run_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_record_from_row).collect()
+    }
+
+    /// # Errors
+    /// Database errors.
+    pub async fn run_counts(&self, run_id: &str) -> Result<RunCounts, sqlx::Error> {
+        let count = |sql: &'static str| async move {
+            let value: i64 = sqlx::query(sql)
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+            Ok::<u64, sqlx::Error>(as_u64(value))
+        };
+        let mut counts = RunCounts {
+            total_items: count("SELECT COUNT(*) AS n FROM items WHERE run_id = $1").await?,
+            done_items: count("SELECT COUNT(*) AS n FROM results WHERE run_id = $1").await?,
+            shards_total: count("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1").await?,
+            shards_done: count("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state = 'done'").await?,
+            shards_leased: count("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state = 'leased'").await?,
+            outcomes: Vec::new(),
+        };
+        let rows = sqlx::query("SELECT outcome, COUNT(*) AS n FROM results WHERE run_id = $1 GROUP BY outcome ORDER BY outcome")
+            .bind(run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in &rows {
+            counts.outcomes.push((row.try_get("outcome")?, as_u64(row.try_get("n")?)));
+        }
+        Ok(counts)
+    }
+
+    /// Every stored result of a run joined with its item, for aggregation.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn scored_rows(&self, run_id: &str) -> Result<Vec<ScoredRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
+                    r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+             WHERE r.run_id = $1
+             ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ScoredRow {
+                    endpoint: row.try_get("endpoint")?,
+                    suite: row.try_get("suite")?,
+                    subject: row.try_get("subject")?,
+                    category: row.try_get("category")?,
+                    item_id: row.try_get("item_id")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    gold: row.try_get("gold")?,
+                    extracted: row.try_get("extracted")?,
+                    outcome: row.try_get("outcome")?,
+                    latency_ms: as_u64(row.try_get("latency_ms")?),
+                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
+                })
+            })
+            .collect()
+    }
+
+    /// How many results are stored for each (endpoint, item, repeat) of a run; used by
+    /// tests and `status` to prove that nothing was counted twice.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn result_multiplicity(&self, run_id: &str) -> Result<Vec<(String, String, u32, u64)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT endpoint, item_key, repeat_index, COUNT(*) AS n FROM results WHERE run_id = $1
+             GROUP BY endpoint, item_key, repeat_index ORDER BY endpoint, item_key, repeat_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("endpoint")?,
+                    row.try_get("item_key")?,
+                    as_u32(row.try_get("repeat_index")?),
+                    as_u64(row.try_get("n")?),
+                ))
+            })
+            .collect()
+    }
+}
+
+fn run_record_from_row(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
+    Ok(RunRecord {
+        run_id: row.try_get("run_id")?,
+        name: row.try_get("name")?,
+        spec_toml: row.try_get("spec_toml")?,
+        manifest_json: row.try_get("manifest_json")?,
+        state: row.try_get("state")?,
+        created_at_ms: row.try_get("created_at_ms")?,
+    })
+}
+
+/// Accepts `sqlite:PATH`, `sqlite://PATH` and a bare path ending in `.db`, and makes
+/// sure SQLite creates the file when it does not exist yet.
+pub fn normalise_url(url: &str) -> String {
+    let url = if url.contains(':') && !url.starts_with('/') && !url.starts_with('.') {
+        url.to_string()
+    } else {
+        format!("sqlite:{url}")
+    };
+    if url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=") {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        return format!("{url}{separator}mode=rwc");
+    }
+    url
+}
+
+/// The store kinds this build supports, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Sqlite,
+}
+
+impl FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        if url.starts_with("sqlite:") || url.ends_with(".db") {
+            return Ok(StoreKind::Sqlite);
+        }
+        Err(format!(
+            "unsupported store `{url}`; use sqlite:PATH (PostgreSQL support is planned for cluster mode)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_urls_are_normalised() {
+        assert_eq!(normalise_url("sqlite:/tmp/j.db"), "sqlite:/tmp/j.db?mode=rwc");
+        assert_eq!(normalise_url("/tmp/j.db"), "sqlite:/tmp/j.db?mode=rwc");
+        assert_eq!(normalise_url("sqlite::memory:"), "sqlite::memory:");
+        assert!("postgres://x".parse::<StoreKind>().is_err());
+    }
+}

@@ -1,0 +1,541 @@
+//! Command-line interface. `run` is the one-machine path: an embedded coordinator and N
+//! workers in this process, talking real gRPC over loopback, the same code path as a
+//! cluster. The other commands are the cluster pieces.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use jianzhen_coordinator::spec::{EndpointSpec, RunSpec, SuiteSpec};
+use jianzhen_coordinator::{Controller, CoordinatorConfig};
+use jianzhen_proto::v1;
+use jianzhen_proto::CoordinatorClient;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::transport::Channel;
+
+const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7443";
+
+#[derive(Parser)]
+#[command(name = "jianzhen", version, about = "鉴真 Jianzhen: a distributed benchmark harness for Chinese LLMs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate on this machine: embedded coordinator + workers, progress, report folder.
+    Run(RunArgs),
+    /// Serve the coordinator for a cluster.
+    Coordinator(CoordinatorArgs),
+    /// Run a worker that leases shards from a coordinator.
+    Worker(WorkerArgs),
+    /// Submit a run spec (TOML) to a coordinator; prints the run id.
+    Submit(SubmitArgs),
+    /// Show a run's progress, or list the runs.
+    Status(StatusArgs),
+    /// Write a run's report folder (report.md, scores.csv, manifest.json).
+    Report(ReportArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// A run spec (TOML). Without it, the suite and endpoint flags below describe the run.
+    #[arg(long, conflicts_with_all = ["suite", "endpoint"])]
+    spec: Option<PathBuf>,
+    /// Suite to evaluate: ceval or cmmlu.
+    #[arg(long)]
+    suite: Option<String>,
+    /// Folder with the suite's files in their published layout.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Split to evaluate (default: val for C-Eval, test for CMMLU).
+    #[arg(long)]
+    split: Option<String>,
+    /// In-context examples from the dev split.
+    #[arg(long, default_value_t = 0)]
+    shots: u32,
+    /// Prompt template (default: the suite's OpenCompass gen template).
+    #[arg(long)]
+    template: Option<String>,
+    /// Comma-separated subjects (default: all).
+    #[arg(long, value_delimiter = ',')]
+    subjects: Vec<String>,
+    /// At most this many items per subject.
+    #[arg(long)]
+    limit_per_subject: Option<u32>,
+    /// Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1.
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Model name sent to the endpoint.
+    #[arg(long)]
+    model: Option<String>,
+    /// Name of the endpoint in reports (default: the model name).
+    #[arg(long)]
+    endpoint_name: Option<String>,
+    /// Environment variable holding the API key (never pass the key itself).
+    #[arg(long)]
+    api_key_env: Option<String>,
+    /// Requests in flight at once against the endpoint.
+    #[arg(long, default_value_t = 4)]
+    concurrency: u32,
+    #[arg(long, default_value_t = 120.0)]
+    timeout_secs: f64,
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    #[arg(long, default_value_t = 256)]
+    max_tokens: u32,
+    #[arg(long, default_value_t = 1)]
+    repeats: u32,
+    /// Worker tasks in this process.
+    #[arg(long, default_value_t = 2)]
+    workers: u32,
+    /// Report folder; also holds the SQLite store, so running again resumes.
+    #[arg(long)]
+    out: PathBuf,
+    /// Hide the progress bars.
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Args)]
+struct CoordinatorArgs {
+    #[arg(long, default_value = "127.0.0.1:7443")]
+    listen: SocketAddr,
+    /// sqlite:PATH
+    #[arg(long, default_value = "sqlite:jianzhen.db")]
+    store: String,
+    /// A worker silent this long is dead and its shards are requeued.
+    #[arg(long, default_value_t = 15.0)]
+    heartbeat_ttl_secs: f64,
+    /// How often workers heartbeat.
+    #[arg(long, default_value_t = 3.0)]
+    heartbeat_interval_secs: f64,
+    /// Progress deadline of a lease (default: derived from the endpoint's timeout).
+    #[arg(long)]
+    progress_timeout_secs: Option<f64>,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+    /// Unique worker id (default: host, pid and a random suffix).
+    #[arg(long)]
+    id: Option<String>,
+}
+
+#[derive(Args)]
+struct SubmitArgs {
+    spec: PathBuf,
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+#[derive(Args)]
+struct StatusArgs {
+    /// Run id; without it, all runs are listed.
+    run: Option<String>,
+    /// Follow the run until it completes.
+    #[arg(long)]
+    watch: bool,
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    run: String,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet_by_default = matches!(cli.command, Command::Run(_));
+    init_tracing(quiet_by_default);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Run(args) => run(args).await,
+            Command::Coordinator(args) => coordinator(args).await,
+            Command::Worker(args) => worker(args).await,
+            Command::Submit(args) => submit(args).await,
+            Command::Status(args) => status(args).await,
+            Command::Report(args) => report(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(quiet_by_default: bool) {
+    let default = if quiet_by_default { "warn" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JIANZHEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
+    if let Some(path) = &args.spec {
+        return read_spec(path);
+    }
+    let (Some(suite), Some(endpoint), Some(model)) = (&args.suite, &args.endpoint, &args.model) else {
+        bail!("give either --spec FILE, or --suite, --data, --endpoint and --model (see `jianzhen run --help`)");
+    };
+    let Some(data) = &args.data else {
+        bail!("--data is required with --suite: the folder holding the suite's files");
+    };
+    let data = std::path::absolute(data).with_context(|| format!("cannot resolve --data {}", data.display()))?;
+    let endpoint_name = args.endpoint_name.clone().unwrap_or_else(|| model.clone());
+    let spec = RunSpec {
+        name: format!("{suite}-{endpoint_name}"),
+        seed: 0,
+        repeats: args.repeats,
+        shard_size: 25,
+        suites: vec![SuiteSpec {
+            name: suite.clone(),
+            data,
+            split: args.split.clone(),
+            shots: args.shots,
+            template: args.template.clone(),
+            subjects: args.subjects.clone(),
+            limit_per_subject: args.limit_per_subject,
+        }],
+        endpoints: vec![EndpointSpec {
+            name: endpoint_name,
+            base_url: endpoint.clone(),
+            model: model.clone(),
+            api_key_env: args.api_key_env.clone(),
+            max_concurrency: args.concurrency,
+            timeout_secs: args.timeout_secs,
+            temperature: args.temperature,
+            max_tokens: args.max_tokens,
+            max_attempts: 3,
+        }],
+    };
+    let text = spec.to_toml().context("could not write the run spec")?;
+    // Validate exactly as a submitted file would be.
+    RunSpec::from_toml(&text, "command line")?;
+    Ok((spec, text))
+}
+
+fn read_spec(path: &Path) -> Result<(RunSpec, String)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read run spec {}", path.display()))?;
+    let mut spec = RunSpec::from_toml(&text, &path.display().to_string())?;
+    let base = path
+        .parent()
+        .map(Path::to_path_buf)
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let base = std::path::absolute(&base).unwrap_or(base);
+    spec.resolve_paths(&base);
+    let text = spec.to_toml()?;
+    Ok((spec, text))
+}
+
+async fn connect(url: &str) -> Result<CoordinatorClient<Channel>> {
+    let client = CoordinatorClient::connect(url.to_string())
+        .await
+        .with_context(|| format!("cannot reach the coordinator at {url}; is `jianzhen coordinator` running there? (set --coordinator or JIANZHEN_COORDINATOR)"))?;
+    Ok(client
+        .max_decoding_message_size(64 * 1024 * 1024)
+        .max_encoding_message_size(64 * 1024 * 1024))
+}
+
+fn status_error(status: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{}", status.message())
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let (spec, spec_toml) = run_spec_from_flags(&args)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    let out = std::path::absolute(&args.out)?;
+    let store_url = format!("sqlite:{}", out.join("jianzhen.db").display());
+    let controller = Controller::open(&store_url, CoordinatorConfig::default(), env!("CARGO_PKG_VERSION"))
+        .await
+        .with_context(|| format!("cannot open the store {store_url}"))?;
+    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port")?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let mut server_stopped = stopped.clone();
+    let server = tokio::spawn(jianzhen_coordinator::serve(listener, controller, async move {
+        let _ = server_stopped.changed().await;
+    }));
+    let url = format!("http://{address}");
+    let mut workers = Vec::new();
+    for index in 0..args.workers.max(1) {
+        let config = jianzhen_worker::WorkerConfig::new(&url, &format!("local-{index}-{}", std::process::id()));
+        workers.push(tokio::spawn(jianzhen_worker::run_worker(config, stopped.clone())));
+    }
+
+    let result = drive_run(&url, &spec, &spec_toml, &out, !args.no_progress).await;
+
+    let _ = stop.send(true);
+    for worker in workers {
+        let _ = worker.await;
+    }
+    let _ = server.await;
+    result
+}
+
+async fn drive_run(url: &str, spec: &RunSpec, spec_toml: &str, out: &Path, progress: bool) -> Result<()> {
+    let mut client = connect(url).await?;
+    let submitted = client
+        .submit_run(v1::SubmitRunRequest {
+            spec_toml: spec_toml.to_string(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    if submitted.resumed {
+        eprintln!(
+            "resuming run {}: {} of {} items already answered",
+            submitted.run_id, submitted.already_done, submitted.total_items
+        );
+    } else {
+        eprintln!("run {} ({}): {} items", submitted.run_id, spec.name, submitted.total_items);
+    }
+    follow_run(&mut client, &submitted.run_id, progress).await?;
+    write_report(&mut client, &submitted.run_id, out).await?;
+    Ok(())
+}
+
+fn outcome_count(status: &v1::RunStatus, outcome: &str) -> u64 {
+    status
+        .outcomes
+        .iter()
+        .find(|count| count.outcome == outcome)
+        .map_or(0, |count| count.count)
+}
+
+/// Polls the run's status with a progress bar until it completes.
+async fn follow_run(client: &mut CoordinatorClient<Channel>, run_id: &str, progress: bool) -> Result<()> {
+    let bar = if progress && std::io::stderr().is_terminal() {
+        ProgressBar::new(0)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:36.cyan/blue} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut stream = client
+        .watch_run(v1::WatchRunRequest {
+            run_id: run_id.to_string(),
+            interval_ms: 250,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    let mut last: Option<v1::RunStatus> = None;
+    while let Some(status) = stream.message().await.map_err(status_error)? {
+        bar.set_length(status.total_items);
+        bar.set_position(status.done_items);
+        bar.set_message(format!(
+            "correct {}  wrong {}  unextractable {}  errors {}  workers {}",
+            outcome_count(&status, "correct"),
+            outcome_count(&status, "wrong"),
+            outcome_count(&status, "unextractable"),
+            outcome_count(&status, "api_error"),
+            status.workers_alive
+        ));
+        let complete = status.state == v1::RunState::Complete as i32;
+        last = Some(status);
+        if complete {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    let Some(status) = last else {
+        bail!("the coordinator closed the status stream of {run_id} before the run completed; run the same command again to resume");
+    };
+    if status.state != v1::RunState::Complete as i32 {
+        bail!("the status stream of {run_id} ended before the run completed; run the same command again to resume");
+    }
+    eprintln!(
+        "run {} complete: {} items (correct {}, wrong {}, unextractable {}, api_error {})",
+        status.run_id,
+        status.done_items,
+        outcome_count(&status, "correct"),
+        outcome_count(&status, "wrong"),
+        outcome_count(&status, "unextractable"),
+        outcome_count(&status, "api_error"),
+    );
+    Ok(())
+}
+
+async fn write_report(client: &mut CoordinatorClient<Channel>, run_id: &str, out: &Path) -> Result<()> {
+    let report = client
+        .render_report(v1::RenderReportRequest {
+            run_id: run_id.to_string(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    for file in &report.files {
+        let path = out.join(&file.name);
+        std::fs::write(&path, &file.content).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    eprintln!("report written to {}", out.display());
+    if let Some(markdown) = report.files.iter().find(|file| file.name == "report.md") {
+        // The suite table is the headline; print it so a terminal user sees the scores.
+        let text = String::from_utf8_lossy(&markdown.content);
+        let table: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("| endpoint | suite | subjects"))
+            .take_while(|line| line.starts_with('|'))
+            .collect();
+        println!("{}", table.join("\n"));
+    }
+    Ok(())
+}
+
+async fn coordinator(args: CoordinatorArgs) -> Result<()> {
+    let positive = |value: f64, flag: &str| -> Result<Duration> {
+        if !(value > 0.0 && value.is_finite()) {
+            bail!("{flag} must be a positive number of seconds");
+        }
+        Ok(Duration::from_secs_f64(value))
+    };
+    let config = CoordinatorConfig {
+        heartbeat_ttl: positive(args.heartbeat_ttl_secs, "--heartbeat-ttl-secs")?,
+        heartbeat_interval: positive(args.heartbeat_interval_secs, "--heartbeat-interval-secs")?,
+        progress_timeout: args
+            .progress_timeout_secs
+            .map(|secs| positive(secs, "--progress-timeout-secs"))
+            .transpose()?,
+        ..CoordinatorConfig::default()
+    };
+    let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION"))
+        .await
+        .with_context(|| format!("cannot open the store {}", args.store))?;
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; is another coordinator running there?", args.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, store = %args.store, "coordinator serving");
+    jianzhen_coordinator::serve(listener, controller, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .context("the coordinator's gRPC server failed")?;
+    Ok(())
+}
+
+async fn worker(args: WorkerArgs) -> Result<()> {
+    let worker_id = args.id.unwrap_or_else(jianzhen_worker::default_worker_id);
+    let config = jianzhen_worker::WorkerConfig::new(&args.coordinator, &worker_id);
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+    });
+    jianzhen_worker::run_worker(config, stopped).await?;
+    Ok(())
+}
+
+async fn submit(args: SubmitArgs) -> Result<()> {
+    let (_, spec_toml) = read_spec(&args.spec)?;
+    let mut client = connect(&args.coordinator).await?;
+    let submitted = client
+        .submit_run(v1::SubmitRunRequest { spec_toml })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    eprintln!(
+        "{} run {}: {} items, {} already answered",
+        if submitted.resumed { "resumed" } else { "submitted" },
+        submitted.run_id,
+        submitted.total_items,
+        submitted.already_done
+    );
+    println!("{}", submitted.run_id);
+    Ok(())
+}
+
+fn status_line(status: &v1::RunStatus) -> String {
+    let state = if status.state == v1::RunState::Complete as i32 {
+        "complete"
+    } else {
+        "running"
+    };
+    let outcomes: Vec<String> = status
+        .outcomes
+        .iter()
+        .map(|count| format!("{} {}", count.outcome, count.count))
+        .collect();
+    format!(
+        "{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]",
+        status.run_id,
+        status.name,
+        state,
+        status.done_items,
+        status.total_items,
+        status.shards_done,
+        status.shards_total,
+        status.shards_leased,
+        status.workers_alive,
+        outcomes.join(", ")
+    )
+}
+
+async fn status(args: StatusArgs) -> Result<()> {
+    let mut client = connect(&args.coordinator).await?;
+    let Some(run_id) = args.run else {
+        let runs = client
+            .list_runs(v1::ListRunsRequest {})
+            .await
+            .map_err(status_error)?
+            .into_inner()
+            .runs;
+        if runs.is_empty() {
+            println!("no runs yet; submit one with `jianzhen submit run.toml`");
+        }
+        for run in runs {
+            println!("{}", status_line(&run));
+        }
+        return Ok(());
+    };
+    if args.watch {
+        return follow_run(&mut client, &run_id, true).await;
+    }
+    let status = client
+        .get_run_status(v1::GetRunStatusRequest { run_id })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    println!("{}", status_line(&status));
+    Ok(())
+}
+
+async fn report(args: ReportArgs) -> Result<()> {
+    let mut client = connect(&args.coordinator).await?;
+    write_report(&mut client, &args.run, &args.out).await
+}

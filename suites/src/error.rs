@@ -1,0 +1,112 @@
+//! The crate's error type. Every variant names the file (and line, where there is one)
+//! and says what the user can do next, because these messages reach people running a
+//! benchmark on their own copy of the data.
+
+use std::path::PathBuf;
+
+use crate::item::SuiteName;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    #[error("unknown suite `{name}`; known suites: ceval, cmmlu")]
+    UnknownSuite { name: String },
+
+    #[error(
+        "unknown prompt template `{name}`; known templates: ceval_gen_5f30c7, cmmlu_gen_c13365"
+    )]
+    UnknownTemplate { name: String },
+
+    #[error("cannot read {}: {source}; check the path and its permissions", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error(
+        "data directory {} has no `{split}` split folder; expected {expected_layout}",
+        path.display()
+    )]
+    MissingSplit {
+        /// The folder that should exist, `{data_dir}/{split}`.
+        path: PathBuf,
+        split: String,
+        /// The layout the suite expects, spelled out for the user.
+        expected_layout: String,
+    },
+
+    #[error(
+        "no {suite} data files found in {}; expected files named {expected_pattern}",
+        path.display()
+    )]
+    NoSubjects {
+        suite: SuiteName,
+        path: PathBuf,
+        expected_pattern: String,
+    },
+
+    #[error(
+        "suite {suite} has no data file for subject `{subject}` in split `{split}`; \
+         run `list_subjects` (or drop the subject filter) to see the available subjects"
+    )]
+    UnknownSubject {
+        suite: SuiteName,
+        subject: String,
+        split: String,
+    },
+
+    #[error(
+        "suite {suite} has no dev file {} for subject `{subject}`, which few-shot prompts \
+         draw their examples from; add the file or run with 0 shots",
+        path.display()
+    )]
+    MissingFewshotFile {
+        suite: SuiteName,
+        subject: String,
+        path: PathBuf,
+    },
+
+    #[error("{}:{line}: {problem}; fix or remove this record", path.display())]
+    Malformed {
+        path: PathBuf,
+        /// 1-based line where the bad record starts (0 when the file itself is unreadable
+        /// as CSV before any record, e.g. a missing header).
+        line: u64,
+        problem: String,
+    },
+
+    #[error(
+        "subject `{subject}` has {available} dev examples but {wanted} shots were asked for; \
+         ask for at most {available} shots"
+    )]
+    NotEnoughShots {
+        subject: String,
+        wanted: usize,
+        available: usize,
+    },
+
+    #[error("item `{item_id}` cannot be rendered with template `{template}`: {problem}")]
+    Render {
+        template: String,
+        item_id: String,
+        problem: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_message_names_file_and_line() {
+        let error = SuiteError::Malformed {
+            path: PathBuf::from("val/law_val.csv"),
+            line: 7,
+            problem: "answer `E` is not one of A-D".to_string(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "val/law_val.csv:7: answer `E` is not one of A-D; fix or remove this record"
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! # jianzhen-suites
+//!
+//! Everything Jianzhen knows about benchmark suites, with no async runtime and no IO
+//! beyond reading the user's data files. The coordinator builds on it; workers never do.
+//!
+//! # Layout
+//! - [`item`]: the multiple-choice item and where it came from, the suite names.
+//! - [`load`]: loaders for the published file formats (C-Eval CSV, CMMLU CSV).
+//! - [`subjects`]: subject keys, Chinese names and published category mappings.
+//! - [`template`]: prompt templates reproduced byte for byte from the published ones.
+//! - [`extract`]: answer extraction from Chinese and English model output.
+//! - [`outcome`]: outcome classes and per-item scoring.
+//! - [`error`]: the crate's error type.
+
+pub mod error;
+pub mod extract;
+pub mod item;
+pub mod load;
+pub mod outcome;
+pub mod subjects;
+pub mod template;
+
+pub use error::SuiteError;
+pub use item::{McItem, SourceLocation, SuiteName};

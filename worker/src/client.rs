@@ -1,0 +1,264 @@
+//! An OpenAI-compatible chat completions client: one request in, one [`ItemResult`] out.
+//!
+//! Every failure becomes a classified result (never a panic, never a lost item):
+//! connect errors, timeouts, HTTP statuses, bodies that are not chat completions.
+//! Transient failures (connect, timeout, 429, 5xx) are retried with exponential backoff
+//! and jitter, honouring `Retry-After`. The key is sent only in the `Authorization`
+//! header and never appears in a result or a log line.
+
+use std::time::{Duration, Instant};
+
+use jianzhen_proto::v1::{ChatMessage, EndpointConfig, ErrorClass, ItemResult};
+use rand::Rng;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Longest wait a `Retry-After` header may impose on one attempt.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How much of an unexpected body is kept in an error message.
+const BODY_SNIPPET_CHARS: usize = 300;
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChatRequestBody<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    temperature: f64,
+    max_tokens: u32,
+    stream: bool,
+}
+
+/// The outcome of one attempt, before retry decisions.
+struct Attempt {
+    result: ItemResult,
+    retryable: bool,
+    retry_after: Option<Duration>,
+}
+
+fn snippet(text: &str) -> String {
+    let mut cut: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
+    if text.chars().count() > BODY_SNIPPET_CHARS {
+        cut.push('…');
+    }
+    cut
+}
+
+fn failure(class: ErrorClass, message: String, http_status: u32) -> ItemResult {
+    ItemResult {
+        error_class: class as i32,
+        error_message: message,
+        http_status,
+        ..ItemResult::default()
+    }
+}
+
+/// Reads a chat completion body. `Err` carries a message saying what was wrong.
+pub fn parse_chat_body(body: &str) -> Result<ItemResult, String> {
+    let value: Value = serde_json::from_str(body).map_err(|error| format!("body is not JSON ({error}): {}", snippet(body)))?;
+    let choice = value
+        .get("choices")
+        .and_then(Value::as_array)
+        .and_then(|choices| choices.first())
+        .ok_or_else(|| format!("body has no `choices[0]`: {}", snippet(body)))?;
+    let message = choice.get("message").ok_or_else(|| format!("`choices[0]` has no `message`: {}", snippet(body)))?;
+    let text = match message.get("content") {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => return Err(format!("`message.content` is not a string: {}", snippet(&other.to_string()))),
+    };
+    let finish_reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or_default().to_string();
+    let usage = value.get("usage");
+    let tokens = |field: &str| {
+        usage
+            .and_then(|usage| usage.get(field))
+            .and_then(Value::as_u64)
+            .and_then(|count| u32::try_from(count).ok())
+            .unwrap_or(0)
+    };
+    Ok(ItemResult {
+        text,
+        finish_reason,
+        prompt_tokens: tokens("prompt_tokens"),
+        completion_tokens: tokens("completion_tokens"),
+        ..ItemResult::default()
+    })
+}
+
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    let seconds: f64 = value.trim().parse().ok()?;
+    if !seconds.is_finite() || seconds < 0.0 {
+        return None;
+    }
+    Some(Duration::from_secs_f64(seconds).min(MAX_RETRY_AFTER))
+}
+
+async fn attempt(
+    http: &reqwest::Client,
+    endpoint: &EndpointConfig,
+    api_key: Option<&str>,
+    messages: &[ChatMessage],
+) -> Attempt {
+    let url = format!("{}/chat/completions", endpoint.base_url.trim_end_matches('/'));
+    let body = ChatRequestBody {
+        model: &endpoint.model,
+        messages: messages
+            .iter()
+            .map(|message| WireMessage {
+                role: &message.role,
+                content: &message.content,
+            })
+            .collect(),
+        temperature: endpoint.temperature,
+        max_tokens: endpoint.max_tokens,
+        stream: false,
+    };
+    let mut request = http
+        .post(&url)
+        .timeout(Duration::from_millis(endpoint.timeout_ms.max(1)))
+        .json(&body);
+    if let Some(key) = api_key {
+        request = request.bearer_auth(key);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => {
+            let class = if error.is_timeout() {
+                ErrorClass::Timeout
+            } else {
+                ErrorClass::Connect
+            };
+            // reqwest's error display holds the URL, never the headers.
+            return Attempt {
+                result: failure(class, format!("request to {url} failed: {error}"), 0),
+                retryable: true,
+                retry_after: None,
+            };
+        }
+    };
+    let status = response.status();
+    let wait = retry_after(response.headers());
+    let text = match response.text().await {
+        Ok(text) => text,
+        Err(error) => {
+            let class = if error.is_timeout() {
+                ErrorClass::Timeout
+            } else {
+                ErrorClass::Connect
+            };
+            return Attempt {
+                result: failure(class, format!("reading the body from {url} failed: {error}"), u32::from(status.as_u16())),
+                retryable: true,
+                retry_after: None,
+            };
+        }
+    };
+    if !status.is_success() {
+        let retryable = status.as_u16() == 429 || status.is_server_error();
+        return Attempt {
+            result: failure(
+                ErrorClass::HttpStatus,
+                format!("HTTP {status} from {url}: {}", snippet(&text)),
+                u32::from(status.as_u16()),
+            ),
+            retryable,
+            retry_after: wait,
+        };
+    }
+    match parse_chat_body(&text) {
+        Ok(mut result) => {
+            result.http_status = u32::from(status.as_u16());
+            Attempt {
+                result,
+                retryable: false,
+                retry_after: None,
+            }
+        }
+        Err(problem) => Attempt {
+            result: failure(ErrorClass::BadBody, problem, u32::from(status.as_u16())),
+            retryable: false,
+            retry_after: None,
+        },
+    }
+}
+
+/// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 30 s.
+fn backoff(attempt_number: u32) -> Duration {
+    let ceiling_ms = 500u64.saturating_mul(1 << attempt_number.min(6)).min(30_000);
+    let jittered = rand::rng().random_range(ceiling_ms / 2..=ceiling_ms);
+    Duration::from_millis(jittered)
+}
+
+/// Sends one chat completion, retrying transient failures up to `max_attempts`.
+/// Always returns a result; its `error_class` says whether it is an answer.
+pub async fn chat_completion(
+    http: &reqwest::Client,
+    endpoint: &EndpointConfig,
+    api_key: Option<&str>,
+    messages: &[ChatMessage],
+) -> ItemResult {
+    let started = Instant::now();
+    let max_attempts = endpoint.max_attempts.max(1);
+    let mut attempt_number = 0;
+    loop {
+        attempt_number += 1;
+        let outcome = attempt(http, endpoint, api_key, messages).await;
+        if !outcome.retryable || attempt_number >= max_attempts {
+            let mut result = outcome.result;
+            result.attempts = attempt_number;
+            result.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            return result;
+        }
+        let wait = outcome.retry_after.unwrap_or_else(|| backoff(attempt_number - 1));
+        tracing::debug!(
+            endpoint = %endpoint.name,
+            attempt = attempt_number,
+            wait_ms = wait.as_millis() as u64,
+            error = %outcome.result.error_message,
+            "transient failure; retrying"
+        );
+        tokio::time::sleep(wait).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_completion_body_is_read_with_usage() {
+        let body = r#"{"choices":[{"index":0,"message":{"role":"assistant","content":"答案是 B"},"finish_reason":"stop"}],
+                      "usage":{"prompt_tokens":120,"completion_tokens":4,"total_tokens":124}}"#;
+        let result = parse_chat_body(body).expect("parses");
+        assert_eq!(result.text, "答案是 B");
+        assert_eq!(result.finish_reason, "stop");
+        assert_eq!((result.prompt_tokens, result.completion_tokens), (120, 4));
+    }
+
+    #[test]
+    fn null_content_is_an_empty_answer_not_an_error() {
+        let body = r#"{"choices":[{"message":{"role":"assistant","content":null},"finish_reason":"length"}]}"#;
+        let result = parse_chat_body(body).expect("parses");
+        assert_eq!(result.text, "");
+        assert_eq!(result.finish_reason, "length");
+    }
+
+    #[test]
+    fn bodies_that_are_not_completions_say_what_is_wrong() {
+        assert!(parse_chat_body("<html>bad gateway</html>").expect_err("not json").contains("not JSON"));
+        assert!(parse_chat_body(r#"{"error":{"message":"x"}}"#).expect_err("no choices").contains("choices[0]"));
+        assert!(parse_chat_body(r#"{"choices":[{"message":{"content":5}}]}"#).expect_err("number").contains("not a string"));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(0) <= Duration::from_millis(500));
+        assert!(backoff(3) >= Duration::from_millis(2000));
+        assert!(backoff(20) <= Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,17 @@
+//! # jianzhen-worker
+//!
+//! A worker leases shards from the coordinator over gRPC and calls model endpoints.
+//! It needs no data files and never sees gold answers: it receives rendered requests and
+//! returns raw responses.
+//!
+//! # Layout
+//! - [`client`]: the OpenAI-compatible chat completions client with retries.
+//! - [`runner`]: the worker loop (register, heartbeat, lease, run, report, complete).
+//! - [`error`]: the crate's error type.
+
+pub mod client;
+pub mod error;
+pub mod runner;
+
+pub use error::WorkerError;
+pub use runner::{default_worker_id, run_worker, WorkerConfig};

@@ -1,0 +1,372 @@
+//! The worker loop: register, heartbeat, lease a shard, call the endpoint for each item
+//! within the lease's concurrency share, stream results back in small batches, complete.
+//!
+//! A worker holds no state worth keeping: if it dies, its lease expires at the
+//! coordinator and the shard's unanswered items go to another worker. If the coordinator
+//! refuses a report (stale epoch), the worker drops the shard at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jianzhen_proto::v1::{
+    self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest, RegisterWorkerRequest,
+    ReportResultsRequest, ShardLease,
+};
+use jianzhen_proto::CoordinatorClient;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinSet;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::client::chat_completion;
+use crate::error::WorkerError;
+
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// e.g. `http://127.0.0.1:7443`.
+    pub coordinator_url: String,
+    /// Unique per worker process.
+    pub worker_id: String,
+    /// Wait between lease attempts when there is no work.
+    pub idle_poll: Duration,
+    /// Results are sent when this many are ready...
+    pub report_batch: usize,
+    /// ...or when the oldest unsent one is this old.
+    pub report_interval: Duration,
+}
+
+impl WorkerConfig {
+    pub fn new(coordinator_url: &str, worker_id: &str) -> Self {
+        WorkerConfig {
+            coordinator_url: coordinator_url.to_string(),
+            worker_id: worker_id.to_string(),
+            idle_poll: Duration::from_millis(300),
+            report_batch: 16,
+            report_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A default worker id: host name, process id and a random suffix.
+pub fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_string()))
+        .unwrap_or_else(|| "worker".to_string());
+    let suffix: u32 = rand::random::<u32>() % 0x10000;
+    format!("{host}-{}-{suffix:04x}", std::process::id())
+}
+
+/// Connects lazily: the channel reconnects by itself when the coordinator restarts.
+///
+/// # Errors
+/// The URL is not valid.
+pub fn coordinator_channel(url: &str) -> Result<CoordinatorClient<Channel>, WorkerError> {
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|source| WorkerError::InvalidCoordinatorUrl {
+            url: url.to_string(),
+            source,
+        })?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true);
+    Ok(CoordinatorClient::new(endpoint.connect_lazy())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// Runs the worker until `shutdown` turns true. Connection failures are retried
+/// forever (the coordinator may be restarting); they never end the worker.
+///
+/// # Errors
+/// Only configuration errors (bad URL, HTTP client).
+pub async fn run_worker(config: WorkerConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), WorkerError> {
+    let client = coordinator_channel(&config.coordinator_url)?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .tcp_nodelay(true)
+        .build()?;
+    let heartbeat_interval = register_until_accepted(&client, &config, &mut shutdown).await;
+    let Some(heartbeat_interval) = heartbeat_interval else {
+        return Ok(());
+    };
+    tracing::info!(worker_id = %config.worker_id, coordinator = %config.coordinator_url, "worker registered");
+
+    // The heartbeat runs on its own task so a slow endpoint never delays liveness.
+    let (lost_tx, lost_rx) = watch::channel(0u64);
+    let heartbeat = tokio::spawn(heartbeat_loop(
+        client.clone(),
+        config.clone(),
+        heartbeat_interval,
+        shutdown.clone(),
+        lost_tx,
+    ));
+
+    let mut backoff = config.idle_poll;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let lease = client
+            .clone()
+            .lease_shard(LeaseShardRequest {
+                worker_id: config.worker_id.clone(),
+            })
+            .await;
+        match lease {
+            Ok(response) => match response.into_inner().lease {
+                Some(lease) => {
+                    backoff = config.idle_poll;
+                    run_shard(&client, &http, &config, lease, lost_rx.clone(), shutdown.clone()).await;
+                    continue;
+                }
+                None => backoff = config.idle_poll,
+            },
+            Err(status) => {
+                tracing::warn!(code = ?status.code(), message = status.message(), "lease request failed; retrying");
+                backoff = (backoff * 2).min(Duration::from_secs(3));
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+    heartbeat.abort();
+    Ok(())
+}
+
+async fn register_until_accepted(
+    client: &CoordinatorClient<Channel>,
+    config: &WorkerConfig,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Duration> {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            return None;
+        }
+        let response = client
+            .clone()
+            .register_worker(RegisterWorkerRequest {
+                worker_id: config.worker_id.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            })
+            .await;
+        match response {
+            Ok(response) => {
+                let interval = response.into_inner().heartbeat_interval_ms.max(50);
+                return Some(Duration::from_millis(interval));
+            }
+            Err(status) => {
+                tracing::warn!(coordinator = %config.coordinator_url, message = status.message(), "coordinator not reachable yet; retrying");
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(3));
+    }
+}
+
+/// Heartbeats; when the coordinator no longer knows this worker, registers again and
+/// bumps `lost` so the current shard is dropped (its lease is gone).
+async fn heartbeat_loop(
+    client: CoordinatorClient<Channel>,
+    config: WorkerConfig,
+    interval: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    lost: watch::Sender<u64>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        let response = client
+            .clone()
+            .heartbeat(HeartbeatRequest {
+                worker_id: config.worker_id.clone(),
+            })
+            .await;
+        match response {
+            Ok(response) if response.get_ref().known => {}
+            Ok(_) => {
+                tracing::warn!(worker_id = %config.worker_id, "coordinator forgot this worker; registering again and dropping held shards");
+                lost.send_modify(|generation| *generation += 1);
+                let _ = client
+                    .clone()
+                    .register_worker(RegisterWorkerRequest {
+                        worker_id: config.worker_id.clone(),
+                        version: env!("CARGO_PKG_VERSION").to_string(),
+                    })
+                    .await;
+            }
+            Err(status) => tracing::debug!(message = status.message(), "heartbeat failed; coordinator unreachable"),
+        }
+    }
+}
+
+/// Runs one leased shard to its end, or until the lease is lost.
+async fn run_shard(
+    client: &CoordinatorClient<Channel>,
+    http: &reqwest::Client,
+    config: &WorkerConfig,
+    lease: ShardLease,
+    mut lost: watch::Receiver<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    lost.mark_unchanged();
+    let Some(endpoint) = lease.endpoint.clone() else {
+        tracing::error!(shard_id = %lease.shard_id, "lease without endpoint configuration; skipping");
+        return;
+    };
+    let endpoint = Arc::new(endpoint);
+    let api_key = resolve_api_key(&endpoint, &config.worker_id);
+    let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
+    let total = lease.items.len();
+    tracing::debug!(shard_id = %lease.shard_id, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "running shard");
+
+    let (results_tx, mut results_rx) = mpsc::channel::<ItemResult>(total.max(1));
+    let mut calls = JoinSet::new();
+    for item in lease.items {
+        let permits = permits.clone();
+        let http = http.clone();
+        let endpoint = endpoint.clone();
+        let api_key = api_key.clone();
+        let results_tx = results_tx.clone();
+        calls.spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            let mut result = match &api_key {
+                Ok(key) => chat_completion(&http, &endpoint, key.as_deref(), &item.messages).await,
+                Err(problem) => ItemResult {
+                    error_class: ErrorClass::Config as i32,
+                    error_message: problem.clone(),
+                    attempts: 0,
+                    ..ItemResult::default()
+                },
+            };
+            result.item_key = item.item_key;
+            result.repeat = item.repeat;
+            let _ = results_tx.send(result).await;
+        });
+    }
+    drop(results_tx);
+
+    let mut pending: Vec<ItemResult> = Vec::new();
+    let mut reported = 0usize;
+    let mut channel_open = true;
+    let mut flush_timer = tokio::time::interval(config.report_interval);
+    loop {
+        let flush_now;
+        tokio::select! {
+            received = results_rx.recv(), if channel_open => match received {
+                Some(result) => {
+                    pending.push(result);
+                    flush_now = pending.len() >= config.report_batch;
+                }
+                None => {
+                    channel_open = false;
+                    flush_now = true;
+                }
+            },
+            _ = flush_timer.tick() => flush_now = !pending.is_empty(),
+            _ = lost.changed() => {
+                tracing::warn!(shard_id = %lease.shard_id, "lease lost with the worker's registration; dropping the shard");
+                calls.abort_all();
+                return;
+            }
+            _ = shutdown.changed() => {
+                calls.abort_all();
+                return;
+            }
+        }
+        if flush_now && !pending.is_empty() {
+            let batch = std::mem::take(&mut pending);
+            let count = batch.len();
+            match report(client, config, &lease.run_id, &lease.shard_id, lease.epoch, batch.clone()).await {
+                ReportOutcome::Accepted => reported += count,
+                ReportOutcome::LeaseLost => {
+                    calls.abort_all();
+                    return;
+                }
+                ReportOutcome::Retry => pending = batch,
+            }
+        }
+        if !channel_open && pending.is_empty() {
+            break;
+        }
+        if !channel_open {
+            // Results are buffered but the coordinator was unreachable: wait before retrying.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let completed = client
+        .clone()
+        .complete_shard(CompleteShardRequest {
+            worker_id: config.worker_id.clone(),
+            run_id: lease.run_id.clone(),
+            shard_id: lease.shard_id.clone(),
+            epoch: lease.epoch,
+        })
+        .await;
+    match completed {
+        Ok(response) => tracing::debug!(shard_id = %lease.shard_id, reported, done = response.get_ref().done, "shard completed"),
+        Err(status) => tracing::warn!(shard_id = %lease.shard_id, message = status.message(), "completing the shard failed; its lease will expire and the coordinator will check it"),
+    }
+}
+
+enum ReportOutcome {
+    Accepted,
+    LeaseLost,
+    Retry,
+}
+
+async fn report(
+    client: &CoordinatorClient<Channel>,
+    config: &WorkerConfig,
+    run_id: &str,
+    shard_id: &str,
+    epoch: u64,
+    results: Vec<ItemResult>,
+) -> ReportOutcome {
+    let response = client
+        .clone()
+        .report_results(ReportResultsRequest {
+            worker_id: config.worker_id.clone(),
+            run_id: run_id.to_string(),
+            shard_id: shard_id.to_string(),
+            epoch,
+            results,
+        })
+        .await;
+    match response {
+        Ok(_) => ReportOutcome::Accepted,
+        Err(status) if status.code() == tonic::Code::FailedPrecondition || status.code() == tonic::Code::NotFound => {
+            tracing::warn!(shard_id, epoch, message = status.message(), "report refused; dropping the shard");
+            ReportOutcome::LeaseLost
+        }
+        Err(status) => {
+            tracing::warn!(shard_id, code = ?status.code(), message = status.message(), "report failed; will retry");
+            ReportOutcome::Retry
+        }
+    }
+}
+
+/// Reads the key from the variable the spec names. `Ok(None)`: no key configured.
+fn resolve_api_key(endpoint: &v1::EndpointConfig, worker_id: &str) -> Result<Option<String>, String> {
+    if endpoint.api_key_env.is_empty() {
+        return Ok(None);
+    }
+    match std::env::var(&endpoint.api_key_env) {
+        Ok(key) if !key.is_empty() => Ok(Some(key)),
+        _ => Err(format!(
+            "environment variable `{}` (the key of endpoint `{}`) is not set on worker {worker_id}; export it where the worker runs",
+            endpoint.api_key_env, endpoint.name
+        )),
+    }
+}
