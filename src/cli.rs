@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use jianzhen_coordinator::spec::{EndpointSpec, RunSpec, SuiteSpec};
 use jianzhen_coordinator::{Controller, CoordinatorConfig};
-use jianzhen_proto::v1;
 use jianzhen_proto::CoordinatorClient;
+use jianzhen_proto::v1;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::transport::Channel;
@@ -22,7 +22,11 @@ use tonic::transport::Channel;
 const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7443";
 
 #[derive(Parser)]
-#[command(name = "jianzhen", version, about = "鉴真 Jianzhen: a distributed benchmark harness for Chinese LLMs")]
+#[command(
+    name = "jianzhen",
+    version,
+    about = "鉴真 Jianzhen: a distributed benchmark harness for Chinese LLMs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Evaluate on this machine: embedded coordinator + workers, progress, report folder.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Serve the coordinator for a cluster.
     Coordinator(CoordinatorArgs),
     /// Run a worker that leases shards from a coordinator.
@@ -163,7 +167,10 @@ pub fn main() -> ExitCode {
     let quiet_by_default = matches!(cli.command, Command::Run(_));
     init_tracing(quiet_by_default);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: could not start the async runtime: {error}");
@@ -172,7 +179,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Run(args) => run(args).await,
+            Command::Run(args) => run(*args).await,
             Command::Coordinator(args) => coordinator(args).await,
             Command::Worker(args) => worker(args).await,
             Command::Submit(args) => submit(args).await,
@@ -203,13 +210,17 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
     if let Some(path) = &args.spec {
         return read_spec(path);
     }
-    let (Some(suite), Some(endpoint), Some(model)) = (&args.suite, &args.endpoint, &args.model) else {
-        bail!("give either --spec FILE, or --suite, --data, --endpoint and --model (see `jianzhen run --help`)");
+    let (Some(suite), Some(endpoint), Some(model)) = (&args.suite, &args.endpoint, &args.model)
+    else {
+        bail!(
+            "give either --spec FILE, or --suite, --data, --endpoint and --model (see `jianzhen run --help`)"
+        );
     };
     let Some(data) = &args.data else {
         bail!("--data is required with --suite: the folder holding the suite's files");
     };
-    let data = std::path::absolute(data).with_context(|| format!("cannot resolve --data {}", data.display()))?;
+    let data = std::path::absolute(data)
+        .with_context(|| format!("cannot resolve --data {}", data.display()))?;
     let endpoint_name = args.endpoint_name.clone().unwrap_or_else(|| model.clone());
     let spec = RunSpec {
         name: format!("{suite}-{endpoint_name}"),
@@ -244,7 +255,8 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
 }
 
 fn read_spec(path: &Path) -> Result<(RunSpec, String)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read run spec {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read run spec {}", path.display()))?;
     let mut spec = RunSpec::from_toml(&text, &path.display().to_string())?;
     let base = path
         .parent()
@@ -272,24 +284,41 @@ fn status_error(status: tonic::Status) -> anyhow::Error {
 
 async fn run(args: RunArgs) -> Result<()> {
     let (spec, spec_toml) = run_spec_from_flags(&args)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the output folder {}", args.out.display()))?;
     let out = std::path::absolute(&args.out)?;
     let store_url = format!("sqlite:{}", out.join("jianzhen.db").display());
-    let controller = Controller::open(&store_url, CoordinatorConfig::default(), env!("CARGO_PKG_VERSION"))
+    let controller = Controller::open(
+        &store_url,
+        CoordinatorConfig::default(),
+        env!("CARGO_PKG_VERSION"),
+    )
+    .await
+    .with_context(|| format!("cannot open the store {store_url}"))?;
+    let listener = TcpListener::bind("127.0.0.1:0")
         .await
-        .with_context(|| format!("cannot open the store {store_url}"))?;
-    let listener = TcpListener::bind("127.0.0.1:0").await.context("cannot bind a loopback port")?;
+        .context("cannot bind a loopback port")?;
     let address = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let mut server_stopped = stopped.clone();
-    let server = tokio::spawn(jianzhen_coordinator::serve(listener, controller, async move {
-        let _ = server_stopped.changed().await;
-    }));
+    let server = tokio::spawn(jianzhen_coordinator::serve(
+        listener,
+        controller,
+        async move {
+            let _ = server_stopped.changed().await;
+        },
+    ));
     let url = format!("http://{address}");
     let mut workers = Vec::new();
     for index in 0..args.workers.max(1) {
-        let config = jianzhen_worker::WorkerConfig::new(&url, &format!("local-{index}-{}", std::process::id()));
-        workers.push(tokio::spawn(jianzhen_worker::run_worker(config, stopped.clone())));
+        let config = jianzhen_worker::WorkerConfig::new(
+            &url,
+            &format!("local-{index}-{}", std::process::id()),
+        );
+        workers.push(tokio::spawn(jianzhen_worker::run_worker(
+            config,
+            stopped.clone(),
+        )));
     }
 
     let result = drive_run(&url, &spec, &spec_toml, &out, !args.no_progress).await;
@@ -302,7 +331,13 @@ async fn run(args: RunArgs) -> Result<()> {
     result
 }
 
-async fn drive_run(url: &str, spec: &RunSpec, spec_toml: &str, out: &Path, progress: bool) -> Result<()> {
+async fn drive_run(
+    url: &str,
+    spec: &RunSpec,
+    spec_toml: &str,
+    out: &Path,
+    progress: bool,
+) -> Result<()> {
     let mut client = connect(url).await?;
     let submitted = client
         .submit_run(v1::SubmitRunRequest {
@@ -317,7 +352,10 @@ async fn drive_run(url: &str, spec: &RunSpec, spec_toml: &str, out: &Path, progr
             submitted.run_id, submitted.already_done, submitted.total_items
         );
     } else {
-        eprintln!("run {} ({}): {} items", submitted.run_id, spec.name, submitted.total_items);
+        eprintln!(
+            "run {} ({}): {} items",
+            submitted.run_id, spec.name, submitted.total_items
+        );
     }
     follow_run(&mut client, &submitted.run_id, progress).await?;
     write_report(&mut client, &submitted.run_id, out).await?;
@@ -333,7 +371,11 @@ fn outcome_count(status: &v1::RunStatus, outcome: &str) -> u64 {
 }
 
 /// Polls the run's status with a progress bar until it completes.
-async fn follow_run(client: &mut CoordinatorClient<Channel>, run_id: &str, progress: bool) -> Result<()> {
+async fn follow_run(
+    client: &mut CoordinatorClient<Channel>,
+    run_id: &str,
+    progress: bool,
+) -> Result<()> {
     let bar = if progress && std::io::stderr().is_terminal() {
         ProgressBar::new(0)
     } else {
@@ -374,10 +416,14 @@ async fn follow_run(client: &mut CoordinatorClient<Channel>, run_id: &str, progr
     }
     bar.finish_and_clear();
     let Some(status) = last else {
-        bail!("the coordinator closed the status stream of {run_id} before the run completed; run the same command again to resume");
+        bail!(
+            "the coordinator closed the status stream of {run_id} before the run completed; run the same command again to resume"
+        );
     };
     if status.state != v1::RunState::Complete as i32 {
-        bail!("the status stream of {run_id} ended before the run completed; run the same command again to resume");
+        bail!(
+            "the status stream of {run_id} ended before the run completed; run the same command again to resume"
+        );
     }
     eprintln!(
         "run {} complete: {} items (correct {}, wrong {}, unextractable {}, api_error {})",
@@ -391,7 +437,11 @@ async fn follow_run(client: &mut CoordinatorClient<Channel>, run_id: &str, progr
     Ok(())
 }
 
-async fn write_report(client: &mut CoordinatorClient<Channel>, run_id: &str, out: &Path) -> Result<()> {
+async fn write_report(
+    client: &mut CoordinatorClient<Channel>,
+    run_id: &str,
+    out: &Path,
+) -> Result<()> {
     let report = client
         .render_report(v1::RenderReportRequest {
             run_id: run_id.to_string(),
@@ -402,7 +452,8 @@ async fn write_report(client: &mut CoordinatorClient<Channel>, run_id: &str, out
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for file in &report.files {
         let path = out.join(&file.name);
-        std::fs::write(&path, &file.content).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &file.content)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     eprintln!("report written to {}", out.display());
     if let Some(markdown) = report.files.iter().find(|file| file.name == "report.md") {
@@ -437,10 +488,18 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
     let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION"))
         .await
         .with_context(|| format!("cannot open the store {}", args.store))?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}; is another coordinator running there?", args.listen))?;
-    tracing::info!(listen = %listener.local_addr()?, store = %args.store, "coordinator serving");
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}; is another coordinator running there?",
+            args.listen
+        )
+    })?;
+    let address = listener.local_addr()?;
+    tracing::info!(listen = %address, store = %args.store, "coordinator serving");
+    // Printed on stdout so scripts (and tests) that pass port 0 learn the real address.
+    println!("coordinator listening on http://{address}");
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
     jianzhen_coordinator::serve(listener, controller, async {
         let _ = tokio::signal::ctrl_c().await;
     })
@@ -471,7 +530,11 @@ async fn submit(args: SubmitArgs) -> Result<()> {
         .into_inner();
     eprintln!(
         "{} run {}: {} items, {} already answered",
-        if submitted.resumed { "resumed" } else { "submitted" },
+        if submitted.resumed {
+            "resumed"
+        } else {
+            "submitted"
+        },
         submitted.run_id,
         submitted.total_items,
         submitted.already_done

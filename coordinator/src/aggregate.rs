@@ -22,13 +22,20 @@ pub struct Aggregates {
 }
 
 fn indicator(rows: &[ScoredRow], outcome: &str) -> Vec<i64> {
-    rows.iter().map(|row| i64::from(row.outcome == outcome)).collect()
+    rows.iter()
+        .map(|row| i64::from(row.outcome == outcome))
+        .collect()
 }
 
 /// # Errors
 /// Polars errors (none are expected for well-formed rows).
 pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
-    let column = |pick: fn(&ScoredRow) -> &str| rows.iter().map(pick).map(str::to_string).collect::<Vec<_>>();
+    let column = |pick: fn(&ScoredRow) -> &str| {
+        rows.iter()
+            .map(pick)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
     let items = df!(
         "endpoint" => column(|row| &row.endpoint),
         "suite" => column(|row| &row.suite),
@@ -40,11 +47,18 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "api_error" => indicator(rows, "api_error"),
     )?;
 
-    let accuracy = |correct: &str, n: &str| col(correct).cast(DataType::Float64) / col(n).cast(DataType::Float64);
+    let accuracy = |correct: &str, n: &str| {
+        col(correct).cast(DataType::Float64) / col(n).cast(DataType::Float64)
+    };
     let by_subject = items
         .clone()
         .lazy()
-        .group_by([col("endpoint"), col("suite"), col("subject"), col("category")])
+        .group_by([
+            col("endpoint"),
+            col("suite"),
+            col("subject"),
+            col("category"),
+        ])
         .agg([
             len().cast(DataType::Int64).alias("n"),
             col("correct").sum().alias("correct"),
@@ -65,7 +79,10 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("unextractable"),
             col("api_error"),
         ])
-        .sort(["endpoint", "suite", "subject"], SortMultipleOptions::default())
+        .sort(
+            ["endpoint", "suite", "subject"],
+            SortMultipleOptions::default(),
+        )
         .collect()?;
 
     let by_category = by_subject
@@ -79,7 +96,10 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
         .with_column(accuracy("correct", "n").alias("accuracy_item_mean"))
-        .sort(["endpoint", "suite", "category"], SortMultipleOptions::default())
+        .sort(
+            ["endpoint", "suite", "category"],
+            SortMultipleOptions::default(),
+        )
         .collect()?;
 
     let by_suite = by_subject
@@ -108,7 +128,12 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
 
 /// Reads a string cell.
 pub fn text_at(frame: &DataFrame, name: &str, row: usize) -> PolarsResult<String> {
-    Ok(frame.column(name)?.str()?.get(row).unwrap_or_default().to_string())
+    Ok(frame
+        .column(name)?
+        .str()?
+        .get(row)
+        .unwrap_or_default()
+        .to_string())
 }
 
 /// Reads an integer cell (any integer type).
@@ -130,7 +155,9 @@ pub fn float_at(frame: &DataFrame, name: &str, row: usize) -> PolarsResult<f64> 
 pub fn scores_csv(by_subject: &DataFrame) -> PolarsResult<Vec<u8>> {
     let mut frame = by_subject.clone();
     let mut buffer = Vec::new();
-    CsvWriter::new(&mut buffer).include_header(true).finish(&mut frame)?;
+    CsvWriter::new(&mut buffer)
+        .include_header(true)
+        .finish(&mut frame)?;
     Ok(buffer)
 }
 
@@ -146,7 +173,10 @@ pub fn wilson_interval(successes: i64, trials: i64) -> (f64, f64) {
     let denominator = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denominator;
     let half_width = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / denominator;
-    ((centre - half_width).max(0.0), (centre + half_width).min(1.0))
+    (
+        (centre - half_width).max(0.0),
+        (centre + half_width).min(1.0),
+    )
 }
 
 #[cfg(test)]
@@ -191,25 +221,42 @@ mod tests {
         assert_eq!(int_at(subjects, "api_error", 2).expect("cell"), 1);
 
         let categories = &aggregates.by_category;
-        assert_eq!(text_at(categories, "category", 0).expect("cell"), "Humanities");
-        assert!((float_at(categories, "accuracy_subject_mean", 0).expect("cell") - 0.625).abs() < 1e-12);
-        assert!((float_at(categories, "accuracy_item_mean", 0).expect("cell") - 4.0 / 6.0).abs() < 1e-12);
+        assert_eq!(
+            text_at(categories, "category", 0).expect("cell"),
+            "Humanities"
+        );
+        assert!(
+            (float_at(categories, "accuracy_subject_mean", 0).expect("cell") - 0.625).abs() < 1e-12
+        );
+        assert!(
+            (float_at(categories, "accuracy_item_mean", 0).expect("cell") - 4.0 / 6.0).abs()
+                < 1e-12
+        );
 
         let suites = &aggregates.by_suite;
         assert_eq!(int_at(suites, "n", 0).expect("cell"), 7);
         assert_eq!(int_at(suites, "unextractable", 0).expect("cell"), 1);
         let subject_mean = (0.5 + 0.75 + 0.0) / 3.0;
-        assert!((float_at(suites, "accuracy_subject_mean", 0).expect("cell") - subject_mean).abs() < 1e-12);
+        assert!(
+            (float_at(suites, "accuracy_subject_mean", 0).expect("cell") - subject_mean).abs()
+                < 1e-12
+        );
 
         let csv = String::from_utf8(scores_csv(subjects).expect("csv")).expect("utf-8");
-        assert!(csv.starts_with("endpoint,suite,subject,category,n,correct,accuracy"), "{csv}");
+        assert!(
+            csv.starts_with("endpoint,suite,subject,category,n,correct,accuracy"),
+            "{csv}"
+        );
         assert!(csv.contains("m,ceval,logic,Humanities,4,3,0.75"), "{csv}");
     }
 
     #[test]
     fn wilson_interval_brackets_the_estimate() {
         let (low, high) = wilson_interval(50, 100);
-        assert!((low - 0.4038).abs() < 1e-3 && (high - 0.5962).abs() < 1e-3, "{low} {high}");
+        assert!(
+            (low - 0.4038).abs() < 1e-3 && (high - 0.5962).abs() < 1e-3,
+            "{low} {high}"
+        );
         let (low, high) = wilson_interval(0, 10);
         assert_eq!(low, 0.0);
         assert!(high > 0.2 && high < 0.35);

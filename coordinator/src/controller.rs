@@ -9,19 +9,19 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jianzhen_proto::v1;
-use jianzhen_suites::extract::{extract_choice_with_options, Extraction};
+use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
 use jianzhen_suites::load::load_suite;
-use jianzhen_suites::outcome::{score_choice, Outcome};
-use jianzhen_suites::{template, SuiteName};
+use jianzhen_suites::outcome::{Outcome, score_choice};
+use jianzhen_suites::{SuiteName, template};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::error::CoordinatorError;
-use crate::lease::{EndpointRef, LeaseTable, ShardRef};
+use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite};
 use crate::report::{self, ReportFile};
 use crate::spec::RunSpec;
-use crate::store::{Store, StoredResult, RUN_COMPLETE};
+use crate::store::{RUN_COMPLETE, Store, StoredResult};
 
 /// Timing knobs. Defaults suit a cluster; tests shorten them.
 #[derive(Debug, Clone)]
@@ -78,11 +78,18 @@ impl Controller {
     ///
     /// # Errors
     /// The store cannot be opened.
-    pub async fn open(store_url: &str, config: CoordinatorConfig, harness_version: &str) -> Result<Arc<Controller>, CoordinatorError> {
+    pub async fn open(
+        store_url: &str,
+        config: CoordinatorConfig,
+        harness_version: &str,
+    ) -> Result<Arc<Controller>, CoordinatorError> {
         let store = Store::open(store_url).await?;
         let requeued = store.requeue_all_leased().await?;
         if requeued > 0 {
-            tracing::info!(requeued, "requeued shards leased before the coordinator restarted");
+            tracing::info!(
+                requeued,
+                "requeued shards leased before the coordinator restarted"
+            );
         }
         Ok(Arc::new(Controller {
             store,
@@ -131,7 +138,10 @@ impl Controller {
         if !is_new {
             self.store.refresh_run_state(&plan.run_id, now_ms()).await?;
         }
-        self.specs.lock().await.insert(plan.run_id.clone(), Arc::new(spec));
+        self.specs
+            .lock()
+            .await
+            .insert(plan.run_id.clone(), Arc::new(spec));
         let counts = self.store.run_counts(&plan.run_id).await?;
         tracing::info!(run_id = %plan.run_id, items = counts.total_items, done = counts.done_items, resumed = !is_new, "run submitted");
         Ok(Submitted {
@@ -146,11 +156,21 @@ impl Controller {
         if let Some(spec) = self.specs.lock().await.get(run_id) {
             return Ok(spec.clone());
         }
-        let record = self.store.run_record(run_id).await?.ok_or_else(|| CoordinatorError::UnknownRun {
-            run_id: run_id.to_string(),
-        })?;
-        let spec = Arc::new(RunSpec::from_toml(&record.spec_toml, &format!("stored spec of {run_id}"))?);
-        self.specs.lock().await.insert(run_id.to_string(), spec.clone());
+        let record =
+            self.store
+                .run_record(run_id)
+                .await?
+                .ok_or_else(|| CoordinatorError::UnknownRun {
+                    run_id: run_id.to_string(),
+                })?;
+        let spec = Arc::new(RunSpec::from_toml(
+            &record.spec_toml,
+            &format!("stored spec of {run_id}"),
+        )?);
+        self.specs
+            .lock()
+            .await
+            .insert(run_id.to_string(), spec.clone());
         Ok(spec)
     }
 
@@ -160,14 +180,20 @@ impl Controller {
     }
 
     pub async fn heartbeat(&self, worker_id: &str) -> bool {
-        self.leases.lock().await.heartbeat(worker_id, Instant::now())
+        self.leases
+            .lock()
+            .await
+            .heartbeat(worker_id, Instant::now())
     }
 
     /// Leases the next pending shard whose endpoint has concurrency budget left.
     ///
     /// # Errors
     /// Store errors. An unknown worker gets `Ok(None)` after being registered.
-    pub async fn lease_shard(&self, worker_id: &str) -> Result<Option<v1::ShardLease>, CoordinatorError> {
+    pub async fn lease_shard(
+        &self,
+        worker_id: &str,
+    ) -> Result<Option<v1::ShardLease>, CoordinatorError> {
         let mut leases = self.leases.lock().await;
         let now = Instant::now();
         if !leases.is_alive(worker_id, now) {
@@ -183,7 +209,11 @@ impl Controller {
                 continue;
             }
             let spec = self.spec_for(&pending.run_id).await?;
-            let Some(endpoint) = spec.endpoints.iter().find(|endpoint| endpoint.name == pending.endpoint) else {
+            let Some(endpoint) = spec
+                .endpoints
+                .iter()
+                .find(|endpoint| endpoint.name == pending.endpoint)
+            else {
                 return Err(CoordinatorError::Internal(format!(
                     "shard {} names endpoint `{}` missing from its run spec",
                     pending.shard_id, pending.endpoint
@@ -193,23 +223,50 @@ impl Controller {
                 run_id: pending.run_id.clone(),
                 endpoint: endpoint.name.clone(),
             };
-            let Some(share) = leases.concurrency_share(&endpoint_ref, endpoint.max_concurrency, now) else {
+            let Some(share) =
+                leases.concurrency_share(&endpoint_ref, endpoint.max_concurrency, now)
+            else {
                 continue;
             };
-            let open_items = self.store.open_items(&pending.run_id, &pending.shard_id).await?;
+            let open_items = self
+                .store
+                .open_items(&pending.run_id, &pending.shard_id)
+                .await?;
             if open_items.is_empty() {
-                self.store.finish_shard(&pending.run_id, &pending.shard_id, now_ms()).await?;
+                self.store
+                    .finish_shard(&pending.run_id, &pending.shard_id, now_ms())
+                    .await?;
                 continue;
             }
-            let epoch = self.store.lease_shard(&pending.run_id, &pending.shard_id).await?;
+            let epoch = self
+                .store
+                .lease_shard(&pending.run_id, &pending.shard_id)
+                .await?;
             let progress_timeout = self.config.progress_timeout.unwrap_or_else(|| {
-                Duration::from_secs_f64(endpoint.timeout_secs * f64::from(endpoint.max_attempts) + 30.0)
+                Duration::from_secs_f64(
+                    endpoint.timeout_secs * f64::from(endpoint.max_attempts) + 30.0,
+                )
             });
-            leases.grant(shard, endpoint_ref, worker_id, epoch, share, progress_timeout, now);
+            leases.grant(
+                Grant {
+                    shard,
+                    endpoint: endpoint_ref,
+                    worker_id: worker_id.to_string(),
+                    epoch,
+                    concurrency_share: share,
+                    progress_timeout,
+                },
+                now,
+            );
             let mut items = Vec::with_capacity(open_items.len());
             for open in open_items {
-                let messages: Vec<template::ChatMessage> = serde_json::from_str(&open.messages_json)
-                    .map_err(|error| CoordinatorError::Internal(format!("stored prompt of item {} is not valid: {error}", open.item_key)))?;
+                let messages: Vec<template::ChatMessage> =
+                    serde_json::from_str(&open.messages_json).map_err(|error| {
+                        CoordinatorError::Internal(format!(
+                            "stored prompt of item {} is not valid: {error}",
+                            open.item_key
+                        ))
+                    })?;
                 items.push(v1::ItemRequest {
                     item_key: open.item_key,
                     repeat: open.repeat,
@@ -239,7 +296,8 @@ impl Controller {
                     max_attempts: endpoint.max_attempts,
                 }),
                 items,
-                progress_timeout_ms: u64::try_from(progress_timeout.as_millis()).unwrap_or(u64::MAX),
+                progress_timeout_ms: u64::try_from(progress_timeout.as_millis())
+                    .unwrap_or(u64::MAX),
             }));
         }
         Ok(None)
@@ -250,7 +308,10 @@ impl Controller {
     /// # Errors
     /// [`CoordinatorError::StaleLease`] if the worker does not hold the lease at this
     /// epoch; store errors.
-    pub async fn report_results(&self, request: v1::ReportResultsRequest) -> Result<(u32, u32), CoordinatorError> {
+    pub async fn report_results(
+        &self,
+        request: v1::ReportResultsRequest,
+    ) -> Result<(u32, u32), CoordinatorError> {
         let shard = ShardRef {
             run_id: request.run_id.clone(),
             shard_id: request.shard_id.clone(),
@@ -272,15 +333,22 @@ impl Controller {
         for result in request.results {
             let Some((endpoint, scoring)) = self
                 .store
-                .scoring_input(&request.run_id, &request.shard_id, &result.item_key, result.repeat)
+                .scoring_input(
+                    &request.run_id,
+                    &request.shard_id,
+                    &result.item_key,
+                    result.repeat,
+                )
                 .await?
             else {
                 unknown += 1;
                 tracing::warn!(shard_id = %request.shard_id, item_key = %result.item_key, "result for an item that is not part of the shard; ignored");
                 continue;
             };
-            let (extracted, outcome) = score_response(&result, &scoring.gold, &scoring.options_json);
-            let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
+            let (extracted, outcome) =
+                score_response(&result, &scoring.gold, &scoring.options_json);
+            let error_class =
+                v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
             stored_results.push(StoredResult {
                 run_id: request.run_id.clone(),
                 endpoint,
@@ -310,7 +378,10 @@ impl Controller {
 
     /// # Errors
     /// [`CoordinatorError::StaleLease`] if the lease is not held; store errors.
-    pub async fn complete_shard(&self, request: v1::CompleteShardRequest) -> Result<bool, CoordinatorError> {
+    pub async fn complete_shard(
+        &self,
+        request: v1::CompleteShardRequest,
+    ) -> Result<bool, CoordinatorError> {
         let shard = ShardRef {
             run_id: request.run_id.clone(),
             shard_id: request.shard_id.clone(),
@@ -323,7 +394,10 @@ impl Controller {
                 worker_id: request.worker_id,
             });
         }
-        let done = self.store.finish_shard(&request.run_id, &request.shard_id, now_ms()).await?;
+        let done = self
+            .store
+            .finish_shard(&request.run_id, &request.shard_id, now_ms())
+            .await?;
         leases.release(&shard, request.epoch, &request.worker_id);
         Ok(done)
     }
@@ -344,13 +418,18 @@ impl Controller {
                 reason = ?lease.reason,
                 "lease expired; shard requeued"
             );
-            self.store.requeue_shard(&lease.shard.run_id, &lease.shard.shard_id).await?;
+            self.store
+                .requeue_shard(&lease.shard.run_id, &lease.shard.shard_id)
+                .await?;
         }
         Ok(expired.len())
     }
 
     /// Runs [`Controller::sweep`] every `sweep_interval` until `shutdown` resolves.
-    pub fn spawn_sweeper(self: &Arc<Self>, shutdown: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+    pub fn spawn_sweeper(
+        self: &Arc<Self>,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let controller = self.clone();
         let mut shutdown = shutdown;
         tokio::spawn(async move {
@@ -371,9 +450,13 @@ impl Controller {
     /// # Errors
     /// Unknown run; store errors.
     pub async fn run_status(&self, run_id: &str) -> Result<v1::RunStatus, CoordinatorError> {
-        let record = self.store.run_record(run_id).await?.ok_or_else(|| CoordinatorError::UnknownRun {
-            run_id: run_id.to_string(),
-        })?;
+        let record =
+            self.store
+                .run_record(run_id)
+                .await?
+                .ok_or_else(|| CoordinatorError::UnknownRun {
+                    run_id: run_id.to_string(),
+                })?;
         let counts = self.store.run_counts(run_id).await?;
         let workers_alive = self.leases.lock().await.alive_workers(Instant::now());
         Ok(v1::RunStatus {
@@ -412,9 +495,13 @@ impl Controller {
     /// # Errors
     /// Unknown run; store or aggregation errors.
     pub async fn render_report(&self, run_id: &str) -> Result<Vec<ReportFile>, CoordinatorError> {
-        let record = self.store.run_record(run_id).await?.ok_or_else(|| CoordinatorError::UnknownRun {
-            run_id: run_id.to_string(),
-        })?;
+        let record =
+            self.store
+                .run_record(run_id)
+                .await?
+                .ok_or_else(|| CoordinatorError::UnknownRun {
+                    run_id: run_id.to_string(),
+                })?;
         let counts = self.store.run_counts(run_id).await?;
         let rows = self.store.scored_rows(run_id).await?;
         tokio::task::spawn_blocking(move || report::render(&record, &counts, &rows))
@@ -424,7 +511,11 @@ impl Controller {
 }
 
 /// Extracts and scores one raw response. Errors are `api_error`, never `wrong`.
-pub fn score_response(result: &v1::ItemResult, gold: &str, options_json: &str) -> (Option<String>, Outcome) {
+pub fn score_response(
+    result: &v1::ItemResult,
+    gold: &str,
+    options_json: &str,
+) -> (Option<String>, Outcome) {
     if result.error_class != v1::ErrorClass::None as i32 {
         return (None, Outcome::ApiError);
     }
@@ -449,13 +540,22 @@ pub fn prepare_suites(spec: &RunSpec) -> Result<Vec<PreparedSuite>, CoordinatorE
         .iter()
         .map(|suite_spec| {
             let suite: SuiteName = suite_spec.name.parse()?;
-            let split = suite_spec.split.clone().unwrap_or_else(|| suite.default_split().to_string());
+            let split = suite_spec
+                .split
+                .clone()
+                .unwrap_or_else(|| suite.default_split().to_string());
             let template = suite_spec
                 .template
                 .clone()
                 .unwrap_or_else(|| template::default_template(suite).to_string());
             template::template_info(&template)?;
-            let loaded = load_suite(suite, &suite_spec.data, &split, &suite_spec.subjects, suite_spec.shots > 0)?;
+            let loaded = load_suite(
+                suite,
+                &suite_spec.data,
+                &split,
+                &suite_spec.subjects,
+                suite_spec.shots > 0,
+            )?;
             Ok(PreparedSuite {
                 suite,
                 split,

@@ -8,7 +8,9 @@ pub enum CoordinatorError {
     InvalidSpec { origin: String, problem: String },
     #[error(transparent)]
     Suite(#[from] SuiteError),
-    #[error("suite `{suite}` split `{split}` has no gold answers ({location}); evaluate a split with answers, e.g. `val` for C-Eval")]
+    #[error(
+        "suite `{suite}` split `{split}` has no gold answers ({location}); evaluate a split with answers, e.g. `val` for C-Eval"
+    )]
     NoGoldAnswers {
         suite: String,
         split: String,
@@ -16,7 +18,9 @@ pub enum CoordinatorError {
     },
     #[error("unknown run `{run_id}`; `jianzhen status` lists the runs this coordinator knows")]
     UnknownRun { run_id: String },
-    #[error("lease on shard {shard_id} epoch {epoch} is not held by worker {worker_id} (expired or superseded); drop the shard and lease again")]
+    #[error(
+        "lease on shard {shard_id} epoch {epoch} is not held by worker {worker_id} (expired or superseded); drop the shard and lease again"
+    )]
     StaleLease {
         shard_id: String,
         epoch: u64,

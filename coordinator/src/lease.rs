@@ -37,6 +37,19 @@ struct Lease {
     progress_deadline: Instant,
 }
 
+/// A lease to grant.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub shard: ShardRef,
+    pub endpoint: EndpointRef,
+    pub worker_id: String,
+    /// The epoch the store assigned to this lease.
+    pub epoch: u64,
+    /// Requests in flight the holder may have against the endpoint.
+    pub concurrency_share: u32,
+    pub progress_timeout: Duration,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiryReason {
     /// The holder stopped heartbeating (crashed, partitioned).
@@ -90,9 +103,9 @@ impl LeaseTable {
     }
 
     pub fn is_alive(&self, worker_id: &str, now: Instant) -> bool {
-        self.workers
-            .get(worker_id)
-            .is_some_and(|last_seen| now.saturating_duration_since(*last_seen) <= self.heartbeat_ttl)
+        self.workers.get(worker_id).is_some_and(|last_seen| {
+            now.saturating_duration_since(*last_seen) <= self.heartbeat_ttl
+        })
     }
 
     pub fn alive_workers(&self, now: Instant) -> usize {
@@ -122,7 +135,12 @@ impl LeaseTable {
     /// The share a new lease on `endpoint` may take, or `None` when the budget is spent.
     /// Shares are split evenly over the live workers so that one worker cannot take the
     /// whole budget while others idle, and their sum never exceeds `max_concurrency`.
-    pub fn concurrency_share(&self, endpoint: &EndpointRef, max_concurrency: u32, now: Instant) -> Option<u32> {
+    pub fn concurrency_share(
+        &self,
+        endpoint: &EndpointRef,
+        max_concurrency: u32,
+        now: Instant,
+    ) -> Option<u32> {
         let remaining = max_concurrency.saturating_sub(self.granted_concurrency(endpoint));
         if remaining == 0 {
             return None;
@@ -133,25 +151,16 @@ impl LeaseTable {
     }
 
     /// Grants a lease. The caller has already raised the shard's epoch in the store.
-    pub fn grant(
-        &mut self,
-        shard: ShardRef,
-        endpoint: EndpointRef,
-        worker_id: &str,
-        epoch: u64,
-        concurrency_share: u32,
-        progress_timeout: Duration,
-        now: Instant,
-    ) {
+    pub fn grant(&mut self, grant: Grant, now: Instant) {
         self.leases.insert(
-            shard,
+            grant.shard,
             Lease {
-                worker_id: worker_id.to_string(),
-                epoch,
-                endpoint,
-                concurrency_share,
-                progress_timeout,
-                progress_deadline: now + progress_timeout,
+                worker_id: grant.worker_id,
+                epoch: grant.epoch,
+                endpoint: grant.endpoint,
+                concurrency_share: grant.concurrency_share,
+                progress_timeout: grant.progress_timeout,
+                progress_deadline: now + grant.progress_timeout,
             },
         );
     }
@@ -186,7 +195,9 @@ impl LeaseTable {
         let dead: Vec<String> = self
             .workers
             .iter()
-            .filter(|(_, last_seen)| now.saturating_duration_since(**last_seen) > self.heartbeat_ttl)
+            .filter(|(_, last_seen)| {
+                now.saturating_duration_since(**last_seen) > self.heartbeat_ttl
+            })
             .map(|(worker_id, _)| worker_id.clone())
             .collect();
         for worker_id in &dead {
@@ -236,6 +247,17 @@ mod tests {
         }
     }
 
+    fn grant(shard: ShardRef, worker_id: &str, epoch: u64, concurrency_share: u32) -> Grant {
+        Grant {
+            shard,
+            endpoint: endpoint(),
+            worker_id: worker_id.to_string(),
+            epoch,
+            concurrency_share,
+            progress_timeout: PROGRESS,
+        }
+    }
+
     const TTL: Duration = Duration::from_secs(10);
     const PROGRESS: Duration = Duration::from_secs(60);
 
@@ -244,7 +266,7 @@ mod tests {
         let mut table = LeaseTable::new(TTL);
         let start = Instant::now();
         table.register("w1", start);
-        table.grant(shard("s1"), endpoint(), "w1", 1, 2, PROGRESS, start);
+        table.grant(grant(shard("s1"), "w1", 1, 2), start);
         tokio::time::advance(Duration::from_secs(9)).await;
         assert!(table.expire(Instant::now()).is_empty(), "within the TTL");
         tokio::time::advance(Duration::from_secs(2)).await;
@@ -252,22 +274,29 @@ mod tests {
         assert_eq!(expired.len(), 1);
         assert_eq!(expired[0].reason, ExpiryReason::WorkerLost);
         assert!(!table.holds(&shard("s1"), 1, "w1"));
-        assert!(!table.heartbeat("w1", Instant::now()), "a forgotten worker must register again");
+        assert!(
+            !table.heartbeat("w1", Instant::now()),
+            "a forgotten worker must register again"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn heartbeats_keep_a_worker_alive_but_do_not_extend_progress() {
         let mut table = LeaseTable::new(TTL);
         table.register("w1", Instant::now());
-        table.grant(shard("s1"), endpoint(), "w1", 3, 2, PROGRESS, Instant::now());
-        for _ in 0..12 {
+        table.grant(grant(shard("s1"), "w1", 3, 2), Instant::now());
+        // The progress deadline is 60 s away; heartbeat every 5 s for 70 s.
+        for _ in 0..14 {
             tokio::time::advance(Duration::from_secs(5)).await;
             assert!(table.heartbeat("w1", Instant::now()));
             let expired = table.expire(Instant::now());
             if !expired.is_empty() {
                 assert_eq!(expired[0].reason, ExpiryReason::NoProgress);
                 assert_eq!(expired[0].epoch, 3);
-                assert!(table.is_alive("w1", Instant::now()), "the worker itself stays alive");
+                assert!(
+                    table.is_alive("w1", Instant::now()),
+                    "the worker itself stays alive"
+                );
                 return;
             }
         }
@@ -278,7 +307,7 @@ mod tests {
     async fn progress_pushes_the_deadline_back() {
         let mut table = LeaseTable::new(TTL);
         table.register("w1", Instant::now());
-        table.grant(shard("s1"), endpoint(), "w1", 1, 2, PROGRESS, Instant::now());
+        table.grant(grant(shard("s1"), "w1", 1, 2), Instant::now());
         for _ in 0..10 {
             tokio::time::advance(Duration::from_secs(30)).await;
             table.heartbeat("w1", Instant::now());
@@ -293,7 +322,7 @@ mod tests {
         let mut table = LeaseTable::new(TTL);
         table.register("w1", Instant::now());
         table.register("w2", Instant::now());
-        table.grant(shard("s1"), endpoint(), "w1", 4, 2, PROGRESS, Instant::now());
+        table.grant(grant(shard("s1"), "w1", 4, 2), Instant::now());
         assert!(table.holds(&shard("s1"), 4, "w1"));
         assert!(!table.holds(&shard("s1"), 3, "w1"), "stale epoch");
         assert!(!table.holds(&shard("s1"), 4, "w2"), "other worker");
@@ -313,7 +342,7 @@ mod tests {
         for (index, worker) in ["w1", "w2", "w3", "w4"].iter().enumerate() {
             match table.concurrency_share(&endpoint(), 3, now) {
                 Some(share) => {
-                    table.grant(shard(&format!("s{index}")), endpoint(), worker, 1, share, PROGRESS, now);
+                    table.grant(grant(shard(&format!("s{index}")), worker, 1, share), now);
                     granted += share;
                 }
                 None => assert_eq!(granted, 3, "refused only when the budget is spent"),

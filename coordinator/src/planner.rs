@@ -6,10 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use jianzhen_suites::SuiteName;
 use jianzhen_suites::load::{DataFileDigest, LoadedSuite};
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::template::{self, ChatMessage};
-use jianzhen_suites::SuiteName;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -172,7 +172,10 @@ pub fn plan(
         let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
         for item in &prepared.loaded.items {
             let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
-            if prepared.limit_per_subject.is_some_and(|limit| *taken >= limit) {
+            if prepared
+                .limit_per_subject
+                .is_some_and(|limit| *taken >= limit)
+            {
                 continue;
             }
             *taken += 1;
@@ -185,7 +188,8 @@ pub fn plan(
             };
             let info = subject_info(prepared.suite, &item.subject);
             let chinese_name = info.map_or(item.subject.as_str(), |info| info.chinese_name);
-            let category = info.map_or_else(|| "Other".to_string(), |info| info.category.to_string());
+            let category =
+                info.map_or_else(|| "Other".to_string(), |info| info.category.to_string());
             let shots = few_shot_examples(prepared, &item.subject)?;
             let messages = template::render_chat(&prepared.template, chinese_name, item, shots)?;
             let messages_json = serde_json::to_string(&messages)
@@ -244,7 +248,11 @@ pub fn plan(
                         subject.to_string(),
                         chunk_index.to_string(),
                     ];
-                    id_parts.extend(chunk.iter().map(|(repeat, item)| format!("{}#{repeat}", item.item_key)));
+                    id_parts.extend(
+                        chunk
+                            .iter()
+                            .map(|(repeat, item)| format!("{}#{repeat}", item.item_key)),
+                    );
                     let refs: Vec<&str> = id_parts.iter().map(String::as_str).collect();
                     let shard_id = format!("s-{}", short_hash(&refs, 16));
                     shards.push(PlannedShard {
@@ -390,7 +398,11 @@ mod tests {
     fn items(count: usize) -> Vec<McItem> {
         (0..count)
             .map(|index| {
-                let subject = if index % 2 == 0 { "computer_network" } else { "law" };
+                let subject = if index % 2 == 0 {
+                    "computer_network"
+                } else {
+                    "law"
+                };
                 item(subject, index, ['A', 'B', 'C', 'D'][index % 4])
             })
             .collect()
@@ -423,9 +435,17 @@ mod tests {
         assert_eq!(total, 120);
         for shard in &planned.shards {
             assert!(shard.item_count <= 4);
-            let members: Vec<_> = planned.items.iter().filter(|item| item.shard_id == shard.shard_id).collect();
+            let members: Vec<_> = planned
+                .items
+                .iter()
+                .filter(|item| item.shard_id == shard.shard_id)
+                .collect();
             assert_eq!(members.len() as u32, shard.item_count);
-            assert!(members.iter().all(|item| item.endpoint == shard.endpoint && item.subject == shard.subject));
+            assert!(
+                members
+                    .iter()
+                    .all(|item| item.endpoint == shard.endpoint && item.subject == shard.subject)
+            );
         }
     }
 
@@ -434,7 +454,12 @@ mod tests {
         let suites = [prepared(items(4))];
         let one = plan("run-1", &spec(&["a"], 10, 1), &suites, "0").expect("plans");
         let two = plan("run-2", &spec(&["b"], 10, 1), &suites, "0").expect("plans");
-        let keys = |plan: &Plan| plan.items.iter().map(|item| item.item_key.clone()).collect::<Vec<_>>();
+        let keys = |plan: &Plan| {
+            plan.items
+                .iter()
+                .map(|item| item.item_key.clone())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(keys(&one), keys(&two));
         assert_ne!(one.shards[0].shard_id, two.shards[0].shard_id);
     }
@@ -443,7 +468,8 @@ mod tests {
     fn items_without_gold_answers_are_refused_with_their_location() {
         let mut hidden = items(2);
         hidden[1].answer = None;
-        let error = plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], "0").expect_err("refused");
+        let error =
+            plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], "0").expect_err("refused");
         assert!(error.to_string().contains("val/law_val.csv:3"), "{error}");
     }
 

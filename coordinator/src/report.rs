@@ -60,8 +60,14 @@ fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
                 endpoint: endpoint.to_string(),
                 latency_p50_ms: percentile(&latencies, 0.5),
                 latency_p95_ms: percentile(&latencies, 0.95),
-                prompt_tokens: answered.iter().map(|row| u64::from(row.prompt_tokens)).sum(),
-                completion_tokens: answered.iter().map(|row| u64::from(row.completion_tokens)).sum(),
+                prompt_tokens: answered
+                    .iter()
+                    .map(|row| u64::from(row.prompt_tokens))
+                    .sum(),
+                completion_tokens: answered
+                    .iter()
+                    .map(|row| u64::from(row.completion_tokens))
+                    .sum(),
                 answered: answered.len(),
             }
         })
@@ -70,10 +76,19 @@ fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
 
 /// # Errors
 /// Aggregation errors; a stored manifest that is not JSON.
-pub fn render(record: &RunRecord, counts: &RunCounts, rows: &[ScoredRow]) -> Result<Vec<ReportFile>, CoordinatorError> {
+pub fn render(
+    record: &RunRecord,
+    counts: &RunCounts,
+    rows: &[ScoredRow],
+) -> Result<Vec<ReportFile>, CoordinatorError> {
     let aggregates = aggregate::aggregate(rows)?;
-    let manifest: serde_json::Value = serde_json::from_str(&record.manifest_json)
-        .map_err(|error| CoordinatorError::Internal(format!("stored manifest of {} is not JSON: {error}", record.run_id)))?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&record.manifest_json).map_err(|error| {
+            CoordinatorError::Internal(format!(
+                "stored manifest of {} is not JSON: {error}",
+                record.run_id
+            ))
+        })?;
 
     let mut md = String::new();
     let complete = counts.done_items == counts.total_items;
@@ -84,7 +99,11 @@ pub fn render(record: &RunRecord, counts: &RunCounts, rows: &[ScoredRow]) -> Res
         "- Items: {} of {} answered{}",
         counts.done_items,
         counts.total_items,
-        if complete { "" } else { " — **incomplete run: scores cover answered items only**" }
+        if complete {
+            ""
+        } else {
+            " — **incomplete run: scores cover answered items only**"
+        }
     );
     let _ = writeln!(
         md,
@@ -92,7 +111,11 @@ pub fn render(record: &RunRecord, counts: &RunCounts, rows: &[ScoredRow]) -> Res
         manifest["harness_version"].as_str().unwrap_or("?"),
         manifest["extractor"].as_str().unwrap_or("?")
     );
-    let _ = writeln!(md, "- Seed: {}; repeats: {}\n", manifest["seed"], manifest["repeats"]);
+    let _ = writeln!(
+        md,
+        "- Seed: {}; repeats: {}\n",
+        manifest["seed"], manifest["repeats"]
+    );
 
     let _ = writeln!(md, "## Scores by suite\n");
     let _ = writeln!(
@@ -128,18 +151,29 @@ pub fn render(record: &RunRecord, counts: &RunCounts, rows: &[ScoredRow]) -> Res
     }
 
     let _ = writeln!(md, "\n## Endpoints\n");
-    let _ = writeln!(md, "| endpoint | answered | latency p50 (ms) | latency p95 (ms) | prompt tokens | completion tokens |");
+    let _ = writeln!(
+        md,
+        "| endpoint | answered | latency p50 (ms) | latency p95 (ms) | prompt tokens | completion tokens |"
+    );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
     for usage in endpoint_usage(rows) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} | {} |",
-            usage.endpoint, usage.answered, usage.latency_p50_ms, usage.latency_p95_ms, usage.prompt_tokens, usage.completion_tokens
+            usage.endpoint,
+            usage.answered,
+            usage.latency_p50_ms,
+            usage.latency_p95_ms,
+            usage.prompt_tokens,
+            usage.completion_tokens
         );
     }
 
     let _ = writeln!(md, "\n## Scores by category\n");
-    let _ = writeln!(md, "| endpoint | suite | category | subjects | n | subject mean | item mean |");
+    let _ = writeln!(
+        md,
+        "| endpoint | suite | category | subjects | n | subject mean | item mean |"
+    );
     let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|");
     let categories = &aggregates.by_category;
     for row in 0..categories.height() {
@@ -157,7 +191,10 @@ pub fn render(record: &RunRecord, counts: &RunCounts, rows: &[ScoredRow]) -> Res
     }
 
     let _ = writeln!(md, "\n## Scores by subject\n");
-    let _ = writeln!(md, "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | api_error |");
+    let _ = writeln!(
+        md,
+        "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | api_error |"
+    );
     let _ = writeln!(md, "|---|---|---|---|---:|---:|---:|---:|---:|---:|");
     let subjects = &aggregates.by_subject;
     for row in 0..subjects.height() {
@@ -212,7 +249,10 @@ pub fn render(record: &RunRecord, counts: &RunCounts, rows: &[ScoredRow]) -> Res
             );
         }
     }
-    let _ = writeln!(md, "\nData file hashes, template hashes and all settings are in `manifest.json`.");
+    let _ = writeln!(
+        md,
+        "\nData file hashes, template hashes and all settings are in `manifest.json`."
+    );
 
     let mut full_manifest = manifest.clone();
     full_manifest["report"] = json!({

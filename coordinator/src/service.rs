@@ -23,7 +23,9 @@ impl CoordinatorService {
 
 fn require(field: &str, value: &str) -> Result<(), Status> {
     if value.is_empty() {
-        return Err(Status::invalid_argument(format!("`{field}` must not be empty")));
+        return Err(Status::invalid_argument(format!(
+            "`{field}` must not be empty"
+        )));
     }
     Ok(())
 }
@@ -48,14 +50,20 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         }))
     }
 
-    async fn heartbeat(&self, request: Request<v1::HeartbeatRequest>) -> Result<Response<v1::HeartbeatResponse>, Status> {
+    async fn heartbeat(
+        &self,
+        request: Request<v1::HeartbeatRequest>,
+    ) -> Result<Response<v1::HeartbeatResponse>, Status> {
         let request = request.into_inner();
         require("worker_id", &request.worker_id)?;
         let known = self.controller.heartbeat(&request.worker_id).await;
         Ok(Response::new(v1::HeartbeatResponse { known }))
     }
 
-    async fn lease_shard(&self, request: Request<v1::LeaseShardRequest>) -> Result<Response<v1::LeaseShardResponse>, Status> {
+    async fn lease_shard(
+        &self,
+        request: Request<v1::LeaseShardRequest>,
+    ) -> Result<Response<v1::LeaseShardResponse>, Status> {
         let request = request.into_inner();
         require("worker_id", &request.worker_id)?;
         let lease = self.controller.lease_shard(&request.worker_id).await?;
@@ -70,7 +78,10 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         require("worker_id", &request.worker_id)?;
         require("shard_id", &request.shard_id)?;
         let (stored, duplicates) = self.controller.report_results(request).await?;
-        Ok(Response::new(v1::ReportResultsResponse { stored, duplicates }))
+        Ok(Response::new(v1::ReportResultsResponse {
+            stored,
+            duplicates,
+        }))
     }
 
     async fn complete_shard(
@@ -84,8 +95,14 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         Ok(Response::new(v1::CompleteShardResponse { done }))
     }
 
-    async fn submit_run(&self, request: Request<v1::SubmitRunRequest>) -> Result<Response<v1::SubmitRunResponse>, Status> {
-        let submitted = self.controller.submit_run(&request.into_inner().spec_toml).await?;
+    async fn submit_run(
+        &self,
+        request: Request<v1::SubmitRunRequest>,
+    ) -> Result<Response<v1::SubmitRunResponse>, Status> {
+        let submitted = self
+            .controller
+            .submit_run(&request.into_inner().spec_toml)
+            .await?;
         Ok(Response::new(v1::SubmitRunResponse {
             run_id: submitted.run_id,
             resumed: submitted.resumed,
@@ -94,14 +111,24 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         }))
     }
 
-    async fn get_run_status(&self, request: Request<v1::GetRunStatusRequest>) -> Result<Response<v1::RunStatus>, Status> {
-        let status = self.controller.run_status(&request.into_inner().run_id).await?;
+    async fn get_run_status(
+        &self,
+        request: Request<v1::GetRunStatusRequest>,
+    ) -> Result<Response<v1::RunStatus>, Status> {
+        let status = self
+            .controller
+            .run_status(&request.into_inner().run_id)
+            .await?;
         Ok(Response::new(status))
     }
 
-    type WatchRunStream = Pin<Box<dyn Stream<Item = Result<v1::RunStatus, Status>> + Send + 'static>>;
+    type WatchRunStream =
+        Pin<Box<dyn Stream<Item = Result<v1::RunStatus, Status>> + Send + 'static>>;
 
-    async fn watch_run(&self, request: Request<v1::WatchRunRequest>) -> Result<Response<Self::WatchRunStream>, Status> {
+    async fn watch_run(
+        &self,
+        request: Request<v1::WatchRunRequest>,
+    ) -> Result<Response<Self::WatchRunStream>, Status> {
         let request = request.into_inner();
         // Fail fast on an unknown run rather than streaming errors.
         self.controller.run_status(&request.run_id).await?;
@@ -110,18 +137,27 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         let (sender, receiver) = tokio::sync::mpsc::channel(4);
         tokio::spawn(async move {
             loop {
-                let status = controller.run_status(&request.run_id).await.map_err(Status::from);
-                let finished = matches!(&status, Ok(status) if status.state == v1::RunState::Complete as i32) || status.is_err();
+                let status = controller
+                    .run_status(&request.run_id)
+                    .await
+                    .map_err(Status::from);
+                let finished = matches!(&status, Ok(status) if status.state == v1::RunState::Complete as i32)
+                    || status.is_err();
                 if sender.send(status).await.is_err() || finished {
                     return;
                 }
                 tokio::time::sleep(interval).await;
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(receiver),
+        )))
     }
 
-    async fn list_runs(&self, _request: Request<v1::ListRunsRequest>) -> Result<Response<v1::ListRunsResponse>, Status> {
+    async fn list_runs(
+        &self,
+        _request: Request<v1::ListRunsRequest>,
+    ) -> Result<Response<v1::ListRunsResponse>, Status> {
         let runs = self.controller.list_runs().await?;
         Ok(Response::new(v1::ListRunsResponse { runs }))
     }
@@ -130,7 +166,10 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         &self,
         request: Request<v1::RenderReportRequest>,
     ) -> Result<Response<v1::RenderReportResponse>, Status> {
-        let files = self.controller.render_report(&request.into_inner().run_id).await?;
+        let files = self
+            .controller
+            .render_report(&request.into_inner().run_id)
+            .await?;
         Ok(Response::new(v1::RenderReportResponse {
             files: files
                 .into_iter()

@@ -105,10 +105,11 @@ impl RunSpec {
     /// [`CoordinatorError::InvalidSpec`] naming the problem and how to fix it.
     pub fn from_toml(text: &str, origin: &str) -> Result<RunSpec, CoordinatorError> {
         reject_inline_secrets(text, origin)?;
-        let spec: RunSpec = toml::from_str(text).map_err(|error| CoordinatorError::InvalidSpec {
-            origin: origin.to_string(),
-            problem: error.to_string(),
-        })?;
+        let spec: RunSpec =
+            toml::from_str(text).map_err(|error| CoordinatorError::InvalidSpec {
+                origin: origin.to_string(),
+                problem: error.to_string(),
+            })?;
         spec.validate(origin)?;
         Ok(spec)
     }
@@ -135,10 +136,14 @@ impl RunSpec {
             problem,
         };
         if self.suites.is_empty() {
-            return Err(invalid("no [[suites]] given; add at least one suite".into()));
+            return Err(invalid(
+                "no [[suites]] given; add at least one suite".into(),
+            ));
         }
         if self.endpoints.is_empty() {
-            return Err(invalid("no [[endpoints]] given; add at least one endpoint".into()));
+            return Err(invalid(
+                "no [[endpoints]] given; add at least one endpoint".into(),
+            ));
         }
         if self.repeats == 0 {
             return Err(invalid("`repeats` must be at least 1".into()));
@@ -160,7 +165,9 @@ impl RunSpec {
                     endpoint.name
                 )));
             }
-            if !(endpoint.base_url.starts_with("http://") || endpoint.base_url.starts_with("https://")) {
+            if !(endpoint.base_url.starts_with("http://")
+                || endpoint.base_url.starts_with("https://"))
+            {
                 return Err(invalid(format!(
                     "endpoint `{}`: base_url `{}` must start with http:// or https://",
                     endpoint.name, endpoint.base_url
@@ -172,7 +179,7 @@ impl RunSpec {
                     endpoint.name
                 )));
             }
-            if !(endpoint.timeout_secs > 0.0) {
+            if endpoint.timeout_secs.is_nan() || endpoint.timeout_secs <= 0.0 {
                 return Err(invalid(format!(
                     "endpoint `{}`: timeout_secs must be positive",
                     endpoint.name
@@ -249,16 +256,26 @@ model = "m"
         let error = RunSpec::from_toml(&text, "t.toml").expect_err("inline key refused");
         let message = error.to_string();
         assert!(message.contains("api_key_env"), "{message}");
-        assert!(!message.contains("sk-secret"), "the secret must not be echoed: {message}");
+        assert!(
+            !message.contains("sk-secret"),
+            "the secret must not be echoed: {message}"
+        );
     }
 
     #[test]
     fn unknown_suite_and_bad_url_are_named() {
         let text = MINIMAL.replace("name = \"ceval\"", "name = \"mmlu\"");
-        let message = RunSpec::from_toml(&text, "t.toml").expect_err("bad suite").to_string();
-        assert!(message.contains("mmlu") && message.contains("t.toml"), "{message}");
+        let message = RunSpec::from_toml(&text, "t.toml")
+            .expect_err("bad suite")
+            .to_string();
+        assert!(
+            message.contains("mmlu") && message.contains("t.toml"),
+            "{message}"
+        );
         let text = MINIMAL.replace("http://127.0.0.1:1/v1", "127.0.0.1:1");
-        let message = RunSpec::from_toml(&text, "t.toml").expect_err("bad url").to_string();
+        let message = RunSpec::from_toml(&text, "t.toml")
+            .expect_err("bad url")
+            .to_string();
         assert!(message.contains("http://"), "{message}");
     }
 

@@ -192,11 +192,18 @@ impl Store {
         let url = normalise_url(url);
         // SQLite: one connection serialises every transaction, so leasing needs no retry
         // on SQLITE_BUSY and is atomic by construction.
-        let pool = AnyPoolOptions::new().max_connections(1).connect(&url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&url)
+            .await?;
         let store = Store { pool };
         if url.starts_with("sqlite:") && !url.contains(":memory:") {
-            sqlx::query("PRAGMA journal_mode=WAL").execute(&store.pool).await?;
-            sqlx::query("PRAGMA synchronous=NORMAL").execute(&store.pool).await?;
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&store.pool)
+                .await?;
+            sqlx::query("PRAGMA synchronous=NORMAL")
+                .execute(&store.pool)
+                .await?;
         }
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&store.pool).await?;
@@ -294,13 +301,15 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn requeue_shard(&self, run_id: &str, shard_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3 AND state = $4")
-            .bind(SHARD_PENDING)
-            .bind(run_id)
-            .bind(shard_id)
-            .bind(SHARD_LEASED)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3 AND state = $4",
+        )
+        .bind(SHARD_PENDING)
+        .bind(run_id)
+        .bind(shard_id)
+        .bind(SHARD_LEASED)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -336,12 +345,14 @@ impl Store {
     /// Database errors.
     pub async fn lease_shard(&self, run_id: &str, shard_id: &str) -> Result<u64, sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("UPDATE shards SET state = $1, epoch = epoch + 1 WHERE run_id = $2 AND shard_id = $3")
-            .bind(SHARD_LEASED)
-            .bind(run_id)
-            .bind(shard_id)
-            .execute(&mut *transaction)
-            .await?;
+        sqlx::query(
+            "UPDATE shards SET state = $1, epoch = epoch + 1 WHERE run_id = $2 AND shard_id = $3",
+        )
+        .bind(SHARD_LEASED)
+        .bind(run_id)
+        .bind(shard_id)
+        .execute(&mut *transaction)
+        .await?;
         let row = sqlx::query("SELECT epoch FROM shards WHERE run_id = $1 AND shard_id = $2")
             .bind(run_id)
             .bind(shard_id)
@@ -355,7 +366,11 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn open_items(&self, run_id: &str, shard_id: &str) -> Result<Vec<OpenItem>, sqlx::Error> {
+    pub async fn open_items(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+    ) -> Result<Vec<OpenItem>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT i.item_key, i.repeat_index, i.messages_json FROM items i
              LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
@@ -382,7 +397,11 @@ impl Store {
     ///
     /// # Errors
     /// Database errors, or `RowNotFound` for an unknown shard.
-    pub async fn shard_endpoint(&self, run_id: &str, shard_id: &str) -> Result<String, sqlx::Error> {
+    pub async fn shard_endpoint(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+    ) -> Result<String, sqlx::Error> {
         let row = sqlx::query("SELECT endpoint FROM shards WHERE run_id = $1 AND shard_id = $2")
             .bind(run_id)
             .bind(shard_id)
@@ -472,7 +491,12 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn finish_shard(&self, run_id: &str, shard_id: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+    pub async fn finish_shard(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+        now_ms: i64,
+    ) -> Result<bool, sqlx::Error> {
         let open = self.open_items(run_id, shard_id).await?.len();
         let state = if open == 0 { SHARD_DONE } else { SHARD_PENDING };
         sqlx::query("UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3")
@@ -482,12 +506,13 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if open == 0 {
-            let remaining: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
-                .bind(run_id)
-                .bind(SHARD_DONE)
-                .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
+            let remaining: i64 =
+                sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
+                    .bind(run_id)
+                    .bind(SHARD_DONE)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
             if remaining == 0 {
                 sqlx::query("UPDATE runs SET state = $1, finished_at_ms = $2 WHERE run_id = $3 AND state <> $1")
                     .bind(RUN_COMPLETE)
@@ -505,38 +530,46 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn refresh_run_state(&self, run_id: &str, now_ms: i64) -> Result<(), sqlx::Error> {
-        let shards: Vec<String> = sqlx::query("SELECT shard_id FROM shards WHERE run_id = $1 AND state <> $2")
-            .bind(run_id)
-            .bind(SHARD_DONE)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|row| row.try_get("shard_id"))
-            .collect::<Result<_, _>>()?;
+        let shards: Vec<String> =
+            sqlx::query("SELECT shard_id FROM shards WHERE run_id = $1 AND state <> $2")
+                .bind(run_id)
+                .bind(SHARD_DONE)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| row.try_get("shard_id"))
+                .collect::<Result<_, _>>()?;
         for shard_id in &shards {
             let open = self.open_items(run_id, shard_id).await?.len();
             if open == 0 {
                 self.finish_shard(run_id, shard_id, now_ms).await?;
             }
         }
-        let remaining: i64 = sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
-            .bind(run_id)
-            .bind(SHARD_DONE)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let state = if remaining == 0 { RUN_COMPLETE } else { RUN_RUNNING };
+        let remaining: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
+                .bind(run_id)
+                .bind(SHARD_DONE)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        let state = if remaining == 0 {
+            RUN_COMPLETE
+        } else {
+            RUN_RUNNING
+        };
         sqlx::query("UPDATE runs SET state = $1 WHERE run_id = $2")
             .bind(state)
             .bind(run_id)
             .execute(&self.pool)
             .await?;
         if remaining == 0 {
-            sqlx::query("UPDATE runs SET finished_at_ms = $1 WHERE run_id = $2 AND finished_at_ms IS NULL")
-                .bind(now_ms)
-                .bind(run_id)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE runs SET finished_at_ms = $1 WHERE run_id = $2 AND finished_at_ms IS NULL",
+            )
+            .bind(now_ms)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
@@ -579,8 +612,14 @@ impl Store {
             total_items: count("SELECT COUNT(*) AS n FROM items WHERE run_id = $1").await?,
             done_items: count("SELECT COUNT(*) AS n FROM results WHERE run_id = $1").await?,
             shards_total: count("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1").await?,
-            shards_done: count("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state = 'done'").await?,
-            shards_leased: count("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state = 'leased'").await?,
+            shards_done: count(
+                "SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state = 'done'",
+            )
+            .await?,
+            shards_leased: count(
+                "SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state = 'leased'",
+            )
+            .await?,
             outcomes: Vec::new(),
         };
         let rows = sqlx::query("SELECT outcome, COUNT(*) AS n FROM results WHERE run_id = $1 GROUP BY outcome ORDER BY outcome")
@@ -588,7 +627,9 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         for row in &rows {
-            counts.outcomes.push((row.try_get("outcome")?, as_u64(row.try_get("n")?)));
+            counts
+                .outcomes
+                .push((row.try_get("outcome")?, as_u64(row.try_get("n")?)));
         }
         Ok(counts)
     }
@@ -634,7 +675,10 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn result_multiplicity(&self, run_id: &str) -> Result<Vec<(String, String, u32, u64)>, sqlx::Error> {
+    pub async fn result_multiplicity(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<(String, String, u32, u64)>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT endpoint, item_key, repeat_index, COUNT(*) AS n FROM results WHERE run_id = $1
              GROUP BY endpoint, item_key, repeat_index ORDER BY endpoint, item_key, repeat_index",
@@ -706,7 +750,10 @@ mod tests {
 
     #[test]
     fn store_urls_are_normalised() {
-        assert_eq!(normalise_url("sqlite:/tmp/j.db"), "sqlite:/tmp/j.db?mode=rwc");
+        assert_eq!(
+            normalise_url("sqlite:/tmp/j.db"),
+            "sqlite:/tmp/j.db?mode=rwc"
+        );
         assert_eq!(normalise_url("/tmp/j.db"), "sqlite:/tmp/j.db?mode=rwc");
         assert_eq!(normalise_url("sqlite::memory:"), "sqlite::memory:");
         assert!("postgres://x".parse::<StoreKind>().is_err());

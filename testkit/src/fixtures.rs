@@ -19,7 +19,7 @@ const LETTERS: [char; 4] = ['A', 'B', 'C', 'D'];
 
 fn question_text(marker: &str, index: usize) -> String {
     // Every third question spans two lines, as real C-Eval cells sometimes do.
-    if index % 3 == 0 {
+    if index.is_multiple_of(3) {
         format!("测试题 {marker}：下列说法中哪一项是正确的？\n请仔细阅读后作答。")
     } else {
         format!("测试题 {marker}：下列说法中哪一项是正确的？")
@@ -45,7 +45,10 @@ fn csv_writer(path: &Path) -> std::io::Result<csv::Writer<fs::File>> {
 ///
 /// # Errors
 /// IO errors.
-pub fn write_ceval(dir: &Path, subjects: &[(&str, usize)]) -> std::io::Result<Vec<FixtureQuestion>> {
+pub fn write_ceval(
+    dir: &Path,
+    subjects: &[(&str, usize)],
+) -> std::io::Result<Vec<FixtureQuestion>> {
     let mut questions = Vec::new();
     for (subject, count) in subjects {
         let mut val = csv_writer(&dir.join("val").join(format!("{subject}_val.csv")))?;
@@ -72,7 +75,16 @@ pub fn write_ceval(dir: &Path, subjects: &[(&str, usize)]) -> std::io::Result<Ve
         }
         val.flush()?;
         let mut dev = csv_writer(&dir.join("dev").join(format!("{subject}_dev.csv")))?;
-        dev.write_record(["id", "question", "A", "B", "C", "D", "answer", "explanation"])?;
+        dev.write_record([
+            "id",
+            "question",
+            "A",
+            "B",
+            "C",
+            "D",
+            "answer",
+            "explanation",
+        ])?;
         for index in 0..5 {
             let marker = format!("CE-DEV-{subject}-{index}");
             let options = options_for(&marker);
@@ -97,7 +109,10 @@ pub fn write_ceval(dir: &Path, subjects: &[(&str, usize)]) -> std::io::Result<Ve
 ///
 /// # Errors
 /// IO errors.
-pub fn write_cmmlu(dir: &Path, subjects: &[(&str, usize)]) -> std::io::Result<Vec<FixtureQuestion>> {
+pub fn write_cmmlu(
+    dir: &Path,
+    subjects: &[(&str, usize)],
+) -> std::io::Result<Vec<FixtureQuestion>> {
     let mut questions = Vec::new();
     for (subject, count) in subjects {
         for (split, rows) in [("test", *count), ("dev", 5)] {

@@ -9,23 +9,24 @@
 pub mod fixtures;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// How the scripted model answers: the first rule whose needle occurs in the last user
-/// message wins; otherwise `default_answer`.
+/// message wins; otherwise `default_answer`. A failure rule answers with an HTTP error.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     pub rules: Vec<(String, String)>,
+    pub failures: Vec<(String, u16)>,
     pub default_answer: String,
     /// Delay before every answer, to keep requests in flight.
     pub delay: Duration,
@@ -35,6 +36,7 @@ impl Script {
     pub fn new(default_answer: &str) -> Self {
         Script {
             rules: Vec::new(),
+            failures: Vec::new(),
             default_answer: default_answer.to_string(),
             delay: Duration::ZERO,
         }
@@ -43,6 +45,19 @@ impl Script {
     pub fn rule(mut self, needle: &str, answer: &str) -> Self {
         self.rules.push((needle.to_string(), answer.to_string()));
         self
+    }
+
+    /// Questions containing `needle` get HTTP `status` with an error body, every time.
+    pub fn fail(mut self, needle: &str, status: u16) -> Self {
+        self.failures.push((needle.to_string(), status));
+        self
+    }
+
+    fn failure(&self, question: &str) -> Option<u16> {
+        self.failures
+            .iter()
+            .find(|(needle, _)| question.contains(needle.as_str()))
+            .map(|(_, status)| *status)
     }
 
     pub fn with_delay(mut self, delay: Duration) -> Self {
@@ -106,7 +121,9 @@ pub async fn start(script: Script) -> ScriptedServer {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind an ephemeral loopback port for the scripted model");
-    let address = listener.local_addr().expect("local address of a bound listener");
+    let address = listener
+        .local_addr()
+        .expect("local address of a bound listener");
     let counters = Arc::new(Counters::default());
     let state = Arc::new(ServerState {
         script,
@@ -121,20 +138,31 @@ pub async fn start(script: Script) -> ScriptedServer {
         let shutdown = async move {
             let _ = stopped.changed().await;
         };
-        let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
     });
-    ScriptedServer { address, counters, stop }
+    ScriptedServer {
+        address,
+        counters,
+        stop,
+    }
 }
 
 async fn models() -> Json<Value> {
     Json(json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]}))
 }
 
-async fn chat_completions(State(state): State<Arc<ServerState>>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+async fn chat_completions(
+    State(state): State<Arc<ServerState>>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
     let counters = &state.counters;
     counters.requests.fetch_add(1, Ordering::SeqCst);
     let now_in_flight = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    counters.max_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+    counters
+        .max_in_flight
+        .fetch_max(now_in_flight, Ordering::SeqCst);
 
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let question = messages
@@ -151,6 +179,14 @@ async fn chat_completions(State(state): State<Arc<ServerState>>, Json(body): Jso
         .sum();
     if !state.script.delay.is_zero() {
         tokio::time::sleep(state.script.delay).await;
+    }
+    if let Some(status) = state.script.failure(&question) {
+        counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (
+            status,
+            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
+        );
     }
     let answer = state.script.answer(&question).to_string();
     counters.in_flight.fetch_sub(1, Ordering::SeqCst);

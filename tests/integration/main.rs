@@ -1,1 +1,8 @@
+//! Integration tests: an in-process cluster (coordinator + workers + scripted model on
+//! loopback, real gRPC and HTTP), real processes of the `jianzhen` binary, and the CLI's
+//! handling of bad input. One test binary, so polars is linked once.
 
+mod cli;
+mod common;
+mod in_process;
+mod processes;

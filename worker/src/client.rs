@@ -59,19 +59,31 @@ fn failure(class: ErrorClass, message: String, http_status: u32) -> ItemResult {
 
 /// Reads a chat completion body. `Err` carries a message saying what was wrong.
 pub fn parse_chat_body(body: &str) -> Result<ItemResult, String> {
-    let value: Value = serde_json::from_str(body).map_err(|error| format!("body is not JSON ({error}): {}", snippet(body)))?;
+    let value: Value = serde_json::from_str(body)
+        .map_err(|error| format!("body is not JSON ({error}): {}", snippet(body)))?;
     let choice = value
         .get("choices")
         .and_then(Value::as_array)
         .and_then(|choices| choices.first())
         .ok_or_else(|| format!("body has no `choices[0]`: {}", snippet(body)))?;
-    let message = choice.get("message").ok_or_else(|| format!("`choices[0]` has no `message`: {}", snippet(body)))?;
+    let message = choice
+        .get("message")
+        .ok_or_else(|| format!("`choices[0]` has no `message`: {}", snippet(body)))?;
     let text = match message.get("content") {
         Some(Value::String(text)) => text.clone(),
         Some(Value::Null) | None => String::new(),
-        Some(other) => return Err(format!("`message.content` is not a string: {}", snippet(&other.to_string()))),
+        Some(other) => {
+            return Err(format!(
+                "`message.content` is not a string: {}",
+                snippet(&other.to_string())
+            ));
+        }
     };
-    let finish_reason = choice.get("finish_reason").and_then(Value::as_str).unwrap_or_default().to_string();
+    let finish_reason = choice
+        .get("finish_reason")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let usage = value.get("usage");
     let tokens = |field: &str| {
         usage
@@ -104,7 +116,10 @@ async fn attempt(
     api_key: Option<&str>,
     messages: &[ChatMessage],
 ) -> Attempt {
-    let url = format!("{}/chat/completions", endpoint.base_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/chat/completions",
+        endpoint.base_url.trim_end_matches('/')
+    );
     let body = ChatRequestBody {
         model: &endpoint.model,
         messages: messages
@@ -152,7 +167,11 @@ async fn attempt(
                 ErrorClass::Connect
             };
             return Attempt {
-                result: failure(class, format!("reading the body from {url} failed: {error}"), u32::from(status.as_u16())),
+                result: failure(
+                    class,
+                    format!("reading the body from {url} failed: {error}"),
+                    u32::from(status.as_u16()),
+                ),
                 retryable: true,
                 retry_after: None,
             };
@@ -189,7 +208,9 @@ async fn attempt(
 
 /// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 30 s.
 fn backoff(attempt_number: u32) -> Duration {
-    let ceiling_ms = 500u64.saturating_mul(1 << attempt_number.min(6)).min(30_000);
+    let ceiling_ms = 500u64
+        .saturating_mul(1 << attempt_number.min(6))
+        .min(30_000);
     let jittered = rand::rng().random_range(ceiling_ms / 2..=ceiling_ms);
     Duration::from_millis(jittered)
 }
@@ -214,7 +235,9 @@ pub async fn chat_completion(
             result.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             return result;
         }
-        let wait = outcome.retry_after.unwrap_or_else(|| backoff(attempt_number - 1));
+        let wait = outcome
+            .retry_after
+            .unwrap_or_else(|| backoff(attempt_number - 1));
         tracing::debug!(
             endpoint = %endpoint.name,
             attempt = attempt_number,
@@ -250,9 +273,21 @@ mod tests {
 
     #[test]
     fn bodies_that_are_not_completions_say_what_is_wrong() {
-        assert!(parse_chat_body("<html>bad gateway</html>").expect_err("not json").contains("not JSON"));
-        assert!(parse_chat_body(r#"{"error":{"message":"x"}}"#).expect_err("no choices").contains("choices[0]"));
-        assert!(parse_chat_body(r#"{"choices":[{"message":{"content":5}}]}"#).expect_err("number").contains("not a string"));
+        assert!(
+            parse_chat_body("<html>bad gateway</html>")
+                .expect_err("not json")
+                .contains("not JSON")
+        );
+        assert!(
+            parse_chat_body(r#"{"error":{"message":"x"}}"#)
+                .expect_err("no choices")
+                .contains("choices[0]")
+        );
+        assert!(
+            parse_chat_body(r#"{"choices":[{"message":{"content":5}}]}"#)
+                .expect_err("number")
+                .contains("not a string")
+        );
     }
 
     #[test]

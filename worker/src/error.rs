@@ -2,7 +2,9 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("invalid coordinator address `{url}`: {source}; use a URL like http://coordinator:7443")]
+    #[error(
+        "invalid coordinator address `{url}`: {source}; use a URL like http://coordinator:7443"
+    )]
     InvalidCoordinatorUrl {
         url: String,
         #[source]

@@ -14,4 +14,4 @@ pub mod error;
 pub mod runner;
 
 pub use error::WorkerError;
-pub use runner::{default_worker_id, run_worker, WorkerConfig};
+pub use runner::{WorkerConfig, default_worker_id, run_worker};

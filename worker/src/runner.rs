@@ -8,12 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jianzhen_proto::v1::{
-    self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest, RegisterWorkerRequest,
-    ReportResultsRequest, ShardLease,
-};
 use jianzhen_proto::CoordinatorClient;
-use tokio::sync::{mpsc, watch, Semaphore};
+use jianzhen_proto::v1::{
+    self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest,
+    RegisterWorkerRequest, ReportResultsRequest, ShardLease,
+};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
@@ -53,7 +53,11 @@ pub fn default_worker_id() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|name| !name.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|name| name.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|name| name.trim().to_string())
+        })
         .unwrap_or_else(|| "worker".to_string());
     let suffix: u32 = rand::random::<u32>() % 0x10000;
     format!("{host}-{}-{suffix:04x}", std::process::id())
@@ -81,8 +85,14 @@ pub fn coordinator_channel(url: &str) -> Result<CoordinatorClient<Channel>, Work
 ///
 /// # Errors
 /// Only configuration errors (bad URL, HTTP client).
-pub async fn run_worker(config: WorkerConfig, mut shutdown: watch::Receiver<bool>) -> Result<(), WorkerError> {
+pub async fn run_worker(
+    config: WorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), WorkerError> {
     let client = coordinator_channel(&config.coordinator_url)?;
+    // reqwest is built without a bundled crypto provider (it would pull aws-lc); install
+    // ring once per process. A provider already installed by the embedder is kept.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .tcp_nodelay(true)
@@ -118,7 +128,15 @@ pub async fn run_worker(config: WorkerConfig, mut shutdown: watch::Receiver<bool
             Ok(response) => match response.into_inner().lease {
                 Some(lease) => {
                     backoff = config.idle_poll;
-                    run_shard(&client, &http, &config, lease, lost_rx.clone(), shutdown.clone()).await;
+                    run_shard(
+                        &client,
+                        &http,
+                        &config,
+                        lease,
+                        lost_rx.clone(),
+                        shutdown.clone(),
+                    )
+                    .await;
                     continue;
                 }
                 None => backoff = config.idle_poll,
@@ -204,7 +222,10 @@ async fn heartbeat_loop(
                     })
                     .await;
             }
-            Err(status) => tracing::debug!(message = status.message(), "heartbeat failed; coordinator unreachable"),
+            Err(status) => tracing::debug!(
+                message = status.message(),
+                "heartbeat failed; coordinator unreachable"
+            ),
         }
     }
 }
@@ -288,7 +309,16 @@ async fn run_shard(
         if flush_now && !pending.is_empty() {
             let batch = std::mem::take(&mut pending);
             let count = batch.len();
-            match report(client, config, &lease.run_id, &lease.shard_id, lease.epoch, batch.clone()).await {
+            match report(
+                client,
+                config,
+                &lease.run_id,
+                &lease.shard_id,
+                lease.epoch,
+                batch.clone(),
+            )
+            .await
+            {
                 ReportOutcome::Accepted => reported += count,
                 ReportOutcome::LeaseLost => {
                     calls.abort_all();
@@ -315,8 +345,12 @@ async fn run_shard(
         })
         .await;
     match completed {
-        Ok(response) => tracing::debug!(shard_id = %lease.shard_id, reported, done = response.get_ref().done, "shard completed"),
-        Err(status) => tracing::warn!(shard_id = %lease.shard_id, message = status.message(), "completing the shard failed; its lease will expire and the coordinator will check it"),
+        Ok(response) => {
+            tracing::debug!(shard_id = %lease.shard_id, reported, done = response.get_ref().done, "shard completed")
+        }
+        Err(status) => {
+            tracing::warn!(shard_id = %lease.shard_id, message = status.message(), "completing the shard failed; its lease will expire and the coordinator will check it")
+        }
     }
 }
 
@@ -346,8 +380,16 @@ async fn report(
         .await;
     match response {
         Ok(_) => ReportOutcome::Accepted,
-        Err(status) if status.code() == tonic::Code::FailedPrecondition || status.code() == tonic::Code::NotFound => {
-            tracing::warn!(shard_id, epoch, message = status.message(), "report refused; dropping the shard");
+        Err(status)
+            if status.code() == tonic::Code::FailedPrecondition
+                || status.code() == tonic::Code::NotFound =>
+        {
+            tracing::warn!(
+                shard_id,
+                epoch,
+                message = status.message(),
+                "report refused; dropping the shard"
+            );
             ReportOutcome::LeaseLost
         }
         Err(status) => {
@@ -358,7 +400,10 @@ async fn report(
 }
 
 /// Reads the key from the variable the spec names. `Ok(None)`: no key configured.
-fn resolve_api_key(endpoint: &v1::EndpointConfig, worker_id: &str) -> Result<Option<String>, String> {
+fn resolve_api_key(
+    endpoint: &v1::EndpointConfig,
+    worker_id: &str,
+) -> Result<Option<String>, String> {
     if endpoint.api_key_env.is_empty() {
         return Ok(None);
     }

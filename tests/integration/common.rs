@@ -1,0 +1,235 @@
+//! Helpers shared by the integration tests.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jianzhen_coordinator::{Controller, CoordinatorConfig};
+use jianzhen_testkit::Script;
+use jianzhen_testkit::fixtures::FixtureQuestion;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// What the scripted model replies to one question, and the outcome that must follow.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub suite: &'static str,
+    pub subject: String,
+    pub needle: String,
+    pub reply: Reply,
+    pub expected: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Text(String),
+    HttpError(u16),
+}
+
+/// Builds a varied script over fixture questions: answers in many Chinese and English
+/// forms, some wrong, some unreadable, some failing, with the outcome each must get.
+pub fn varied_replies(suite: &'static str, questions: &[FixtureQuestion]) -> Vec<Planned> {
+    questions
+        .iter()
+        .enumerate()
+        .map(|(index, question)| {
+            let gold = question.answer;
+            let wrong = match gold {
+                'A' => 'C',
+                'B' => 'D',
+                'C' => 'A',
+                _ => 'B',
+            };
+            let (reply, expected) = match index % 9 {
+                0 => (Reply::Text(gold.to_string()), "correct"),
+                1 => (Reply::Text(format!("答案是{gold}")), "correct"),
+                2 => (Reply::Text(format!("正确答案：{gold}．")), "correct"),
+                3 => (Reply::Text(format!("根据题意分析，应选{wrong}。")), "wrong"),
+                4 => (
+                    Reply::Text("这道题我无法确定。".to_string()),
+                    "unextractable",
+                ),
+                5 => (Reply::Text(format!("The answer is {gold}.")), "correct"),
+                6 => (Reply::Text(format!("答案: {wrong}")), "wrong"),
+                7 => (Reply::HttpError(500), "api_error"),
+                _ => (Reply::Text(format!("（{gold}）")), "correct"),
+            };
+            Planned {
+                suite,
+                subject: question.subject.clone(),
+                // The marker is followed by a full-width colon in every fixture question,
+                // which keeps `X-1` from matching `X-10`.
+                needle: format!("{}：", question.marker),
+                reply,
+                expected,
+            }
+        })
+        .collect()
+}
+
+pub fn script_for(planned: &[Planned], delay: Duration) -> Script {
+    let mut script = Script::new("无法回答").with_delay(delay);
+    for entry in planned {
+        script = match &entry.reply {
+            Reply::Text(text) => script.rule(&entry.needle, text),
+            Reply::HttpError(status) => script.fail(&entry.needle, *status),
+        };
+    }
+    script
+}
+
+/// Expected (n, correct, wrong, unextractable, api_error) per (suite, subject).
+pub fn expected_counts(planned: &[Planned]) -> BTreeMap<(String, String), [u64; 5]> {
+    let mut counts: BTreeMap<(String, String), [u64; 5]> = BTreeMap::new();
+    for entry in planned {
+        let row = counts
+            .entry((entry.suite.to_string(), entry.subject.clone()))
+            .or_default();
+        row[0] += 1;
+        let slot = match entry.expected {
+            "correct" => 1,
+            "wrong" => 2,
+            "unextractable" => 3,
+            _ => 4,
+        };
+        row[slot] += 1;
+    }
+    counts
+}
+
+/// Parses `scores.csv` into (suite, subject) → (n, correct, wrong, unextractable, api_error),
+/// checking that `accuracy` equals correct / n on every row.
+pub fn parse_scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), [u64; 5]> {
+    let mut reader = csv::Reader::from_reader(csv_bytes);
+    let headers = reader.headers().expect("scores.csv has a header").clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|header| header == name)
+            .unwrap_or_else(|| panic!("scores.csv lacks column {name}: {headers:?}"))
+    };
+    let (suite, subject, n, correct, accuracy, wrong, unextractable, api_error) = (
+        column("suite"),
+        column("subject"),
+        column("n"),
+        column("correct"),
+        column("accuracy"),
+        column("wrong"),
+        column("unextractable"),
+        column("api_error"),
+    );
+    let mut parsed = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.expect("scores.csv row");
+        let number = |index: usize| record[index].parse::<u64>().expect("integer cell");
+        let row = [
+            number(n),
+            number(correct),
+            number(wrong),
+            number(unextractable),
+            number(api_error),
+        ];
+        let stated: f64 = record[accuracy].parse().expect("accuracy is a number");
+        assert!(
+            (stated - row[1] as f64 / row[0] as f64).abs() < 1e-9,
+            "accuracy {stated} != {}/{} in {:?}",
+            row[1],
+            row[0],
+            record
+        );
+        parsed.insert(
+            (record[suite].to_string(), record[subject].to_string()),
+            row,
+        );
+    }
+    parsed
+}
+
+/// A coordinator and workers in this process, on loopback, over real gRPC.
+pub struct InProcessCluster {
+    pub controller: Arc<Controller>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl InProcessCluster {
+    pub async fn start(store_path: &Path, workers: usize) -> InProcessCluster {
+        let store_url = format!("sqlite:{}", store_path.display());
+        let controller = Controller::open(&store_url, CoordinatorConfig::default(), "test")
+            .await
+            .expect("open the store");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut server_stopped = stopped.clone();
+        let serving = controller.clone();
+        tasks.push(tokio::spawn(async move {
+            jianzhen_coordinator::serve(listener, serving, async move {
+                let _ = server_stopped.changed().await;
+            })
+            .await
+            .expect("coordinator serves");
+        }));
+        for index in 0..workers {
+            let config = jianzhen_worker::WorkerConfig::new(&url, &format!("test-worker-{index}"));
+            let stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                jianzhen_worker::run_worker(config, stopped)
+                    .await
+                    .expect("worker runs");
+            }));
+        }
+        InProcessCluster {
+            controller,
+            stop,
+            tasks,
+        }
+    }
+
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds or `timeout` passes.
+pub async fn wait_until<F, Fut>(timeout: Duration, what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {timeout:?} waiting for {what}");
+}
+
+pub fn run_spec(
+    name: &str,
+    suites: &[(&str, &Path, u32)],
+    base_url: &str,
+    max_concurrency: u32,
+    shard_size: u32,
+) -> String {
+    let mut text = format!("name = \"{name}\"\nshard_size = {shard_size}\n");
+    for (suite, data, shots) in suites {
+        text.push_str(&format!(
+            "[[suites]]\nname = \"{suite}\"\ndata = \"{}\"\nshots = {shots}\n",
+            data.display()
+        ));
+    }
+    text.push_str(&format!(
+        "[[endpoints]]\nname = \"scripted\"\nbase_url = \"{base_url}\"\nmodel = \"scripted\"\nmax_concurrency = {max_concurrency}\ntimeout_secs = 10\nmax_attempts = 2\n"
+    ));
+    text
+}

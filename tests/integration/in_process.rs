@@ -1,0 +1,191 @@
+//! An in-process run over fixture files in both formats gives exactly the expected
+//! per-subject scores; resubmitting finds all work done and calls the model no more.
+
+use std::time::Duration;
+
+use jianzhen_proto::v1;
+use jianzhen_testkit::fixtures::{write_ceval, write_cmmlu};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ceval_dir = dir.path().join("ceval");
+    let cmmlu_dir = dir.path().join("cmmlu");
+    let ceval = write_ceval(
+        &ceval_dir,
+        &[("computer_network", 12), ("law", 9), ("logic", 5)],
+    )
+    .expect("ceval fixture");
+    let cmmlu = write_cmmlu(&cmmlu_dir, &[("agronomy", 10), ("chinese_history", 8)])
+        .expect("cmmlu fixture");
+    let mut planned = varied_replies("ceval", &ceval);
+    planned.extend(varied_replies("cmmlu", &cmmlu));
+    let server = jianzhen_testkit::start(script_for(&planned, Duration::ZERO)).await;
+
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    // C-Eval zero-shot, CMMLU five-shot from dev: both prompt paths are exercised.
+    let spec = run_spec(
+        "fixtures",
+        &[("ceval", &ceval_dir, 0), ("cmmlu", &cmmlu_dir, 5)],
+        &server.base_url(),
+        3,
+        4,
+    );
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    assert!(!submitted.resumed);
+    assert_eq!(submitted.total_items, planned.len() as u64);
+
+    let controller = cluster.controller.clone();
+    let run_id = submitted.run_id.clone();
+    wait_until(Duration::from_secs(60), "the run to complete", || {
+        let controller = controller.clone();
+        let run_id = run_id.clone();
+        async move {
+            controller
+                .run_status(&run_id)
+                .await
+                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
+        }
+    })
+    .await;
+
+    let files = cluster
+        .controller
+        .render_report(&run_id)
+        .await
+        .expect("report");
+    let scores = files
+        .iter()
+        .find(|file| file.name == "scores.csv")
+        .expect("scores.csv");
+    let actual = parse_scores(&scores.content);
+    let expected = expected_counts(&planned);
+    assert_eq!(
+        actual, expected,
+        "per-subject counts must match the script exactly"
+    );
+
+    // Categories come from the published mappings.
+    let csv_text = String::from_utf8(scores.content.clone()).expect("utf-8");
+    assert!(
+        csv_text.contains("ceval,computer_network,STEM,12,"),
+        "{csv_text}"
+    );
+    assert!(csv_text.contains("ceval,law,Humanities,9,"), "{csv_text}");
+
+    let manifest = files
+        .iter()
+        .find(|file| file.name == "manifest.json")
+        .expect("manifest.json");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest.content).expect("manifest is JSON");
+    let templates: Vec<&str> = manifest["suites"]
+        .as_array()
+        .expect("suites")
+        .iter()
+        .map(|suite| suite["template"].as_str().expect("template"))
+        .collect();
+    assert_eq!(templates, ["ceval_gen_5f30c7", "cmmlu_gen_c13365"]);
+    assert_eq!(
+        manifest["suites"][0]["files"].as_array().map(Vec::len),
+        Some(3),
+        "three C-Eval val files hashed"
+    );
+    assert_eq!(manifest["suites"][1]["shots"], 5);
+    assert_eq!(manifest["report"]["answered_items"], planned.len() as u64);
+
+    let report_md = files
+        .iter()
+        .find(|file| file.name == "report.md")
+        .expect("report.md");
+    let report_md = String::from_utf8(report_md.content.clone()).expect("utf-8");
+    assert!(
+        report_md.contains("| scripted | ceval | 3 | 26 |"),
+        "{report_md}"
+    );
+
+    // Every item is stored once; resubmitting finds the work done and calls nothing.
+    let multiplicity = cluster
+        .controller
+        .store()
+        .result_multiplicity(&run_id)
+        .await
+        .expect("multiplicity");
+    assert_eq!(multiplicity.len(), planned.len());
+    assert!(multiplicity.iter().all(|(_, _, _, count)| *count == 1));
+    let requests_before = server.requests();
+    let again = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect("resubmit");
+    assert_eq!(again.run_id, run_id);
+    assert!(again.resumed);
+    assert_eq!(again.already_done, planned.len() as u64);
+    let status = cluster
+        .controller
+        .run_status(&run_id)
+        .await
+        .expect("status");
+    assert_eq!(status.state, v1::RunState::Complete as i32);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        server.requests(),
+        requests_before,
+        "a finished run costs no endpoint calls"
+    );
+
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_concurrency_limit_holds_across_workers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ceval_dir = dir.path().join("ceval");
+    let questions =
+        write_ceval(&ceval_dir, &[("computer_network", 24), ("law", 24)]).expect("fixture");
+    let planned = varied_replies("ceval", &questions)
+        .into_iter()
+        .map(|mut entry| {
+            entry.reply = Reply::Text("A".into());
+            entry
+        })
+        .collect::<Vec<_>>();
+    let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(40))).await;
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 4).await;
+    let spec = run_spec(
+        "budget",
+        &[("ceval", &ceval_dir, 0)],
+        &server.base_url(),
+        3,
+        4,
+    );
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    let controller = cluster.controller.clone();
+    let run_id = submitted.run_id.clone();
+    wait_until(Duration::from_secs(60), "the run to complete", || {
+        let controller = controller.clone();
+        let run_id = run_id.clone();
+        async move {
+            controller
+                .run_status(&run_id)
+                .await
+                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
+        }
+    })
+    .await;
+    assert_eq!(server.requests(), 48);
+    assert!(
+        server.max_in_flight() <= 3,
+        "server saw {} requests at once",
+        server.max_in_flight()
+    );
+    assert!(
+        server.max_in_flight() >= 2,
+        "the budget should be used, saw {}",
+        server.max_in_flight()
+    );
+    cluster.shutdown().await;
+}

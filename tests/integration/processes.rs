@@ -1,0 +1,183 @@
+//! The real binary as separate processes: one coordinator and two workers on loopback.
+//! One worker is killed with SIGKILL in the middle of the run; the run still completes,
+//! and every item is stored exactly once with the scripted scores.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use jianzhen_coordinator::store::Store;
+use jianzhen_proto::{CoordinatorClient, v1};
+use jianzhen_testkit::fixtures::write_ceval;
+
+use crate::common::*;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_jianzhen");
+
+/// Kills the child when dropped, so a failing test leaves no process behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_coordinator(store: &Path) -> (Reaped, String) {
+    let mut child = Command::new(BINARY)
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--store"])
+        .arg(format!("sqlite:{}", store.display()))
+        .args([
+            "--heartbeat-ttl-secs",
+            "1.5",
+            "--heartbeat-interval-secs",
+            "0.25",
+        ])
+        .env("JIANZHEN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the coordinator process");
+    let stdout = child.stdout.take().expect("coordinator stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("coordinator prints its address");
+    let url = line
+        .trim()
+        .strip_prefix("coordinator listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the coordinator: {line:?}"))
+        .to_string();
+    (Reaped(child), url)
+}
+
+fn start_worker(url: &str, id: &str) -> Reaped {
+    Reaped(
+        Command::new(BINARY)
+            .args(["worker", "--coordinator", url, "--id", id])
+            .env("JIANZHEN_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start a worker process"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(
+        &data,
+        &[("computer_network", 40), ("law", 40), ("logic", 40)],
+    )
+    .expect("fixture");
+    let planned = varied_replies("ceval", &questions);
+    // Slow answers keep shards in flight long enough to kill a worker holding one.
+    let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(60))).await;
+    let store_path = dir.path().join("cluster.db");
+    let (coordinator, url) = start_coordinator(&store_path);
+    let mut doomed = start_worker(&url, "doomed");
+    let _survivor = start_worker(&url, "survivor");
+
+    let spec_path = dir.path().join("run.toml");
+    std::fs::write(
+        &spec_path,
+        run_spec("kill", &[("ceval", &data, 0)], &server.base_url(), 4, 5),
+    )
+    .expect("write spec");
+    let submitted = Command::new(BINARY)
+        .args(["submit"])
+        .arg(&spec_path)
+        .args(["--coordinator", &url])
+        .output()
+        .expect("run jianzhen submit");
+    assert!(
+        submitted.status.success(),
+        "submit failed: {}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    let run_id = String::from_utf8(submitted.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    assert!(run_id.starts_with("run-"), "{run_id}");
+
+    let mut client = CoordinatorClient::connect(url.clone())
+        .await
+        .expect("connect");
+    let total = planned.len() as u64;
+    // Kill the first worker once a quarter of the run is done and both workers hold a
+    // lease, so the killed one dies mid-shard.
+    loop {
+        let status = client
+            .get_run_status(v1::GetRunStatusRequest {
+                run_id: run_id.clone(),
+            })
+            .await
+            .expect("status")
+            .into_inner();
+        assert!(
+            status.state != v1::RunState::Complete as i32,
+            "the run finished before the kill"
+        );
+        if status.done_items >= total / 4 && status.shards_leased == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    doomed.0.kill().expect("SIGKILL the worker");
+    let _ = doomed.0.wait();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let status = client
+            .get_run_status(v1::GetRunStatusRequest {
+                run_id: run_id.clone(),
+            })
+            .await
+            .expect("status")
+            .into_inner();
+        if status.state == v1::RunState::Complete as i32 {
+            assert_eq!(status.done_items, total);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run did not complete after the kill: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let report_dir = dir.path().join("report");
+    let report = Command::new(BINARY)
+        .args(["report", &run_id, "--out"])
+        .arg(&report_dir)
+        .args(["--coordinator", &url])
+        .output()
+        .expect("run jianzhen report");
+    assert!(
+        report.status.success(),
+        "report failed: {}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let scores = std::fs::read(report_dir.join("scores.csv")).expect("scores.csv written");
+    assert_eq!(parse_scores(&scores), expected_counts(&planned));
+    assert!(report_dir.join("report.md").exists() && report_dir.join("manifest.json").exists());
+
+    drop(coordinator);
+    let store = Store::open(&format!("sqlite:{}", store_path.display()))
+        .await
+        .expect("reopen store");
+    let multiplicity = store
+        .result_multiplicity(&run_id)
+        .await
+        .expect("multiplicity");
+    assert_eq!(multiplicity.len() as u64, total, "every item stored");
+    assert!(
+        multiplicity.iter().all(|(_, _, _, count)| *count == 1),
+        "no item stored twice"
+    );
+}
