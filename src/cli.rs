@@ -401,10 +401,11 @@ async fn follow_run(
         bar.set_length(status.total_items);
         bar.set_position(status.done_items);
         bar.set_message(format!(
-            "correct {}  wrong {}  unextractable {}  errors {}  workers {}",
+            "correct {}  wrong {}  unextractable {}  truncated {}  errors {}  workers {}",
             outcome_count(&status, "correct"),
             outcome_count(&status, "wrong"),
             outcome_count(&status, "unextractable"),
+            outcome_count(&status, "truncated"),
             outcome_count(&status, "api_error"),
             status.workers_alive
         ));
@@ -426,12 +427,13 @@ async fn follow_run(
         );
     }
     eprintln!(
-        "run {} complete: {} items (correct {}, wrong {}, unextractable {}, api_error {})",
+        "run {} complete: {} items (correct {}, wrong {}, unextractable {}, truncated {}, api_error {})",
         status.run_id,
         status.done_items,
         outcome_count(&status, "correct"),
         outcome_count(&status, "wrong"),
         outcome_count(&status, "unextractable"),
+        outcome_count(&status, "truncated"),
         outcome_count(&status, "api_error"),
     );
     Ok(())

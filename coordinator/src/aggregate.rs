@@ -12,11 +12,12 @@ use crate::store::ScoredRow;
 
 /// The aggregated tables, as polars frames.
 pub struct Aggregates {
-    /// endpoint, suite, subject, category, n, correct, accuracy, wrong, unextractable, api_error
+    /// endpoint, suite, subject, category, n, correct, accuracy, wrong, unextractable,
+    /// truncated, api_error
     pub by_subject: DataFrame,
     /// endpoint, suite, category, subjects, n, correct, accuracy_subject_mean, accuracy_item_mean
     pub by_category: DataFrame,
-    /// endpoint, suite, subjects, n, correct, wrong, unextractable, api_error,
+    /// endpoint, suite, subjects, n, correct, wrong, unextractable, truncated, api_error,
     /// accuracy_subject_mean, accuracy_item_mean
     pub by_suite: DataFrame,
 }
@@ -44,6 +45,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "correct" => indicator(rows, "correct"),
         "wrong" => indicator(rows, "wrong"),
         "unextractable" => indicator(rows, "unextractable"),
+        "truncated" => indicator(rows, "truncated"),
         "api_error" => indicator(rows, "api_error"),
     )?;
 
@@ -64,6 +66,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("correct").sum().alias("correct"),
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
+            col("truncated").sum().alias("truncated"),
             col("api_error").sum().alias("api_error"),
         ])
         .with_column(accuracy("correct", "n").alias("accuracy"))
@@ -77,6 +80,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("accuracy"),
             col("wrong"),
             col("unextractable"),
+            col("truncated"),
             col("api_error"),
         ])
         .sort(
@@ -85,8 +89,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         )
         .collect()?;
 
-    let by_category = by_subject
-        .clone()
+    let by_category = per_category(&by_subject)?
         .lazy()
         .group_by([col("endpoint"), col("suite"), col("category")])
         .agg([
@@ -112,6 +115,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("correct").sum().alias("correct"),
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
+            col("truncated").sum().alias("truncated"),
             col("api_error").sum().alias("api_error"),
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
@@ -124,6 +128,36 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         by_category,
         by_suite,
     })
+}
+
+/// The subject table with one row per (subject, category) for subjects that a suite
+/// counts in several categories (`|`-separated), so each category average includes them.
+fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut endpoints = Vec::new();
+    let mut suites = Vec::new();
+    let mut categories = Vec::new();
+    let mut counts = Vec::new();
+    let mut corrects = Vec::new();
+    let mut accuracies = Vec::new();
+    for row in 0..by_subject.height() {
+        let category_list = text_at(by_subject, "category", row)?;
+        for category in category_list.split('|') {
+            endpoints.push(text_at(by_subject, "endpoint", row)?);
+            suites.push(text_at(by_subject, "suite", row)?);
+            categories.push(category.to_string());
+            counts.push(int_at(by_subject, "n", row)?);
+            corrects.push(int_at(by_subject, "correct", row)?);
+            accuracies.push(float_at(by_subject, "accuracy", row)?);
+        }
+    }
+    df!(
+        "endpoint" => endpoints,
+        "suite" => suites,
+        "category" => categories,
+        "n" => counts,
+        "correct" => corrects,
+        "accuracy" => accuracies,
+    )
 }
 
 /// Reads a string cell.
@@ -203,8 +237,15 @@ mod tests {
     #[test]
     fn subject_category_and_suite_averages_are_computed_and_labelled() {
         let mut rows = Vec::new();
+        // ancient_chinese (Humanities and China specific): 1 of 1 correct;
         // law (Humanities): 1 of 2 correct; logic (Humanities): 3 of 4 correct, 1 api_error;
-        // computer_network (STEM): 0 of 1.
+        // computer_network (STEM): 0 of 1, unextractable.
+        rows.push(row(
+            "m",
+            "ancient_chinese",
+            "Humanities|China specific",
+            "correct",
+        ));
         rows.push(row("m", "law", "Humanities", "correct"));
         rows.push(row("m", "law", "Humanities", "wrong"));
         for outcome in ["correct", "correct", "correct", "api_error"] {
@@ -214,29 +255,42 @@ mod tests {
         let aggregates = aggregate(&rows).expect("aggregates");
 
         let subjects = &aggregates.by_subject;
-        assert_eq!(subjects.height(), 3);
-        assert_eq!(text_at(subjects, "subject", 1).expect("cell"), "law");
-        assert_eq!(int_at(subjects, "n", 2).expect("cell"), 4);
-        assert!((float_at(subjects, "accuracy", 2).expect("cell") - 0.75).abs() < 1e-12);
-        assert_eq!(int_at(subjects, "api_error", 2).expect("cell"), 1);
+        assert_eq!(subjects.height(), 4);
+        assert_eq!(text_at(subjects, "subject", 2).expect("cell"), "law");
+        assert_eq!(int_at(subjects, "n", 3).expect("cell"), 4);
+        assert!((float_at(subjects, "accuracy", 3).expect("cell") - 0.75).abs() < 1e-12);
+        assert_eq!(int_at(subjects, "api_error", 3).expect("cell"), 1);
 
+        // Categories in order: China specific, Humanities, STEM.
         let categories = &aggregates.by_category;
+        assert_eq!(categories.height(), 3);
         assert_eq!(
             text_at(categories, "category", 0).expect("cell"),
+            "China specific"
+        );
+        assert_eq!(int_at(categories, "n", 0).expect("cell"), 1);
+        assert_eq!(
+            text_at(categories, "category", 1).expect("cell"),
             "Humanities"
         );
+        assert_eq!(int_at(categories, "subjects", 1).expect("cell"), 3);
+        let humanities_subject_mean = (1.0 + 0.5 + 0.75) / 3.0;
         assert!(
-            (float_at(categories, "accuracy_subject_mean", 0).expect("cell") - 0.625).abs() < 1e-12
+            (float_at(categories, "accuracy_subject_mean", 1).expect("cell")
+                - humanities_subject_mean)
+                .abs()
+                < 1e-12
         );
         assert!(
-            (float_at(categories, "accuracy_item_mean", 0).expect("cell") - 4.0 / 6.0).abs()
+            (float_at(categories, "accuracy_item_mean", 1).expect("cell") - 5.0 / 7.0).abs()
                 < 1e-12
         );
 
+        // The suite counts every subject once, whatever its categories.
         let suites = &aggregates.by_suite;
-        assert_eq!(int_at(suites, "n", 0).expect("cell"), 7);
+        assert_eq!(int_at(suites, "n", 0).expect("cell"), 8);
         assert_eq!(int_at(suites, "unextractable", 0).expect("cell"), 1);
-        let subject_mean = (0.5 + 0.75 + 0.0) / 3.0;
+        let subject_mean = (1.0 + 0.5 + 0.75 + 0.0) / 4.0;
         assert!(
             (float_at(suites, "accuracy_subject_mean", 0).expect("cell") - subject_mean).abs()
                 < 1e-12

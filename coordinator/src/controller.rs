@@ -510,7 +510,9 @@ impl Controller {
     }
 }
 
-/// Extracts and scores one raw response. Errors are `api_error`, never `wrong`.
+/// Extracts and scores one raw response. Errors are `api_error` and answers cut off by
+/// the token limit are `truncated`, never `wrong`; the letter read from a truncated
+/// answer is still stored, for inspection.
 pub fn score_response(
     result: &v1::ItemResult,
     gold: &str,
@@ -521,12 +523,15 @@ pub fn score_response(
     }
     let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
     let extraction = extract_choice_with_options(&result.text, &options);
-    let Some(gold_letter) = gold.chars().next() else {
-        return (None, Outcome::Unextractable);
-    };
     let extracted = match extraction {
         Extraction::Choice(letter) => Some(letter.to_string()),
         Extraction::Unextractable => None,
+    };
+    if result.finish_reason == "length" {
+        return (extracted, Outcome::Truncated);
+    }
+    let Some(gold_letter) = gold.chars().next() else {
+        return (extracted, Outcome::Unextractable);
     };
     (extracted, score_choice(&extraction, gold_letter))
 }

@@ -188,8 +188,18 @@ pub fn plan(
             };
             let info = subject_info(prepared.suite, &item.subject);
             let chinese_name = info.map_or(item.subject.as_str(), |info| info.chinese_name);
-            let category =
-                info.map_or_else(|| "Other".to_string(), |info| info.category.to_string());
+            // CMMLU counts some subjects in two categories (e.g. Social Science and China
+            // specific); both are kept, `|`-separated, and the category table counts each.
+            let category = info.map_or_else(
+                || "Other".to_string(),
+                |info| {
+                    info.categories()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("|")
+                },
+            );
             let shots = few_shot_examples(prepared, &item.subject)?;
             let messages = template::render_chat(&prepared.template, chinese_name, item, shots)?;
             let messages_json = serde_json::to_string(&messages)

@@ -120,13 +120,16 @@ pub fn render(
     let _ = writeln!(md, "## Scores by suite\n");
     let _ = writeln!(
         md,
-        "Accuracy in %. *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages); *item mean* weights every item equally. The 95% interval (Wilson) is for the item mean. Every answered item is in the denominator: unextractable answers and API errors count against the score and are shown apart.\n"
+        "Accuracy in %. *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages); *item mean* weights every item equally. The 95% interval (Wilson) is for the item mean. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`) and API errors count against the score and are shown apart.\n"
     );
     let _ = writeln!(
         md,
-        "| endpoint | suite | subjects | n | subject mean | item mean | 95% CI | correct | wrong | unextractable | api_error |"
+        "| endpoint | suite | subjects | n | subject mean | item mean | 95% CI | correct | wrong | unextractable | truncated | api_error |"
     );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+    );
     let suites = &aggregates.by_suite;
     for row in 0..suites.height() {
         let n = int_at(suites, "n", row)?;
@@ -134,7 +137,7 @@ pub fn render(
         let (low, high) = wilson_interval(correct, n);
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {}–{} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {}–{} | {} | {} | {} | {} | {} |",
             text_at(suites, "endpoint", row)?,
             text_at(suites, "suite", row)?,
             int_at(suites, "subjects", row)?,
@@ -146,6 +149,7 @@ pub fn render(
             correct,
             int_at(suites, "wrong", row)?,
             int_at(suites, "unextractable", row)?,
+            int_at(suites, "truncated", row)?,
             int_at(suites, "api_error", row)?,
         );
     }
@@ -193,14 +197,14 @@ pub fn render(
     let _ = writeln!(md, "\n## Scores by subject\n");
     let _ = writeln!(
         md,
-        "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | api_error |"
+        "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | truncated | api_error |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     let subjects = &aggregates.by_subject;
     for row in 0..subjects.height() {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             text_at(subjects, "endpoint", row)?,
             text_at(subjects, "suite", row)?,
             text_at(subjects, "subject", row)?,
@@ -210,6 +214,7 @@ pub fn render(
             percent(float_at(subjects, "accuracy", row)?),
             int_at(subjects, "wrong", row)?,
             int_at(subjects, "unextractable", row)?,
+            int_at(subjects, "truncated", row)?,
             int_at(subjects, "api_error", row)?,
         );
     }

@@ -16,15 +16,19 @@ pub enum Outcome {
     Wrong,
     /// The model answered, but no option letter could be read from the answer.
     Unextractable,
+    /// The answer was cut off by the token limit (`finish_reason: length`): the model did
+    /// not finish, so whatever letter it was writing about is not its answer.
+    Truncated,
     /// The endpoint never gave an answer (transport error, HTTP error, bad body).
     ApiError,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 4] = [
+    pub const ALL: [Outcome; 5] = [
         Outcome::Correct,
         Outcome::Wrong,
         Outcome::Unextractable,
+        Outcome::Truncated,
         Outcome::ApiError,
     ];
 
@@ -33,6 +37,7 @@ impl Outcome {
             Outcome::Correct => "correct",
             Outcome::Wrong => "wrong",
             Outcome::Unextractable => "unextractable",
+            Outcome::Truncated => "truncated",
             Outcome::ApiError => "api_error",
         }
     }

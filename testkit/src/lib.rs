@@ -27,6 +27,8 @@ use tokio::sync::watch;
 pub struct Script {
     pub rules: Vec<(String, String)>,
     pub failures: Vec<(String, u16)>,
+    /// Questions whose answer is cut off: `finish_reason: length`.
+    pub truncations: Vec<(String, String)>,
     pub default_answer: String,
     /// Delay before every answer, to keep requests in flight.
     pub delay: Duration,
@@ -37,6 +39,7 @@ impl Script {
         Script {
             rules: Vec::new(),
             failures: Vec::new(),
+            truncations: Vec::new(),
             default_answer: default_answer.to_string(),
             delay: Duration::ZERO,
         }
@@ -50,6 +53,13 @@ impl Script {
     /// Questions containing `needle` get HTTP `status` with an error body, every time.
     pub fn fail(mut self, needle: &str, status: u16) -> Self {
         self.failures.push((needle.to_string(), status));
+        self
+    }
+
+    /// Questions containing `needle` get `text` with `finish_reason: length`.
+    pub fn truncate(mut self, needle: &str, text: &str) -> Self {
+        self.truncations
+            .push((needle.to_string(), text.to_string()));
         self
     }
 
@@ -118,9 +128,17 @@ impl Drop for ScriptedServer {
 /// # Panics
 /// If no loopback port can be bound (a broken test machine).
 pub async fn start(script: Script) -> ScriptedServer {
-    let listener = TcpListener::bind("127.0.0.1:0")
+    start_on(script, 0).await
+}
+
+/// Starts the server on a given loopback port (0 for an ephemeral one).
+///
+/// # Panics
+/// If the port cannot be bound.
+pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
+    let listener = TcpListener::bind(("127.0.0.1", port))
         .await
-        .expect("bind an ephemeral loopback port for the scripted model");
+        .expect("bind a loopback port for the scripted model");
     let address = listener
         .local_addr()
         .expect("local address of a bound listener");
@@ -188,7 +206,18 @@ async fn chat_completions(
             Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
         );
     }
-    let answer = state.script.answer(&question).to_string();
+    let truncated = state
+        .script
+        .truncations
+        .iter()
+        .find(|(needle, _)| question.contains(needle.as_str()))
+        .map(|(_, text)| text.clone());
+    let finish_reason = if truncated.is_some() {
+        "length"
+    } else {
+        "stop"
+    };
+    let answer = truncated.unwrap_or_else(|| state.script.answer(&question).to_string());
     counters.in_flight.fetch_sub(1, Ordering::SeqCst);
     let completion_chars = answer.chars().count();
     (
@@ -197,7 +226,7 @@ async fn chat_completions(
             "id": "chatcmpl-scripted",
             "object": "chat.completion",
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt_chars, "completion_tokens": completion_chars, "total_tokens": prompt_chars + completion_chars}
         })),
     )

@@ -24,6 +24,8 @@ pub struct Planned {
 #[derive(Debug, Clone)]
 pub enum Reply {
     Text(String),
+    /// Cut off by the token limit.
+    Truncated(String),
     HttpError(u16),
 }
 
@@ -41,7 +43,7 @@ pub fn varied_replies(suite: &'static str, questions: &[FixtureQuestion]) -> Vec
                 'C' => 'A',
                 _ => 'B',
             };
-            let (reply, expected) = match index % 9 {
+            let (reply, expected) = match index % 10 {
                 0 => (Reply::Text(gold.to_string()), "correct"),
                 1 => (Reply::Text(format!("答案是{gold}")), "correct"),
                 2 => (Reply::Text(format!("正确答案：{gold}．")), "correct"),
@@ -53,6 +55,10 @@ pub fn varied_replies(suite: &'static str, questions: &[FixtureQuestion]) -> Vec
                 5 => (Reply::Text(format!("The answer is {gold}.")), "correct"),
                 6 => (Reply::Text(format!("答案: {wrong}")), "wrong"),
                 7 => (Reply::HttpError(500), "api_error"),
+                8 => (
+                    Reply::Truncated(format!("让我们逐一分析每个选项：\n{gold}.")),
+                    "truncated",
+                ),
                 _ => (Reply::Text(format!("（{gold}）")), "correct"),
             };
             Planned {
@@ -73,15 +79,16 @@ pub fn script_for(planned: &[Planned], delay: Duration) -> Script {
     for entry in planned {
         script = match &entry.reply {
             Reply::Text(text) => script.rule(&entry.needle, text),
+            Reply::Truncated(text) => script.truncate(&entry.needle, text),
             Reply::HttpError(status) => script.fail(&entry.needle, *status),
         };
     }
     script
 }
 
-/// Expected (n, correct, wrong, unextractable, api_error) per (suite, subject).
-pub fn expected_counts(planned: &[Planned]) -> BTreeMap<(String, String), [u64; 5]> {
-    let mut counts: BTreeMap<(String, String), [u64; 5]> = BTreeMap::new();
+/// Expected (n, correct, wrong, unextractable, truncated, api_error) per (suite, subject).
+pub fn expected_counts(planned: &[Planned]) -> BTreeMap<(String, String), [u64; 6]> {
+    let mut counts: BTreeMap<(String, String), [u64; 6]> = BTreeMap::new();
     for entry in planned {
         let row = counts
             .entry((entry.suite.to_string(), entry.subject.clone()))
@@ -91,16 +98,18 @@ pub fn expected_counts(planned: &[Planned]) -> BTreeMap<(String, String), [u64; 
             "correct" => 1,
             "wrong" => 2,
             "unextractable" => 3,
-            _ => 4,
+            "truncated" => 4,
+            _ => 5,
         };
         row[slot] += 1;
     }
     counts
 }
 
-/// Parses `scores.csv` into (suite, subject) → (n, correct, wrong, unextractable, api_error),
+/// Parses `scores.csv` into (suite, subject) → (n, correct, wrong, unextractable, truncated,
+/// api_error),
 /// checking that `accuracy` equals correct / n on every row.
-pub fn parse_scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), [u64; 5]> {
+pub fn parse_scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), [u64; 6]> {
     let mut reader = csv::Reader::from_reader(csv_bytes);
     let headers = reader.headers().expect("scores.csv has a header").clone();
     let column = |name: &str| {
@@ -109,27 +118,21 @@ pub fn parse_scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), [u64; 5]> {
             .position(|header| header == name)
             .unwrap_or_else(|| panic!("scores.csv lacks column {name}: {headers:?}"))
     };
-    let (suite, subject, n, correct, accuracy, wrong, unextractable, api_error) = (
-        column("suite"),
-        column("subject"),
-        column("n"),
-        column("correct"),
-        column("accuracy"),
-        column("wrong"),
-        column("unextractable"),
-        column("api_error"),
-    );
+    let (suite, subject, accuracy) = (column("suite"), column("subject"), column("accuracy"));
+    let counted = [
+        "n",
+        "correct",
+        "wrong",
+        "unextractable",
+        "truncated",
+        "api_error",
+    ]
+    .map(column);
     let mut parsed = BTreeMap::new();
     for record in reader.records() {
         let record = record.expect("scores.csv row");
         let number = |index: usize| record[index].parse::<u64>().expect("integer cell");
-        let row = [
-            number(n),
-            number(correct),
-            number(wrong),
-            number(unextractable),
-            number(api_error),
-        ];
+        let row = counted.map(number);
         let stated: f64 = record[accuracy].parse().expect("accuracy is a number");
         assert!(
             (stated - row[1] as f64 / row[0] as f64).abs() < 1e-9,
