@@ -37,6 +37,6 @@ log "evaluating on examples/sample-suite"
 target/debug/jianzhen run \
   --suite ceval --data examples/sample-suite --split val --shots "$shots" \
   --endpoint "$base_url" --model qwen --endpoint-name qwen2.5-coder-0.5b \
-  --concurrency 2 --max-tokens 64 --timeout-secs 300 --workers 2 \
+  --concurrency 2 --max-tokens 200 --timeout-secs 300 --workers 2 \
   --out "$out"
 log "done: open $out/report.md"

@@ -99,3 +99,25 @@ fn an_unreachable_coordinator_says_what_to_check() {
     assert!(!ok);
     assert!(stderr.contains("jianzhen coordinator"), "{stderr}");
 }
+
+#[test]
+fn the_example_run_spec_is_valid_and_points_at_the_sample_suite() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sample-run.toml");
+    let text = std::fs::read_to_string(&path).expect("read the example spec");
+    let mut spec = jianzhen_coordinator::spec::RunSpec::from_toml(&text, "sample-run.toml")
+        .expect("example spec is valid");
+    spec.resolve_paths(path.parent().expect("examples folder"));
+    let suites =
+        jianzhen_coordinator::controller::prepare_suites(&spec).expect("the sample suite loads");
+    assert_eq!(suites[0].loaded.items.len(), 50);
+    assert_eq!(
+        suites[0]
+            .loaded
+            .items
+            .iter()
+            .map(|item| &item.subject)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        5
+    );
+}
