@@ -120,12 +120,13 @@ fi
 mkdir -p "$DIR"
 cd "$DIR"
 
-# Serialise concurrent runs (the setup must not run twice at once).
+# Serialise concurrent runs (the setup must not run twice at once). The lock is
+# held on fd 9 until this script exits; the server is started with fd 9 closed.
 if have flock; then
   exec 9> "$DIR/.lock"
   if ! flock -n 9; then
-    log "another serve-model.sh is running in $DIR; waiting for it"
-    flock 9
+    log "another serve-model.sh is running in $DIR; waiting for it (up to 1 h)"
+    flock -w 3600 9 || die "timed out waiting for the lock $DIR/.lock"
     if serving_alias; then
       log "already running on port $PORT (model \"$MODEL_ALIAS\"); nothing to do"
       echo "$BASE_URL"; exit 0
@@ -242,14 +243,14 @@ if (( FOREGROUND )); then
   echo "$BASE_URL"
   echo $$ > "$PID_FILE"
   log "starting in the foreground: ${cmd[*]}"
-  exec "${cmd[@]}"
+  exec "${cmd[@]}" 9>&-
 fi
 
 log "starting llama-server on $BASE_URL (log: $LOG_FILE)"
 if have setsid; then
-  setsid nohup "${cmd[@]}" > "$LOG_FILE" 2>&1 < /dev/null &
+  setsid nohup "${cmd[@]}" > "$LOG_FILE" 2>&1 < /dev/null 9>&- &
 else
-  nohup "${cmd[@]}" > "$LOG_FILE" 2>&1 < /dev/null &
+  nohup "${cmd[@]}" > "$LOG_FILE" 2>&1 < /dev/null 9>&- &
 fi
 pid=$!
 echo "$pid" > "$PID_FILE"
