@@ -1,34 +1,68 @@
 //! # jianzhen-testkit
 //!
-//! A scripted OpenAI-compatible model server for tests and benchmarks: a real HTTP
+//! A scripted OpenAI-compatible model server for tests and benchmarks: a real HTTP/1.1
 //! server on `127.0.0.1:0` that answers `/v1/chat/completions` from a table, so every
-//! score is known in advance. It counts requests and the most it saw in flight at once.
+//! score is known in advance. It can also misbehave on purpose — HTTP 429/500/503 with or
+//! without `Retry-After`, hangs, connection resets, garbage and truncated bodies, empty
+//! answers, moderation refusals — for a given number of attempts or always. It counts
+//! requests, the most it saw in flight at once, and the mean number in flight.
+//!
+//! The HTTP layer is written by hand on a TCP socket (not a framework) precisely so that
+//! it can break the protocol the way real endpoints and proxies do.
 //!
 //! Also fixture writers for the suites' file formats (C-Eval and CMMLU CSV).
 
 pub mod fixtures;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
-/// How the scripted model answers: the first rule whose needle occurs in the last user
-/// message wins; otherwise `default_answer`. A failure rule answers with an HTTP error.
+/// A way for the server to fail a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// An HTTP error status, with a `Retry-After` header (seconds) when given.
+    Status { status: u16, retry_after_secs: Option<u64> },
+    /// Never answers (until the client gives up or the server stops).
+    Hang,
+    /// Closes the connection with a TCP reset without answering.
+    Reset,
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+    /// HTTP 200 whose body stops half-way (the connection closes early).
+    TruncatedBody,
+    /// HTTP 200 with an empty answer.
+    EmptyContent,
+    /// DashScope-style moderation refusal: HTTP 400, `data_inspection_failed`.
+    Moderation,
+    /// HTTP 200 with `finish_reason: content_filter` and no content.
+    ContentFilter,
+    /// HTTP 200 with this text and `finish_reason: length`.
+    Cut(String),
+}
+
+#[derive(Debug, Clone)]
+struct FaultRule {
+    needle: String,
+    fault: Fault,
+    /// How many matching requests get the fault; `None`: all of them.
+    times: Option<u32>,
+}
+
+/// How the scripted model answers: the first fault rule whose needle occurs in the last
+/// user message (and that has attempts left) decides; otherwise the first answer rule;
+/// otherwise `default_answer`.
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     pub rules: Vec<(String, String)>,
-    pub failures: Vec<(String, u16)>,
-    /// Questions whose answer is cut off: `finish_reason: length`.
-    pub truncations: Vec<(String, String)>,
+    faults: Vec<FaultRule>,
     pub default_answer: String,
     /// Delay before every answer, to keep requests in flight.
     pub delay: Duration,
@@ -37,11 +71,8 @@ pub struct Script {
 impl Script {
     pub fn new(default_answer: &str) -> Self {
         Script {
-            rules: Vec::new(),
-            failures: Vec::new(),
-            truncations: Vec::new(),
             default_answer: default_answer.to_string(),
-            delay: Duration::ZERO,
+            ..Script::default()
         }
     }
 
@@ -50,24 +81,32 @@ impl Script {
         self
     }
 
-    /// Questions containing `needle` get HTTP `status` with an error body, every time.
-    pub fn fail(mut self, needle: &str, status: u16) -> Self {
-        self.failures.push((needle.to_string(), status));
+    /// Questions containing `needle` get `fault` for the first `times` requests (every
+    /// request when `None`), then normal answers.
+    pub fn fault(mut self, needle: &str, fault: Fault, times: Option<u32>) -> Self {
+        self.faults.push(FaultRule {
+            needle: needle.to_string(),
+            fault,
+            times,
+        });
         self
     }
 
-    /// Questions containing `needle` get `text` with `finish_reason: length`.
-    pub fn truncate(mut self, needle: &str, text: &str) -> Self {
-        self.truncations
-            .push((needle.to_string(), text.to_string()));
-        self
+    /// Questions containing `needle` always get HTTP `status`.
+    pub fn fail(self, needle: &str, status: u16) -> Self {
+        self.fault(
+            needle,
+            Fault::Status {
+                status,
+                retry_after_secs: None,
+            },
+            None,
+        )
     }
 
-    fn failure(&self, question: &str) -> Option<u16> {
-        self.failures
-            .iter()
-            .find(|(needle, _)| question.contains(needle.as_str()))
-            .map(|(_, status)| *status)
+    /// Questions containing `needle` always get `text` with `finish_reason: length`.
+    pub fn truncate(self, needle: &str, text: &str) -> Self {
+        self.fault(needle, Fault::Cut(text.to_string()), None)
     }
 
     pub fn with_delay(mut self, delay: Duration) -> Self {
@@ -83,16 +122,63 @@ impl Script {
     }
 }
 
+/// What the server saw.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub requests: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
+    timeline: Mutex<Timeline>,
+}
+
+/// The integral of requests in flight over time, for the mean concurrency.
+#[derive(Debug, Default)]
+struct Timeline {
+    in_flight: u64,
+    last_change: Option<Instant>,
+    first_start: Option<Instant>,
+    last_end: Option<Instant>,
+    request_seconds: f64,
+}
+
+impl Counters {
+    fn change(&self, delta: i64) {
+        let Ok(mut timeline) = self.timeline.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(last) = timeline.last_change {
+            timeline.request_seconds += timeline.in_flight as f64 * now.duration_since(last).as_secs_f64();
+        }
+        timeline.last_change = Some(now);
+        timeline.in_flight = timeline.in_flight.saturating_add_signed(delta);
+        if delta > 0 {
+            timeline.first_start.get_or_insert(now);
+        } else {
+            timeline.last_end = Some(now);
+        }
+    }
+
+    /// Mean requests in flight between the first request's start and the last one's end.
+    pub fn mean_in_flight(&self) -> f64 {
+        let Ok(timeline) = self.timeline.lock() else {
+            return 0.0;
+        };
+        match (timeline.first_start, timeline.last_end) {
+            (Some(first), Some(last)) if last > first => {
+                timeline.request_seconds / last.duration_since(first).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
 }
 
 struct ServerState {
     script: Script,
     counters: Arc<Counters>,
+    /// Requests seen per fault rule, to apply `times`.
+    fault_hits: Mutex<HashMap<usize, u32>>,
+    stopped: watch::Receiver<bool>,
 }
 
 /// A running scripted server; stops when dropped.
@@ -114,6 +200,10 @@ impl ScriptedServer {
 
     pub fn max_in_flight(&self) -> u64 {
         self.counters.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    pub fn mean_in_flight(&self) -> f64 {
+        self.counters.mean_in_flight()
     }
 }
 
@@ -139,49 +229,182 @@ pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind a loopback port for the scripted model");
-    let address = listener
-        .local_addr()
-        .expect("local address of a bound listener");
+    let address = listener.local_addr().expect("local address of a bound listener");
     let counters = Arc::new(Counters::default());
+    let (stop, stopped) = watch::channel(false);
     let state = Arc::new(ServerState {
         script,
         counters: counters.clone(),
+        fault_hits: Mutex::new(HashMap::new()),
+        stopped: stopped.clone(),
     });
-    let app = Router::new()
-        .route("/v1/chat/completions", post(chat_completions))
-        .route("/v1/models", get(models))
-        .with_state(state);
-    let (stop, mut stopped) = watch::channel(false);
+    let mut accept_stopped = stopped;
     tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.changed().await;
-        };
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((stream, _)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve_connection(stream, state.clone()));
+                }
+                _ = accept_stopped.changed() => return,
+            }
+        }
     });
-    ScriptedServer {
-        address,
-        counters,
-        stop,
+    ScriptedServer { address, counters, stop }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    body: Vec<u8>,
+    close: bool,
+}
+
+/// Reads one HTTP/1.1 request; `None` at end of stream or on a malformed request.
+async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await.ok()? == 0 {
+        return None;
+    }
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut content_length = 0usize;
+    let mut close = false;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let value = value.trim();
+        if name == "content-length" {
+            content_length = value.parse().ok()?;
+        } else if name == "connection" && value.eq_ignore_ascii_case("close") {
+            close = true;
+        }
+    }
+    let mut body = vec![0u8; content_length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some(Request {
+        method,
+        path,
+        body,
+        close,
+    })
+}
+
+fn response_bytes(status: u16, extra_headers: &[(String, String)], body: &str) -> Vec<u8> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in extra_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body.as_bytes());
+    bytes
+}
+
+fn completion(model: &Value, content: &str, finish_reason: &str, prompt_chars: usize) -> String {
+    let completion_chars = content.chars().count();
+    json!({
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": prompt_chars, "completion_tokens": completion_chars, "total_tokens": prompt_chars + completion_chars}
+    })
+    .to_string()
+}
+
+/// What to do with one request.
+enum Action {
+    Respond(Vec<u8>),
+    /// Send these bytes, then close the connection.
+    RespondAndClose(Vec<u8>),
+    Reset,
+    Hang,
+}
+
+async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
+    let mut reader = BufReader::new(stream);
+    while let Some(request) = read_request(&mut reader).await {
+        let action = match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/v1/models") => Action::Respond(response_bytes(
+                200,
+                &[],
+                &json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]}).to_string(),
+            )),
+            ("POST", "/v1/chat/completions") => chat(&state, &request.body).await,
+            _ => Action::Respond(response_bytes(404, &[], r#"{"error":{"message":"not found"}}"#)),
+        };
+        let stream = reader.get_mut();
+        match action {
+            Action::Respond(bytes) => {
+                if stream.write_all(&bytes).await.is_err() || request.close {
+                    return;
+                }
+            }
+            Action::RespondAndClose(bytes) => {
+                let _ = stream.write_all(&bytes).await;
+                let _ = stream.shutdown().await;
+                return;
+            }
+            Action::Reset => {
+                // Linger 0 makes close() send RST instead of FIN.
+                let _ = socket2_linger_zero(stream);
+                return;
+            }
+            Action::Hang => {
+                let mut stopped = state.stopped.clone();
+                let _ = stopped.changed().await;
+                return;
+            }
+        }
     }
 }
 
-async fn models() -> Json<Value> {
-    Json(json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]}))
+#[allow(deprecated)]
+fn socket2_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
+    stream.set_linger(Some(Duration::ZERO))
 }
 
-async fn chat_completions(
-    State(state): State<Arc<ServerState>>,
-    Json(body): Json<Value>,
-) -> (StatusCode, Json<Value>) {
+async fn chat(state: &ServerState, body: &[u8]) -> Action {
     let counters = &state.counters;
     counters.requests.fetch_add(1, Ordering::SeqCst);
     let now_in_flight = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    counters
-        .max_in_flight
-        .fetch_max(now_in_flight, Ordering::SeqCst);
+    counters.max_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+    counters.change(1);
+    let action = chat_action(state, body).await;
+    counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+    counters.change(-1);
+    action
+}
 
+async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return Action::Respond(response_bytes(400, &[], r#"{"error":{"message":"body is not JSON"}}"#));
+    };
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let question = messages
         .iter()
@@ -198,36 +421,56 @@ async fn chat_completions(
     if !state.script.delay.is_zero() {
         tokio::time::sleep(state.script.delay).await;
     }
-    if let Some(status) = state.script.failure(&question) {
-        counters.in_flight.fetch_sub(1, Ordering::SeqCst);
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (
-            status,
-            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
-        );
-    }
-    let truncated = state
-        .script
-        .truncations
-        .iter()
-        .find(|(needle, _)| question.contains(needle.as_str()))
-        .map(|(_, text)| text.clone());
-    let finish_reason = if truncated.is_some() {
-        "length"
-    } else {
-        "stop"
+    let model = &body["model"];
+    let Some(fault) = active_fault(state, &question) else {
+        let answer = state.script.answer(&question);
+        return Action::Respond(response_bytes(200, &[], &completion(model, answer, "stop", prompt_chars)));
     };
-    let answer = truncated.unwrap_or_else(|| state.script.answer(&question).to_string());
-    counters.in_flight.fetch_sub(1, Ordering::SeqCst);
-    let completion_chars = answer.chars().count();
-    (
-        StatusCode::OK,
-        Json(json!({
-            "id": "chatcmpl-scripted",
-            "object": "chat.completion",
-            "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": finish_reason}],
-            "usage": {"prompt_tokens": prompt_chars, "completion_tokens": completion_chars, "total_tokens": prompt_chars + completion_chars}
-        })),
-    )
+    match fault {
+        Fault::Status {
+            status,
+            retry_after_secs,
+        } => {
+            let headers: Vec<(String, String)> = retry_after_secs
+                .map(|secs| ("retry-after".to_string(), secs.to_string()))
+                .into_iter()
+                .collect();
+            let body = json!({"error": {"message": format!("scripted {status}"), "type": "server_error"}}).to_string();
+            Action::Respond(response_bytes(status, &headers, &body))
+        }
+        Fault::Hang => Action::Hang,
+        Fault::Reset => Action::Reset,
+        Fault::Garbage => Action::Respond(response_bytes(200, &[], "<html><body>502 Bad Gateway</body></html>")),
+        Fault::TruncatedBody => {
+            let full = completion(model, "B", "stop", prompt_chars);
+            let mut bytes = response_bytes(200, &[], &full);
+            bytes.truncate(bytes.len() - full.len() / 2);
+            Action::RespondAndClose(bytes)
+        }
+        Fault::EmptyContent => Action::Respond(response_bytes(200, &[], &completion(model, "", "stop", prompt_chars))),
+        Fault::Moderation => Action::Respond(response_bytes(
+            400,
+            &[],
+            r#"{"error":{"code":"data_inspection_failed","message":"Input data may contain inappropriate content.","type":"data_inspection_failed"}}"#,
+        )),
+        Fault::ContentFilter => Action::Respond(response_bytes(200, &[], &completion(model, "", "content_filter", prompt_chars))),
+        Fault::Cut(text) => Action::Respond(response_bytes(200, &[], &completion(model, &text, "length", prompt_chars))),
+    }
+}
+
+/// The fault that applies to this request, counting it against the rule's `times`.
+fn active_fault(state: &ServerState, question: &str) -> Option<Fault> {
+    let mut hits = state.fault_hits.lock().ok()?;
+    for (index, rule) in state.script.faults.iter().enumerate() {
+        if !question.contains(rule.needle.as_str()) {
+            continue;
+        }
+        let seen = hits.entry(index).or_insert(0);
+        *seen += 1;
+        if rule.times.is_none_or(|times| *seen <= times) {
+            return Some(rule.fault.clone());
+        }
+        return None;
+    }
+    None
 }
