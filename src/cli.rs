@@ -46,6 +46,8 @@ enum Command {
     Status(StatusArgs),
     /// Write a run's report folder (report.md, scores.csv, manifest.json).
     Report(ReportArgs),
+    /// Queue again the items of a run that ended in api_error; everything else is kept.
+    Retry(RetryArgs),
 }
 
 #[derive(Args)]
@@ -89,6 +91,9 @@ struct RunArgs {
     /// Requests in flight at once against the endpoint.
     #[arg(long, default_value_t = 4)]
     concurrency: u32,
+    /// Requests started per second against the endpoint (default: no limit).
+    #[arg(long)]
+    requests_per_second: Option<f64>,
     #[arg(long, default_value_t = 120.0)]
     timeout_secs: f64,
     #[arg(long, default_value_t = 0.0)]
@@ -106,6 +111,13 @@ struct RunArgs {
     /// Hide the progress bars.
     #[arg(long)]
     no_progress: bool,
+    /// Call the endpoint for every item even when an identical request was answered in an
+    /// earlier run (the response cache is used by default).
+    #[arg(long)]
+    no_cache: bool,
+    /// Queue again the items of this run that ended in api_error (after a resumed run).
+    #[arg(long)]
+    retry_errors: bool,
 }
 
 #[derive(Args)]
@@ -154,6 +166,13 @@ struct StatusArgs {
 }
 
 #[derive(Args)]
+struct RetryArgs {
+    run: String,
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     run: String,
     #[arg(long)]
@@ -185,6 +204,7 @@ pub fn main() -> ExitCode {
             Command::Submit(args) => submit(args).await,
             Command::Status(args) => status(args).await,
             Command::Report(args) => report(args).await,
+            Command::Retry(args) => retry(args).await,
         }
     });
     match result {
@@ -208,7 +228,13 @@ fn init_tracing(quiet_by_default: bool) {
 
 fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
     if let Some(path) = &args.spec {
-        return read_spec(path);
+        let (mut spec, text) = read_spec(path)?;
+        if !args.no_cache {
+            return Ok((spec, text));
+        }
+        spec.cache = false;
+        let text = spec.to_toml()?;
+        return Ok((spec, text));
     }
     let (Some(suite), Some(endpoint), Some(model)) = (&args.suite, &args.endpoint, &args.model)
     else {
@@ -227,6 +253,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
         seed: 0,
         repeats: args.repeats,
         shard_size: 25,
+        cache: !args.no_cache,
         suites: vec![SuiteSpec {
             name: suite.clone(),
             data,
@@ -242,6 +269,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             model: model.clone(),
             api_key_env: args.api_key_env.clone(),
             max_concurrency: args.concurrency,
+            requests_per_second: args.requests_per_second,
             timeout_secs: args.timeout_secs,
             temperature: args.temperature,
             max_tokens: args.max_tokens,
@@ -321,7 +349,15 @@ async fn run(args: RunArgs) -> Result<()> {
         )));
     }
 
-    let result = drive_run(&url, &spec, &spec_toml, &out, !args.no_progress).await;
+    let result = drive_run(
+        &url,
+        &spec,
+        &spec_toml,
+        &out,
+        !args.no_progress,
+        args.retry_errors,
+    )
+    .await;
 
     let _ = stop.send(true);
     for worker in workers {
@@ -337,6 +373,7 @@ async fn drive_run(
     spec_toml: &str,
     out: &Path,
     progress: bool,
+    retry_errors: bool,
 ) -> Result<()> {
     let mut client = connect(url).await?;
     let submitted = client
@@ -356,6 +393,23 @@ async fn drive_run(
             "run {} ({}): {} items",
             submitted.run_id, spec.name, submitted.total_items
         );
+    }
+    if submitted.from_cache > 0 {
+        eprintln!(
+            "{} items answered from the response cache (--no-cache to call the endpoint again)",
+            submitted.from_cache
+        );
+    }
+    if retry_errors {
+        let requeued = client
+            .retry_run(v1::RetryRunRequest {
+                run_id: submitted.run_id.clone(),
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner()
+            .requeued;
+        eprintln!("{requeued} items that ended in api_error queued again");
     }
     follow_run(&mut client, &submitted.run_id, progress).await?;
     write_report(&mut client, &submitted.run_id, out).await?;
@@ -556,8 +610,22 @@ fn status_line(status: &v1::RunStatus) -> String {
         .iter()
         .map(|count| format!("{} {}", count.outcome, count.count))
         .collect();
+    let budgets: Vec<String> = status
+        .budgets
+        .iter()
+        .map(|budget| {
+            format!(
+                "{}: concurrency {:.1}/{} ({} granted), throttled {}",
+                budget.endpoint,
+                budget.effective_concurrency,
+                budget.max_concurrency,
+                budget.granted_concurrency,
+                budget.throttled
+            )
+        })
+        .collect();
     format!(
-        "{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]",
+        "{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}",
         status.run_id,
         status.name,
         state,
@@ -567,7 +635,8 @@ fn status_line(status: &v1::RunStatus) -> String {
         status.shards_total,
         status.shards_leased,
         status.workers_alive,
-        outcomes.join(", ")
+        outcomes.join(", "),
+        budgets.join("; ")
     )
 }
 
@@ -597,6 +666,23 @@ async fn status(args: StatusArgs) -> Result<()> {
         .map_err(status_error)?
         .into_inner();
     println!("{}", status_line(&status));
+    Ok(())
+}
+
+async fn retry(args: RetryArgs) -> Result<()> {
+    let mut client = connect(&args.coordinator).await?;
+    let requeued = client
+        .retry_run(v1::RetryRunRequest {
+            run_id: args.run.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner()
+        .requeued;
+    println!(
+        "{requeued} items of {} that ended in api_error queued again",
+        args.run
+    );
     Ok(())
 }
 

@@ -13,11 +13,12 @@ use crate::store::ScoredRow;
 /// The aggregated tables, as polars frames.
 pub struct Aggregates {
     /// endpoint, suite, subject, category, n, correct, accuracy, wrong, unextractable,
-    /// truncated, api_error
+    /// truncated, refused, api_error
     pub by_subject: DataFrame,
     /// endpoint, suite, category, subjects, n, correct, accuracy_subject_mean, accuracy_item_mean
     pub by_category: DataFrame,
-    /// endpoint, suite, subjects, n, correct, wrong, unextractable, truncated, api_error,
+    /// endpoint, suite, subjects, n, correct, wrong, unextractable, truncated, refused,
+    /// api_error,
     /// accuracy_subject_mean, accuracy_item_mean
     pub by_suite: DataFrame,
 }
@@ -46,6 +47,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "wrong" => indicator(rows, "wrong"),
         "unextractable" => indicator(rows, "unextractable"),
         "truncated" => indicator(rows, "truncated"),
+        "refused" => indicator(rows, "refused"),
         "api_error" => indicator(rows, "api_error"),
     )?;
 
@@ -67,6 +69,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
             col("truncated").sum().alias("truncated"),
+            col("refused").sum().alias("refused"),
             col("api_error").sum().alias("api_error"),
         ])
         .with_column(accuracy("correct", "n").alias("accuracy"))
@@ -81,6 +84,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("wrong"),
             col("unextractable"),
             col("truncated"),
+            col("refused"),
             col("api_error"),
         ])
         .sort(
@@ -116,6 +120,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
             col("truncated").sum().alias("truncated"),
+            col("refused").sum().alias("refused"),
             col("api_error").sum().alias("api_error"),
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
@@ -231,6 +236,8 @@ mod tests {
             latency_ms: 10,
             prompt_tokens: 1,
             completion_tokens: 1,
+            attempts: 1,
+            throttled: 0,
         }
     }
 

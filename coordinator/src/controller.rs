@@ -11,11 +11,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jianzhen_proto::v1;
 use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
 use jianzhen_suites::load::load_suite;
-use jianzhen_suites::outcome::{Outcome, score_choice};
+use jianzhen_suites::outcome::{Outcome, score_choice_reply};
 use jianzhen_suites::{SuiteName, template};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::budget::AdaptiveBudget;
 use crate::error::CoordinatorError;
 use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite};
@@ -54,6 +55,8 @@ pub struct Controller {
     leases: Mutex<LeaseTable>,
     /// Parsed specs of the runs seen, so leasing does not re-parse TOML every time.
     specs: Mutex<HashMap<String, Arc<RunSpec>>>,
+    /// Adaptive concurrency budgets per endpoint of a run (AIMD on throttling).
+    budgets: std::sync::Mutex<HashMap<EndpointRef, AdaptiveBudget>>,
     harness_version: String,
 }
 
@@ -64,6 +67,7 @@ pub struct Submitted {
     pub resumed: bool,
     pub total_items: u64,
     pub already_done: u64,
+    pub from_cache: u64,
 }
 
 pub fn now_ms() -> i64 {
@@ -96,6 +100,7 @@ impl Controller {
             leases: Mutex::new(LeaseTable::new(config.heartbeat_ttl)),
             config,
             specs: Mutex::new(HashMap::new()),
+            budgets: std::sync::Mutex::new(HashMap::new()),
             harness_version: harness_version.to_string(),
         }))
     }
@@ -135,7 +140,13 @@ impl Controller {
             .store
             .insert_plan(&plan, &spec.name, &spec_toml, &manifest_json, now_ms())
             .await?;
-        if !is_new {
+        let counts_before = self.store.run_counts(&plan.run_id).await?;
+        let from_cache = if spec.cache {
+            self.fill_from_cache(&plan.run_id).await?
+        } else {
+            0
+        };
+        if !is_new || from_cache > 0 {
             self.store.refresh_run_state(&plan.run_id, now_ms()).await?;
         }
         self.specs
@@ -148,8 +159,87 @@ impl Controller {
             run_id: plan.run_id,
             resumed: !is_new,
             total_items: counts.total_items,
-            already_done: counts.done_items,
+            already_done: counts_before.done_items,
+            from_cache,
         })
+    }
+
+    /// Answers the run's open items from the response cache; returns how many.
+    async fn fill_from_cache(&self, run_id: &str) -> Result<u64, CoordinatorError> {
+        let hits = self.store.cache_hits(run_id).await?;
+        if hits.is_empty() {
+            return Ok(0);
+        }
+        let received_at_ms = now_ms();
+        let results: Vec<StoredResult> = hits
+            .into_iter()
+            .map(|hit| {
+                let response = v1::ItemResult {
+                    item_key: hit.item_key.clone(),
+                    repeat: hit.repeat,
+                    text: hit.response_text,
+                    finish_reason: hit.finish_reason,
+                    prompt_tokens: hit.prompt_tokens,
+                    completion_tokens: hit.completion_tokens,
+                    latency_ms: hit.latency_ms,
+                    ..v1::ItemResult::default()
+                };
+                let (extracted, outcome) =
+                    score_response(&response, &hit.scoring.gold, &hit.scoring.options_json);
+                StoredResult {
+                    run_id: run_id.to_string(),
+                    endpoint: hit.endpoint,
+                    item_key: hit.item_key,
+                    repeat: hit.repeat,
+                    shard_id: hit.shard_id,
+                    epoch: 0,
+                    worker_id: CACHE_WORKER.to_string(),
+                    response_text: response.text,
+                    finish_reason: response.finish_reason,
+                    prompt_tokens: response.prompt_tokens,
+                    completion_tokens: response.completion_tokens,
+                    latency_ms: response.latency_ms,
+                    error_class: v1::ErrorClass::None.as_str_name().to_string(),
+                    error_message: String::new(),
+                    http_status: 200,
+                    attempts: 0,
+                    throttled: 0,
+                    attempt_log_json: "[]".to_string(),
+                    extracted,
+                    outcome: outcome.as_str().to_string(),
+                    received_at_ms,
+                    cache_key: None,
+                }
+            })
+            .collect();
+        let stored = self.store.insert_results(&results).await?;
+        tracing::info!(
+            run_id,
+            from_cache = stored,
+            "answered items from the response cache"
+        );
+        Ok(u64::from(stored))
+    }
+
+    /// Queues again the run's items that ended in `api_error`.
+    ///
+    /// # Errors
+    /// Unknown run; store errors.
+    pub async fn retry_run(&self, run_id: &str) -> Result<u64, CoordinatorError> {
+        self.spec_for(run_id).await?;
+        let requeued = self.store.retry_api_errors(run_id).await?;
+        tracing::info!(run_id, requeued, "api_error items queued again");
+        Ok(requeued)
+    }
+
+    fn budget_limit(&self, endpoint: &EndpointRef, max_concurrency: u32, now: Instant) -> u32 {
+        let Ok(mut budgets) = self.budgets.lock() else {
+            return max_concurrency;
+        };
+        budgets
+            .entry(endpoint.clone())
+            .or_insert_with(|| AdaptiveBudget::new(max_concurrency, now))
+            .limit()
     }
 
     async fn spec_for(&self, run_id: &str) -> Result<Arc<RunSpec>, CoordinatorError> {
@@ -223,9 +313,8 @@ impl Controller {
                 run_id: pending.run_id.clone(),
                 endpoint: endpoint.name.clone(),
             };
-            let Some(share) =
-                leases.concurrency_share(&endpoint_ref, endpoint.max_concurrency, now)
-            else {
+            let limit = self.budget_limit(&endpoint_ref, endpoint.max_concurrency, now);
+            let Some(share) = leases.concurrency_share(&endpoint_ref, limit, now) else {
                 continue;
             };
             let open_items = self
@@ -294,6 +383,11 @@ impl Controller {
                     temperature: endpoint.temperature,
                     max_tokens: endpoint.max_tokens,
                     max_attempts: endpoint.max_attempts,
+                    // The rate is split in proportion to the concurrency share, so the
+                    // leases together never exceed it (and it shrinks with the budget).
+                    requests_per_second: endpoint.requests_per_second.map_or(0.0, |rate| {
+                        rate * f64::from(share) / f64::from(endpoint.max_concurrency.max(1))
+                    }),
                 }),
                 items,
                 progress_timeout_ms: u64::try_from(progress_timeout.as_millis())
@@ -330,6 +424,7 @@ impl Controller {
         let received_at_ms = now_ms();
         let mut stored_results = Vec::with_capacity(request.results.len());
         let mut unknown = 0u32;
+        let throttled: u32 = request.results.iter().map(|result| result.throttled).sum();
         for result in request.results {
             let Some((endpoint, scoring)) = self
                 .store
@@ -349,6 +444,9 @@ impl Controller {
                 score_response(&result, &scoring.gold, &scoring.options_json);
             let error_class =
                 v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
+            let cache_key =
+                (error_class == v1::ErrorClass::None).then(|| scoring.request_key.clone());
+            let attempt_log_json = attempt_log_json(&result.attempt_log);
             stored_results.push(StoredResult {
                 run_id: request.run_id.clone(),
                 endpoint,
@@ -366,14 +464,50 @@ impl Controller {
                 error_message: result.error_message,
                 http_status: result.http_status,
                 attempts: result.attempts,
+                throttled: result.throttled,
+                attempt_log_json,
                 extracted,
                 outcome: outcome.as_str().to_string(),
                 received_at_ms,
+                cache_key,
             });
+        }
+        if let Some(endpoint) = stored_results.first().map(|result| result.endpoint.clone()) {
+            self.record_throttling(&request.run_id, &endpoint, throttled);
         }
         let stored = self.store.insert_results(&stored_results).await?;
         let duplicates = u32::try_from(stored_results.len()).unwrap_or(u32::MAX) - stored + unknown;
         Ok((stored, duplicates))
+    }
+
+    /// Feeds the endpoint's adaptive budget: shrink on throttling, grow back without.
+    fn record_throttling(&self, run_id: &str, endpoint: &str, throttled: u32) {
+        let Ok(mut budgets) = self.budgets.lock() else {
+            return;
+        };
+        let key = EndpointRef {
+            run_id: run_id.to_string(),
+            endpoint: endpoint.to_string(),
+        };
+        let Some(budget) = budgets.get_mut(&key) else {
+            return;
+        };
+        let now = Instant::now();
+        if throttled > 0 {
+            let before = budget.limit();
+            budget.on_throttled(throttled, now);
+            if budget.limit() < before {
+                tracing::warn!(
+                    run_id,
+                    endpoint,
+                    throttled,
+                    limit = budget.limit(),
+                    "endpoint is throttling; concurrency budget reduced"
+                );
+            }
+        } else {
+            budget.on_unthrottled(now);
+        }
     }
 
     /// # Errors
@@ -458,7 +592,46 @@ impl Controller {
                     run_id: run_id.to_string(),
                 })?;
         let counts = self.store.run_counts(run_id).await?;
-        let workers_alive = self.leases.lock().await.alive_workers(Instant::now());
+        let spec = self.spec_for(run_id).await?;
+        let (workers_alive, granted): (usize, Vec<u32>) = {
+            let leases = self.leases.lock().await;
+            let granted = spec
+                .endpoints
+                .iter()
+                .map(|endpoint| {
+                    leases.granted_concurrency(&EndpointRef {
+                        run_id: run_id.to_string(),
+                        endpoint: endpoint.name.clone(),
+                    })
+                })
+                .collect();
+            (leases.alive_workers(Instant::now()), granted)
+        };
+        let budgets = {
+            let known = self.budgets.lock().ok();
+            spec.endpoints
+                .iter()
+                .zip(granted)
+                .map(|(endpoint, granted)| {
+                    let key = EndpointRef {
+                        run_id: run_id.to_string(),
+                        endpoint: endpoint.name.clone(),
+                    };
+                    let budget = known.as_ref().and_then(|budgets| budgets.get(&key));
+                    v1::EndpointBudget {
+                        endpoint: endpoint.name.clone(),
+                        max_concurrency: endpoint.max_concurrency,
+                        effective_concurrency: budget.map_or(
+                            f64::from(endpoint.max_concurrency),
+                            AdaptiveBudget::effective,
+                        ),
+                        granted_concurrency: granted,
+                        throttled: budget.map_or(0, AdaptiveBudget::throttled_total),
+                        max_requests_per_second: endpoint.requests_per_second.unwrap_or(0.0),
+                    }
+                })
+                .collect()
+        };
         Ok(v1::RunStatus {
             run_id: record.run_id,
             name: record.name,
@@ -479,6 +652,7 @@ impl Controller {
                 .map(|(outcome, count)| v1::OutcomeCount { outcome, count })
                 .collect(),
             created_at_ms: u64::try_from(record.created_at_ms).unwrap_or(0),
+            budgets,
         })
     }
 
@@ -510,31 +684,63 @@ impl Controller {
     }
 }
 
-/// Extracts and scores one raw response. Errors are `api_error` and answers cut off by
-/// the token limit are `truncated`, never `wrong`; the letter read from a truncated
-/// answer is still stored, for inspection.
+/// The name under which results answered from the response cache are stored.
+pub const CACHE_WORKER: &str = "cache";
+
+fn attempt_log_json(log: &[v1::AttemptRecord]) -> String {
+    let records: Vec<serde_json::Value> = log
+        .iter()
+        .map(|record| {
+            serde_json::json!({
+                "http_status": record.http_status,
+                "error_class": v1::ErrorClass::try_from(record.error_class).unwrap_or(v1::ErrorClass::None).as_str_name(),
+                "error_message": record.error_message,
+                "latency_ms": record.latency_ms,
+                "waited_ms": record.waited_ms,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(records).to_string()
+}
+
+/// Extracts and scores one raw response. Nothing that is not an answer is scored wrong:
+/// endpoint failures are `api_error`; moderation refusals (an HTTP refusal, a
+/// `content_filter` finish, or a reply that declines) are `refused`; answers cut off by
+/// the token limit are `truncated` (the letter read from them is still stored, for
+/// inspection); replies with no readable option are `unextractable`.
 pub fn score_response(
     result: &v1::ItemResult,
     gold: &str,
     options_json: &str,
 ) -> (Option<String>, Outcome) {
-    if result.error_class != v1::ErrorClass::None as i32 {
-        return (None, Outcome::ApiError);
+    let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
+    match error_class {
+        v1::ErrorClass::None => {}
+        v1::ErrorClass::Moderation => return (None, Outcome::Refused),
+        _ => return (None, Outcome::ApiError),
+    }
+    if CONTENT_FILTER_FINISH_REASONS.contains(&result.finish_reason.as_str()) {
+        return (None, Outcome::Refused);
     }
     let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
-    let extraction = extract_choice_with_options(&result.text, &options);
-    let extracted = match extraction {
+    let letter = |extraction: Extraction| match extraction {
         Extraction::Choice(letter) => Some(letter.to_string()),
         Extraction::Unextractable => None,
     };
     if result.finish_reason == "length" {
-        return (extracted, Outcome::Truncated);
+        let extraction = extract_choice_with_options(&result.text, &options);
+        return (letter(extraction), Outcome::Truncated);
     }
     let Some(gold_letter) = gold.chars().next() else {
-        return (extracted, Outcome::Unextractable);
+        return (None, Outcome::Unextractable);
     };
-    (extracted, score_choice(&extraction, gold_letter))
+    let (extraction, outcome) = score_choice_reply(&result.text, &options, gold_letter);
+    (letter(extraction), outcome)
 }
+
+/// Finish reasons with which providers signal that they withheld the answer: OpenAI and
+/// Azure `content_filter`, Zhipu `sensitive`.
+const CONTENT_FILTER_FINISH_REASONS: [&str; 2] = ["content_filter", "sensitive"];
 
 /// Loads every suite of the spec (blocking IO).
 ///

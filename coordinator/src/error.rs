@@ -28,6 +28,14 @@ pub enum CoordinatorError {
     },
     #[error("store error: {0}")]
     Store(#[from] sqlx::Error),
+    #[error(
+        "the store {store} has schema version {found}, this Jianzhen needs {expected}; use a new store (a new --out folder or database) or the Jianzhen version that wrote it"
+    )]
+    StoreVersion {
+        store: String,
+        found: String,
+        expected: String,
+    },
     #[error("aggregation error: {0}")]
     Aggregation(#[from] polars::error::PolarsError),
     #[error("internal error: {0}")]
@@ -44,6 +52,7 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::UnknownRun { .. } => tonic::Status::not_found(message),
             CoordinatorError::StaleLease { .. } => tonic::Status::failed_precondition(message),
             CoordinatorError::Store(_)
+            | CoordinatorError::StoreVersion { .. }
             | CoordinatorError::Aggregation(_)
             | CoordinatorError::Internal(_) => tonic::Status::internal(message),
         }

@@ -7,7 +7,8 @@
 //! # Layout
 //! - [`spec`]: the run spec (TOML) and its validation.
 //! - [`planner`]: pure planning of items and shards with content-derived ids.
-//! - [`lease`]: the pure lease table: liveness, progress deadlines, epochs, budgets.
+//! - [`lease`]: the pure lease table: liveness, progress deadlines, epochs, shares.
+//! - [`budget`]: adaptive (AIMD) endpoint concurrency budgets.
 //! - [`store`]: SQLite store through sqlx (runs, items, shards, results).
 //! - [`controller`]: the logic tying them together, independent of gRPC.
 //! - [`service`]: the tonic service, a thin translation layer.
@@ -15,6 +16,7 @@
 //! - [`serve`]: run the gRPC server on a listener until shutdown.
 
 pub mod aggregate;
+pub mod budget;
 pub mod controller;
 pub mod error;
 pub mod lease;

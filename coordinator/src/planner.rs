@@ -47,6 +47,9 @@ pub struct PlannedItem {
     pub template: String,
     /// `file:line` of the record in the user's data.
     pub source: String,
+    /// Key of the exact request (endpoint URL, model, generation settings, prompt,
+    /// repeat) in the response cache shared by all runs of a store.
+    pub request_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +223,7 @@ pub fn plan(
                 .or_default()
                 .push(RenderedItem {
                     item_key,
+                    messages_json,
                     subject: item.subject.clone(),
                     category,
                     item_id: item.id.clone(),
@@ -273,6 +277,17 @@ pub fn plan(
                         item_count: chunk.len() as u32,
                     });
                     for (repeat, item) in chunk {
+                        let request_key = short_hash(
+                            &[
+                                endpoint.base_url.trim_end_matches('/'),
+                                &endpoint.model,
+                                &endpoint.temperature.to_string(),
+                                &endpoint.max_tokens.to_string(),
+                                &item.messages_json,
+                                &repeat.to_string(),
+                            ],
+                            32,
+                        );
                         items.push(PlannedItem {
                             item_key: item.item_key.clone(),
                             repeat: *repeat,
@@ -287,6 +302,7 @@ pub fn plan(
                             shard_id: shard_id.clone(),
                             template: prepared.template.clone(),
                             source: item.source.clone(),
+                            request_key,
                         });
                     }
                 }
@@ -316,6 +332,7 @@ pub fn plan(
 #[derive(Debug, Clone)]
 struct RenderedItem {
     item_key: String,
+    messages_json: String,
     subject: String,
     category: String,
     item_id: String,
@@ -489,6 +506,27 @@ mod tests {
         suite.limit_per_subject = Some(2);
         let planned = plan("run-x", &spec(&["a"], 10, 1), &[suite], "0").expect("plans");
         assert_eq!(planned.items.len(), 4);
+    }
+
+    #[test]
+    fn request_keys_differ_by_endpoint_setting_and_repeat_but_not_by_run() {
+        let suites = [prepared(items(2))];
+        let one = plan("run-1", &spec(&["a"], 10, 2), &suites, "0").expect("plans");
+        let two = plan("run-2", &spec(&["a"], 10, 2), &suites, "0").expect("plans");
+        assert_eq!(
+            one.items[0].request_key, two.items[0].request_key,
+            "same request in another run"
+        );
+        let keys: std::collections::BTreeSet<_> = one
+            .items
+            .iter()
+            .map(|item| item.request_key.clone())
+            .collect();
+        assert_eq!(keys.len(), 4, "2 items x 2 repeats are 4 distinct requests");
+        let mut hotter = spec(&["a"], 10, 2);
+        hotter.endpoints[0].temperature = 0.7;
+        let three = plan("run-1", &hotter, &suites, "0").expect("plans");
+        assert_ne!(one.items[0].request_key, three.items[0].request_key);
     }
 
     #[test]

@@ -41,6 +41,8 @@ struct EndpointUsage {
     prompt_tokens: u64,
     completion_tokens: u64,
     answered: usize,
+    attempts: u64,
+    throttled: u64,
 }
 
 fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
@@ -54,6 +56,7 @@ fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
                 .iter()
                 .filter(|row| row.endpoint == endpoint && row.outcome != "api_error")
                 .collect();
+            let all: Vec<&ScoredRow> = rows.iter().filter(|row| row.endpoint == endpoint).collect();
             let mut latencies: Vec<u64> = answered.iter().map(|row| row.latency_ms).collect();
             latencies.sort_unstable();
             EndpointUsage {
@@ -69,6 +72,8 @@ fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
                     .map(|row| u64::from(row.completion_tokens))
                     .sum(),
                 answered: answered.len(),
+                attempts: all.iter().map(|row| u64::from(row.attempts)).sum(),
+                throttled: all.iter().map(|row| u64::from(row.throttled)).sum(),
             }
         })
         .collect()
@@ -120,15 +125,15 @@ pub fn render(
     let _ = writeln!(md, "## Scores by suite\n");
     let _ = writeln!(
         md,
-        "Accuracy in %. *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages); *item mean* weights every item equally. The 95% interval (Wilson) is for the item mean. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`) and API errors count against the score and are shown apart.\n"
+        "Accuracy in %. *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages); *item mean* weights every item equally. The 95% interval (Wilson) is for the item mean. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`), refusals (moderation or a declined answer) and API errors count against the score and are shown apart.\n"
     );
     let _ = writeln!(
         md,
-        "| endpoint | suite | subjects | n | subject mean | item mean | 95% CI | correct | wrong | unextractable | truncated | api_error |"
+        "| endpoint | suite | subjects | n | subject mean | item mean | 95% CI | correct | wrong | unextractable | truncated | refused | api_error |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     );
     let suites = &aggregates.by_suite;
     for row in 0..suites.height() {
@@ -137,7 +142,7 @@ pub fn render(
         let (low, high) = wilson_interval(correct, n);
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {}–{} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {}–{} | {} | {} | {} | {} | {} | {} |",
             text_at(suites, "endpoint", row)?,
             text_at(suites, "suite", row)?,
             int_at(suites, "subjects", row)?,
@@ -150,6 +155,7 @@ pub fn render(
             int_at(suites, "wrong", row)?,
             int_at(suites, "unextractable", row)?,
             int_at(suites, "truncated", row)?,
+            int_at(suites, "refused", row)?,
             int_at(suites, "api_error", row)?,
         );
     }
@@ -157,19 +163,21 @@ pub fn render(
     let _ = writeln!(md, "\n## Endpoints\n");
     let _ = writeln!(
         md,
-        "| endpoint | answered | latency p50 (ms) | latency p95 (ms) | prompt tokens | completion tokens |"
+        "| endpoint | answered | latency p50 (ms) | latency p95 (ms) | prompt tokens | completion tokens | requests sent | throttled (429/503) |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for usage in endpoint_usage(rows) {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             usage.endpoint,
             usage.answered,
             usage.latency_p50_ms,
             usage.latency_p95_ms,
             usage.prompt_tokens,
-            usage.completion_tokens
+            usage.completion_tokens,
+            usage.attempts,
+            usage.throttled
         );
     }
 
@@ -197,14 +205,17 @@ pub fn render(
     let _ = writeln!(md, "\n## Scores by subject\n");
     let _ = writeln!(
         md,
-        "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | truncated | api_error |"
+        "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | truncated | refused | api_error |"
     );
-    let _ = writeln!(md, "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        md,
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     let subjects = &aggregates.by_subject;
     for row in 0..subjects.height() {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             text_at(subjects, "endpoint", row)?,
             text_at(subjects, "suite", row)?,
             text_at(subjects, "subject", row)?,
@@ -215,6 +226,7 @@ pub fn render(
             int_at(subjects, "wrong", row)?,
             int_at(subjects, "unextractable", row)?,
             int_at(subjects, "truncated", row)?,
+            int_at(subjects, "refused", row)?,
             int_at(subjects, "api_error", row)?,
         );
     }

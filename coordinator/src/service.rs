@@ -108,6 +108,7 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
             resumed: submitted.resumed,
             total_items: submitted.total_items,
             already_done: submitted.already_done,
+            from_cache: submitted.from_cache,
         }))
     }
 
@@ -160,6 +161,17 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
     ) -> Result<Response<v1::ListRunsResponse>, Status> {
         let runs = self.controller.list_runs().await?;
         Ok(Response::new(v1::ListRunsResponse { runs }))
+    }
+
+    async fn retry_run(
+        &self,
+        request: Request<v1::RetryRunRequest>,
+    ) -> Result<Response<v1::RetryRunResponse>, Status> {
+        let requeued = self
+            .controller
+            .retry_run(&request.into_inner().run_id)
+            .await?;
+        Ok(Response::new(v1::RetryRunResponse { requeued }))
     }
 
     async fn render_report(

@@ -25,6 +25,10 @@ pub struct RunSpec {
     /// little, large enough that leasing is not the bottleneck.
     #[serde(default = "default_shard_size")]
     pub shard_size: u32,
+    /// Reuse stored responses to identical requests (same endpoint URL, model, generation
+    /// settings, prompt and repeat) from earlier runs instead of calling the endpoint.
+    #[serde(default = "default_cache")]
+    pub cache: bool,
     pub suites: Vec<SuiteSpec>,
     pub endpoints: Vec<EndpointSpec>,
 }
@@ -68,6 +72,9 @@ pub struct EndpointSpec {
     /// Requests in flight at once across the whole cluster.
     #[serde(default = "default_max_concurrency")]
     pub max_concurrency: u32,
+    /// Requests started per second across the whole cluster; absent means no limit.
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
     #[serde(default = "default_timeout_secs")]
     pub timeout_secs: f64,
     #[serde(default)]
@@ -84,6 +91,9 @@ fn default_repeats() -> u32 {
 }
 fn default_shard_size() -> u32 {
     25
+}
+fn default_cache() -> bool {
+    true
 }
 fn default_max_concurrency() -> u32 {
     4
@@ -185,6 +195,15 @@ impl RunSpec {
                     endpoint.name
                 )));
             }
+            if endpoint
+                .requests_per_second
+                .is_some_and(|rate| rate.is_nan() || rate <= 0.0)
+            {
+                return Err(invalid(format!(
+                    "endpoint `{}`: requests_per_second must be positive (leave it out for no limit)",
+                    endpoint.name
+                )));
+            }
             if endpoint.max_attempts == 0 {
                 return Err(invalid(format!(
                     "endpoint `{}`: max_attempts must be at least 1",
@@ -248,6 +267,8 @@ model = "m"
         assert_eq!(spec.endpoints[0].max_concurrency, 4);
         assert_eq!(spec.endpoints[0].temperature, 0.0);
         assert_eq!(spec.suites[0].shots, 0);
+        assert!(spec.cache);
+        assert_eq!(spec.endpoints[0].requests_per_second, None);
     }
 
     #[test]

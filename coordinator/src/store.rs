@@ -12,6 +12,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::error::CoordinatorError;
 use crate::planner::Plan;
 
 const SCHEMA: &[&str] = &[
@@ -50,6 +51,7 @@ const SCHEMA: &[&str] = &[
         messages_json TEXT NOT NULL,
         template TEXT NOT NULL,
         source TEXT NOT NULL,
+        request_key TEXT NOT NULL,
         PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
     )",
     "CREATE INDEX IF NOT EXISTS items_by_shard ON items (run_id, shard_id)",
@@ -70,12 +72,31 @@ const SCHEMA: &[&str] = &[
         error_message TEXT NOT NULL,
         http_status BIGINT NOT NULL,
         attempts BIGINT NOT NULL,
+        throttled BIGINT NOT NULL,
+        attempt_log_json TEXT NOT NULL,
         extracted TEXT,
         outcome TEXT NOT NULL,
         received_at_ms BIGINT NOT NULL,
         PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
     )",
+    // Results set aside by `jianzhen retry`, kept for the record.
+    "CREATE TABLE IF NOT EXISTS retired_results AS SELECT * FROM results WHERE 1 = 0",
+    // Answers by exact request, shared by every run in this store.
+    "CREATE TABLE IF NOT EXISTS response_cache (
+        request_key TEXT PRIMARY KEY,
+        response_text TEXT NOT NULL,
+        finish_reason TEXT NOT NULL,
+        prompt_tokens BIGINT NOT NULL,
+        completion_tokens BIGINT NOT NULL,
+        latency_ms BIGINT NOT NULL,
+        created_at_ms BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ];
+
+/// Bumped whenever the schema changes; a store of another version is refused with advice
+/// rather than failing later on a missing column.
+pub const SCHEMA_VERSION: &str = "2";
 
 pub const SHARD_PENDING: &str = "pending";
 pub const SHARD_LEASED: &str = "leased";
@@ -107,6 +128,22 @@ pub struct OpenItem {
 pub struct ScoringInput {
     pub gold: String,
     pub options_json: String,
+    pub request_key: String,
+}
+
+/// An item of a run with no result yet whose exact request has a cached answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheHit {
+    pub endpoint: String,
+    pub item_key: String,
+    pub repeat: u32,
+    pub shard_id: String,
+    pub scoring: ScoringInput,
+    pub response_text: String,
+    pub finish_reason: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u64,
 }
 
 /// A raw response with its score, as stored.
@@ -128,9 +165,13 @@ pub struct StoredResult {
     pub error_message: String,
     pub http_status: u32,
     pub attempts: u32,
+    pub throttled: u32,
+    pub attempt_log_json: String,
     pub extracted: Option<String>,
     pub outcome: String,
     pub received_at_ms: i64,
+    /// Set for answers worth caching (no error): the request they answer.
+    pub cache_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +209,8 @@ pub struct ScoredRow {
     pub latency_ms: u64,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
+    pub attempts: u32,
+    pub throttled: u32,
 }
 
 fn as_u32(value: i64) -> u32 {
@@ -186,8 +229,9 @@ impl Store {
     /// Opens (creating if needed) the store at `url`: `sqlite:PATH` or `sqlite::memory:`.
     ///
     /// # Errors
-    /// The database cannot be opened or the schema cannot be created.
-    pub async fn open(url: &str) -> Result<Store, sqlx::Error> {
+    /// The database cannot be opened, the schema cannot be created, or the store was
+    /// written by a Jianzhen with another schema.
+    pub async fn open(url: &str) -> Result<Store, CoordinatorError> {
         sqlx::any::install_default_drivers();
         let url = normalise_url(url);
         // SQLite: one connection serialises every transaction, so leasing needs no retry
@@ -208,7 +252,41 @@ impl Store {
         for statement in SCHEMA {
             sqlx::query(*statement).execute(&store.pool).await?;
         }
+        store.check_schema_version(&url).await?;
         Ok(store)
+    }
+
+    async fn check_schema_version(&self, url: &str) -> Result<(), CoordinatorError> {
+        let version: Option<String> =
+            sqlx::query("SELECT value FROM meta WHERE key = 'schema_version'")
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| row.try_get("value"))
+                .transpose()?;
+        let found = match version {
+            Some(version) if version == SCHEMA_VERSION => return Ok(()),
+            Some(version) => version,
+            None => {
+                let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM runs")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                if runs > 0 {
+                    "1".to_string()
+                } else {
+                    sqlx::query("INSERT INTO meta (key, value) VALUES ('schema_version', $1) ON CONFLICT (key) DO NOTHING")
+                        .bind(SCHEMA_VERSION)
+                        .execute(&self.pool)
+                        .await?;
+                    return Ok(());
+                }
+            }
+        };
+        Err(CoordinatorError::StoreVersion {
+            store: redact_url(url),
+            found,
+            expected: SCHEMA_VERSION.to_string(),
+        })
     }
 
     /// Stores a plan. Items and shards already present (a resumed run) are kept as they
@@ -259,8 +337,8 @@ impl Store {
             let messages_json = serde_json::to_string(&item.messages).unwrap_or_default();
             sqlx::query(
                 "INSERT INTO items (run_id, endpoint, item_key, repeat_index, shard_id, suite, subject,
-                    category, item_id, gold, options_json, messages_json, template, source)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                    category, item_id, gold, options_json, messages_json, template, source, request_key)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&plan.run_id)
@@ -277,6 +355,7 @@ impl Store {
             .bind(messages_json)
             .bind(&item.template)
             .bind(&item.source)
+            .bind(&item.request_key)
             .execute(&mut *transaction)
             .await?;
         }
@@ -420,7 +499,7 @@ impl Store {
         repeat: u32,
     ) -> Result<Option<(String, ScoringInput)>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT endpoint, gold, options_json FROM items
+            "SELECT endpoint, gold, options_json, request_key FROM items
              WHERE run_id = $1 AND shard_id = $2 AND item_key = $3 AND repeat_index = $4",
         )
         .bind(run_id)
@@ -437,6 +516,7 @@ impl Store {
             ScoringInput {
                 gold: row.try_get("gold")?,
                 options_json: row.try_get("options_json")?,
+                request_key: row.try_get("request_key")?,
             },
         )))
     }
@@ -452,8 +532,10 @@ impl Store {
             let affected = sqlx::query(
                 "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
                     response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
-                    error_message, http_status, attempts, extracted, outcome, received_at_ms)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                    error_message, http_status, attempts, throttled, attempt_log_json, extracted, outcome,
+                    received_at_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                    $20, $21)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&result.run_id)
@@ -472,6 +554,8 @@ impl Store {
             .bind(&result.error_message)
             .bind(i64::from(result.http_status))
             .bind(i64::from(result.attempts))
+            .bind(i64::from(result.throttled))
+            .bind(&result.attempt_log_json)
             .bind(result.extracted.clone())
             .bind(&result.outcome)
             .bind(result.received_at_ms)
@@ -481,9 +565,102 @@ impl Store {
             if affected > 0 {
                 stored += 1;
             }
+            if let Some(cache_key) = &result.cache_key {
+                sqlx::query(
+                    "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
+                        completion_tokens, latency_ms, created_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_key) DO NOTHING",
+                )
+                .bind(cache_key)
+                .bind(&result.response_text)
+                .bind(&result.finish_reason)
+                .bind(i64::from(result.prompt_tokens))
+                .bind(i64::from(result.completion_tokens))
+                .bind(as_i64(result.latency_ms))
+                .bind(result.received_at_ms)
+                .execute(&mut *transaction)
+                .await?;
+            }
         }
         transaction.commit().await?;
         Ok(stored)
+    }
+
+    /// Items of a run without a result whose exact request has a cached answer.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn cache_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key,
+                    c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms
+             FROM items i
+             JOIN response_cache c ON c.request_key = i.request_key
+             LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
+                AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
+             WHERE i.run_id = $1 AND r.item_key IS NULL
+             ORDER BY i.endpoint, i.item_key, i.repeat_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(CacheHit {
+                    endpoint: row.try_get("endpoint")?,
+                    item_key: row.try_get("item_key")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    shard_id: row.try_get("shard_id")?,
+                    scoring: ScoringInput {
+                        gold: row.try_get("gold")?,
+                        options_json: row.try_get("options_json")?,
+                        request_key: row.try_get("request_key")?,
+                    },
+                    response_text: row.try_get("response_text")?,
+                    finish_reason: row.try_get("finish_reason")?,
+                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
+                    latency_ms: as_u64(row.try_get("latency_ms")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Sets aside the run's `api_error` results (kept in `retired_results`) and queues
+    /// their shards again. Returns how many items were requeued.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn retry_api_errors(&self, run_id: &str) -> Result<u64, sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        sqlx::query("INSERT INTO retired_results SELECT * FROM results WHERE run_id = $1 AND outcome = 'api_error'")
+            .bind(run_id)
+            .execute(&mut *transaction)
+            .await?;
+        sqlx::query(
+            "UPDATE shards SET state = $1 WHERE run_id = $2 AND state = $3 AND shard_id IN
+                (SELECT shard_id FROM results WHERE run_id = $2 AND outcome = 'api_error')",
+        )
+        .bind(SHARD_PENDING)
+        .bind(run_id)
+        .bind(SHARD_DONE)
+        .execute(&mut *transaction)
+        .await?;
+        let requeued =
+            sqlx::query("DELETE FROM results WHERE run_id = $1 AND outcome = 'api_error'")
+                .bind(run_id)
+                .execute(&mut *transaction)
+                .await?
+                .rows_affected();
+        if requeued > 0 {
+            sqlx::query("UPDATE runs SET state = $1, finished_at_ms = NULL WHERE run_id = $2")
+                .bind(RUN_RUNNING)
+                .bind(run_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(requeued)
     }
 
     /// Marks the shard done if every item has a result; otherwise puts it back in the
@@ -641,7 +818,8 @@ impl Store {
     pub async fn scored_rows(&self, run_id: &str) -> Result<Vec<ScoredRow>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
-                    r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens
+                    r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens,
+                    r.attempts, r.throttled
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
              WHERE r.run_id = $1
@@ -665,6 +843,8 @@ impl Store {
                     latency_ms: as_u64(row.try_get("latency_ms")?),
                     prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
                     completion_tokens: as_u32(row.try_get("completion_tokens")?),
+                    attempts: as_u32(row.try_get("attempts")?),
+                    throttled: as_u32(row.try_get("throttled")?),
                 })
             })
             .collect()
@@ -708,6 +888,18 @@ fn run_record_from_row(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
         state: row.try_get("state")?,
         created_at_ms: row.try_get("created_at_ms")?,
     })
+}
+
+/// A store URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    let user = credentials.split(':').next().unwrap_or_default();
+    format!("{scheme}://{user}:***@{host}")
 }
 
 /// Accepts `sqlite:PATH`, `sqlite://PATH` and a bare path ending in `.db`, and makes

@@ -75,6 +75,16 @@ pub enum SuiteError {
         problem: String,
     },
 
+    /// A bad record in a file that is one JSON document (GAOKAO-Bench, C3, CMRC2018),
+    /// where the record is named by its position rather than a line.
+    #[error("{}: {record}: {problem}; fix or remove this record", path.display())]
+    MalformedRecord {
+        path: PathBuf,
+        /// The record's position, e.g. `example[12]` or `data[3].paragraphs[0].qas[1]`.
+        record: String,
+        problem: String,
+    },
+
     #[error(
         "subject `{subject}` has {available} dev examples but {wanted} shots were asked for; \
          ask for at most {available} shots"

@@ -6,24 +6,34 @@
 //! [`Extraction::Unextractable`], which is counted apart from wrong answers.
 //!
 //! 1. Reasoning before a closing `</think>` is dropped; an unclosed `<think>` means the
-//!    reply was cut off inside its reasoning.
+//!    reply was cut off inside its reasoning. When a later line opens a new item in the
+//!    prompt's format (`以下是中国关于…`, `题目：`, `Question:`, `下一题`) and a letter can be
+//!    read before it, only that part counts: base models invent the next question.
 //! 2. Full-width forms are folded (`Ｂ` → `B`, `（` → `(`, `：` → `:`, `．` → `.`) and
 //!    markdown/LaTeX emphasis (`**`, `$`) is removed.
 //! 3. The whole reply is just a letter: `B`, `B.`, `(B)`, `b)`. Lowercase letters are only
 //!    read in this form (and as `(b)` after a conclusion), never from running text.
 //! 4. Conclusion markers, the last one first: `答案是`, `答案：`, `选`, `应选`, `故`,
 //!    `the answer is`, `Answer:`, `\boxed{`… followed by a letter. A conclusion naming two
-//!    letters (`答案是A或C`) is unextractable. With option texts, a conclusion followed by
-//!    an option's exact text (`答案是：北京`) counts too.
+//!    letters (`答案是A或C`, `可能是A，也可能是D`) is unextractable. With option texts, a
+//!    conclusion followed by an option's exact text (`答案是：北京`) counts too. A
+//!    lowercase letter counts here when it ends the sentence (`Answer: b`). A reply that
+//!    ends in `…, so C.` counts as concluding with C.
 //! 5. The last non-empty line is just a letter (a chain of thought ending in `B`).
 //! 6. The reply starts with a letter and a separator: `B. 北京`, `B、`, `(B) ...`.
-//! 7. Assertions (`B正确`, `B is correct`), then mentions (`选项B`, `B选项`, `option B`,
-//!    `(B)`) that all agree.
+//! 7. Assertions (`B正确`, `B is correct`), then an option listing with exactly one line
+//!    marked right (`B. 北京（正确）`, `B. 北京 √`), then mentions (`选项B`, `B选项`,
+//!    `option B`, `(B)`) that all agree.
 //! 8. With option texts: the whole reply is one option's text.
 //! 9. Exactly one standalone capital letter in the reply (never inside a word: `DNA`,
 //!    `A lot`, `I think` do not count; nor inside a quoted option text). Several distinct
 //!    letters here are unextractable.
-//! 10. With option texts: exactly one option's text appears in the reply.
+//! 10. With option texts: exactly one option's text appears in the reply, not counting
+//!     ones it rules out (`维生素A不对`, `neither Paris`).
+//!
+//! [`is_refusal`] then tells a reply that declines to answer apart from one we could not
+//! read. Both are checked against `corpus/extraction.jsonl`, a regression corpus of
+//! replies written for the project with the label a careful human grader would give.
 
 use std::collections::BTreeSet;
 
@@ -39,7 +49,7 @@ pub enum Extraction {
 }
 
 /// Recorded with every result, so a change to the cascade is visible in reports.
-pub const EXTRACTOR_VERSION: &str = "cascade-v1";
+pub const EXTRACTOR_VERSION: &str = "cascade-v2";
 
 /// Reads the chosen letter among the first `option_count` letters from `response`.
 pub fn extract_choice(response: &str, option_count: usize) -> Extraction {
@@ -50,6 +60,142 @@ pub fn extract_choice(response: &str, option_count: usize) -> Extraction {
 /// an option's text instead of its letter. This is the one the coordinator calls.
 pub fn extract_choice_with_options(response: &str, options: &[String]) -> Extraction {
     extract(response, options.len(), options)
+}
+
+/// Whether `response` declines to answer: it holds a refusal phrase ("抱歉，我无法回答这个
+/// 问题", "作为一个AI语言模型，我不能…", "I'm sorry, but I can't help with that", "涉及
+/// 敏感内容") and no option letter can be read from it.
+///
+/// Conservative on purpose: uncertainty is not refusal ("我不知道", "我无法确定答案",
+/// "I'm not sure" stay unextractable), and any readable letter wins over a refusal phrase
+/// ("抱歉，我不确定，但答案是B" is B). Reasoning inside `<think>…</think>` is ignored,
+/// like everywhere else in this module. Letters are read here for every position A-Z,
+/// since the option count is unknown; [`crate::outcome::classify_choice`] reads them
+/// against the item's own options instead.
+pub fn is_refusal(response: &str) -> bool {
+    is_refusal_given(response, extract(response, 26, &[]))
+}
+
+/// [`is_refusal`] for a reply already read as `extraction`.
+pub(crate) fn is_refusal_given(response: &str, extraction: Extraction) -> bool {
+    if extraction != Extraction::Unextractable {
+        return false;
+    }
+    // A reply cut off inside its reasoning never got to answer, nor to refuse.
+    strip_reasoning(response).is_some_and(has_refusal_phrase)
+}
+
+/// Phrases that decline the request itself. They name the act of answering or helping
+/// ("无法回答", "can't help"), never mere doubt ("无法确定", "not sure"), which is an
+/// unextractable answer, not a refusal.
+const REFUSAL_PHRASES: &[&str] = &[
+    "无法回答",
+    "不能回答",
+    "无法作答",
+    "不能作答",
+    "无法回复",
+    "不能回复",
+    "拒绝回答",
+    "不便回答",
+    "不便作答",
+    "不予回答",
+    "无可奉告",
+    "无法提供",
+    "不能提供",
+    "无法协助",
+    "不能协助",
+    "无法帮助",
+    "不能帮助",
+    "帮不了",
+    "无能为力",
+    "无法满足",
+    "不能满足",
+    "无法对此",
+    "不能对此",
+    "无法讨论",
+    "不能讨论",
+    "无法评论",
+    "不能评论",
+    "超出了我的能力",
+    "涉及敏感",
+    "敏感话题",
+    "敏感内容",
+    "比较敏感",
+    "换个话题",
+    "can't help",
+    "cannot help",
+    "can not help",
+    "unable to help",
+    "not able to help",
+    "can't assist",
+    "cannot assist",
+    "unable to assist",
+    "not able to assist",
+    "can't answer",
+    "cannot answer",
+    "unable to answer",
+    "not able to answer",
+    "won't answer",
+    "will not answer",
+    "decline to answer",
+    "can't provide",
+    "cannot provide",
+    "unable to provide",
+    "not able to provide",
+    "can't comply",
+    "cannot comply",
+    "can't fulfill",
+    "cannot fulfill",
+    "can't respond",
+    "cannot respond",
+    "can't discuss",
+    "cannot discuss",
+];
+
+/// Disclaimers that refuse only when followed by a negation in the same reply ("作为一个
+/// AI语言模型，我没有个人观点"); on their own they often preface a real answer.
+const AI_DISCLAIMERS: &[&str] = &[
+    "作为一个ai",
+    "作为ai",
+    "作为一个人工智能",
+    "作为人工智能",
+    "作为一个语言模型",
+    "作为语言模型",
+    "as an ai",
+    "as a language model",
+];
+
+/// Negations that turn an [`AI_DISCLAIMERS`] entry into a refusal.
+const DISCLAIMER_NEGATIONS: &[&str] = &[
+    "不能",
+    "无法",
+    "没有",
+    "不会",
+    "不具备",
+    "can't",
+    "cannot",
+    "don't",
+    "do not",
+    "unable",
+    "not able",
+];
+
+fn has_refusal_phrase(text: &str) -> bool {
+    let text: String = normalize(text)
+        .into_iter()
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    if REFUSAL_PHRASES.iter().any(|phrase| text.contains(phrase)) {
+        return true;
+    }
+    AI_DISCLAIMERS.iter().any(|disclaimer| {
+        text.find(disclaimer).is_some_and(|start| {
+            let rest = &text[start + disclaimer.len()..];
+            DISCLAIMER_NEGATIONS
+                .iter()
+                .any(|negation| rest.contains(negation))
+        })
+    })
 }
 
 /// The outcome of one cascade step: a decision (choice or definite refusal), or no
@@ -65,17 +211,31 @@ fn extract(response: &str, option_count: usize, options: &[String]) -> Extractio
     let Some(answer_part) = strip_reasoning(response) else {
         return Extraction::Unextractable;
     };
+    // A base model that answered often goes on to invent the next question in the
+    // prompt's own format, answer included; that invented answer is not its reply.
+    if let Some(before_next_item) = text_before_invented_item(answer_part) {
+        let extraction = run_cascade(before_next_item, option_count, options);
+        if extraction != Extraction::Unextractable {
+            return extraction;
+        }
+    }
+    run_cascade(answer_part, option_count, options)
+}
+
+fn run_cascade(answer_part: &str, option_count: usize, options: &[String]) -> Extraction {
     let reply = Reply::new(answer_part, option_count, options);
     if reply.chars.iter().all(|c| c.is_whitespace()) {
         return Extraction::Unextractable;
     }
 
-    let steps: [&dyn Fn(&Reply) -> StepResult; 10] = [
+    let steps: [&dyn Fn(&Reply) -> StepResult; 12] = [
         &|reply| reply.whole_reply_is_letter(),
         &|reply| reply.last_conclusion(),
+        &|reply| reply.terminal_letter_after_so(),
         &|reply| reply.last_line_is_letter(),
         &|reply| reply.leading_letter(),
         &|reply| reply.agreeing_assertions(),
+        &|reply| reply.verdict_marks(),
         &|reply| reply.agreeing_mentions(),
         &|reply| reply.whole_reply_is_option_text(),
         &|reply| reply.single_standalone_letter(),
@@ -86,6 +246,39 @@ fn extract(response: &str, option_count: usize, options: &[String]) -> Extractio
         .iter()
         .find_map(|step| step(&reply))
         .unwrap_or(Extraction::Unextractable)
+}
+
+/// Line openings that start a new item in the published prompt formats (C-Eval's and
+/// CMMLU's headers, `题目：`, `Question:`) or announce one (`下一题`).
+const NEXT_ITEM_HEADERS: &[&str] = &[
+    "以下是中国关于",
+    "以下是关于",
+    "题目:",
+    "题目：",
+    "问题:",
+    "问题：",
+    "下一题",
+    "Question:",
+];
+
+/// The text before the first line (other than the first) that opens a new item, if any.
+/// The caller only trusts it when a letter can be read from it: a reply that first
+/// echoes the question ("分析\n题目：…\n答案：B") keeps its whole text.
+fn text_before_invented_item(text: &str) -> Option<&str> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let content = line.trim_start();
+        if offset > 0
+            && !text[..offset].trim().is_empty()
+            && NEXT_ITEM_HEADERS
+                .iter()
+                .any(|header| content.starts_with(header))
+        {
+            return Some(&text[..offset]);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The text after the last `</think>`; `None` when a `<think>` block never closes.
@@ -108,6 +301,9 @@ fn normalize(text: &str) -> Vec<char> {
             // Full-width ASCII block (Ａ, ｂ, （, ：, ．, ，, ［ ...) maps 1:1 onto ASCII.
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             '\u{3000}' => ' ',
+            // Typographic apostrophes ("I’m", "can’t") are common in chat output; folded
+            // so the pronoun `I` and English phrases have one spelling.
+            '’' => '\'',
             '【' | '〔' => '[',
             '】' | '〕' => ']',
             other => other,
@@ -145,6 +341,9 @@ const FILLERS: &[&str] = &[
     "则为",
     "也就是",
     "都是",
+    "只剩下",
+    "剩下",
+    "了",
     "答案",
     "是",
     "为",
@@ -159,6 +358,7 @@ const FILLERS: &[&str] = &[
     "=",
     "(",
     "[",
+    "]",
     "{",
     "\"",
     "“",
@@ -221,6 +421,10 @@ const CONCLUSION_MARKERS: &[(&str, bool)] = &[
     ("所以", false),
     ("因此", false),
     ("综上", false),
+    // `答：B` in exam answer style; `答案` above already covers the longer form.
+    ("答:", false),
+    ("应该是", false),
+    ("应当是", false),
     ("\\boxed{", false),
     ("answer", true),
     ("correct option", true),
@@ -250,8 +454,19 @@ const ASSERTIONS_AFTER_LETTER: &[&str] = &[
 ];
 
 /// Text right before a letter that rules it out ("不是A", "not A").
-const NEGATIONS_BEFORE_LETTER: &[&str] =
-    &["不是", "不选", "排除", "除了", "not ", "isn't ", "except "];
+const NEGATIONS_BEFORE_LETTER: &[&str] = &[
+    "不是",
+    "不选",
+    "排除",
+    "除了",
+    "not ",
+    "isn't ",
+    "except ",
+    "neither ",
+    "nor ",
+    "neither is ",
+    "nor is ",
+];
 
 /// Text right after a letter that rules it out ("A错误", "A is wrong").
 const NEGATIONS_AFTER_LETTER: &[&str] = &[
@@ -274,7 +489,29 @@ const NEGATIONS_AFTER_LETTER: &[&str] = &[
 ];
 
 /// Connectives that join two letters into a non-answer ("A和C", "A or B").
-const LETTER_JOINERS: &[&str] = &["和", "或", "与", "及", "、", ",", "/", "&", "and", "or"];
+/// Hedges count as joiners: "可能是A，也可能是D" names two letters, not one.
+const LETTER_JOINERS: &[&str] = &[
+    "和",
+    "或",
+    "或者",
+    "或者是",
+    "还是",
+    "与",
+    "及",
+    "、",
+    ",",
+    "/",
+    "&",
+    "and",
+    "or",
+    "or maybe",
+    "or possibly",
+    ",也可能是",
+    ",也可能",
+    ",或者是",
+    ",或者",
+    "也可能是",
+];
 
 /// Separators that may follow a letter at the start of a reply ("B. 北京", "B、").
 const LEADING_SEPARATORS: &[char] = &['.', ':', '、', ')', ']', '\n', ',', '。', ';'];
@@ -358,13 +595,19 @@ impl Reply {
 
     /// Whether the letter at `index` is ruled out by its context ("A错误", "不是A").
     fn is_negated(&self, index: usize) -> bool {
+        self.is_span_negated(index, index + 1)
+    }
+
+    /// Whether the text in `start..end` (a letter or an option's text) is ruled out by
+    /// the words around it ("维生素A不对", "neither Paris").
+    fn is_span_negated(&self, start: usize, end: usize) -> bool {
         let before = NEGATIONS_BEFORE_LETTER.iter().any(|pattern| {
             let len = pattern.chars().count();
-            index >= len && self.lower_starts_with(index - len, pattern)
+            start >= len && self.lower_starts_with(start - len, pattern)
         });
         let after = NEGATIONS_AFTER_LETTER
             .iter()
-            .any(|pattern| self.lower_starts_with(index + 1, pattern));
+            .any(|pattern| self.lower_starts_with(end, pattern));
         before || after
     }
 
@@ -377,15 +620,15 @@ impl Reply {
     /// Whether another allowed letter follows the letter at `index` through a joiner
     /// ("A和C", "A, B", "A or B").
     fn joined_to_another_letter(&self, index: usize) -> bool {
-        let mut position = self.skip_spaces(index + 1);
-        let Some(joiner) = LETTER_JOINERS
-            .iter()
-            .find(|joiner| self.lower_starts_with(position, joiner))
-        else {
-            return false;
-        };
-        position = self.skip_spaces(position + joiner.chars().count());
-        self.standalone_letter_at(position).is_some()
+        let position = self.skip_spaces(index + 1);
+        // Every joiner is tried, since a short one (",") can prefix a longer one
+        // (",也可能是").
+        LETTER_JOINERS.iter().any(|joiner| {
+            self.lower_starts_with(position, joiner) && {
+                let after = self.skip_spaces(position + joiner.chars().count());
+                self.standalone_letter_at(after).is_some()
+            }
+        })
     }
 
     fn skip_spaces(&self, mut index: usize) -> usize {
@@ -505,16 +748,80 @@ impl Reply {
         None
     }
 
-    /// `(b)` right after a conclusion: brackets make a lowercase letter unambiguous.
+    /// A lowercase letter right after a conclusion, when nothing can follow it that would
+    /// make it a word: `(b)`, or `b` ending the sentence ("Answer: b", "答案是b。"). "The
+    /// answer is a matter of taste" stays unread, because `a` runs on into words.
     fn lowercase_letter_in_parentheses(&self, index: usize) -> Option<char> {
         let letter = self.char_at(index)?;
         let upper = letter.to_ascii_uppercase();
+        if !letter.is_ascii_lowercase() || !self.is_allowed(upper) {
+            return None;
+        }
         let bracketed = index
             .checked_sub(1)
             .and_then(|before| self.char_at(before))
             .is_some_and(|c| c == '(')
             && self.char_at(index + 1) == Some(')');
-        (letter.is_ascii_lowercase() && self.is_allowed(upper) && bracketed).then_some(upper)
+        let ends_sentence = !self.is_word_char_at(index.checked_sub(1))
+            && self.char_at(index + 1).is_none_or(|next| {
+                next == '\n' || (TRAILING_PUNCTUATION.contains(&next) && next != ':')
+            });
+        (bracketed || ends_sentence).then_some(upper)
+    }
+
+    /// Step 4b: the reply ends in "…, so C." — an English conclusion too loose to trust
+    /// anywhere but at the very end ("so A and B are out" is not a choice).
+    fn terminal_letter_after_so(&self) -> StepResult {
+        let mut end = self.chars.len();
+        while end > 0
+            && (TRAILING_PUNCTUATION.contains(&self.chars[end - 1])
+                || self.chars[end - 1].is_whitespace())
+        {
+            end -= 1;
+        }
+        let index = end.checked_sub(1)?;
+        let letter = self.affirmed_letter_at(index)?;
+        let mut before = index;
+        while before > 0 && self.chars[before - 1] == ' ' {
+            before -= 1;
+        }
+        ["so", "hence", "then"]
+            .iter()
+            .any(|word| {
+                let len = word.chars().count();
+                before >= len
+                    && self.lower_starts_with(before - len, word)
+                    && !self.is_word_char_at((before - len).checked_sub(1))
+            })
+            .then_some(Extraction::Choice(letter))
+    }
+
+    /// Step 7b: an option listing with a verdict mark on exactly one line ("B. 北京（正确）",
+    /// "B. 北京 √"). Only bracketed verdicts and check marks count: a bare "B. 正确" may
+    /// just echo an option whose text is "正确".
+    fn verdict_marks(&self) -> StepResult {
+        let mut letters = BTreeSet::new();
+        for line in self.chars.split(|c| *c == '\n') {
+            let line = trim(line);
+            let (opening, after) = match line {
+                ['(' | '[', letter, after, ..] => (*letter, Some(*after)),
+                [letter, after, ..] => (*letter, Some(*after)),
+                [letter] => (*letter, None),
+                [] => continue,
+            };
+            // `DNA √` opens with a word, not an option letter.
+            if !self.is_allowed(opening) || after.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                continue;
+            }
+            let text: String = line.iter().collect::<String>().to_lowercase();
+            if ["(正确)", "(对)", "(correct)", "√", "✓", "✔"]
+                .iter()
+                .any(|mark| text.contains(mark))
+            {
+                letters.insert(opening);
+            }
+        }
+        single(&letters)
     }
 
     /// An option's exact text at `index`, ending at punctuation, a line end or the end of
@@ -705,13 +1012,20 @@ impl Reply {
     }
 
     /// Step 10: exactly one option's text (two characters or more, so a one-character
-    /// option cannot match by accident) occurs in the reply.
+    /// option cannot match by accident) occurs in the reply, not counting occurrences it
+    /// rules out ("维生素A不对，维生素C才对").
     fn single_option_text_inside(&self) -> StepResult {
         let found: Vec<usize> = self
             .options
             .iter()
             .enumerate()
-            .filter(|(_, option)| option.len() >= 2 && contains(&self.chars, option))
+            .filter(|(_, option)| {
+                option.len() >= 2
+                    && (0..self.chars.len()).any(|start| {
+                        self.chars[start..].starts_with(option)
+                            && !self.is_span_negated(start, start + option.len())
+                    })
+            })
             .map(|(index, _)| index)
             .collect();
         // An option that is part of another found option ("北京" in "北京市") is not
@@ -806,7 +1120,10 @@ mod tests {
             ("(c)", Choice('C')),
             ("b) 北京", Choice('B')),
             ("I think b is right", Unextractable),
-            ("the answer is b", Unextractable),
+            // After a conclusion, a lowercase letter that ends the sentence is a choice
+            // (cascade-v2); one that runs on into words is the article.
+            ("the answer is b", Choice('B')),
+            ("The answer is a matter of taste", Unextractable),
             // Chinese conclusions.
             ("答案是B", Choice('B')),
             ("答案：B", Choice('B')),
@@ -928,6 +1245,43 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn refusals_need_a_refusal_phrase_and_no_answer() {
+        for refusal in [
+            "抱歉，我无法回答这个问题。",
+            "作为一个AI语言模型，我不能提供医疗建议。",
+            "I'm sorry, but I can't help with that.",
+            "I’m sorry, but I can’t help with that.",
+            "这个问题涉及敏感内容，我无法回答",
+            "<think>敏感</think>对不起，我不能回答。",
+        ] {
+            assert!(is_refusal(refusal), "{refusal:?} is a refusal");
+        }
+        for not_refusal in [
+            "",
+            "我不知道",
+            "我无法确定答案",
+            "I'm not sure.",
+            "抱歉，我不确定，但答案是B",
+            "作为一个AI语言模型，我认为答案是C",
+            "As an AI, I think the answer is A.",
+            // Cut off inside reasoning: it never got to refuse.
+            "<think>这个问题涉及敏感内容，我无法回答",
+            "<think>我无法回答</think>B",
+        ] {
+            assert!(!is_refusal(not_refusal), "{not_refusal:?} is not a refusal");
+        }
+    }
+
+    #[test]
+    fn invented_next_item_is_ignored_only_after_an_answer() {
+        let continued = "B\n\n以下是中国关于地理考试的单项选择题，请选出其中的正确答案。\n\
+                         题目\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案: A";
+        assert_eq!(extract_choice(continued, 4), Choice('B'));
+        let echoed_first = "好的。\n题目：示例\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：C";
+        assert_eq!(extract_choice(echoed_first, 4), Choice('C'));
     }
 
     #[test]

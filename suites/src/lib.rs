@@ -8,8 +8,9 @@
 //! - [`load`]: loaders for the published file formats (C-Eval CSV, CMMLU CSV).
 //! - [`subjects`]: subject keys, Chinese names and published category mappings.
 //! - [`template`]: prompt templates reproduced byte for byte from the published ones.
-//! - [`extract`]: answer extraction from Chinese and English model output.
-//! - [`outcome`]: outcome classes and per-item scoring.
+//! - [`extract`]: answer extraction from Chinese and English model output, and refusal
+//!   detection; checked against the regression corpus in `corpus/extraction.jsonl`.
+//! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
 //! - [`error`]: the crate's error type.
 
 pub mod error;

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::extract::Extraction;
+use crate::extract::{Extraction, extract_choice_with_options, is_refusal_given};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -21,15 +21,20 @@ pub enum Outcome {
     Truncated,
     /// The endpoint never gave an answer (transport error, HTTP error, bad body).
     ApiError,
+    /// The model declined to answer ("抱歉，我无法回答这个问题", "I can't help with
+    /// that") and named no option. Counted apart from `unextractable`, because a refusal
+    /// rate is a finding about the model's safety tuning, not about our parser.
+    Refused,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 5] = [
+    pub const ALL: [Outcome; 6] = [
         Outcome::Correct,
         Outcome::Wrong,
         Outcome::Unextractable,
         Outcome::Truncated,
         Outcome::ApiError,
+        Outcome::Refused,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -39,6 +44,7 @@ impl Outcome {
             Outcome::Unextractable => "unextractable",
             Outcome::Truncated => "truncated",
             Outcome::ApiError => "api_error",
+            Outcome::Refused => "refused",
         }
     }
 }
@@ -69,6 +75,37 @@ pub fn score_choice(extraction: &Extraction, gold: char) -> Outcome {
     }
 }
 
+/// Reads a reply to a multiple-choice item and says what it amounts to before it is
+/// compared with a gold letter.
+///
+/// - A letter was read: `(Choice(letter), None)`; score it with [`score_choice`].
+/// - No letter, and the reply declines to answer: `(Unextractable, Some(Refused))`.
+/// - No letter otherwise: `(Unextractable, Some(Unextractable))`.
+///
+/// The extraction is exactly [`extract_choice_with_options`]'s, so results stored before
+/// refusals were told apart keep their letters; only the outcome of some unextractable
+/// replies changes.
+pub fn classify_choice(response: &str, options: &[String]) -> (Extraction, Option<Outcome>) {
+    let extraction = extract_choice_with_options(response, options);
+    match extraction {
+        Extraction::Choice(_) => (extraction, None),
+        Extraction::Unextractable if is_refusal_given(response, extraction) => {
+            (extraction, Some(Outcome::Refused))
+        }
+        Extraction::Unextractable => (extraction, Some(Outcome::Unextractable)),
+    }
+}
+
+/// [`classify_choice`] and [`score_choice`] in one: the outcome of a finished reply
+/// against its gold letter. Truncation and API errors are the caller's to detect first,
+/// since they are not visible in the reply text.
+pub fn score_choice_reply(response: &str, options: &[String], gold: char) -> (Extraction, Outcome) {
+    match classify_choice(response, options) {
+        (extraction, Some(outcome)) => (extraction, outcome),
+        (extraction, None) => (extraction, score_choice(&extraction, gold)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +127,27 @@ mod tests {
         assert_eq!(
             score_choice(&Extraction::Unextractable, 'B'),
             Outcome::Unextractable
+        );
+    }
+
+    #[test]
+    fn refusals_are_told_apart_from_unreadable_answers() {
+        let options: Vec<String> = ["甲", "乙", "丙", "丁"].map(String::from).to_vec();
+        assert_eq!(
+            score_choice_reply("抱歉，我无法回答这个问题。", &options, 'B'),
+            (Extraction::Unextractable, Outcome::Refused)
+        );
+        assert_eq!(
+            score_choice_reply("我不知道", &options, 'B'),
+            (Extraction::Unextractable, Outcome::Unextractable)
+        );
+        assert_eq!(
+            score_choice_reply("抱歉，我不确定，但答案是B", &options, 'B'),
+            (Extraction::Choice('B'), Outcome::Correct)
+        );
+        assert_eq!(
+            classify_choice("丙", &options),
+            (Extraction::Choice('C'), None)
         );
     }
 }

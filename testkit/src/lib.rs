@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -29,7 +29,10 @@ use tokio::sync::watch;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
     /// An HTTP error status, with a `Retry-After` header (seconds) when given.
-    Status { status: u16, retry_after_secs: Option<u64> },
+    Status {
+        status: u16,
+        retry_after_secs: Option<u64>,
+    },
     /// Never answers (until the client gives up or the server stops).
     Hang,
     /// Closes the connection with a TCP reset without answering.
@@ -137,6 +140,7 @@ struct Timeline {
     in_flight: u64,
     last_change: Option<Instant>,
     first_start: Option<Instant>,
+    last_start: Option<Instant>,
     last_end: Option<Instant>,
     request_seconds: f64,
 }
@@ -148,14 +152,27 @@ impl Counters {
         };
         let now = Instant::now();
         if let Some(last) = timeline.last_change {
-            timeline.request_seconds += timeline.in_flight as f64 * now.duration_since(last).as_secs_f64();
+            timeline.request_seconds +=
+                timeline.in_flight as f64 * now.duration_since(last).as_secs_f64();
         }
         timeline.last_change = Some(now);
         timeline.in_flight = timeline.in_flight.saturating_add_signed(delta);
         if delta > 0 {
             timeline.first_start.get_or_insert(now);
+            timeline.last_start = Some(now);
         } else {
             timeline.last_end = Some(now);
+        }
+    }
+
+    /// Time from the first request's arrival to the last one's.
+    pub fn arrival_span(&self) -> Duration {
+        let Ok(timeline) = self.timeline.lock() else {
+            return Duration::ZERO;
+        };
+        match (timeline.first_start, timeline.last_start) {
+            (Some(first), Some(last)) => last.duration_since(first),
+            _ => Duration::ZERO,
         }
     }
 
@@ -229,7 +246,9 @@ pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind a loopback port for the scripted model");
-    let address = listener.local_addr().expect("local address of a bound listener");
+    let address = listener
+        .local_addr()
+        .expect("local address of a bound listener");
     let counters = Arc::new(Counters::default());
     let (stop, stopped) = watch::channel(false);
     let state = Arc::new(ServerState {
@@ -251,7 +270,11 @@ pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
             }
         }
     });
-    ScriptedServer { address, counters, stop }
+    ScriptedServer {
+        address,
+        counters,
+        stop,
+    }
 }
 
 struct Request {
@@ -353,10 +376,15 @@ async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
             ("GET", "/v1/models") => Action::Respond(response_bytes(
                 200,
                 &[],
-                &json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]}).to_string(),
+                &json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+                    .to_string(),
             )),
             ("POST", "/v1/chat/completions") => chat(&state, &request.body).await,
-            _ => Action::Respond(response_bytes(404, &[], r#"{"error":{"message":"not found"}}"#)),
+            _ => Action::Respond(response_bytes(
+                404,
+                &[],
+                r#"{"error":{"message":"not found"}}"#,
+            )),
         };
         let stream = reader.get_mut();
         match action {
@@ -393,7 +421,9 @@ async fn chat(state: &ServerState, body: &[u8]) -> Action {
     let counters = &state.counters;
     counters.requests.fetch_add(1, Ordering::SeqCst);
     let now_in_flight = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    counters.max_in_flight.fetch_max(now_in_flight, Ordering::SeqCst);
+    counters
+        .max_in_flight
+        .fetch_max(now_in_flight, Ordering::SeqCst);
     counters.change(1);
     let action = chat_action(state, body).await;
     counters.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -403,7 +433,11 @@ async fn chat(state: &ServerState, body: &[u8]) -> Action {
 
 async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return Action::Respond(response_bytes(400, &[], r#"{"error":{"message":"body is not JSON"}}"#));
+        return Action::Respond(response_bytes(
+            400,
+            &[],
+            r#"{"error":{"message":"body is not JSON"}}"#,
+        ));
     };
     let messages = body["messages"].as_array().cloned().unwrap_or_default();
     let question = messages
@@ -424,7 +458,11 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
     let model = &body["model"];
     let Some(fault) = active_fault(state, &question) else {
         let answer = state.script.answer(&question);
-        return Action::Respond(response_bytes(200, &[], &completion(model, answer, "stop", prompt_chars)));
+        return Action::Respond(response_bytes(
+            200,
+            &[],
+            &completion(model, answer, "stop", prompt_chars),
+        ));
     };
     match fault {
         Fault::Status {
@@ -435,26 +473,44 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
                 .map(|secs| ("retry-after".to_string(), secs.to_string()))
                 .into_iter()
                 .collect();
-            let body = json!({"error": {"message": format!("scripted {status}"), "type": "server_error"}}).to_string();
+            let body =
+                json!({"error": {"message": format!("scripted {status}"), "type": "server_error"}})
+                    .to_string();
             Action::Respond(response_bytes(status, &headers, &body))
         }
         Fault::Hang => Action::Hang,
         Fault::Reset => Action::Reset,
-        Fault::Garbage => Action::Respond(response_bytes(200, &[], "<html><body>502 Bad Gateway</body></html>")),
+        Fault::Garbage => Action::Respond(response_bytes(
+            200,
+            &[],
+            "<html><body>502 Bad Gateway</body></html>",
+        )),
         Fault::TruncatedBody => {
             let full = completion(model, "B", "stop", prompt_chars);
             let mut bytes = response_bytes(200, &[], &full);
             bytes.truncate(bytes.len() - full.len() / 2);
             Action::RespondAndClose(bytes)
         }
-        Fault::EmptyContent => Action::Respond(response_bytes(200, &[], &completion(model, "", "stop", prompt_chars))),
+        Fault::EmptyContent => Action::Respond(response_bytes(
+            200,
+            &[],
+            &completion(model, "", "stop", prompt_chars),
+        )),
         Fault::Moderation => Action::Respond(response_bytes(
             400,
             &[],
             r#"{"error":{"code":"data_inspection_failed","message":"Input data may contain inappropriate content.","type":"data_inspection_failed"}}"#,
         )),
-        Fault::ContentFilter => Action::Respond(response_bytes(200, &[], &completion(model, "", "content_filter", prompt_chars))),
-        Fault::Cut(text) => Action::Respond(response_bytes(200, &[], &completion(model, &text, "length", prompt_chars))),
+        Fault::ContentFilter => Action::Respond(response_bytes(
+            200,
+            &[],
+            &completion(model, "", "content_filter", prompt_chars),
+        )),
+        Fault::Cut(text) => Action::Respond(response_bytes(
+            200,
+            &[],
+            &completion(model, &text, "length", prompt_chars),
+        )),
     }
 }
 

@@ -2,7 +2,9 @@
 //! loopback, real gRPC and HTTP), real processes of the `jianzhen` binary, and the CLI's
 //! handling of bad input. One test binary, so polars is linked once.
 
+mod chaos;
 mod cli;
 mod common;
+mod faults;
 mod in_process;
 mod processes;

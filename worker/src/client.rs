@@ -8,10 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use jianzhen_proto::v1::{ChatMessage, EndpointConfig, ErrorClass, ItemResult};
+use jianzhen_proto::v1::{AttemptRecord, ChatMessage, EndpointConfig, ErrorClass, ItemResult};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::limiter::RateLimiter;
 
 /// Longest wait a `Retry-After` header may impose on one attempt.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -37,7 +39,30 @@ struct ChatRequestBody<'a> {
 struct Attempt {
     result: ItemResult,
     retryable: bool,
+    /// 429, or 503 with `Retry-After`: the endpoint asks us to slow down.
+    throttled: bool,
     retry_after: Option<Duration>,
+}
+
+/// Markers of content moderation in error bodies: DashScope (`data_inspection_failed`,
+/// `DataInspectionFailed`), OpenAI/Azure (`content_filter`, `content_policy_violation`),
+/// Zhipu (`1301`, 敏感), Qianfan (`336003`-style `sensitive`). A refusal of the content
+/// is an outcome of the evaluation, not an infrastructure failure: never retried.
+const MODERATION_MARKERS: [&str; 7] = [
+    "data_inspection_failed",
+    "datainspectionfailed",
+    "content_filter",
+    "content_policy_violation",
+    "\"1301\"",
+    "敏感",
+    "sensitive",
+];
+
+fn is_moderation_body(body: &str) -> bool {
+    let lowered = body.to_lowercase();
+    MODERATION_MARKERS
+        .iter()
+        .any(|marker| lowered.contains(marker))
 }
 
 fn snippet(text: &str) -> String {
@@ -140,6 +165,12 @@ async fn attempt(
     if let Some(key) = api_key {
         request = request.bearer_auth(key);
     }
+    let transient = |class: ErrorClass, message: String, http_status: u32| Attempt {
+        result: failure(class, message, http_status),
+        retryable: true,
+        throttled: false,
+        retry_after: None,
+    };
     let response = match request.send().await {
         Ok(response) => response,
         Err(error) => {
@@ -149,14 +180,11 @@ async fn attempt(
                 ErrorClass::Connect
             };
             // reqwest's error display holds the URL, never the headers.
-            return Attempt {
-                result: failure(class, format!("request to {url} failed: {error}"), 0),
-                retryable: true,
-                retry_after: None,
-            };
+            return transient(class, format!("request to {url} failed: {error}"), 0);
         }
     };
     let status = response.status();
+    let http_status = u32::from(status.as_u16());
     let wait = retry_after(response.headers());
     let text = match response.text().await {
         Ok(text) => text,
@@ -166,43 +194,53 @@ async fn attempt(
             } else {
                 ErrorClass::Connect
             };
-            return Attempt {
-                result: failure(
-                    class,
-                    format!("reading the body from {url} failed: {error}"),
-                    u32::from(status.as_u16()),
-                ),
-                retryable: true,
-                retry_after: None,
-            };
+            return transient(
+                class,
+                format!("reading the body from {url} failed: {error}"),
+                http_status,
+            );
         }
     };
     if !status.is_success() {
-        let retryable = status.as_u16() == 429 || status.is_server_error();
+        if status.is_client_error() && status.as_u16() != 429 && is_moderation_body(&text) {
+            return Attempt {
+                result: failure(
+                    ErrorClass::Moderation,
+                    format!(
+                        "HTTP {status} from {url}: content refused by moderation: {}",
+                        snippet(&text)
+                    ),
+                    http_status,
+                ),
+                retryable: false,
+                throttled: false,
+                retry_after: None,
+            };
+        }
+        let throttled = status.as_u16() == 429 || (status.as_u16() == 503 && wait.is_some());
         return Attempt {
             result: failure(
                 ErrorClass::HttpStatus,
                 format!("HTTP {status} from {url}: {}", snippet(&text)),
-                u32::from(status.as_u16()),
+                http_status,
             ),
-            retryable,
+            retryable: status.as_u16() == 429 || status.is_server_error(),
+            throttled,
             retry_after: wait,
         };
     }
     match parse_chat_body(&text) {
         Ok(mut result) => {
-            result.http_status = u32::from(status.as_u16());
+            result.http_status = http_status;
             Attempt {
                 result,
                 retryable: false,
+                throttled: false,
                 retry_after: None,
             }
         }
-        Err(problem) => Attempt {
-            result: failure(ErrorClass::BadBody, problem, u32::from(status.as_u16())),
-            retryable: false,
-            retry_after: None,
-        },
+        // A 2xx body that is not a completion is usually a proxy's error page: retry.
+        Err(problem) => transient(ErrorClass::BadBody, problem, http_status),
     }
 }
 
@@ -215,33 +253,55 @@ fn backoff(attempt_number: u32) -> Duration {
     Duration::from_millis(jittered)
 }
 
-/// Sends one chat completion, retrying transient failures up to `max_attempts`.
-/// Always returns a result; its `error_class` says whether it is an answer.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Sends one chat completion, retrying transient failures up to `max_attempts`, each
+/// attempt waiting for a slot of `limiter`. Always returns a result; its `error_class`
+/// says whether it is an answer, and its `attempt_log` shows every attempt.
 pub async fn chat_completion(
     http: &reqwest::Client,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     messages: &[ChatMessage],
+    limiter: &RateLimiter,
 ) -> ItemResult {
     let started = Instant::now();
     let max_attempts = endpoint.max_attempts.max(1);
-    let mut attempt_number = 0;
+    let mut log = Vec::new();
+    let mut throttled = 0;
     loop {
-        attempt_number += 1;
+        limiter.acquire().await;
+        let attempt_started = Instant::now();
         let outcome = attempt(http, endpoint, api_key, messages).await;
+        throttled += u32::from(outcome.throttled);
+        let mut record = AttemptRecord {
+            http_status: outcome.result.http_status,
+            error_class: outcome.result.error_class,
+            error_message: outcome.result.error_message.clone(),
+            latency_ms: millis(attempt_started.elapsed()),
+            waited_ms: 0,
+        };
+        let attempt_number = u32::try_from(log.len()).unwrap_or(u32::MAX) + 1;
         if !outcome.retryable || attempt_number >= max_attempts {
+            log.push(record);
             let mut result = outcome.result;
             result.attempts = attempt_number;
-            result.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            result.throttled = throttled;
+            result.attempt_log = log;
+            result.latency_ms = millis(started.elapsed());
             return result;
         }
         let wait = outcome
             .retry_after
             .unwrap_or_else(|| backoff(attempt_number - 1));
+        record.waited_ms = millis(wait);
+        log.push(record);
         tracing::debug!(
             endpoint = %endpoint.name,
             attempt = attempt_number,
-            wait_ms = wait.as_millis() as u64,
+            wait_ms = millis(wait),
             error = %outcome.result.error_message,
             "transient failure; retrying"
         );

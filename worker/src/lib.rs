@@ -6,11 +6,13 @@
 //!
 //! # Layout
 //! - [`client`]: the OpenAI-compatible chat completions client with retries.
+//! - [`limiter`]: the requests-per-second limiter of a lease.
 //! - [`runner`]: the worker loop (register, heartbeat, lease, run, report, complete).
 //! - [`error`]: the crate's error type.
 
 pub mod client;
 pub mod error;
+pub mod limiter;
 pub mod runner;
 
 pub use error::WorkerError;

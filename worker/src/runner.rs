@@ -19,6 +19,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::client::chat_completion;
 use crate::error::WorkerError;
+use crate::limiter::RateLimiter;
 
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -113,6 +114,8 @@ pub async fn run_worker(
         lost_tx,
     ));
 
+    let mut limiters: std::collections::HashMap<String, Arc<RateLimiter>> =
+        std::collections::HashMap::new();
     let mut backoff = config.idle_poll;
     loop {
         if *shutdown.borrow() {
@@ -128,11 +131,13 @@ pub async fn run_worker(
             Ok(response) => match response.into_inner().lease {
                 Some(lease) => {
                     backoff = config.idle_poll;
+                    let limiter = lease_limiter(&mut limiters, &lease);
                     run_shard(
                         &client,
                         &http,
                         &config,
                         lease,
+                        limiter,
                         lost_rx.clone(),
                         shutdown.clone(),
                     )
@@ -230,12 +235,37 @@ async fn heartbeat_loop(
     }
 }
 
+/// The worker's limiter for the lease's endpoint, set to the lease's rate share.
+fn lease_limiter(
+    limiters: &mut std::collections::HashMap<String, Arc<RateLimiter>>,
+    lease: &ShardLease,
+) -> Arc<RateLimiter> {
+    let rate = lease
+        .endpoint
+        .as_ref()
+        .map_or(0.0, |endpoint| endpoint.requests_per_second);
+    let key = format!(
+        "{}/{}",
+        lease.run_id,
+        lease
+            .endpoint
+            .as_ref()
+            .map_or("", |endpoint| endpoint.name.as_str())
+    );
+    let limiter = limiters
+        .entry(key)
+        .or_insert_with(|| Arc::new(RateLimiter::new(rate)));
+    limiter.set_rate(rate);
+    limiter.clone()
+}
+
 /// Runs one leased shard to its end, or until the lease is lost.
 async fn run_shard(
     client: &CoordinatorClient<Channel>,
     http: &reqwest::Client,
     config: &WorkerConfig,
     lease: ShardLease,
+    limiter: Arc<RateLimiter>,
     mut lost: watch::Receiver<u64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -258,12 +288,16 @@ async fn run_shard(
         let endpoint = endpoint.clone();
         let api_key = api_key.clone();
         let results_tx = results_tx.clone();
+        let limiter = limiter.clone();
         calls.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
             let mut result = match &api_key {
-                Ok(key) => chat_completion(&http, &endpoint, key.as_deref(), &item.messages).await,
+                Ok(key) => {
+                    chat_completion(&http, &endpoint, key.as_deref(), &item.messages, &limiter)
+                        .await
+                }
                 Err(problem) => ItemResult {
                     error_class: ErrorClass::Config as i32,
                     error_message: problem.clone(),

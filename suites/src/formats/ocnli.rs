@@ -1,0 +1,150 @@
+//! OCNLI natural-language inference: JSONL with `sentence1` (premise), `sentence2`
+//! (hypothesis), `label` (`entailment`, `neutral`, `contradiction`), five annotator
+//! labels `label0`…`label4`, `genre` and `id`.
+//!
+//! Records whose gold `label` is `-` (annotators did not agree; 50 in dev) are dropped,
+//! as OCNLI's own evaluation does, and reported in [`OcnliFile::dropped`]. A record with
+//! no `label` at all is an error: `test.json` hides its labels and cannot be scored.
+//!
+//! Items are single-choice over [`LABELS`]; the context is the premise, the question the
+//! hypothesis, `fields["genre"]` the genre. The same reader serves FewCLUE's ocnli task.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::error::SuiteError;
+use crate::formats::json::{self, string};
+use crate::formats::{EvalItem, ItemKind, Options, RecordSource};
+
+/// The label vocabulary, in option order.
+pub const LABELS: [&str; 3] = ["entailment", "neutral", "contradiction"];
+
+/// The gold label OCNLI uses for records without annotator agreement.
+pub const NO_AGREEMENT: &str = "-";
+
+/// What one OCNLI file holds.
+#[derive(Debug, Clone)]
+pub struct OcnliFile {
+    pub items: Vec<EvalItem>,
+    /// Records skipped because their label is `-`, so a report can say how many.
+    pub dropped: Vec<RecordSource>,
+}
+
+/// Loads one OCNLI JSONL file (`dev.json`, `train.*.json`).
+///
+/// # Errors
+/// [`SuiteError::Io`]; [`SuiteError::Malformed`] naming the line of a record that is not
+/// JSON, lacks a field, or has no or an unknown label.
+pub fn load_file(path: &Path) -> Result<OcnliFile, SuiteError> {
+    let mut items = Vec::new();
+    let mut dropped = Vec::new();
+    for (source, record) in json::read_lines(path)? {
+        match read_record(&record, "ocnli", "ocnli", &json::file_stem(path), source)? {
+            Ok(item) => items.push(item),
+            Err(source) => dropped.push(source),
+        }
+    }
+    crate::formats::make_ids_unique(&mut items);
+    Ok(OcnliFile { items, dropped })
+}
+
+/// One record as an item, or `Err(source)` for a `-` record that is skipped.
+pub(crate) fn read_record(
+    record: &Map<String, Value>,
+    suite: &str,
+    subject: &str,
+    stem: &str,
+    source: RecordSource,
+) -> Result<Result<EvalItem, RecordSource>, SuiteError> {
+    let label = match record.get("label") {
+        None | Some(Value::Null) => {
+            return Err(source.malformed(
+                "no `label`; OCNLI's test.json hides its labels, evaluate on dev.json",
+            ));
+        }
+        Some(_) => string(record, "label", &source)?,
+    };
+    if label == NO_AGREEMENT {
+        return Ok(Err(source));
+    }
+    let answer = LABELS
+        .iter()
+        .position(|known| *known == label)
+        .ok_or_else(|| {
+            source.malformed(format!(
+                "label `{label}` is not one of {}",
+                LABELS.join(", ")
+            ))
+        })?;
+    let id = json::scalar_text(record, "id", &source)?;
+    let mut fields = BTreeMap::new();
+    if let Some(genre) = json::optional_string(record, "genre", &source)? {
+        fields.insert("genre".to_string(), genre);
+    }
+    Ok(Ok(EvalItem {
+        id: format!("{stem}/{id}"),
+        suite: suite.to_string(),
+        subject: subject.to_string(),
+        context: Some(string(record, "sentence1", &source)?),
+        question: string(record, "sentence2", &source)?,
+        fields,
+        kind: ItemKind::SingleChoice {
+            options: Options::Listed(LABELS.map(String::from).to_vec()),
+            answer,
+        },
+        points: None,
+        source,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<OcnliFile, SuiteError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("dev.json");
+        std::fs::write(&path, text).expect("write");
+        load_file(&path)
+    }
+
+    #[test]
+    fn records_without_agreement_are_dropped_and_counted() {
+        let file = load(concat!(
+            r#"{"level": "easy", "sentence1": "他在看书。", "sentence2": "他在阅读。", "label": "entailment", "label0": "entailment", "label1": "entailment", "label2": "neutral", "label3": "entailment", "label4": "entailment", "genre": "lit", "prem_id": "lit_1", "id": 0}"#,
+            "\n",
+            r#"{"sentence1": "天下雨了。", "sentence2": "地是干的。", "label": "-", "genre": "news", "id": 1}"#,
+            "\n",
+            r#"{"sentence1": "天下雨了。", "sentence2": "地是湿的。", "label": "contradiction", "genre": "news", "id": 2}"#,
+            "\n",
+        ))
+        .expect("fixture loads");
+        assert_eq!(file.items.len(), 2);
+        assert_eq!(file.dropped.len(), 1);
+        assert_eq!(file.dropped[0].line, Some(2));
+        let first = &file.items[0];
+        assert_eq!(first.id, "dev/0");
+        assert_eq!(first.context.as_deref(), Some("他在看书。"));
+        assert_eq!(first.question, "他在阅读。");
+        assert_eq!(first.fields["genre"], "lit");
+        assert!(matches!(file.items[1].kind, ItemKind::SingleChoice { answer: 2, .. }));
+    }
+
+    #[test]
+    fn unlabelled_and_unknown_labels_name_the_line() {
+        let error = load(r#"{"sentence1": "a", "sentence2": "b", "id": 0}"#)
+            .expect_err("test split")
+            .to_string();
+        assert!(error.contains("dev.json:1: no `label`; OCNLI's test.json hides"), "{error}");
+        let error = load(concat!(
+            r#"{"sentence1": "a", "sentence2": "b", "label": "neutral", "id": 0}"#,
+            "\n",
+            r#"{"sentence1": "a", "sentence2": "b", "label": "maybe", "id": 1}"#
+        ))
+        .expect_err("unknown label")
+        .to_string();
+        assert!(error.contains("dev.json:2: label `maybe` is not one of"), "{error}");
+    }
+}

@@ -1,0 +1,370 @@
+//! Reliability: every fault an endpoint can produce ends in the right outcome class and
+//! the run completes; throttling shrinks the endpoint's budget; `retry` re-runs only the
+//! items that ended in `api_error`; the response cache spends no endpoint call twice.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jianzhen_coordinator::Controller;
+use jianzhen_proto::v1;
+use jianzhen_testkit::fixtures::write_ceval;
+use jianzhen_testkit::{Fault, Script};
+
+use crate::common::*;
+
+async fn wait_complete(controller: &std::sync::Arc<Controller>, run_id: &str, timeout: Duration) {
+    wait_until(timeout, "the run to complete", || {
+        let controller = controller.clone();
+        let run_id = run_id.to_string();
+        async move {
+            controller
+                .run_status(&run_id)
+                .await
+                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
+        }
+    })
+    .await;
+}
+
+fn spec_with(
+    data: &std::path::Path,
+    base_url: &str,
+    extra_endpoint_keys: &str,
+    top_level: &str,
+) -> String {
+    format!(
+        "name = \"faults\"\nshard_size = 4\n{top_level}\n[[suites]]\nname = \"ceval\"\ndata = \"{}\"\n[[endpoints]]\nname = \"scripted\"\nbase_url = \"{base_url}\"\nmodel = \"scripted\"\nmax_concurrency = 4\n{extra_endpoint_keys}\n",
+        data.display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_fault_mode_ends_in_its_outcome_class_and_the_run_completes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(&data, &[("computer_network", 18)]).expect("fixture");
+    let once = Some(1);
+    let always = None;
+    let status = |status: u16, retry_after_secs: Option<u64>| Fault::Status {
+        status,
+        retry_after_secs,
+    };
+    // (fault, how many times, expected outcome, expected attempts)
+    let cases: Vec<(Fault, Option<u32>, &str, u32)> = vec![
+        (status(429, Some(1)), once, "correct", 2),
+        (status(429, None), once, "correct", 2),
+        (status(500, None), once, "correct", 2),
+        (status(503, Some(1)), once, "correct", 2),
+        (Fault::Hang, once, "correct", 2),
+        (Fault::Reset, once, "correct", 2),
+        (Fault::Garbage, once, "correct", 2),
+        (Fault::TruncatedBody, once, "correct", 2),
+        (status(500, None), always, "api_error", 3),
+        (Fault::Garbage, always, "api_error", 3),
+        (Fault::Reset, always, "api_error", 3),
+        (Fault::Hang, always, "api_error", 3),
+        (status(400, None), always, "api_error", 1),
+        (Fault::EmptyContent, always, "unextractable", 1),
+        (Fault::Moderation, always, "refused", 1),
+        (Fault::ContentFilter, always, "refused", 1),
+        (
+            Fault::Cut("让我们逐一分析：\nA.".into()),
+            always,
+            "truncated",
+            1,
+        ),
+        (status(429, Some(1)), Some(2), "correct", 3),
+    ];
+    assert_eq!(cases.len(), questions.len());
+    let mut script = Script::new("无法回答");
+    let mut expected = BTreeMap::new();
+    for (question, (fault, times, outcome, attempts)) in questions.iter().zip(&cases) {
+        let needle = format!("{}：", question.marker);
+        script = script
+            .rule(&needle, &format!("答案是{}", question.answer))
+            .fault(&needle, fault.clone(), *times);
+        expected.insert(
+            format!(
+                "{}/val/{}",
+                question.subject,
+                question.marker.rsplit('-').next().unwrap_or("?")
+            ),
+            (outcome.to_string(), *attempts, fault.clone()),
+        );
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let spec = spec_with(
+        &data,
+        &server.base_url(),
+        "timeout_secs = 1\nmax_attempts = 3",
+        "",
+    );
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    wait_complete(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(90),
+    )
+    .await;
+
+    let rows = cluster
+        .controller
+        .store()
+        .scored_rows(&submitted.run_id)
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), cases.len(), "every item has exactly one result");
+    for row in &rows {
+        let (outcome, attempts, fault) = expected
+            .get(&row.item_id)
+            .unwrap_or_else(|| panic!("unexpected item {}", row.item_id));
+        assert_eq!(&row.outcome, outcome, "{} under {fault:?}", row.item_id);
+        assert_eq!(
+            row.attempts, *attempts,
+            "attempts of {} under {fault:?}",
+            row.item_id
+        );
+    }
+    let throttled: u32 = rows.iter().map(|row| row.throttled).sum();
+    // Three 429s and one 503 with Retry-After: the 503 without it is a plain failure.
+    assert_eq!(throttled, 1 + 1 + 1 + 2, "throttled attempts counted");
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_shrinks_the_budget_and_the_run_still_completes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    write_ceval(&data, &[("law", 40)]).expect("fixture");
+    // The first 12 requests, whatever they are, are told to slow down.
+    let script = Script::new("A")
+        .fault(
+            "测试题",
+            Fault::Status {
+                status: 429,
+                retry_after_secs: None,
+            },
+            Some(12),
+        )
+        .with_delay(Duration::from_millis(20));
+    let server = jianzhen_testkit::start(script).await;
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let spec = spec_with(&data, &server.base_url(), "max_attempts = 6", "")
+        .replace("max_concurrency = 4", "max_concurrency = 8");
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    wait_complete(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    let budget = &status.budgets[0];
+    assert_eq!(
+        budget.throttled, 12,
+        "every 429 is counted once: {budget:?}"
+    );
+    assert!(
+        budget.effective_concurrency < 8.0,
+        "the budget shrank: {budget:?}"
+    );
+    assert_eq!(status.done_items, 40);
+    assert!(
+        status
+            .outcomes
+            .iter()
+            .all(|count| count.outcome != "api_error"),
+        "{:?}",
+        status.outcomes
+    );
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let report = String::from_utf8(files[0].content.clone()).expect("utf-8");
+    assert!(report.contains("| scripted | 40 |"), "{report}");
+    assert!(
+        report.contains("| 12 |"),
+        "throttled attempts appear in the report: {report}"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_reruns_only_the_items_that_ended_in_api_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(&data, &[("logic", 8)]).expect("fixture");
+    let mut script = Script::new("无法回答");
+    for question in &questions {
+        script = script.rule(
+            &format!("{}：", question.marker),
+            &question.answer.to_string(),
+        );
+    }
+    // Two items fail their first request; with one attempt allowed they end in api_error.
+    for question in &questions[..2] {
+        script = script.fault(
+            &format!("{}：", question.marker),
+            Fault::Status {
+                status: 502,
+                retry_after_secs: None,
+            },
+            Some(1),
+        );
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let spec = spec_with(&data, &server.base_url(), "max_attempts = 1", "");
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    wait_complete(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    let count = |status: &v1::RunStatus, outcome: &str| {
+        status
+            .outcomes
+            .iter()
+            .find(|count| count.outcome == outcome)
+            .map_or(0, |count| count.count)
+    };
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    assert_eq!(
+        (count(&status, "correct"), count(&status, "api_error")),
+        (6, 2)
+    );
+    assert_eq!(server.requests(), 8);
+
+    let requeued = cluster
+        .controller
+        .retry_run(&submitted.run_id)
+        .await
+        .expect("retry");
+    assert_eq!(requeued, 2);
+    wait_complete(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    assert_eq!(
+        (count(&status, "correct"), count(&status, "api_error")),
+        (8, 0)
+    );
+    assert_eq!(
+        server.requests(),
+        10,
+        "only the two failed items were asked again"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_response_cache_answers_identical_requests_of_later_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    write_ceval(&data, &[("law", 6), ("logic", 6)]).expect("fixture");
+    let server = jianzhen_testkit::start(Script::new("答案是A")).await;
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+
+    let first = cluster
+        .controller
+        .submit_run(&spec_with(&data, &server.base_url(), "", ""))
+        .await
+        .expect("submit");
+    wait_complete(&cluster.controller, &first.run_id, Duration::from_secs(60)).await;
+    assert_eq!(server.requests(), 12);
+
+    // Another run (another name, so another run id) asking the same requests.
+    let renamed = spec_with(&data, &server.base_url(), "", "")
+        .replace("name = \"faults\"", "name = \"again\"");
+    let second = cluster
+        .controller
+        .submit_run(&renamed)
+        .await
+        .expect("submit");
+    assert_ne!(second.run_id, first.run_id);
+    assert_eq!(second.from_cache, 12);
+    let status = cluster
+        .controller
+        .run_status(&second.run_id)
+        .await
+        .expect("status");
+    assert_eq!(
+        status.state,
+        v1::RunState::Complete as i32,
+        "answered entirely from the cache"
+    );
+    assert_eq!(server.requests(), 12, "zero endpoint calls");
+    let first_scores = cluster
+        .controller
+        .render_report(&first.run_id)
+        .await
+        .expect("report");
+    let second_scores = cluster
+        .controller
+        .render_report(&second.run_id)
+        .await
+        .expect("report");
+    assert_eq!(
+        parse_scores(&first_scores[1].content),
+        parse_scores(&second_scores[1].content)
+    );
+
+    // `cache = false` forces fresh calls.
+    let forced = renamed.replace("shard_size = 4\n", "shard_size = 4\ncache = false\n");
+    let third = cluster
+        .controller
+        .submit_run(&forced)
+        .await
+        .expect("submit");
+    assert_eq!(third.from_cache, 0);
+    wait_complete(&cluster.controller, &third.run_id, Duration::from_secs(60)).await;
+    assert_eq!(server.requests(), 24);
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_requests_per_second_limit_holds_across_workers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    write_ceval(&data, &[("law", 30), ("logic", 30)]).expect("fixture");
+    let server = jianzhen_testkit::start(Script::new("A")).await;
+    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 4).await;
+    let spec = spec_with(&data, &server.base_url(), "requests_per_second = 30.0", "")
+        .replace("max_concurrency = 4", "max_concurrency = 6");
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    wait_complete(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(server.requests(), 60);
+    // At 30 requests/s the 60 arrivals span at least ~2 s. Each of the 4 workers may fire
+    // its very first request at once, so allow those 4 to come early.
+    let floor = Duration::from_secs_f64((60.0 - 4.0) / 30.0 * 0.95);
+    let span = server.counters.arrival_span();
+    assert!(
+        span >= floor,
+        "60 requests arrived within {span:?}, faster than 30/s allows ({floor:?})"
+    );
+    cluster.shutdown().await;
+}
