@@ -29,6 +29,16 @@ pub enum CoordinatorError {
     #[error("store error: {0}")]
     Store(#[from] sqlx::Error),
     #[error(
+        "cannot open the store {store}: {source}; check that the database server runs and the URL, user and password are right"
+    )]
+    StoreUnavailable {
+        store: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("invalid store: {problem}")]
+    InvalidStore { problem: String },
+    #[error(
         "the store {store} has schema version {found}, this Jianzhen needs {expected}; use a new store (a new --out folder or database) or the Jianzhen version that wrote it"
     )]
     StoreVersion {
@@ -53,6 +63,8 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::StaleLease { .. } => tonic::Status::failed_precondition(message),
             CoordinatorError::Store(_)
             | CoordinatorError::StoreVersion { .. }
+            | CoordinatorError::StoreUnavailable { .. }
+            | CoordinatorError::InvalidStore { .. }
             | CoordinatorError::Aggregation(_)
             | CoordinatorError::Internal(_) => tonic::Status::internal(message),
         }

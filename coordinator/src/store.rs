@@ -234,14 +234,27 @@ impl Store {
     pub async fn open(url: &str) -> Result<Store, CoordinatorError> {
         sqlx::any::install_default_drivers();
         let url = normalise_url(url);
+        let kind: StoreKind = url
+            .parse()
+            .map_err(|problem: String| CoordinatorError::InvalidStore { problem })?;
         // SQLite: one connection serialises every transaction, so leasing needs no retry
-        // on SQLITE_BUSY and is atomic by construction.
+        // on SQLITE_BUSY and is atomic by construction. PostgreSQL: a small pool; leasing
+        // is serialised by the coordinator's lease lock, and every write is idempotent.
+        let connections = match kind {
+            StoreKind::Sqlite => 1,
+            StoreKind::Postgres => 8,
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(1)
+            .max_connections(connections)
+            .acquire_timeout(std::time::Duration::from_secs(30))
             .connect(&url)
-            .await?;
+            .await
+            .map_err(|source| CoordinatorError::StoreUnavailable {
+                store: redact_url(&url),
+                source,
+            })?;
         let store = Store { pool };
-        if url.starts_with("sqlite:") && !url.contains(":memory:") {
+        if kind == StoreKind::Sqlite && !url.contains(":memory:") {
             sqlx::query("PRAGMA journal_mode=WAL")
                 .execute(&store.pool)
                 .await?;
@@ -917,10 +930,11 @@ pub fn normalise_url(url: &str) -> String {
     url
 }
 
-/// The store kinds this build supports, for messages.
+/// The store kinds: SQLite embedded (the default), PostgreSQL for clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Sqlite,
+    Postgres,
 }
 
 impl FromStr for StoreKind {
@@ -930,8 +944,12 @@ impl FromStr for StoreKind {
         if url.starts_with("sqlite:") || url.ends_with(".db") {
             return Ok(StoreKind::Sqlite);
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreKind::Postgres);
+        }
         Err(format!(
-            "unsupported store `{url}`; use sqlite:PATH (PostgreSQL support is planned for cluster mode)"
+            "unsupported store `{}`; use sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            redact_url(url)
         ))
     }
 }
@@ -948,6 +966,14 @@ mod tests {
         );
         assert_eq!(normalise_url("/tmp/j.db"), "sqlite:/tmp/j.db?mode=rwc");
         assert_eq!(normalise_url("sqlite::memory:"), "sqlite::memory:");
-        assert!("postgres://x".parse::<StoreKind>().is_err());
+        assert_eq!(
+            "postgres://u:p@h/db".parse::<StoreKind>(),
+            Ok(StoreKind::Postgres)
+        );
+        assert!("mysql://x".parse::<StoreKind>().is_err());
+        assert_eq!(
+            redact_url("postgres://jz:secret@db:5432/x"),
+            "postgres://jz:***@db:5432/x"
+        );
     }
 }

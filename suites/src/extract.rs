@@ -214,8 +214,15 @@ fn extract(response: &str, option_count: usize, options: &[String]) -> Extractio
     // A base model that answered often goes on to invent the next question in the
     // prompt's own format, answer included; that invented answer is not its reply.
     if let Some(before_next_item) = text_before_invented_item(answer_part) {
-        let extraction = run_cascade(before_next_item, option_count, options);
-        if extraction != Extraction::Unextractable {
+        // Only a plain answer counts here (a letter, a conclusion, a leading letter): a
+        // mere mention ("A项分析：…") before an echoed question is not an answer.
+        let reply = Reply::new(before_next_item, option_count, options);
+        let plain_answer = reply
+            .whole_reply_is_letter()
+            .or_else(|| reply.last_conclusion())
+            .or_else(|| reply.last_line_is_letter())
+            .or_else(|| reply.leading_letter());
+        if let Some(extraction @ Extraction::Choice(_)) = plain_answer {
             return extraction;
         }
     }

@@ -11,10 +11,14 @@
 //! - [`extract`]: answer extraction from Chinese and English model output, and refusal
 //!   detection; checked against the regression corpus in `corpus/extraction.jsonl`.
 //! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
+//! - [`formats`]: loaders for more suites (GAOKAO-Bench, AGIEval, C3, CMRC2018, OCNLI,
+//!   FewCLUE, Chinese SimpleQA, CMATH) into a general [`formats::EvalItem`], with their
+//!   scoring rules; a parallel API beside [`load`], which the coordinator does not use yet.
 //! - [`error`]: the crate's error type.
 
 pub mod error;
 pub mod extract;
+pub mod formats;
 pub mod item;
 pub mod load;
 pub mod outcome;

@@ -10,9 +10,11 @@
 //! The HTTP layer is written by hand on a TCP socket (not a framework) precisely so that
 //! it can break the protocol the way real endpoints and proxies do.
 //!
-//! Also fixture writers for the suites' file formats (C-Eval and CMMLU CSV).
+//! Also fixture writers for the suites' file formats (C-Eval and CMMLU CSV), and test
+//! stores (SQLite, or PostgreSQL when a test server is configured).
 
 pub mod fixtures;
+pub mod stores;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

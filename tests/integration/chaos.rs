@@ -4,13 +4,14 @@
 //! is stored exactly once. `JIANZHEN_CHAOS_SEED` replays a failing schedule.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jianzhen_coordinator::store::Store;
 use jianzhen_proto::{CoordinatorClient, v1};
 use jianzhen_testkit::fixtures::write_ceval;
+
+use jianzhen_testkit::stores::test_store_url;
 
 use crate::common::*;
 
@@ -48,10 +49,10 @@ impl Reaped {
     }
 }
 
-fn coordinator(store: &Path, listen: &str) -> (Reaped, String) {
+fn coordinator(store: &str, listen: &str) -> (Reaped, String) {
     let mut child = Command::new(BINARY)
         .args(["coordinator", "--listen", listen, "--store"])
-        .arg(format!("sqlite:{}", store.display()))
+        .arg(store)
         .args([
             "--heartbeat-ttl-secs",
             "1.5",
@@ -130,7 +131,7 @@ async fn killing_workers_and_the_coordinator_at_random_changes_nothing() {
         })
         .collect::<Vec<_>>();
     let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(8))).await;
-    let store = dir.path().join("chaos.db");
+    let store = test_store_url(dir.path(), "chaos").await;
     let (mut coordinator_process, url) = coordinator(&store, "127.0.0.1:0");
     let listen = url.trim_start_matches("http://").to_string();
     let mut workers: Vec<Reaped> = (0..3)
@@ -227,9 +228,7 @@ async fn killing_workers_and_the_coordinator_at_random_changes_nothing() {
 
     drop(workers);
     drop(coordinator_process);
-    let store = Store::open(&format!("sqlite:{}", store.display()))
-        .await
-        .expect("reopen");
+    let store = Store::open(&store).await.expect("reopen");
     let multiplicity = store
         .result_multiplicity(&run_id)
         .await

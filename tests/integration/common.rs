@@ -157,9 +157,8 @@ pub struct InProcessCluster {
 }
 
 impl InProcessCluster {
-    pub async fn start(store_path: &Path, workers: usize) -> InProcessCluster {
-        let store_url = format!("sqlite:{}", store_path.display());
-        let controller = Controller::open(&store_url, CoordinatorConfig::default(), "test")
+    pub async fn start(store_url: &str, workers: usize) -> InProcessCluster {
+        let controller = Controller::open(store_url, CoordinatorConfig::default(), "test")
             .await
             .expect("open the store");
         let listener = TcpListener::bind("127.0.0.1:0")

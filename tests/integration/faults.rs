@@ -10,6 +10,8 @@ use jianzhen_proto::v1;
 use jianzhen_testkit::fixtures::write_ceval;
 use jianzhen_testkit::{Fault, Script};
 
+use jianzhen_testkit::stores::test_store_url;
+
 use crate::common::*;
 
 async fn wait_complete(controller: &std::sync::Arc<Controller>, run_id: &str, timeout: Duration) {
@@ -93,7 +95,7 @@ async fn every_fault_mode_ends_in_its_outcome_class_and_the_run_completes() {
         );
     }
     let server = jianzhen_testkit::start(script).await;
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     let spec = spec_with(
         &data,
         &server.base_url(),
@@ -149,7 +151,7 @@ async fn throttling_shrinks_the_budget_and_the_run_still_completes() {
         )
         .with_delay(Duration::from_millis(20));
     let server = jianzhen_testkit::start(script).await;
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     let spec = spec_with(&data, &server.base_url(), "max_attempts = 6", "")
         .replace("max_concurrency = 4", "max_concurrency = 8");
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
@@ -220,7 +222,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         );
     }
     let server = jianzhen_testkit::start(script).await;
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     let spec = spec_with(&data, &server.base_url(), "max_attempts = 1", "");
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
     wait_complete(
@@ -282,7 +284,7 @@ async fn the_response_cache_answers_identical_requests_of_later_runs() {
     let data = dir.path().join("ceval");
     write_ceval(&data, &[("law", 6), ("logic", 6)]).expect("fixture");
     let server = jianzhen_testkit::start(Script::new("答案是A")).await;
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
 
     let first = cluster
         .controller
@@ -347,7 +349,7 @@ async fn the_requests_per_second_limit_holds_across_workers() {
     let data = dir.path().join("ceval");
     write_ceval(&data, &[("law", 30), ("logic", 30)]).expect("fixture");
     let server = jianzhen_testkit::start(Script::new("A")).await;
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 4).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 4).await;
     let spec = spec_with(&data, &server.base_url(), "requests_per_second = 30.0", "")
         .replace("max_concurrency = 4", "max_concurrency = 6");
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");

@@ -6,6 +6,8 @@ use std::time::Duration;
 use jianzhen_proto::v1;
 use jianzhen_testkit::fixtures::{write_ceval, write_cmmlu};
 
+use jianzhen_testkit::stores::test_store_url;
+
 use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,7 +26,7 @@ async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
     planned.extend(varied_replies("cmmlu", &cmmlu));
     let server = jianzhen_testkit::start(script_for(&planned, Duration::ZERO)).await;
 
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 2).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     // C-Eval zero-shot, CMMLU five-shot from dev: both prompt paths are exercised.
     let spec = run_spec(
         "fixtures",
@@ -154,7 +156,7 @@ async fn the_endpoint_concurrency_limit_holds_across_workers() {
         })
         .collect::<Vec<_>>();
     let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(40))).await;
-    let cluster = InProcessCluster::start(&dir.path().join("store.db"), 4).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 4).await;
     let spec = run_spec(
         "budget",
         &[("ceval", &ceval_dir, 0)],

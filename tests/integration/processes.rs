@@ -3,13 +3,14 @@
 //! and every item is stored exactly once with the scripted scores.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use jianzhen_coordinator::store::Store;
 use jianzhen_proto::{CoordinatorClient, v1};
 use jianzhen_testkit::fixtures::write_ceval;
+
+use jianzhen_testkit::stores::test_store_url;
 
 use crate::common::*;
 
@@ -25,10 +26,10 @@ impl Drop for Reaped {
     }
 }
 
-fn start_coordinator(store: &Path) -> (Reaped, String) {
+fn start_coordinator(store: &str) -> (Reaped, String) {
     let mut child = Command::new(BINARY)
         .args(["coordinator", "--listen", "127.0.0.1:0", "--store"])
-        .arg(format!("sqlite:{}", store.display()))
+        .arg(store)
         .args([
             "--heartbeat-ttl-secs",
             "1.5",
@@ -77,7 +78,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
     let planned = varied_replies("ceval", &questions);
     // Slow answers keep shards in flight long enough to kill a worker holding one.
     let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(60))).await;
-    let store_path = dir.path().join("cluster.db");
+    let store_path = test_store_url(dir.path(), "cluster").await;
     let (coordinator, url) = start_coordinator(&store_path);
     let mut doomed = start_worker(&url, "doomed");
     let _survivor = start_worker(&url, "survivor");
@@ -168,9 +169,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
     assert!(report_dir.join("report.md").exists() && report_dir.join("manifest.json").exists());
 
     drop(coordinator);
-    let store = Store::open(&format!("sqlite:{}", store_path.display()))
-        .await
-        .expect("reopen store");
+    let store = Store::open(&store_path).await.expect("reopen store");
     let multiplicity = store
         .result_multiplicity(&run_id)
         .await

@@ -64,7 +64,7 @@ fn read_record(
                         kind_of(value)
                     ))
                 })?;
-                letters.extend(parse_label(text, &source)?);
+                letters.extend(parse_label(text, &source)?.letters());
             }
             // A list label marks a multi-select task even when it holds one letter.
             Some(Label::List(letters))
@@ -205,7 +205,9 @@ mod tests {
             items[0].kind,
             ItemKind::SingleChoice {
                 options: Options::Listed(
-                    ["甲对", "乙对", "丙对", "都不对"].map(String::from).to_vec()
+                    ["甲对", "乙对", "丙对", "都不对"]
+                        .map(String::from)
+                        .to_vec()
                 ),
                 answer: 1,
             }
@@ -217,17 +219,24 @@ mod tests {
                 answers: BTreeSet::from([0, 2]),
             }
         );
-        assert!(matches!(&items[2].kind, ItemKind::MultiChoice { answers, .. } if answers.len() == 1));
+        assert!(
+            matches!(&items[2].kind, ItemKind::MultiChoice { answers, .. } if answers.len() == 1)
+        );
         assert_eq!(
             items[3].kind,
             ItemKind::FreeText {
                 answers: vec!["2".to_string()]
             }
         );
-        assert_eq!(items[3].id, "logic-zh/5", "ids follow lines, blank lines included");
+        assert_eq!(
+            items[3].id, "logic-zh/5",
+            "ids follow lines, blank lines included"
+        );
         assert_eq!(items[4].context, None);
         // "Apple" starts with A but has no separator: it is not a prefix.
-        assert!(matches!(&items[4].kind, ItemKind::SingleChoice { options: Options::Listed(texts), .. } if texts[0] == "Apple"));
+        assert!(
+            matches!(&items[4].kind, ItemKind::SingleChoice { options: Options::Listed(texts), .. } if texts[0] == "Apple")
+        );
     }
 
     #[test]
@@ -240,14 +249,23 @@ mod tests {
         ))
         .expect_err("C is not an option")
         .to_string();
-        assert!(error.contains("logic-zh.jsonl:2: `label` names a letter outside the 2 options"), "{error}");
+        assert!(
+            error.contains("logic-zh.jsonl:2: `label` names a letter outside the 2 options"),
+            "{error}"
+        );
         let error = load(r#"{"question": "q", "options": null, "label": null, "answer": null}"#)
             .expect_err("no gold")
             .to_string();
-        assert!(error.contains("logic-zh.jsonl:1: the item has neither"), "{error}");
+        assert!(
+            error.contains("logic-zh.jsonl:1: the item has neither"),
+            "{error}"
+        );
         let error = load(r#"{"options": ["x"], "label": "A"}"#)
             .expect_err("no question")
             .to_string();
-        assert!(error.contains("logic-zh.jsonl:1: missing field `question`"), "{error}");
+        assert!(
+            error.contains("logic-zh.jsonl:1: missing field `question`"),
+            "{error}"
+        );
     }
 }

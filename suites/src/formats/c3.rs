@@ -56,9 +56,8 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
         let parts = match document.as_array().map(Vec::as_slice) {
             Some([paragraphs, questions, id]) => (paragraphs, questions, id),
             _ => {
-                return Err(source.malformed(
-                    "a document should be [paragraphs, questions, id], three entries",
-                ));
+                return Err(source
+                    .malformed("a document should be [paragraphs, questions, id], three entries"));
             }
         };
         let (paragraphs, questions, id) = parts;
@@ -100,9 +99,8 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
             let answer_index = match matching.as_slice() {
                 [index] => *index,
                 [] => {
-                    return Err(source.malformed(format!(
-                        "answer `{answer}` is not the text of any choice"
-                    )));
+                    return Err(source
+                        .malformed(format!("answer `{answer}` is not the text of any choice")));
                 }
                 _ => {
                     return Err(source.malformed(format!(
@@ -177,12 +175,22 @@ mod tests {
         .expect("write");
         let items = load_split(dir.path(), "dev").expect("fixture loads");
         assert_eq!(items.len(), 4);
-        assert_eq!(items[0].context.as_deref(), Some("男：今天几号？\n女：十五号。"));
+        assert_eq!(
+            items[0].context.as_deref(),
+            Some("男：今天几号？\n女：十五号。")
+        );
         assert_eq!(items[0].id, "c3-d-dev/d1-1/0");
         assert_eq!(items[0].subject, "c3-d");
-        assert!(matches!(&items[0].kind, ItemKind::SingleChoice { answer: 1, options } if options.count() == 3));
-        assert!(matches!(&items[1].kind, ItemKind::SingleChoice { answer: 0, options } if options.count() == 2));
-        assert!(matches!(&items[2].kind, ItemKind::SingleChoice { answer: 2, .. }));
+        assert!(
+            matches!(&items[0].kind, ItemKind::SingleChoice { answer: 1, options } if options.count() == 3)
+        );
+        assert!(
+            matches!(&items[1].kind, ItemKind::SingleChoice { answer: 0, options } if options.count() == 2)
+        );
+        assert!(matches!(
+            &items[2].kind,
+            ItemKind::SingleChoice { answer: 2, .. }
+        ));
         assert_eq!(items[3].subject, "c3-m");
     }
 
@@ -197,7 +205,9 @@ mod tests {
         .expect("write");
         let error = load_file(&path).expect_err("丙 is no choice").to_string();
         assert!(
-            error.contains("c3-d-test.json: [0][1][1] (document d9): answer `丙` is not the text of any choice"),
+            error.contains(
+                "c3-d-test.json: [0][1][1] (document d9): answer `丙` is not the text of any choice"
+            ),
             "{error}"
         );
         std::fs::write(&path, r#"[[["对话"], []]]"#).expect("write");

@@ -101,6 +101,9 @@ mod tests {
         ))
         .expect_err("五 is not a number")
         .to_string();
-        assert!(error.contains("cmath_fixture.jsonl:2: `golden` is `五`"), "{error}");
+        assert!(
+            error.contains("cmath_fixture.jsonl:2: `golden` is `五`"),
+            "{error}"
+        );
     }
 }

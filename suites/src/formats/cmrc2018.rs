@@ -7,7 +7,9 @@
 //!   "answer_start"}]}]}]}]}`.
 //!
 //! The layout is told from the top-level value (list or object). Answers are kept as
-//! their texts; `answer_start` is not used, since CMRC2018 scores text against text and
+//! their texts. In the plain dev file 29 answers are JSON numbers (spreadsheet residue:
+//! `39764.0` is a date serial); they are read as their JSON text, which is how the
+//! SQuAD-style file writes them, so both layouts give the same items. `answer_start` is not used, since CMRC2018 scores text against text and
 //! some published offsets do not point at the answer (200 of the SQuAD-style dev answers).
 //!
 //! Each question is a [`ItemKind::Span`] item whose context is the paragraph; the subject
@@ -40,15 +42,14 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
                 let article = as_object(article, &source)?;
                 let context = string(article, "context_text", &source)?;
                 let title = json::optional_string(article, "title", &source)?;
-                for (question_index, question) in
-                    array(article, "qas", &source)?.iter().enumerate()
+                for (question_index, question) in array(article, "qas", &source)?.iter().enumerate()
                 {
                     let source = RecordSource::at_record(
                         path,
                         format!("[{article_index}].qas[{question_index}]"),
                     );
                     let question = as_object(question, &source)?;
-                    let answers = json::strings(question, "answers", &source)?;
+                    let answers = json::texts(question, "answers", &source)?;
                     items.push(span_item(
                         &stem,
                         json::scalar_text(question, "query_id", &source)?,
@@ -101,10 +102,12 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
             }
         }
         _ => {
-            return Err(RecordSource::at_record(path, "top level".to_string()).malformed(
-                "expected a list of articles (plain layout) or an object with `data` \
+            return Err(
+                RecordSource::at_record(path, "top level".to_string()).malformed(
+                    "expected a list of articles (plain layout) or an object with `data` \
                  (SQuAD-style layout)",
-            ));
+                ),
+            );
         }
     }
     crate::formats::make_ids_unique(&mut items);
@@ -172,19 +175,22 @@ mod tests {
     fn both_layouts_give_the_same_items() {
         let plain = load(
             "cmrc_fixture.json",
-            r#"[{"context_id": "C1", "title": "长城", "context_text": "长城位于中国北方，全长两万多公里。",
+            r#"[{"context_id": "C1", "title": "长城", "context_text": "长城位于中国北方，全长两万多公里，建于2.5千年前。",
                 "qas": [{"query_id": "C1_Q1", "query_text": "长城位于哪里？", "answers": ["中国北方", "中国北方", "北方"]},
-                        {"query_id": "C1_Q2", "query_text": "长城多长？", "answers": ["两万多公里"]}]}]"#,
+                        {"query_id": "C1_Q2", "query_text": "长城多长？", "answers": ["两万多公里"]},
+                        {"query_id": "C1_Q3", "query_text": "建于多少千年前？", "answers": ["2.5", 2.5]}]}]"#,
         )
         .expect("plain loads");
         let squad = load(
             "cmrc_fixture.json",
-            r#"{"version": "v1.0", "data": [{"id": "C1", "title": "长城", "paragraphs": [{"id": "C1", "context": "长城位于中国北方，全长两万多公里。",
+            r#"{"version": "v1.0", "data": [{"id": "C1", "title": "长城", "paragraphs": [{"id": "C1", "context": "长城位于中国北方，全长两万多公里，建于2.5千年前。",
                 "qas": [{"id": "C1_Q1", "question": "长城位于哪里？", "answers": [{"text": "中国北方", "answer_start": 4}, {"text": "中国北方", "answer_start": 99}, {"text": "北方", "answer_start": 6}]},
-                        {"id": "C1_Q2", "question": "长城多长？", "answers": [{"text": "两万多公里", "answer_start": 11}]}]}]}]}"#,
+                        {"id": "C1_Q2", "question": "长城多长？", "answers": [{"text": "两万多公里", "answer_start": 11}]},
+                        {"id": "C1_Q3", "question": "建于多少千年前？", "answers": [{"text": "2.5", "answer_start": 19}, {"text": "2.5", "answer_start": 19}]}]}]}]}"#,
         )
         .expect("squad loads");
-        assert_eq!(plain.len(), 2);
+        assert_eq!(plain.len(), 3);
+        assert_eq!(plain.len(), squad.len());
         for (plain, squad) in plain.iter().zip(&squad) {
             assert_eq!(plain.id, squad.id);
             assert_eq!(plain.question, squad.question);
@@ -204,7 +210,10 @@ mod tests {
         )
         .expect_err("no answers")
         .to_string();
-        assert!(error.contains("cmrc_bad.json: [0].qas[1]: question `Q2` has no reference answer"), "{error}");
+        assert!(
+            error.contains("cmrc_bad.json: [0].qas[1]: question `Q2` has no reference answer"),
+            "{error}"
+        );
         let error = load(
             "cmrc_bad.json",
             r#"{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "Q1", "answers": [{"text": "a"}]}]}]}]}"#,
@@ -215,7 +224,12 @@ mod tests {
             error.contains("data[0].paragraphs[0].qas[0]: missing field `question`"),
             "{error}"
         );
-        let error = load("cmrc_bad.json", "\"text\"").expect_err("a string").to_string();
-        assert!(error.contains("top level: expected a list of articles"), "{error}");
+        let error = load("cmrc_bad.json", "\"text\"")
+            .expect_err("a string")
+            .to_string();
+        assert!(
+            error.contains("top level: expected a list of articles"),
+            "{error}"
+        );
     }
 }

@@ -141,7 +141,11 @@ pub fn load_objective(root: &Path) -> Result<Vec<EvalItem>, SuiteError> {
         let hidden = path
             .file_name()
             .is_some_and(|name| name.to_string_lossy().starts_with('.'));
-        if path.extension().is_some_and(|extension| extension == "json") && !hidden {
+        if path
+            .extension()
+            .is_some_and(|extension| extension == "json")
+            && !hidden
+        {
             paths.push(path);
         }
     }
@@ -149,14 +153,16 @@ pub fn load_objective(root: &Path) -> Result<Vec<EvalItem>, SuiteError> {
     let mut items = Vec::new();
     for path in paths {
         let keyword = json::file_stem(&path);
-        let prompt = prompts.get(&keyword).ok_or_else(|| SuiteError::MalformedRecord {
-            path: path.clone(),
-            record: "whole file".to_string(),
-            problem: format!(
-                "{PROMPT_FILE} gives no question type for `{keyword}`; add an entry with \
+        let prompt = prompts
+            .get(&keyword)
+            .ok_or_else(|| SuiteError::MalformedRecord {
+                path: path.clone(),
+                record: "whole file".to_string(),
+                problem: format!(
+                    "{PROMPT_FILE} gives no question type for `{keyword}`; add an entry with \
                  this keyword or move the file out of {OBJECTIVE_DIR}"
-            ),
-        })?;
+                ),
+            })?;
         items.extend(load_file(&path, prompt)?);
     }
     make_ids_unique(&mut items);
@@ -175,9 +181,7 @@ pub fn load_file(path: &Path, prompt: &FilePrompt) -> Result<Vec<EvalItem>, Suit
     let top_object = as_object(&document, &top)?;
     // Published files say `keywords`; a few forks say `keyword`.
     let keyword = match (top_object.get("keywords"), top_object.get("keyword")) {
-        (Some(Value::String(keyword)), _) | (None, Some(Value::String(keyword))) => {
-            keyword.clone()
-        }
+        (Some(Value::String(keyword)), _) | (None, Some(Value::String(keyword))) => keyword.clone(),
         _ => json::file_stem(path),
     };
     let examples = array(top_object, "example", &top)?;
@@ -315,39 +319,47 @@ mod tests {
         ]);
         let items = load_objective(root.path()).expect("fixture loads");
         assert_eq!(items.len(), 5);
+        // Files load in name order: MCQs (2 items), Multi, Reading, Cloze.
         let kinds: Vec<&ItemKind> = items.iter().map(|item| &item.kind).collect();
         assert_eq!(
             kinds[0],
-            &ItemKind::MultiQuestion {
+            &ItemKind::SingleChoice {
                 options: Options::InQuestion { count: 4 },
-                answers: vec![BTreeSet::from([0]), BTreeSet::from([3]), BTreeSet::from([2])],
+                answer: 1,
             }
         );
         assert_eq!(
-            kinds[1],
+            kinds[2],
             &ItemKind::MultiChoice {
                 options: Options::InQuestion { count: 4 },
                 answers: BTreeSet::from([0, 2]),
             }
         );
         assert_eq!(
-            kinds[2],
-            &ItemKind::SingleChoice {
+            kinds[3],
+            &ItemKind::MultiQuestion {
                 options: Options::InQuestion { count: 4 },
-                answer: 1,
+                answers: vec![
+                    BTreeSet::from([0]),
+                    BTreeSet::from([3]),
+                    BTreeSet::from([2])
+                ],
             }
         );
         assert!(matches!(
             kinds[4],
             ItemKind::MultiQuestion { options: Options::InQuestion { count: 7 }, answers } if answers.len() == 5
         ));
-        let first_single = &items[2];
+        let first_single = &items[0];
         assert_eq!(first_single.id, "2010-2022_Test_MCQs/0");
         assert_eq!(first_single.points, Some(5.0));
         assert_eq!(first_single.fields["prefix_prompt"], "请做单选题");
         assert_eq!(first_single.fields["year"], "2015");
-        assert!(first_single.question.contains("D．丁"), "question kept as published");
-        assert_eq!(items[0].id, "2010-2022_Test_Reading/7");
+        assert!(
+            first_single.question.contains("D．丁"),
+            "question kept as published"
+        );
+        assert_eq!(items[3].id, "2010-2022_Test_Reading/7");
     }
 
     #[test]
@@ -358,30 +370,55 @@ mod tests {
                 {"year": "2015", "question": "q", "answer": ["B"], "index": 0, "score": 5},
                 {"year": "2015", "question": "q", "answer": ["E"], "index": 1, "score": 5}]}"#,
         )]);
-        let error = load_objective(root.path()).expect_err("E is not A-D").to_string();
-        assert!(error.contains("2010-2022_Test_MCQs.json: example[1]: `answer[0]` is `E`"), "{error}");
+        let error = load_objective(root.path())
+            .expect_err("E is not A-D")
+            .to_string();
+        assert!(
+            error.contains("2010-2022_Test_MCQs.json: example[1]: `answer[0]` is `E`"),
+            "{error}"
+        );
         assert!(error.ends_with("fix or remove this record"), "{error}");
 
         let root = write_bench(&[(
             "2010-2022_Test_MCQs.json",
             r#"{"keywords": "2010-2022_Test_MCQs", "example": [{"question": "q", "answer": ["A", "B"], "index": 0, "score": 5}]}"#,
         )]);
-        let error = load_objective(root.path()).expect_err("two answers").to_string();
-        assert!(error.contains("example[0]: a single_choice item needs exactly one"), "{error}");
+        let error = load_objective(root.path())
+            .expect_err("two answers")
+            .to_string();
+        assert!(
+            error.contains("example[0]: a single_choice item needs exactly one"),
+            "{error}"
+        );
 
         let root = write_bench(&[("2010-2022_Unknown.json", SINGLE)]);
-        let error = load_objective(root.path()).expect_err("no prompt entry").to_string();
-        assert!(error.contains("gives no question type for `2010-2022_Unknown`"), "{error}");
+        let error = load_objective(root.path())
+            .expect_err("no prompt entry")
+            .to_string();
+        assert!(
+            error.contains("gives no question type for `2010-2022_Unknown`"),
+            "{error}"
+        );
 
-        let root = write_bench(&[("2010-2022_Test_MCQs.json", "{\"example\": [\n{\"question\": }\n]}")]);
-        let error = load_objective(root.path()).expect_err("bad JSON").to_string();
-        assert!(error.contains("2010-2022_Test_MCQs.json:2: not valid JSON"), "{error}");
+        let root = write_bench(&[(
+            "2010-2022_Test_MCQs.json",
+            "{\"example\": [\n{\"question\": }\n]}",
+        )]);
+        let error = load_objective(root.path())
+            .expect_err("bad JSON")
+            .to_string();
+        assert!(
+            error.contains("2010-2022_Test_MCQs.json:2: not valid JSON"),
+            "{error}"
+        );
     }
 
     #[test]
     fn missing_layout_is_explained() {
         let root = tempfile::tempdir().expect("temp dir");
-        let error = load_objective(root.path()).expect_err("empty dir").to_string();
+        let error = load_objective(root.path())
+            .expect_err("empty dir")
+            .to_string();
         assert!(error.contains("Bench/Obj_Prompt.json"), "{error}");
     }
 }

@@ -43,9 +43,12 @@ pub(crate) fn read_document(path: &Path) -> Result<Value, SuiteError> {
     })
 }
 
+/// One JSONL record with the line it was read from.
+pub(crate) type LineRecord = (RecordSource, Map<String, Value>);
+
 /// A file with one JSON object per line; blank lines are skipped. Each object comes with
 /// the [`RecordSource`] of its line.
-pub(crate) fn read_lines(path: &Path) -> Result<Vec<(RecordSource, Map<String, Value>)>, SuiteError> {
+pub(crate) fn read_lines(path: &Path) -> Result<Vec<LineRecord>, SuiteError> {
     let text = read_text(path)?;
     let mut records = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -137,6 +140,27 @@ pub(crate) fn strings(
         .collect()
 }
 
+/// A list under `key` whose entries are strings, or numbers read as their JSON text
+/// (`39764.0`), for lists where a spreadsheet export turned some texts into numbers.
+pub(crate) fn texts(
+    object: &Map<String, Value>,
+    key: &str,
+    source: &RecordSource,
+) -> Result<Vec<String>, SuiteError> {
+    array(object, key, source)?
+        .iter()
+        .enumerate()
+        .map(|(index, value)| match value {
+            Value::String(text) => Ok(text.clone()),
+            Value::Number(number) => Ok(number.to_string()),
+            other => Err(source.malformed(format!(
+                "`{key}[{index}]` should be a string, found {}",
+                kind_of(other)
+            ))),
+        })
+        .collect()
+}
+
 /// An id or label that the published files write sometimes as a number, sometimes as a
 /// string (`"id": 12` and `"id": "12"` both occur), as text.
 pub(crate) fn scalar_text(
@@ -206,11 +230,16 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("x.jsonl");
         std::fs::write(&path, "{\"a\": 1}\n\n{\"a\": \n").expect("write");
-        let error = read_lines(&path).expect_err("line 3 is cut off").to_string();
+        let error = read_lines(&path)
+            .expect_err("line 3 is cut off")
+            .to_string();
         assert!(error.contains("x.jsonl:3: not valid JSON"), "{error}");
         std::fs::write(&path, "\u{feff}{\"a\": 1}\n[1]\n").expect("write");
         let error = read_lines(&path).expect_err("line 2 is a list").to_string();
-        assert!(error.contains("x.jsonl:2: expected a JSON object"), "{error}");
+        assert!(
+            error.contains("x.jsonl:2: expected a JSON object"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -218,6 +247,9 @@ mod tests {
         let error = read_document(Path::new("/nonexistent/x.json"))
             .expect_err("no such file")
             .to_string();
-        assert!(error.starts_with("cannot read /nonexistent/x.json"), "{error}");
+        assert!(
+            error.starts_with("cannot read /nonexistent/x.json"),
+            "{error}"
+        );
     }
 }

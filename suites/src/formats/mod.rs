@@ -207,7 +207,8 @@ mod tests {
             at_line.malformed("no `question`").to_string(),
             "x.jsonl:3: no `question`; fix or remove this record"
         );
-        let at_record = RecordSource::at_record(std::path::Path::new("x.json"), "example[2]".into());
+        let at_record =
+            RecordSource::at_record(std::path::Path::new("x.json"), "example[2]".into());
         assert_eq!(
             at_record.malformed("no `answer`").to_string(),
             "x.json: example[2]: no `answer`; fix or remove this record"

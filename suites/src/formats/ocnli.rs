@@ -129,7 +129,10 @@ mod tests {
         assert_eq!(first.context.as_deref(), Some("他在看书。"));
         assert_eq!(first.question, "他在阅读。");
         assert_eq!(first.fields["genre"], "lit");
-        assert!(matches!(file.items[1].kind, ItemKind::SingleChoice { answer: 2, .. }));
+        assert!(matches!(
+            file.items[1].kind,
+            ItemKind::SingleChoice { answer: 2, .. }
+        ));
     }
 
     #[test]
@@ -137,7 +140,10 @@ mod tests {
         let error = load(r#"{"sentence1": "a", "sentence2": "b", "id": 0}"#)
             .expect_err("test split")
             .to_string();
-        assert!(error.contains("dev.json:1: no `label`; OCNLI's test.json hides"), "{error}");
+        assert!(
+            error.contains("dev.json:1: no `label`; OCNLI's test.json hides"),
+            "{error}"
+        );
         let error = load(concat!(
             r#"{"sentence1": "a", "sentence2": "b", "label": "neutral", "id": 0}"#,
             "\n",
@@ -145,6 +151,9 @@ mod tests {
         ))
         .expect_err("unknown label")
         .to_string();
-        assert!(error.contains("dev.json:2: label `maybe` is not one of"), "{error}");
+        assert!(
+            error.contains("dev.json:2: label `maybe` is not one of"),
+            "{error}"
+        );
     }
 }

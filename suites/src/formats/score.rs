@@ -107,8 +107,8 @@ pub fn score_choice_item(
 /// Punctuation CMRC2018's script removes before comparing. Its list also names `……`,
 /// which can never match a single character, so a lone `…` is kept, as there.
 const SPAN_PUNCTUATION: &[char] = &[
-    '-', ':', '_', '*', '^', '/', '\\', '~', '`', '+', '=', '，', '。', '：', '？', '！', '“',
-    '”', '；', '’', '《', '》', '·', '、', '「', '」', '（', '）', '－', '～', '『', '』',
+    '-', ':', '_', '*', '^', '/', '\\', '~', '`', '+', '=', '，', '。', '：', '？', '！', '“', '”',
+    '；', '’', '《', '》', '·', '、', '「', '」', '（', '）', '－', '～', '『', '』',
 ];
 
 fn is_cjk(c: char) -> bool {
@@ -376,9 +376,8 @@ mod tests {
     #[test]
     fn multi_select_earns_half_for_a_correct_subset() {
         let gold = [set("AC")];
-        let score = |predicted: &str| {
-            score_letter_answers(&gold, &[set(predicted)], 6.0, true).earned
-        };
+        let score =
+            |predicted: &str| score_letter_answers(&gold, &[set(predicted)], 6.0, true).earned;
         assert_eq!(score("AC"), 6.0);
         assert_eq!(score("CA"), 6.0);
         assert_eq!(score("A"), 3.0);
@@ -386,31 +385,58 @@ mod tests {
         assert_eq!(score("ABC"), 0.0);
         assert_eq!(score(""), 0.0);
         let without_partial = score_letter_answers(&gold, &[set("A")], 6.0, false);
-        assert_eq!(without_partial, Points { earned: 0.0, possible: 6.0 });
+        assert_eq!(
+            without_partial,
+            Points {
+                earned: 0.0,
+                possible: 6.0
+            }
+        );
     }
 
     #[test]
     fn sub_questions_score_separately_and_length_mismatch_scores_nothing() {
         let gold = [set("B"), set("C"), set("A")];
         let points = score_letter_answers(&gold, &[set("B"), set("D"), set("A")], 2.0, false);
-        assert_eq!(points, Points { earned: 4.0, possible: 6.0 });
+        assert_eq!(
+            points,
+            Points {
+                earned: 4.0,
+                possible: 6.0
+            }
+        );
         let short = score_letter_answers(&gold, &[set("B"), set("C")], 2.0, false);
-        assert_eq!(short, Points { earned: 0.0, possible: 6.0 });
+        assert_eq!(
+            short,
+            Points {
+                earned: 0.0,
+                possible: 6.0
+            }
+        );
     }
 
     #[test]
     fn choice_items_use_their_own_rule() {
         use crate::formats::Options;
         let options = Options::InQuestion { count: 4 };
-        let multi = ItemKind::MultiChoice { options: options.clone(), answers: set("AD") };
+        let multi = ItemKind::MultiChoice {
+            options: options.clone(),
+            answers: set("AD"),
+        };
         assert_eq!(
             score_choice_item(&multi, &[set("D")], 6.0),
-            Some(Points { earned: 3.0, possible: 6.0 })
+            Some(Points {
+                earned: 3.0,
+                possible: 6.0
+            })
         );
         let single = ItemKind::SingleChoice { options, answer: 1 };
         assert_eq!(
             score_choice_item(&single, &[set("B")], 1.0),
-            Some(Points { earned: 1.0, possible: 1.0 })
+            Some(Points {
+                earned: 1.0,
+                possible: 1.0
+            })
         );
         let span = ItemKind::Span { answers: vec![] };
         assert_eq!(score_choice_item(&span, &[], 1.0), None);
@@ -432,7 +458,10 @@ mod tests {
         assert_eq!(span_f1("上海", &answers), 0.0);
         assert_eq!(span_f1("北京", &[]), 0.0);
         // English words are single tokens, numbers keep their decimal point.
-        assert_eq!(segment("Apple公司 3.5 亿"), ["apple", "公", "司", "3.5", "亿"]);
+        assert_eq!(
+            segment("Apple公司 3.5 亿"),
+            ["apple", "公", "司", "3.5", "亿"]
+        );
         assert!((span_f1("apple inc", &["Apple".to_string()]) - 2.0 / 3.0).abs() < 1e-9);
     }
 
@@ -453,9 +482,15 @@ mod tests {
 
     #[test]
     fn numeric_replies_are_read_from_their_last_two_numbers() {
-        assert_eq!(score_numeric("小明有3个苹果，又买了5个，一共8个。", "8"), Some(true));
+        assert_eq!(
+            score_numeric("小明有3个苹果，又买了5个，一共8个。", "8"),
+            Some(true)
+        );
         assert_eq!(score_numeric("答案是8，验算：3+5=8", "8"), Some(true));
-        assert_eq!(score_numeric("一共8个。其中3个红的，5个绿的。", "8"), Some(false));
+        assert_eq!(
+            score_numeric("一共8个。其中3个红的，5个绿的。", "8"),
+            Some(false)
+        );
         assert_eq!(score_numeric("结果是\\frac{1}{3}", "2/6"), Some(true));
         assert_eq!(score_numeric("占三分之一，即3分之1", "1/3"), Some(true));
         assert_eq!(score_numeric("总价是1,200元", "1200"), Some(true));

@@ -87,6 +87,9 @@ mod tests {
         ))
         .expect_err("empty answer")
         .to_string();
-        assert!(error.contains("simpleqa.jsonl:2: record `a2` has an empty `answer`"), "{error}");
+        assert!(
+            error.contains("simpleqa.jsonl:2: record `a2` has an empty `answer`"),
+            "{error}"
+        );
     }
 }

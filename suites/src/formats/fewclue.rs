@@ -1,0 +1,587 @@
+//! FewCLUE: nine tasks under `{datasets_dir}/{task}/`, each file JSONL (`test_public.json`
+//! is the labelled public test set, `dev_few_all.json` the merged few-shot dev set).
+//!
+//! Every task has its own fields; all become single-choice items whose options are the
+//! task's label vocabulary, in the order given here, and whose answer is the gold
+//! label's position:
+//!
+//! | task | question | other fields | options |
+//! |---|---|---|---|
+//! | tnews | `sentence` | `keywords` | Chinese names (`label_zh`) from `label_index2en2zh.json`, whose `label` is a string while the data's is an integer |
+//! | iflytek | `sentence` | | `label_des` (not `label_desc`) of each label id seen in the file, by id |
+//! | ocnli | `sentence2` (context `sentence1`) | `genre` | entailment, neutral, contradiction; `-` records dropped |
+//! | cluewsc | `text` | `span1_text`, `span1_index`, `span2_text`, `span2_index` | false, true |
+//! | csl | `abst` | `keywords` (joined with `，`) | 0, 1 |
+//! | csldcp | `content` | | the lines of `labels_all.txt` |
+//! | bustm | `sentence1` | `sentence2` | 0, 1 |
+//! | eprstmt | `sentence` | | Negative, Positive |
+//! | chid | `content` (blank marked `#idiom#`) | | the record's own `candidates` |
+//!
+//! Record ids are `id`, or `idx` (cluewsc); a number or a string. The item id is
+//! `{task}/{file stem}/{record id}`; repeated record ids (csldcp's test set has 49) get
+//! their line appended.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::SuiteError;
+use crate::formats::json::{self, kind_of, string};
+use crate::formats::{EvalItem, ItemKind, Options, RecordSource, make_ids_unique, ocnli};
+
+/// The nine FewCLUE tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FewClueTask {
+    Tnews,
+    Iflytek,
+    Ocnli,
+    Cluewsc,
+    Csl,
+    Csldcp,
+    Bustm,
+    Eprstmt,
+    Chid,
+}
+
+impl FewClueTask {
+    pub const ALL: [FewClueTask; 9] = [
+        FewClueTask::Tnews,
+        FewClueTask::Iflytek,
+        FewClueTask::Ocnli,
+        FewClueTask::Cluewsc,
+        FewClueTask::Csl,
+        FewClueTask::Csldcp,
+        FewClueTask::Bustm,
+        FewClueTask::Eprstmt,
+        FewClueTask::Chid,
+    ];
+
+    /// The task's folder name under `datasets/`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FewClueTask::Tnews => "tnews",
+            FewClueTask::Iflytek => "iflytek",
+            FewClueTask::Ocnli => "ocnli",
+            FewClueTask::Cluewsc => "cluewsc",
+            FewClueTask::Csl => "csl",
+            FewClueTask::Csldcp => "csldcp",
+            FewClueTask::Bustm => "bustm",
+            FewClueTask::Eprstmt => "eprstmt",
+            FewClueTask::Chid => "chid",
+        }
+    }
+}
+
+impl fmt::Display for FewClueTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for FewClueTask {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        FewClueTask::ALL
+            .into_iter()
+            .find(|task| task.as_str() == name.to_ascii_lowercase())
+            .ok_or_else(|| {
+                format!(
+                    "unknown FewCLUE task `{name}`; known tasks: {}",
+                    FewClueTask::ALL.map(FewClueTask::as_str).join(", ")
+                )
+            })
+    }
+}
+
+/// The tnews label file, beside the data files.
+pub const TNEWS_LABEL_FILE: &str = "label_index2en2zh.json";
+/// The csldcp label file, beside the data files.
+pub const CSLDCP_LABEL_FILE: &str = "labels_all.txt";
+
+/// Loads `{datasets_dir}/{task}/{file_name}`, e.g. `test_public.json`.
+///
+/// # Errors
+/// As [`load_file`].
+pub fn load_task(
+    datasets_dir: &Path,
+    task: FewClueTask,
+    file_name: &str,
+) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file(task, &datasets_dir.join(task.as_str()).join(file_name))
+}
+
+/// Loads one FewCLUE file of `task`; label files (tnews, csldcp) are read from the same
+/// folder.
+///
+/// # Errors
+/// [`SuiteError::Io`] (also for a missing label file); [`SuiteError::Malformed`] naming
+/// the line of a record that is not JSON, lacks the task's fields, or has a label
+/// outside the task's vocabulary.
+pub fn load_file(task: FewClueTask, path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    let folder = path.parent().unwrap_or(Path::new("."));
+    let stem = json::file_stem(path);
+    let records = json::read_lines(path)?;
+    let vocabulary = match task {
+        FewClueTask::Tnews => Some(tnews_labels(&folder.join(TNEWS_LABEL_FILE))?),
+        FewClueTask::Csldcp => Some(csldcp_labels(&folder.join(CSLDCP_LABEL_FILE))?),
+        FewClueTask::Iflytek => Some(iflytek_labels(&records)?),
+        _ => None,
+    };
+    let mut items = Vec::with_capacity(records.len());
+    for (source, record) in records {
+        let item = match task {
+            FewClueTask::Ocnli => {
+                match ocnli::read_record(&record, "fewclue", task.as_str(), &stem, source)? {
+                    Ok(mut item) => {
+                        item.id = format!("{task}/{}", item.id);
+                        item
+                    }
+                    // Unlabelled (`-`) records cannot be scored; FewCLUE drops them too.
+                    Err(_) => continue,
+                }
+            }
+            _ => read_record(task, &record, &stem, vocabulary.as_ref(), source)?,
+        };
+        items.push(item);
+    }
+    make_ids_unique(&mut items);
+    Ok(items)
+}
+
+/// A label vocabulary: the option texts, and the key each record's label is matched on.
+struct Vocabulary {
+    options: Vec<String>,
+    keys: Vec<String>,
+}
+
+impl Vocabulary {
+    fn position(&self, key: &str, source: &RecordSource, file: &str) -> Result<usize, SuiteError> {
+        self.keys
+            .iter()
+            .position(|known| known == key)
+            .ok_or_else(|| source.malformed(format!("label `{key}` is not in {file}")))
+    }
+}
+
+fn read_record(
+    task: FewClueTask,
+    record: &Map<String, Value>,
+    stem: &str,
+    vocabulary: Option<&Vocabulary>,
+    source: RecordSource,
+) -> Result<EvalItem, SuiteError> {
+    let record_id = match (record.get("id"), record.get("idx")) {
+        (Some(_), _) => json::scalar_text(record, "id", &source)?,
+        (None, Some(_)) => json::scalar_text(record, "idx", &source)?,
+        (None, None) => return Err(source.malformed("missing field `id` (or `idx`)")),
+    };
+    let mut fields = BTreeMap::new();
+    let fixed = |labels: &[&str]| labels.iter().map(|label| label.to_string()).collect();
+    let fixed_answer = |labels: &[&str]| -> Result<usize, SuiteError> {
+        let label = json::scalar_text(record, "label", &source)?;
+        labels
+            .iter()
+            .position(|known| *known == label)
+            .ok_or_else(|| {
+                source.malformed(format!(
+                    "label `{label}` is not one of {}",
+                    labels.join(", ")
+                ))
+            })
+    };
+    let vocabulary_answer = |key: &str, file: &str| -> Result<(Vec<String>, usize), SuiteError> {
+        let vocabulary = vocabulary.ok_or_else(|| source.malformed("no label vocabulary"))?;
+        Ok((
+            vocabulary.options.clone(),
+            vocabulary.position(key, &source, file)?,
+        ))
+    };
+    let (question, options, answer): (String, Vec<String>, usize) = match task {
+        FewClueTask::Tnews => {
+            fields.insert(
+                "keywords".to_string(),
+                json::optional_string(record, "keywords", &source)?.unwrap_or_default(),
+            );
+            let label = json::scalar_text(record, "label", &source)?;
+            let (options, answer) = vocabulary_answer(&label, TNEWS_LABEL_FILE)?;
+            (string(record, "sentence", &source)?, options, answer)
+        }
+        FewClueTask::Iflytek => {
+            let label = json::scalar_text(record, "label", &source)?;
+            let (options, answer) = vocabulary_answer(&label, "the labels of this file")?;
+            (string(record, "sentence", &source)?, options, answer)
+        }
+        FewClueTask::Csldcp => {
+            let label = string(record, "label", &source)?;
+            let (options, answer) = vocabulary_answer(&label, CSLDCP_LABEL_FILE)?;
+            (string(record, "content", &source)?, options, answer)
+        }
+        FewClueTask::Cluewsc => {
+            let target = match record.get("target") {
+                Some(Value::Object(target)) => target,
+                Some(other) => {
+                    return Err(source.malformed(format!(
+                        "`target` should be an object, found {}",
+                        kind_of(other)
+                    )));
+                }
+                None => return Err(source.malformed("missing field `target`")),
+            };
+            for key in ["span1_text", "span1_index", "span2_text", "span2_index"] {
+                fields.insert(key.to_string(), json::scalar_text(target, key, &source)?);
+            }
+            let labels = ["false", "true"];
+            (
+                string(record, "text", &source)?,
+                fixed(&labels),
+                fixed_answer(&labels)?,
+            )
+        }
+        FewClueTask::Csl => {
+            let keywords = json::strings(record, "keyword", &source)?;
+            fields.insert("keywords".to_string(), keywords.join("，"));
+            let labels = ["0", "1"];
+            (
+                string(record, "abst", &source)?,
+                fixed(&labels),
+                fixed_answer(&labels)?,
+            )
+        }
+        FewClueTask::Bustm => {
+            fields.insert(
+                "sentence2".to_string(),
+                string(record, "sentence2", &source)?,
+            );
+            let labels = ["0", "1"];
+            (
+                string(record, "sentence1", &source)?,
+                fixed(&labels),
+                fixed_answer(&labels)?,
+            )
+        }
+        FewClueTask::Eprstmt => {
+            let labels = ["Negative", "Positive"];
+            (
+                string(record, "sentence", &source)?,
+                fixed(&labels),
+                fixed_answer(&labels)?,
+            )
+        }
+        FewClueTask::Chid => {
+            let candidates = json::strings(record, "candidates", &source)?;
+            let answer = json::index(record, "answer", &source)?;
+            if answer >= candidates.len() {
+                return Err(source.malformed(format!(
+                    "`answer` {answer} is past the {} candidates",
+                    candidates.len()
+                )));
+            }
+            (string(record, "content", &source)?, candidates, answer)
+        }
+        FewClueTask::Ocnli => {
+            return Err(source.malformed("ocnli records are read by the OCNLI reader"));
+        }
+    };
+    Ok(EvalItem {
+        id: format!("{task}/{stem}/{record_id}"),
+        suite: "fewclue".to_string(),
+        subject: task.as_str().to_string(),
+        context: None,
+        question,
+        fields,
+        kind: ItemKind::SingleChoice {
+            options: Options::Listed(options),
+            answer,
+        },
+        points: None,
+        source,
+    })
+}
+
+/// tnews: one JSON object a line, `{"label": "100", "label_desc": "news_story",
+/// "label_zh": "故事"}`; keys are the label strings, options the Chinese names.
+fn tnews_labels(path: &Path) -> Result<Vocabulary, SuiteError> {
+    let mut vocabulary = Vocabulary {
+        options: Vec::new(),
+        keys: Vec::new(),
+    };
+    for (source, record) in json::read_lines(path)? {
+        vocabulary
+            .keys
+            .push(json::scalar_text(&record, "label", &source)?);
+        vocabulary
+            .options
+            .push(string(&record, "label_zh", &source)?);
+    }
+    Ok(vocabulary)
+}
+
+/// csldcp: one label a line; the label is both key and option.
+fn csldcp_labels(path: &Path) -> Result<Vocabulary, SuiteError> {
+    let labels: Vec<String> = json::read_text(path)?
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(Vocabulary {
+        options: labels.clone(),
+        keys: labels,
+    })
+}
+
+/// iflytek has no label file: the vocabulary is every `label` id the file uses, sorted
+/// by id, named by its `label_des`. One id with two names is an error.
+fn iflytek_labels(records: &[json::LineRecord]) -> Result<Vocabulary, SuiteError> {
+    let mut names: BTreeMap<usize, String> = BTreeMap::new();
+    for (source, record) in records {
+        let id = json::index(record, "label", source)?;
+        let name = string(record, "label_des", source)?;
+        match names.get(&id) {
+            Some(known) if *known != name => {
+                return Err(source.malformed(format!(
+                    "label {id} is `{name}` here but `{known}` earlier in the file"
+                )));
+            }
+            Some(_) => {}
+            None => {
+                names.insert(id, name);
+            }
+        }
+    }
+    Ok(Vocabulary {
+        keys: names.keys().map(usize::to_string).collect(),
+        options: names.into_values().collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, task: FewClueTask, name: &str, text: &str) {
+        let folder = dir.join(task.as_str());
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        std::fs::write(folder.join(name), text).expect("write");
+    }
+
+    fn answer(item: &EvalItem) -> (usize, Vec<String>) {
+        match &item.kind {
+            ItemKind::SingleChoice {
+                options: Options::Listed(options),
+                answer,
+            } => (*answer, options.clone()),
+            other => panic!("not a listed single choice: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_task_reads_its_own_fields() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        write(
+            root,
+            FewClueTask::Tnews,
+            TNEWS_LABEL_FILE,
+            concat!(
+                r#"{"label": "100", "label_desc": "news_story", "label_zh": "故事"}"#,
+                "\n",
+                r#"{"label": "103", "label_desc": "news_sports", "label_zh": "体育"}"#,
+                "\n"
+            ),
+        );
+        write(
+            root,
+            FewClueTask::Tnews,
+            "test_public.json",
+            r#"{"id": 1, "sentence": "球队夺冠", "label": 103, "label_desc": "news_sports", "keywords": "足球,冠军"}"#,
+        );
+        write(
+            root,
+            FewClueTask::Iflytek,
+            "test_public.json",
+            concat!(
+                r#"{"id": 0, "sentence": "一款记账应用", "label": 7, "label_des": "记账"}"#,
+                "\n",
+                r#"{"id": 1, "sentence": "一款打车应用", "label": 2, "label_des": "打车"}"#,
+                "\n"
+            ),
+        );
+        write(
+            root,
+            FewClueTask::Ocnli,
+            "test_public.json",
+            concat!(
+                r#"{"sentence1": "他跑步。", "sentence2": "他在运动。", "label": "entailment", "genre": "lit", "id": 5}"#,
+                "\n",
+                r#"{"sentence1": "a", "sentence2": "b", "label": "-", "id": 6}"#,
+                "\n"
+            ),
+        );
+        write(
+            root,
+            FewClueTask::Cluewsc,
+            "test_public.json",
+            r#"{"target": {"span2_index": 5, "span1_index": 0, "span1_text": "小明", "span2_text": "他"}, "idx": 9, "label": "true", "text": "小明说他累了。"}"#,
+        );
+        write(
+            root,
+            FewClueTask::Csl,
+            "test_public.json",
+            r#"{"id": 3, "abst": "本文研究……", "keyword": ["图像", "检测"], "label": "1"}"#,
+        );
+        write(
+            root,
+            FewClueTask::Csldcp,
+            CSLDCP_LABEL_FILE,
+            "数学\n物理学\n\n",
+        );
+        write(
+            root,
+            FewClueTask::Csldcp,
+            "test_public.json",
+            concat!(
+                r#"{"content": "一篇物理论文", "label": "物理学", "id": 4}"#,
+                "\n",
+                r#"{"content": "另一篇物理论文", "label": "物理学", "id": 4}"#,
+                "\n"
+            ),
+        );
+        write(
+            root,
+            FewClueTask::Bustm,
+            "test_public.json",
+            r#"{"id": 2, "sentence1": "怎么开发票", "sentence2": "如何开发票", "label": "1"}"#,
+        );
+        write(
+            root,
+            FewClueTask::Eprstmt,
+            "test_public.json",
+            r#"{"id": 8, "sentence": "质量很差", "label": "Negative"}"#,
+        );
+        write(
+            root,
+            FewClueTask::Chid,
+            "test_public.json",
+            r#"{"id": 0, "candidates": ["一帆风顺", "画蛇添足", "守株待兔"], "content": "他做事总是#idiom#。", "answer": 1}"#,
+        );
+
+        let load = |task| load_task(root, task, "test_public.json").expect("fixture loads");
+        let tnews = load(FewClueTask::Tnews);
+        assert_eq!(
+            answer(&tnews[0]),
+            (1, vec!["故事".to_string(), "体育".to_string()])
+        );
+        assert_eq!(tnews[0].fields["keywords"], "足球,冠军");
+        assert_eq!(tnews[0].id, "tnews/test_public/1");
+        let iflytek = load(FewClueTask::Iflytek);
+        assert_eq!(
+            answer(&iflytek[0]),
+            (1, vec!["打车".to_string(), "记账".to_string()])
+        );
+        let ocnli = load(FewClueTask::Ocnli);
+        assert_eq!(ocnli.len(), 1, "the `-` record is dropped");
+        assert_eq!(ocnli[0].id, "ocnli/test_public/5");
+        assert_eq!(ocnli[0].suite, "fewclue");
+        let cluewsc = load(FewClueTask::Cluewsc);
+        assert_eq!(answer(&cluewsc[0]).0, 1);
+        assert_eq!(cluewsc[0].fields["span2_text"], "他");
+        assert_eq!(cluewsc[0].id, "cluewsc/test_public/9");
+        let csl = load(FewClueTask::Csl);
+        assert_eq!(csl[0].fields["keywords"], "图像，检测");
+        assert_eq!(answer(&csl[0]).0, 1);
+        let csldcp = load(FewClueTask::Csldcp);
+        assert_eq!(
+            answer(&csldcp[0]),
+            (1, vec!["数学".to_string(), "物理学".to_string()])
+        );
+        assert_eq!(
+            csldcp[1].id, "csldcp/test_public/4@line 2",
+            "repeated ids stay unique"
+        );
+        let bustm = load(FewClueTask::Bustm);
+        assert_eq!(bustm[0].fields["sentence2"], "如何开发票");
+        assert_eq!(answer(&load(FewClueTask::Eprstmt)[0]).0, 0);
+        let chid = load(FewClueTask::Chid);
+        assert_eq!(answer(&chid[0]).0, 1);
+        assert!(chid[0].question.contains("#idiom#"));
+    }
+
+    #[test]
+    fn malformed_records_name_the_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        write(
+            root,
+            FewClueTask::Eprstmt,
+            "dev_few_all.json",
+            concat!(
+                r#"{"id": 1, "sentence": "好", "label": "Positive"}"#,
+                "\n",
+                r#"{"id": 2, "sentence": "差", "label": "Neutral"}"#,
+                "\n"
+            ),
+        );
+        let error = load_task(root, FewClueTask::Eprstmt, "dev_few_all.json")
+            .expect_err("unknown label")
+            .to_string();
+        assert!(
+            error.contains(
+                "eprstmt/dev_few_all.json:2: label `Neutral` is not one of Negative, Positive"
+            ),
+            "{error}"
+        );
+
+        write(
+            root,
+            FewClueTask::Chid,
+            "dev_few_all.json",
+            r##"{"id": 0, "candidates": ["甲", "乙"], "content": "#idiom#", "answer": 2}"##,
+        );
+        let error = load_task(root, FewClueTask::Chid, "dev_few_all.json")
+            .expect_err("answer past candidates")
+            .to_string();
+        assert!(
+            error.contains("chid/dev_few_all.json:1: `answer` 2 is past the 2 candidates"),
+            "{error}"
+        );
+
+        write(
+            root,
+            FewClueTask::Tnews,
+            "dev_few_all.json",
+            r#"{"id": 0, "sentence": "s", "label": 100, "label_desc": "news_story"}"#,
+        );
+        let error = load_task(root, FewClueTask::Tnews, "dev_few_all.json")
+            .expect_err("no label file")
+            .to_string();
+        assert!(error.contains("label_index2en2zh.json"), "{error}");
+
+        write(
+            root,
+            FewClueTask::Iflytek,
+            "dev_few_all.json",
+            concat!(
+                r#"{"id": 0, "sentence": "s", "label": 1, "label_des": "甲"}"#,
+                "\n",
+                r#"{"id": 1, "sentence": "s", "label": 1, "label_des": "乙"}"#,
+                "\n"
+            ),
+        );
+        let error = load_task(root, FewClueTask::Iflytek, "dev_few_all.json")
+            .expect_err("one id two names")
+            .to_string();
+        assert!(
+            error.contains("dev_few_all.json:2: label 1 is `乙` here but `甲` earlier"),
+            "{error}"
+        );
+        assert_eq!("CSL".parse::<FewClueTask>(), Ok(FewClueTask::Csl));
+        assert!("afqmc".parse::<FewClueTask>().is_err());
+    }
+}
