@@ -454,12 +454,27 @@ async fn follow_run(
     while let Some(status) = stream.message().await.map_err(status_error)? {
         bar.set_length(status.total_items);
         bar.set_position(status.done_items);
+        let throttling: String = status
+            .budgets
+            .iter()
+            .filter(|budget| budget.throttled > 0)
+            .map(|budget| {
+                format!(
+                    "  {} throttled {}x, concurrency {:.0}/{}",
+                    budget.endpoint,
+                    budget.throttled,
+                    budget.effective_concurrency,
+                    budget.max_concurrency
+                )
+            })
+            .collect();
         bar.set_message(format!(
-            "correct {}  wrong {}  unextractable {}  truncated {}  errors {}  workers {}",
+            "correct {}  wrong {}  unextractable {}  truncated {}  refused {}  errors {}  workers {}{throttling}",
             outcome_count(&status, "correct"),
             outcome_count(&status, "wrong"),
             outcome_count(&status, "unextractable"),
             outcome_count(&status, "truncated"),
+            outcome_count(&status, "refused"),
             outcome_count(&status, "api_error"),
             status.workers_alive
         ));
@@ -481,15 +496,23 @@ async fn follow_run(
         );
     }
     eprintln!(
-        "run {} complete: {} items (correct {}, wrong {}, unextractable {}, truncated {}, api_error {})",
+        "run {} complete: {} items (correct {}, wrong {}, unextractable {}, truncated {}, refused {}, api_error {})",
         status.run_id,
         status.done_items,
         outcome_count(&status, "correct"),
         outcome_count(&status, "wrong"),
         outcome_count(&status, "unextractable"),
         outcome_count(&status, "truncated"),
+        outcome_count(&status, "refused"),
         outcome_count(&status, "api_error"),
     );
+    if outcome_count(&status, "api_error") > 0 {
+        eprintln!(
+            "{} items ended in api_error (their errors are in the store); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
+            outcome_count(&status, "api_error"),
+            status.run_id
+        );
+    }
     Ok(())
 }
 
