@@ -151,6 +151,7 @@ pub fn parse_scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), [u64; 6]> {
 
 /// A coordinator and workers in this process, on loopback, over real gRPC.
 pub struct InProcessCluster {
+    pub url: String,
     pub controller: Arc<Controller>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -186,6 +187,7 @@ impl InProcessCluster {
             }));
         }
         InProcessCluster {
+            url,
             controller,
             stop,
             tasks,

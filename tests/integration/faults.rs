@@ -249,12 +249,24 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
     );
     assert_eq!(server.requests(), 8);
 
-    let requeued = cluster
-        .controller
-        .retry_run(&submitted.run_id)
-        .await
-        .expect("retry");
-    assert_eq!(requeued, 2);
+    // Through the real CLI, as a user would.
+    let url = cluster.url.clone();
+    let run_id = submitted.run_id.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
+            .args(["retry", &run_id, "--coordinator", &url])
+            .output()
+            .expect("run jianzhen retry")
+    })
+    .await
+    .expect("retry command");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.starts_with("2 items"), "{printed}");
     wait_complete(
         &cluster.controller,
         &submitted.run_id,
@@ -369,4 +381,93 @@ async fn the_requests_per_second_limit_holds_across_workers() {
         "60 requests arrived within {span:?}, faster than 30/s allows ({floor:?})"
     );
     cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_report_from_an_expired_lease_is_refused_and_counts_nothing() {
+    use jianzhen_coordinator::CoordinatorConfig;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    write_ceval(&data, &[("law", 3)]).expect("fixture");
+    let config = CoordinatorConfig {
+        heartbeat_ttl: Duration::from_millis(200),
+        ..CoordinatorConfig::default()
+    };
+    let store = test_store_url(dir.path(), "fencing").await;
+    let controller = Controller::open(&store, config, "test")
+        .await
+        .expect("open");
+    let spec = spec_with(&data, "http://127.0.0.1:9/v1", "", "");
+    let submitted = controller.submit_run(&spec).await.expect("submit");
+
+    controller.register_worker("slow").await;
+    let first = controller
+        .lease_shard("slow")
+        .await
+        .expect("lease")
+        .expect("a shard");
+    // The slow worker stops heartbeating; its lease expires and the shard is leased again.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(controller.sweep().await.expect("sweep"), 1);
+    controller.register_worker("fresh").await;
+    let second = controller
+        .lease_shard("fresh")
+        .await
+        .expect("lease")
+        .expect("a shard");
+    assert_eq!(second.shard_id, first.shard_id);
+    assert!(second.epoch > first.epoch, "a new lease has a higher epoch");
+
+    let result = |item: &v1::ItemRequest, text: &str| v1::ItemResult {
+        item_key: item.item_key.clone(),
+        repeat: item.repeat,
+        text: text.to_string(),
+        finish_reason: "stop".into(),
+        ..v1::ItemResult::default()
+    };
+    let late = v1::ReportResultsRequest {
+        worker_id: "slow".into(),
+        run_id: submitted.run_id.clone(),
+        shard_id: first.shard_id.clone(),
+        epoch: first.epoch,
+        results: first.items.iter().map(|item| result(item, "D")).collect(),
+    };
+    let refused = controller
+        .report_results(late)
+        .await
+        .expect_err("stale epoch refused");
+    assert!(refused.to_string().contains("epoch"), "{refused}");
+    assert_eq!(
+        tonic::Status::from(refused).code(),
+        tonic::Code::FailedPrecondition
+    );
+
+    let current = v1::ReportResultsRequest {
+        worker_id: "fresh".into(),
+        run_id: submitted.run_id.clone(),
+        shard_id: second.shard_id.clone(),
+        epoch: second.epoch,
+        results: second.items.iter().map(|item| result(item, "A")).collect(),
+    };
+    let (stored, duplicates) = controller
+        .report_results(current.clone())
+        .await
+        .expect("current epoch accepted");
+    assert_eq!((stored, duplicates), (3, 0));
+    // The same report again (a retried RPC) counts nothing twice.
+    let (stored, duplicates) = controller
+        .report_results(current)
+        .await
+        .expect("retried report accepted");
+    assert_eq!((stored, duplicates), (0, 3));
+    let rows = controller
+        .store()
+        .scored_rows(&submitted.run_id)
+        .await
+        .expect("rows");
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter().all(|row| row.extracted.as_deref() == Some("A")),
+        "only the current holder's answers are stored"
+    );
 }
