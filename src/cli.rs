@@ -177,6 +177,9 @@ struct ReportArgs {
     run: String,
     #[arg(long)]
     out: PathBuf,
+    /// Also compare with this run item by item (compare.md, compare.csv): what changed.
+    #[arg(long)]
+    compare: Option<String>,
     #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
     coordinator: String,
 }
@@ -412,7 +415,7 @@ async fn drive_run(
         eprintln!("{requeued} items that ended in api_error queued again");
     }
     follow_run(&mut client, &submitted.run_id, progress).await?;
-    write_report(&mut client, &submitted.run_id, out).await?;
+    write_report(&mut client, &submitted.run_id, out, None).await?;
     Ok(())
 }
 
@@ -520,10 +523,12 @@ async fn write_report(
     client: &mut CoordinatorClient<Channel>,
     run_id: &str,
     out: &Path,
+    compare_with: Option<&str>,
 ) -> Result<()> {
     let report = client
         .render_report(v1::RenderReportRequest {
             run_id: run_id.to_string(),
+            compare_run_id: compare_with.unwrap_or_default().to_string(),
         })
         .await
         .map_err(status_error)?
@@ -711,5 +716,5 @@ async fn retry(args: RetryArgs) -> Result<()> {
 
 async fn report(args: ReportArgs) -> Result<()> {
     let mut client = connect(&args.coordinator).await?;
-    write_report(&mut client, &args.run, &args.out).await
+    write_report(&mut client, &args.run, &args.out, args.compare.as_deref()).await
 }

@@ -200,22 +200,43 @@ pub fn scores_csv(by_subject: &DataFrame) -> PolarsResult<Vec<u8>> {
     Ok(buffer)
 }
 
-/// Wilson score interval for a binomial proportion at 95%; honest for small n and for
-/// accuracies near 0 or 1, where the normal approximation is not.
-pub fn wilson_interval(successes: i64, trials: i64) -> (f64, f64) {
-    if trials <= 0 {
-        return (0.0, 0.0);
-    }
-    let z = 1.959_963_984_540_054_f64;
-    let n = trials as f64;
-    let p = successes as f64 / n;
-    let denominator = 1.0 + z * z / n;
-    let centre = (p + z * z / (2.0 * n)) / denominator;
-    let half_width = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / denominator;
-    (
-        (centre - half_width).max(0.0),
-        (centre + half_width).min(1.0),
-    )
+pub use crate::stats::wilson_interval;
+
+/// `results.parquet`: one row per answered item, with its prompt, raw response, extracted
+/// answer, gold and outcome, for analysis outside Jianzhen.
+///
+/// # Errors
+/// Polars errors.
+pub fn results_parquet(rows: &[ScoredRow]) -> PolarsResult<Vec<u8>> {
+    let text = |pick: fn(&ScoredRow) -> &str| {
+        rows.iter()
+            .map(|row| pick(row).to_string())
+            .collect::<Vec<_>>()
+    };
+    let number = |pick: fn(&ScoredRow) -> i64| rows.iter().map(pick).collect::<Vec<_>>();
+    let mut frame = df!(
+        "endpoint" => text(|row| &row.endpoint),
+        "suite" => text(|row| &row.suite),
+        "subject" => text(|row| &row.subject),
+        "category" => text(|row| &row.category),
+        "item_id" => text(|row| &row.item_id),
+        "repeat" => number(|row| i64::from(row.repeat)),
+        "gold" => text(|row| &row.gold),
+        "extracted" => rows.iter().map(|row| row.extracted.clone()).collect::<Vec<Option<String>>>(),
+        "outcome" => text(|row| &row.outcome),
+        "finish_reason" => text(|row| &row.finish_reason),
+        "latency_ms" => number(|row| i64::try_from(row.latency_ms).unwrap_or(i64::MAX)),
+        "prompt_tokens" => number(|row| i64::from(row.prompt_tokens)),
+        "completion_tokens" => number(|row| i64::from(row.completion_tokens)),
+        "attempts" => number(|row| i64::from(row.attempts)),
+        "throttled" => number(|row| i64::from(row.throttled)),
+        "prompt_messages" => text(|row| &row.messages_json),
+        "response" => text(|row| &row.response_text),
+        "error_message" => text(|row| &row.error_message),
+    )?;
+    let mut buffer = Vec::new();
+    ParquetWriter::new(&mut buffer).finish(&mut frame)?;
+    Ok(buffer)
 }
 
 #[cfg(test)]
@@ -238,7 +259,38 @@ mod tests {
             completion_tokens: 1,
             attempts: 1,
             throttled: 0,
+            messages_json: "[]".into(),
+            response_text: String::new(),
+            finish_reason: "stop".into(),
+            error_message: String::new(),
         }
+    }
+
+    #[test]
+    fn results_parquet_holds_one_row_per_item_with_the_raw_response() {
+        let mut rows = vec![
+            row("m", "law", "Humanities", "correct"),
+            row("m", "law", "Humanities", "wrong"),
+        ];
+        rows[1].response_text = "答案是C".into();
+        rows[1].extracted = Some("C".into());
+        let bytes = results_parquet(&rows).expect("parquet");
+        assert_eq!(&bytes[..4], b"PAR1");
+        let frame = ParquetReader::new(std::io::Cursor::new(bytes))
+            .finish()
+            .expect("read back");
+        assert_eq!(frame.height(), 2);
+        assert_eq!(text_at(&frame, "response", 1).expect("cell"), "答案是C");
+        assert_eq!(text_at(&frame, "extracted", 1).expect("cell"), "C");
+        assert!(
+            frame
+                .column("extracted")
+                .expect("column")
+                .str()
+                .expect("str")
+                .get(0)
+                .is_none()
+        );
     }
 
     #[test]
@@ -309,17 +361,5 @@ mod tests {
             "{csv}"
         );
         assert!(csv.contains("m,ceval,logic,Humanities,4,3,0.75"), "{csv}");
-    }
-
-    #[test]
-    fn wilson_interval_brackets_the_estimate() {
-        let (low, high) = wilson_interval(50, 100);
-        assert!(
-            (low - 0.4038).abs() < 1e-3 && (high - 0.5962).abs() < 1e-3,
-            "{low} {high}"
-        );
-        let (low, high) = wilson_interval(0, 10);
-        assert_eq!(low, 0.0);
-        assert!(high > 0.2 && high < 0.35);
     }
 }

@@ -669,6 +669,18 @@ impl Controller {
     /// # Errors
     /// Unknown run; store or aggregation errors.
     pub async fn render_report(&self, run_id: &str) -> Result<Vec<ReportFile>, CoordinatorError> {
+        self.render_report_compared(run_id, None).await
+    }
+
+    /// The report of `run_id`, plus `compare.md` and `compare.csv` against `compare_with`.
+    ///
+    /// # Errors
+    /// Unknown runs; store or aggregation errors.
+    pub async fn render_report_compared(
+        &self,
+        run_id: &str,
+        compare_with: Option<&str>,
+    ) -> Result<Vec<ReportFile>, CoordinatorError> {
         let record =
             self.store
                 .run_record(run_id)
@@ -676,11 +688,33 @@ impl Controller {
                 .ok_or_else(|| CoordinatorError::UnknownRun {
                     run_id: run_id.to_string(),
                 })?;
+        let other = match compare_with {
+            Some(other_id) => {
+                let other_record = self.store.run_record(other_id).await?.ok_or_else(|| {
+                    CoordinatorError::UnknownRun {
+                        run_id: other_id.to_string(),
+                    }
+                })?;
+                Some((other_record, self.store.scored_rows(other_id).await?))
+            }
+            None => None,
+        };
         let counts = self.store.run_counts(run_id).await?;
         let rows = self.store.scored_rows(run_id).await?;
-        tokio::task::spawn_blocking(move || report::render(&record, &counts, &rows))
-            .await
-            .map_err(|error| CoordinatorError::Internal(format!("report task failed: {error}")))?
+        tokio::task::spawn_blocking(move || {
+            let mut files = report::render(&record, &counts, &rows)?;
+            if let Some((other_record, other_rows)) = other {
+                files.extend(crate::compare::render_comparison(
+                    &other_record,
+                    &other_rows,
+                    &record,
+                    &rows,
+                ));
+            }
+            Ok(files)
+        })
+        .await
+        .map_err(|error| CoordinatorError::Internal(format!("report task failed: {error}")))?
     }
 }
 

@@ -12,19 +12,24 @@
 //! - [`store`]: SQLite store through sqlx (runs, items, shards, results).
 //! - [`controller`]: the logic tying them together, independent of gRPC.
 //! - [`service`]: the tonic service, a thin translation layer.
-//! - [`aggregate`] and [`report`]: polars aggregation and the report files.
+//! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
+//!   and paired tests, and the report files.
 //! - [`serve`]: run the gRPC server on a listener until shutdown.
 
 pub mod aggregate;
 pub mod budget;
+pub mod compare;
 pub mod controller;
 pub mod error;
+pub mod html;
 pub mod lease;
 pub mod planner;
 pub mod report;
 pub mod service;
 pub mod spec;
+pub mod stats;
 pub mod store;
+pub mod summary;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -1,15 +1,19 @@
-//! The report folder of a run: `report.md`, `scores.csv`, `manifest.json`.
+//! The report folder of a run: `report.md`, `report.html`, `scores.csv`,
+//! `results.parquet` and `manifest.json`.
 //!
 //! Rendered at the coordinator from stored, scored results (so any client can ask for it
-//! and a run can be re-reported without calling the model again).
+//! and a run can be re-reported without calling the model again). All outputs take their
+//! figures from one [`Summary`], so they agree to the digit.
 
 use std::fmt::Write as _;
 
 use serde_json::json;
 
-use crate::aggregate::{self, float_at, int_at, text_at, wilson_interval};
+use crate::aggregate;
 use crate::error::CoordinatorError;
+use crate::html;
 use crate::store::{RunCounts, RunRecord, ScoredRow};
+use crate::summary::{self, OUTCOMES, Summary};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFile {
@@ -17,66 +21,24 @@ pub struct ReportFile {
     pub content: Vec<u8>,
 }
 
-fn percent(value: f64) -> String {
+pub fn percent(value: f64) -> String {
     if value.is_nan() {
         return "–".to_string();
     }
     format!("{:.1}", value * 100.0)
 }
 
-fn percentile(sorted: &[u64], fraction: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
+pub fn percent_interval(interval: (f64, f64)) -> String {
+    format!("{}–{}", percent(interval.0), percent(interval.1))
 }
 
-/// Per-endpoint latency and token figures, computed outside polars because they are
-/// order statistics over a handful of thousands of values.
-struct EndpointUsage {
-    endpoint: String,
-    latency_p50_ms: u64,
-    latency_p95_ms: u64,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    answered: usize,
-    attempts: u64,
-    throttled: u64,
-}
-
-fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
-    let mut endpoints: Vec<&str> = rows.iter().map(|row| row.endpoint.as_str()).collect();
-    endpoints.sort_unstable();
-    endpoints.dedup();
-    endpoints
-        .into_iter()
-        .map(|endpoint| {
-            let answered: Vec<&ScoredRow> = rows
-                .iter()
-                .filter(|row| row.endpoint == endpoint && row.outcome != "api_error")
-                .collect();
-            let all: Vec<&ScoredRow> = rows.iter().filter(|row| row.endpoint == endpoint).collect();
-            let mut latencies: Vec<u64> = answered.iter().map(|row| row.latency_ms).collect();
-            latencies.sort_unstable();
-            EndpointUsage {
-                endpoint: endpoint.to_string(),
-                latency_p50_ms: percentile(&latencies, 0.5),
-                latency_p95_ms: percentile(&latencies, 0.95),
-                prompt_tokens: answered
-                    .iter()
-                    .map(|row| u64::from(row.prompt_tokens))
-                    .sum(),
-                completion_tokens: answered
-                    .iter()
-                    .map(|row| u64::from(row.completion_tokens))
-                    .sum(),
-                answered: answered.len(),
-                attempts: all.iter().map(|row| u64::from(row.attempts)).sum(),
-                throttled: all.iter().map(|row| u64::from(row.throttled)).sum(),
-            }
-        })
-        .collect()
+/// Everything a renderer needs.
+pub struct ReportInput<'a> {
+    pub record: &'a RunRecord,
+    pub counts: &'a RunCounts,
+    pub manifest: &'a serde_json::Value,
+    pub summary: &'a Summary,
+    pub rows: &'a [ScoredRow],
 }
 
 /// # Errors
@@ -87,6 +49,7 @@ pub fn render(
     rows: &[ScoredRow],
 ) -> Result<Vec<ReportFile>, CoordinatorError> {
     let aggregates = aggregate::aggregate(rows)?;
+    let summary = summary::summarise(&aggregates, rows)?;
     let manifest: serde_json::Value =
         serde_json::from_str(&record.manifest_json).map_err(|error| {
             CoordinatorError::Internal(format!(
@@ -94,7 +57,57 @@ pub fn render(
                 record.run_id
             ))
         })?;
+    let input = ReportInput {
+        record,
+        counts,
+        manifest: &manifest,
+        summary: &summary,
+        rows,
+    };
 
+    let mut full_manifest = manifest.clone();
+    full_manifest["report"] = json!({
+        "state": record.state,
+        "total_items": counts.total_items,
+        "answered_items": counts.done_items,
+        "outcomes": counts.outcomes.iter().map(|(outcome, count)| (outcome.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
+        "bootstrap": {"resamples": summary::BOOTSTRAP_RESAMPLES, "seed": summary::BOOTSTRAP_SEED},
+    });
+    let manifest_bytes = serde_json::to_vec_pretty(&full_manifest)
+        .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+
+    Ok(vec![
+        ReportFile {
+            name: "report.md".to_string(),
+            content: markdown(&input).into_bytes(),
+        },
+        ReportFile {
+            name: "report.html".to_string(),
+            content: html::render(&input).into_bytes(),
+        },
+        ReportFile {
+            name: "scores.csv".to_string(),
+            content: aggregate::scores_csv(&aggregates.by_subject)?,
+        },
+        ReportFile {
+            name: "results.parquet".to_string(),
+            content: aggregate::results_parquet(rows)?,
+        },
+        ReportFile {
+            name: "manifest.json".to_string(),
+            content: manifest_bytes,
+        },
+    ])
+}
+
+fn markdown(input: &ReportInput<'_>) -> String {
+    let ReportInput {
+        record,
+        counts,
+        manifest,
+        summary,
+        ..
+    } = input;
     let mut md = String::new();
     let complete = counts.done_items == counts.total_items;
     let _ = writeln!(md, "# Jianzhen report: {}\n", record.name);
@@ -125,55 +138,89 @@ pub fn render(
     let _ = writeln!(md, "## Scores by suite\n");
     let _ = writeln!(
         md,
-        "Accuracy in %. *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages); *item mean* weights every item equally. The 95% interval (Wilson) is for the item mean. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`), refusals (moderation or a declined answer) and API errors count against the score and are shown apart.\n"
+        "Accuracy in %. *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages), with a 95% percentile-bootstrap interval over subjects; *item mean* weights every item equally, with a 95% Wilson interval. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`), refusals (moderation or a declined answer) and API errors count against the score and are shown apart.\n"
     );
     let _ = writeln!(
         md,
-        "| endpoint | suite | subjects | n | subject mean | item mean | 95% CI | correct | wrong | unextractable | truncated | refused | api_error |"
+        "| endpoint | suite | subjects | n | subject mean | 95% CI | item mean | 95% CI | correct | wrong | unextractable | truncated | refused | api_error |"
     );
     let _ = writeln!(
         md,
-        "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"
+        "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
     );
-    let suites = &aggregates.by_suite;
-    for row in 0..suites.height() {
-        let n = int_at(suites, "n", row)?;
-        let correct = int_at(suites, "correct", row)?;
-        let (low, high) = wilson_interval(correct, n);
+    for suite in &summary.suites {
+        let _ = write!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            suite.endpoint,
+            suite.suite,
+            suite.subjects,
+            suite.n,
+            percent(suite.subject_mean),
+            percent_interval(suite.subject_mean_interval),
+            percent(suite.item_mean),
+            percent_interval(suite.item_mean_interval),
+        );
+        for count in suite.outcomes.counts {
+            let _ = write!(md, " {count} |");
+        }
+        md.push('\n');
+    }
+
+    if !summary.comparisons.is_empty() {
+        let _ = writeln!(md, "\n## Paired comparisons\n");
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {}–{} | {} | {} | {} | {} | {} | {} |",
-            text_at(suites, "endpoint", row)?,
-            text_at(suites, "suite", row)?,
-            int_at(suites, "subjects", row)?,
-            n,
-            percent(float_at(suites, "accuracy_subject_mean", row)?),
-            percent(float_at(suites, "accuracy_item_mean", row)?),
-            percent(low),
-            percent(high),
-            correct,
-            int_at(suites, "wrong", row)?,
-            int_at(suites, "unextractable", row)?,
-            int_at(suites, "truncated", row)?,
-            int_at(suites, "refused", row)?,
-            int_at(suites, "api_error", row)?,
+            "On the items both endpoints answered (API errors left out). Difference = first − second in points, with a 95% interval; McNemar's test on the discordant items (exact binomial below 25 of them)."
         );
+        let _ = writeln!(
+            md,
+            "\n| suite | first | second | items | first acc | second acc | difference | 95% CI | only first | only second | p | significant |"
+        );
+        let _ = writeln!(
+            md,
+            "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|"
+        );
+        for pair in &summary.comparisons {
+            let comparison = &pair.comparison;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {} |",
+                pair.suite,
+                pair.first,
+                pair.second,
+                comparison.items,
+                percent(pair.first_accuracy),
+                percent(pair.second_accuracy),
+                percent(comparison.difference),
+                percent_interval(comparison.interval),
+                comparison.only_first,
+                comparison.only_second,
+                comparison.p_value,
+                if comparison.significant() {
+                    "yes (p < 0.05)"
+                } else {
+                    "no"
+                },
+            );
+        }
     }
 
     let _ = writeln!(md, "\n## Endpoints\n");
     let _ = writeln!(
         md,
-        "| endpoint | answered | latency p50 (ms) | latency p95 (ms) | prompt tokens | completion tokens | requests sent | throttled (429/503) |"
+        "| endpoint | answered | latency p50 (ms) | p95 (ms) | p99 (ms) | prompt tokens | completion tokens | requests sent | throttled (429/503) |"
     );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|");
-    for usage in endpoint_usage(rows) {
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for usage in &summary.usage {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             usage.endpoint,
             usage.answered,
             usage.latency_p50_ms,
             usage.latency_p95_ms,
+            usage.latency_p99_ms,
             usage.prompt_tokens,
             usage.completion_tokens,
             usage.attempts,
@@ -184,51 +231,52 @@ pub fn render(
     let _ = writeln!(md, "\n## Scores by category\n");
     let _ = writeln!(
         md,
-        "| endpoint | suite | category | subjects | n | subject mean | item mean |"
+        "| endpoint | suite | category | subjects | n | subject mean | item mean | 95% CI |"
     );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|");
-    let categories = &aggregates.by_category;
-    for row in 0..categories.height() {
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---|");
+    for category in &summary.categories {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            text_at(categories, "endpoint", row)?,
-            text_at(categories, "suite", row)?,
-            text_at(categories, "category", row)?,
-            int_at(categories, "subjects", row)?,
-            int_at(categories, "n", row)?,
-            percent(float_at(categories, "accuracy_subject_mean", row)?),
-            percent(float_at(categories, "accuracy_item_mean", row)?),
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            category.endpoint,
+            category.suite,
+            category.category,
+            category.subjects,
+            category.n,
+            percent(category.subject_mean),
+            percent(category.item_mean),
+            percent_interval(category.item_mean_interval),
         );
     }
 
     let _ = writeln!(md, "\n## Scores by subject\n");
+    let _ = write!(
+        md,
+        "| endpoint | suite | subject | category | n | accuracy | 95% CI |"
+    );
+    for outcome in OUTCOMES {
+        let _ = write!(md, " {outcome} |");
+    }
     let _ = writeln!(
         md,
-        "| endpoint | suite | subject | category | n | correct | accuracy | wrong | unextractable | truncated | refused | api_error |"
+        "\n|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"
     );
-    let _ = writeln!(
-        md,
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-    );
-    let subjects = &aggregates.by_subject;
-    for row in 0..subjects.height() {
-        let _ = writeln!(
+    for subject in &summary.subjects {
+        let _ = write!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            text_at(subjects, "endpoint", row)?,
-            text_at(subjects, "suite", row)?,
-            text_at(subjects, "subject", row)?,
-            text_at(subjects, "category", row)?,
-            int_at(subjects, "n", row)?,
-            int_at(subjects, "correct", row)?,
-            percent(float_at(subjects, "accuracy", row)?),
-            int_at(subjects, "wrong", row)?,
-            int_at(subjects, "unextractable", row)?,
-            int_at(subjects, "truncated", row)?,
-            int_at(subjects, "refused", row)?,
-            int_at(subjects, "api_error", row)?,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            subject.endpoint,
+            subject.suite,
+            subject.subject,
+            subject.category,
+            subject.n,
+            percent(subject.accuracy),
+            percent_interval(subject.interval),
         );
+        for count in subject.outcomes.counts {
+            let _ = write!(md, " {count} |");
+        }
+        md.push('\n');
     }
 
     let _ = writeln!(md, "\n## Provenance of this run\n");
@@ -268,44 +316,7 @@ pub fn render(
     }
     let _ = writeln!(
         md,
-        "\nData file hashes, template hashes and all settings are in `manifest.json`."
+        "\nData file hashes, template hashes and all settings are in `manifest.json`; every item with its prompt and raw answer is in `results.parquet`; `report.html` has charts and example items."
     );
-
-    let mut full_manifest = manifest.clone();
-    full_manifest["report"] = json!({
-        "state": record.state,
-        "total_items": counts.total_items,
-        "answered_items": counts.done_items,
-        "outcomes": counts.outcomes.iter().map(|(outcome, count)| (outcome.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
-    });
-    let manifest_bytes = serde_json::to_vec_pretty(&full_manifest)
-        .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-
-    Ok(vec![
-        ReportFile {
-            name: "report.md".to_string(),
-            content: md.into_bytes(),
-        },
-        ReportFile {
-            name: "scores.csv".to_string(),
-            content: aggregate::scores_csv(subjects)?,
-        },
-        ReportFile {
-            name: "manifest.json".to_string(),
-            content: manifest_bytes,
-        },
-    ])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn percentiles_pick_ranks() {
-        let values = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
-        assert_eq!(percentile(&values, 0.5), 60);
-        assert_eq!(percentile(&values, 0.95), 100);
-        assert_eq!(percentile(&[], 0.5), 0);
-    }
+    md
 }

@@ -178,9 +178,12 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         &self,
         request: Request<v1::RenderReportRequest>,
     ) -> Result<Response<v1::RenderReportResponse>, Status> {
+        let request = request.into_inner();
+        let compare_with =
+            (!request.compare_run_id.is_empty()).then_some(request.compare_run_id.as_str());
         let files = self
             .controller
-            .render_report(&request.into_inner().run_id)
+            .render_report_compared(&request.run_id, compare_with)
             .await?;
         Ok(Response::new(v1::RenderReportResponse {
             files: files

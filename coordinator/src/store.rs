@@ -211,6 +211,11 @@ pub struct ScoredRow {
     pub completion_tokens: u32,
     pub attempts: u32,
     pub throttled: u32,
+    /// The rendered prompt, as JSON chat messages.
+    pub messages_json: String,
+    pub response_text: String,
+    pub finish_reason: String,
+    pub error_message: String,
 }
 
 fn as_u32(value: i64) -> u32 {
@@ -832,7 +837,8 @@ impl Store {
         let rows = sqlx::query(
             "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
                     r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens,
-                    r.attempts, r.throttled
+                    r.attempts, r.throttled, i.messages_json, r.response_text, r.finish_reason,
+                    r.error_message
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
              WHERE r.run_id = $1
@@ -858,6 +864,10 @@ impl Store {
                     completion_tokens: as_u32(row.try_get("completion_tokens")?),
                     attempts: as_u32(row.try_get("attempts")?),
                     throttled: as_u32(row.try_get("throttled")?),
+                    messages_json: row.try_get("messages_json")?,
+                    response_text: row.try_get("response_text")?,
+                    finish_reason: row.try_get("finish_reason")?,
+                    error_message: row.try_get("error_message")?,
                 })
             })
             .collect()

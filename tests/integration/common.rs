@@ -237,3 +237,15 @@ pub fn run_spec(
     ));
     text
 }
+
+/// The content of one file of a rendered report.
+pub fn report_file<'a>(
+    files: &'a [jianzhen_coordinator::report::ReportFile],
+    name: &str,
+) -> &'a [u8] {
+    &files
+        .iter()
+        .find(|file| file.name == name)
+        .unwrap_or_else(|| panic!("the report has no {name}"))
+        .content
+}

@@ -189,7 +189,7 @@ async fn throttling_shrinks_the_budget_and_the_run_still_completes() {
         .render_report(&submitted.run_id)
         .await
         .expect("report");
-    let report = String::from_utf8(files[0].content.clone()).expect("utf-8");
+    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
     assert!(report.contains("| scripted | 40 |"), "{report}");
     assert!(
         report.contains("| 12 |"),
@@ -338,8 +338,8 @@ async fn the_response_cache_answers_identical_requests_of_later_runs() {
         .await
         .expect("report");
     assert_eq!(
-        parse_scores(&first_scores[1].content),
-        parse_scores(&second_scores[1].content)
+        parse_scores(report_file(&first_scores, "scores.csv")),
+        parse_scores(report_file(&second_scores, "scores.csv"))
     );
 
     // `cache = false` forces fresh calls.

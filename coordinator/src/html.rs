@@ -1,0 +1,589 @@
+//! `report.html`: one self-contained file a reviewer can open anywhere. Inline CSS and
+//! SVG only — no script, no font, no image from the network — and a CJK-capable font stack.
+//!
+//! Sections: leaderboard, category bars with 95% whiskers, subject heatmap, outcome
+//! stacked bars, paired comparisons, latency and tokens, the manifest, and example items
+//! per subject (prompt, raw answer, extracted answer, gold) for reading failures.
+//! Table cells carry `data-*` attributes naming what they show, so tests can read them.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::report::{ReportInput, percent, percent_interval};
+use crate::store::ScoredRow;
+use crate::summary::{CategorySummary, OUTCOMES};
+
+/// Examples shown per endpoint and subject: failures first, then one success.
+const EXAMPLES_PER_ENDPOINT: usize = 4;
+
+const PALETTE: [&str; 8] = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
+
+fn outcome_colour(outcome: &str) -> &'static str {
+    match outcome {
+        "correct" => "#2e7d32",
+        "wrong" => "#c62828",
+        "unextractable" => "#f9a825",
+        "truncated" => "#6a1b9a",
+        "refused" => "#455a64",
+        _ => "#8d6e63",
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+fn anchor(suite: &str, subject: &str) -> String {
+    let clean = |text: &str| {
+        text.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+    };
+    format!("examples-{}-{}", clean(suite), clean(subject))
+}
+
+const STYLE: &str = r#"
+body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Helvetica Neue", Arial, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 1rem; }
+h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2.2rem; }
+table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.meta { color: #555; } .note { color: #555; font-size: 0.9rem; max-width: 60rem; }
+.legend span { display: inline-block; margin-right: 1rem; font-size: 0.85rem; }
+.legend i { display: inline-block; width: 0.8rem; height: 0.8rem; margin-right: 0.3rem; vertical-align: middle; }
+pre { background: #f7f7f7; padding: 0.6rem; overflow-x: auto; font-size: 0.8rem; white-space: pre-wrap; word-break: break-word; }
+.answer { white-space: pre-wrap; word-break: break-word; max-width: 28rem; }
+.sig { font-weight: bold; color: #b71c1c; }
+nav a { margin-right: 0.8rem; }
+"#;
+
+pub fn render(input: &ReportInput<'_>) -> String {
+    let ReportInput {
+        record,
+        counts,
+        manifest,
+        summary,
+        rows,
+    } = input;
+    let mut page = String::new();
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Jianzhen report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        escape(&record.name)
+    );
+    let _ = writeln!(
+        page,
+        "<h1>鉴真 Jianzhen report: {}</h1>",
+        escape(&record.name)
+    );
+    let _ = writeln!(
+        page,
+        "<p class=\"meta\">Run <code>{}</code> ({}) · {} of {} items answered · jianzhen {} · extractor <code>{}</code> · seed {} · repeats {}</p>",
+        escape(&record.run_id),
+        escape(&record.state),
+        counts.done_items,
+        counts.total_items,
+        escape(manifest["harness_version"].as_str().unwrap_or("?")),
+        escape(manifest["extractor"].as_str().unwrap_or("?")),
+        manifest["seed"],
+        manifest["repeats"],
+    );
+    if counts.done_items != counts.total_items {
+        let _ = writeln!(
+            page,
+            "<p class=\"sig\">Incomplete run: scores cover the answered items only.</p>"
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<nav><a href=\"#leaderboard\">Leaderboard</a><a href=\"#categories\">Categories</a><a href=\"#subjects\">Subjects</a><a href=\"#outcomes\">Outcomes</a><a href=\"#comparisons\">Comparisons</a><a href=\"#endpoints\">Endpoints</a><a href=\"#manifest\">Manifest</a><a href=\"#examples\">Examples</a></nav>"
+    );
+
+    leaderboard(&mut page, input);
+    category_charts(&mut page, &summary.categories);
+    heatmap(&mut page, input);
+    outcome_bars(&mut page, input);
+    comparisons(&mut page, input);
+    endpoints(&mut page, input);
+
+    let _ = writeln!(page, "<h2 id=\"manifest\">Manifest</h2>");
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">What the numbers rest on: harness version, data file hashes, template names and hashes, endpoint settings (never keys), seed.</p>"
+    );
+    let manifest_text = serde_json::to_string_pretty(manifest).unwrap_or_default();
+    let _ = writeln!(
+        page,
+        "<pre id=\"manifest-json\">{}</pre>",
+        escape(&manifest_text)
+    );
+
+    examples(&mut page, rows);
+    let _ = writeln!(page, "</body>\n</html>");
+    page
+}
+
+fn leaderboard(page: &mut String, input: &ReportInput<'_>) {
+    let _ = writeln!(page, "<h2 id=\"leaderboard\">Leaderboard</h2>");
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">Accuracy in %. <b>Subject mean</b>: mean of per-subject accuracies, as C-Eval and CMMLU publish theirs (95% percentile bootstrap over subjects). <b>Item mean</b>: every item weighs the same (95% Wilson interval). Every answered item is in the denominator; the outcome columns show what it holds.</p>"
+    );
+    let _ = write!(
+        page,
+        "<table id=\"leaderboard-table\"><thead><tr><th>suite</th><th>endpoint</th><th>subjects</th><th>n</th><th>subject mean</th><th>95% CI</th><th>item mean</th><th>95% CI</th>"
+    );
+    for outcome in OUTCOMES {
+        let _ = write!(page, "<th>{outcome}</th>");
+    }
+    let _ = writeln!(page, "</tr></thead><tbody>");
+    let mut suites = input.summary.suites.clone();
+    suites.sort_by(|a, b| {
+        a.suite
+            .cmp(&b.suite)
+            .then(b.subject_mean.total_cmp(&a.subject_mean))
+    });
+    for suite in &suites {
+        let cell = |metric: &str, text: String| {
+            format!(
+                "<td class=\"num\" data-endpoint=\"{}\" data-suite=\"{}\" data-metric=\"{metric}\">{}</td>",
+                escape(&suite.endpoint),
+                escape(&suite.suite),
+                escape(&text)
+            )
+        };
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td>{}</td>{}{}{}{}{}{}",
+            escape(&suite.suite),
+            escape(&suite.endpoint),
+            cell("subjects", suite.subjects.to_string()),
+            cell("n", suite.n.to_string()),
+            cell("subject_mean", percent(suite.subject_mean)),
+            cell(
+                "subject_mean_ci",
+                percent_interval(suite.subject_mean_interval)
+            ),
+            cell("item_mean", percent(suite.item_mean)),
+            cell("item_mean_ci", percent_interval(suite.item_mean_interval)),
+        );
+        for (outcome, count) in OUTCOMES.iter().zip(suite.outcomes.counts) {
+            let _ = write!(page, "{}", cell(outcome, count.to_string()));
+        }
+        let _ = writeln!(page, "</tr>");
+    }
+    let _ = writeln!(page, "</tbody></table>");
+}
+
+fn endpoint_colours(names: &[String]) -> BTreeMap<String, &'static str> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| (name.clone(), PALETTE[index % PALETTE.len()]))
+        .collect()
+}
+
+fn category_charts(page: &mut String, categories: &[CategorySummary]) {
+    let _ = writeln!(page, "<h2 id=\"categories\">Categories</h2>");
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">Item-mean accuracy per category; whiskers are 95% Wilson intervals.</p>"
+    );
+    let mut by_suite: BTreeMap<&str, Vec<&CategorySummary>> = BTreeMap::new();
+    for category in categories {
+        by_suite
+            .entry(category.suite.as_str())
+            .or_default()
+            .push(category);
+    }
+    for (suite, entries) in by_suite {
+        let mut category_names: Vec<&str> = entries
+            .iter()
+            .map(|entry| entry.category.as_str())
+            .collect();
+        category_names.sort_unstable();
+        category_names.dedup();
+        let mut endpoint_names: Vec<String> =
+            entries.iter().map(|entry| entry.endpoint.clone()).collect();
+        endpoint_names.sort_unstable();
+        endpoint_names.dedup();
+        let colours = endpoint_colours(&endpoint_names);
+        let (width, height, left, top, bottom) = (760.0, 300.0, 44.0, 12.0, 56.0);
+        let plot_height = height - top - bottom;
+        let group_width = (width - left - 10.0) / category_names.len().max(1) as f64;
+        let bar_width = group_width * 0.8 / endpoint_names.len().max(1) as f64;
+        let y = |accuracy: f64| top + plot_height * (1.0 - accuracy.clamp(0.0, 1.0));
+        let _ = writeln!(page, "<h3>{}</h3>", escape(suite));
+        let _ = writeln!(
+            page,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" role=\"img\" aria-label=\"category accuracy for {}\">",
+            escape(suite)
+        );
+        for tick in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            let _ = writeln!(
+                page,
+                "<line x1=\"{left}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e0e0e0\"/><text x=\"{}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"end\">{}</text>",
+                width - 10.0,
+                left - 4.0,
+                y(tick) + 3.0,
+                (tick * 100.0) as u32,
+                y = y(tick)
+            );
+        }
+        for (group, category) in category_names.iter().enumerate() {
+            let group_left = left + group as f64 * group_width + group_width * 0.1;
+            for (index, endpoint) in endpoint_names.iter().enumerate() {
+                let Some(entry) = entries
+                    .iter()
+                    .find(|entry| entry.category == *category && &entry.endpoint == endpoint)
+                else {
+                    continue;
+                };
+                let x = group_left + index as f64 * bar_width;
+                let top_of_bar = y(entry.item_mean);
+                let colour = colours.get(endpoint).copied().unwrap_or("#888");
+                let _ = writeln!(
+                    page,
+                    "<rect x=\"{x:.1}\" y=\"{top_of_bar:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>{} · {}: {}% ({}–{}), n = {}</title></rect>",
+                    bar_width * 0.92,
+                    (top + plot_height - top_of_bar).max(0.0),
+                    escape(endpoint),
+                    escape(category),
+                    percent(entry.item_mean),
+                    percent(entry.item_mean_interval.0),
+                    percent(entry.item_mean_interval.1),
+                    entry.n
+                );
+                let centre = x + bar_width * 0.46;
+                let (low, high) = (y(entry.item_mean_interval.0), y(entry.item_mean_interval.1));
+                let _ = writeln!(
+                    page,
+                    "<line x1=\"{centre:.1}\" x2=\"{centre:.1}\" y1=\"{low:.1}\" y2=\"{high:.1}\" stroke=\"#222\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{low:.1}\" y2=\"{low:.1}\" stroke=\"#222\"/><line x1=\"{:.1}\" x2=\"{:.1}\" y1=\"{high:.1}\" y2=\"{high:.1}\" stroke=\"#222\"/>",
+                    centre - 3.0,
+                    centre + 3.0,
+                    centre - 3.0,
+                    centre + 3.0
+                );
+            }
+            let _ = writeln!(
+                page,
+                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+                group_left + group_width * 0.4,
+                top + plot_height + 16.0,
+                escape(category)
+            );
+        }
+        let _ = writeln!(page, "</svg>");
+        let _ = write!(page, "<div class=\"legend\">");
+        for endpoint in &endpoint_names {
+            let _ = write!(
+                page,
+                "<span><i style=\"background:{}\"></i>{}</span>",
+                colours.get(endpoint).copied().unwrap_or("#888"),
+                escape(endpoint)
+            );
+        }
+        let _ = writeln!(page, "</div>");
+    }
+}
+
+fn heatmap(page: &mut String, input: &ReportInput<'_>) {
+    let _ = writeln!(page, "<h2 id=\"subjects\">Subjects</h2>");
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">Accuracy per subject (%); colour from red (0) to green (100). Each subject links to example items.</p>"
+    );
+    let mut endpoints: Vec<String> = input
+        .summary
+        .subjects
+        .iter()
+        .map(|subject| subject.endpoint.clone())
+        .collect();
+    endpoints.sort_unstable();
+    endpoints.dedup();
+    let mut cells: BTreeMap<(String, String), BTreeMap<String, (f64, i64, String)>> =
+        BTreeMap::new();
+    for subject in &input.summary.subjects {
+        cells
+            .entry((subject.suite.clone(), subject.subject.clone()))
+            .or_default()
+            .insert(
+                subject.endpoint.clone(),
+                (subject.accuracy, subject.n, subject.category.clone()),
+            );
+    }
+    let _ = write!(
+        page,
+        "<table id=\"subject-heatmap\"><thead><tr><th>suite</th><th>subject</th><th>category</th>"
+    );
+    for endpoint in &endpoints {
+        let _ = write!(page, "<th>{}</th>", escape(endpoint));
+    }
+    let _ = writeln!(page, "</tr></thead><tbody>");
+    for ((suite, subject), by_endpoint) in &cells {
+        let category = by_endpoint
+            .values()
+            .next()
+            .map_or("", |cell| cell.2.as_str());
+        let _ = write!(
+            page,
+            "<tr><td>{}</td><td><a href=\"#{}\">{}</a></td><td>{}</td>",
+            escape(suite),
+            anchor(suite, subject),
+            escape(subject),
+            escape(category)
+        );
+        for endpoint in &endpoints {
+            match by_endpoint.get(endpoint) {
+                Some((accuracy, n, _)) => {
+                    let hue = (accuracy.clamp(0.0, 1.0) * 120.0).round();
+                    let _ = write!(
+                        page,
+                        "<td class=\"num\" style=\"background:hsl({hue},65%,80%)\" title=\"n = {n}\" data-endpoint=\"{}\" data-suite=\"{}\" data-subject=\"{}\">{}</td>",
+                        escape(endpoint),
+                        escape(suite),
+                        escape(subject),
+                        percent(*accuracy)
+                    );
+                }
+                None => {
+                    let _ = write!(page, "<td></td>");
+                }
+            }
+        }
+        let _ = writeln!(page, "</tr>");
+    }
+    let _ = writeln!(page, "</tbody></table>");
+}
+
+fn outcome_bars(page: &mut String, input: &ReportInput<'_>) {
+    let _ = writeln!(page, "<h2 id=\"outcomes\">Outcomes</h2>");
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">What became of every item, never folded together.</p>"
+    );
+    let (label_width, bar_width, row_height) = (220.0, 600.0, 26.0);
+    let height = row_height * input.summary.suites.len() as f64 + 8.0;
+    let _ = writeln!(
+        page,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\" role=\"img\" aria-label=\"outcomes\">",
+        label_width + bar_width + 10.0
+    );
+    for (index, suite) in input.summary.suites.iter().enumerate() {
+        let y = 4.0 + index as f64 * row_height;
+        let _ = writeln!(
+            page,
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{} · {}</text>",
+            label_width - 6.0,
+            y + 15.0,
+            escape(&suite.endpoint),
+            escape(&suite.suite)
+        );
+        let total = suite.n.max(1) as f64;
+        let mut x = label_width;
+        for (outcome, count) in OUTCOMES.iter().zip(suite.outcomes.counts) {
+            if count == 0 {
+                continue;
+            }
+            let width = bar_width * count as f64 / total;
+            let _ = writeln!(
+                page,
+                "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"20\" fill=\"{}\"><title>{outcome}: {count} of {}</title></rect>",
+                outcome_colour(outcome),
+                suite.n
+            );
+            x += width;
+        }
+    }
+    let _ = writeln!(page, "</svg>");
+    let _ = write!(page, "<div class=\"legend\">");
+    for outcome in OUTCOMES {
+        let _ = write!(
+            page,
+            "<span><i style=\"background:{}\"></i>{outcome}</span>",
+            outcome_colour(outcome)
+        );
+    }
+    let _ = writeln!(page, "</div>");
+}
+
+fn comparisons(page: &mut String, input: &ReportInput<'_>) {
+    let _ = writeln!(page, "<h2 id=\"comparisons\">Paired comparisons</h2>");
+    if input.summary.comparisons.is_empty() {
+        let _ = writeln!(
+            page,
+            "<p class=\"note\">One endpoint only: nothing to compare.</p>"
+        );
+        return;
+    }
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">Every two endpoints on the items both answered (API errors left out). Difference = first − second in points with a 95% interval; McNemar's test on the items where exactly one was right (exact binomial below 25 of them). Bold: significant at 5%.</p>"
+    );
+    let _ = writeln!(
+        page,
+        "<table id=\"comparisons-table\"><thead><tr><th>suite</th><th>first</th><th>second</th><th>items</th><th>first acc</th><th>second acc</th><th>difference</th><th>95% CI</th><th>only first</th><th>only second</th><th>p</th><th>significant</th></tr></thead><tbody>"
+    );
+    for pair in &input.summary.comparisons {
+        let comparison = &pair.comparison;
+        let class = if comparison.significant() {
+            " class=\"sig\""
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            page,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\" data-metric=\"p_value\">{:.4}</td><td>{}</td></tr>",
+            escape(&pair.suite),
+            escape(&pair.first),
+            escape(&pair.second),
+            comparison.items,
+            percent(pair.first_accuracy),
+            percent(pair.second_accuracy),
+            percent(comparison.difference),
+            percent_interval(comparison.interval),
+            comparison.only_first,
+            comparison.only_second,
+            comparison.p_value,
+            if comparison.significant() {
+                "yes"
+            } else {
+                "no"
+            },
+        );
+    }
+    let _ = writeln!(page, "</tbody></table>");
+}
+
+fn endpoints(page: &mut String, input: &ReportInput<'_>) {
+    let _ = writeln!(page, "<h2 id=\"endpoints\">Endpoints: speed and cost</h2>");
+    let _ = writeln!(
+        page,
+        "<table id=\"endpoints-table\"><thead><tr><th>endpoint</th><th>answered</th><th>latency p50 (ms)</th><th>p95</th><th>p99</th><th>prompt tokens</th><th>completion tokens</th><th>requests sent</th><th>throttled</th></tr></thead><tbody>"
+    );
+    for usage in &input.summary.usage {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&usage.endpoint),
+            usage.answered,
+            usage.latency_p50_ms,
+            usage.latency_p95_ms,
+            usage.latency_p99_ms,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.attempts,
+            usage.throttled
+        );
+    }
+    let _ = writeln!(page, "</tbody></table>");
+}
+
+/// The last user message of a stored prompt: the question itself.
+fn question_of(messages_json: &str) -> String {
+    let messages: Vec<serde_json::Value> = serde_json::from_str(messages_json).unwrap_or_default();
+    messages
+        .iter()
+        .rev()
+        .find(|message| message["role"] == "user")
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn examples(page: &mut String, rows: &[ScoredRow]) {
+    let _ = writeln!(page, "<h2 id=\"examples\">Example items</h2>");
+    let _ = writeln!(
+        page,
+        "<p class=\"note\">Per subject and endpoint, up to {EXAMPLES_PER_ENDPOINT} items, failures first: the question as sent, the raw answer, what was extracted, and the gold answer. Every item is in <code>results.parquet</code>.</p>"
+    );
+    let mut by_subject: BTreeMap<(&str, &str), BTreeMap<&str, Vec<&ScoredRow>>> = BTreeMap::new();
+    for row in rows {
+        by_subject
+            .entry((row.suite.as_str(), row.subject.as_str()))
+            .or_default()
+            .entry(row.endpoint.as_str())
+            .or_default()
+            .push(row);
+    }
+    for ((suite, subject), by_endpoint) in by_subject {
+        let _ = writeln!(
+            page,
+            "<h3 id=\"{}\">{} · {}</h3>",
+            anchor(suite, subject),
+            escape(suite),
+            escape(subject)
+        );
+        let _ = writeln!(
+            page,
+            "<table><thead><tr><th>endpoint</th><th>item</th><th>outcome</th><th>gold</th><th>extracted</th><th>question</th><th>raw answer</th></tr></thead><tbody>"
+        );
+        for (endpoint, mut items) in by_endpoint {
+            // Failures first (they are what a reviewer reads), then successes.
+            items.sort_by_key(|row| (row.outcome == "correct", row.item_id.as_str(), row.repeat));
+            for row in items.into_iter().take(EXAMPLES_PER_ENDPOINT) {
+                let answer = if row.outcome == "api_error" {
+                    &row.error_message
+                } else {
+                    &row.response_text
+                };
+                let _ = writeln!(
+                    page,
+                    "<tr><td>{}</td><td>{}</td><td style=\"color:{}\">{}</td><td>{}</td><td>{}</td><td><details><summary>question</summary><div class=\"answer\">{}</div></details></td><td><div class=\"answer\">{}</div></td></tr>",
+                    escape(endpoint),
+                    escape(&row.item_id),
+                    outcome_colour(&row.outcome),
+                    escape(&row.outcome),
+                    escape(&row.gold),
+                    escape(row.extracted.as_deref().unwrap_or("–")),
+                    escape(&question_of(&row.messages_json)),
+                    escape(answer),
+                );
+            }
+        }
+        let _ = writeln!(page, "</tbody></table>");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped_for_html() {
+        assert_eq!(
+            escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        assert_eq!(escape("答案是B"), "答案是B");
+    }
+
+    #[test]
+    fn anchors_are_plain_ascii() {
+        assert_eq!(
+            anchor("ceval", "computer_network"),
+            "examples-ceval-computer-network"
+        );
+    }
+
+    #[test]
+    fn the_question_is_the_last_user_message() {
+        let messages = r#"[{"role":"user","content":"例题"},{"role":"assistant","content":"A"},{"role":"user","content":"问题"}]"#;
+        assert_eq!(question_of(messages), "问题");
+        assert_eq!(question_of("not json"), "");
+    }
+}
