@@ -342,6 +342,50 @@ async fn the_response_cache_answers_identical_requests_of_later_runs() {
         parse_scores(report_file(&second_scores, "scores.csv"))
     );
 
+    // The two runs compared item by item through the CLI: nothing changed.
+    let (url, first_id, second_id) = (
+        cluster.url.clone(),
+        first.run_id.clone(),
+        second.run_id.clone(),
+    );
+    let compare_dir = dir.path().join("compare");
+    let out = compare_dir.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
+            .args([
+                "report",
+                &second_id,
+                "--compare",
+                &first_id,
+                "--coordinator",
+                &url,
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .expect("run jianzhen report --compare")
+    })
+    .await
+    .expect("report command");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let compare = std::fs::read_to_string(compare_dir.join("compare.md")).expect("compare.md");
+    assert!(compare.contains("0 items changed"), "{compare}");
+    assert!(
+        compare.contains("| scripted | scripted | ceval | 12 |"),
+        "{compare}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(compare_dir.join("compare.csv"))
+            .expect("compare.csv")
+            .lines()
+            .count(),
+        13
+    );
+
     // `cache = false` forces fresh calls.
     let forced = renamed.replace("shard_size = 4\n", "shard_size = 4\ncache = false\n");
     let third = cluster

@@ -8,3 +8,4 @@ mod common;
 mod faults;
 mod in_process;
 mod processes;
+mod report_html;
