@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::item::SuiteName;
+use crate::template::ScoringMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
@@ -12,9 +13,21 @@ pub enum SuiteError {
     UnknownSuite { name: String },
 
     #[error(
-        "unknown prompt template `{name}`; known templates: ceval_gen_5f30c7, cmmlu_gen_c13365"
+        "unknown prompt template `{name}`; known templates: {}",
+        crate::template::known_template_names()
     )]
     UnknownTemplate { name: String },
+
+    #[error(
+        "template `{template}` cannot be scored in mode {mode}; it supports {supported}; \
+         pick a template made for {mode} (e.g. ceval_ppl_578f8d, lmeval_cmmlu for log-likelihood)"
+    )]
+    ScoringModeUnsupported {
+        template: String,
+        mode: ScoringMode,
+        /// The template's modes, comma-separated.
+        supported: String,
+    },
 
     #[error("cannot read {}: {source}; check the path and its permissions", path.display())]
     Io {
@@ -95,12 +108,39 @@ pub enum SuiteError {
         available: usize,
     },
 
+    #[error(
+        "{}: invalid suite spec: {problem}; see docs/suite-spec.md",
+        spec_location(origin, *line)
+    )]
+    SpecInvalid {
+        /// The spec file's path, or `builtin:NAME` for a shipped spec.
+        origin: String,
+        /// 1-based line, where the problem can be placed.
+        line: Option<u64>,
+        problem: String,
+    },
+
+    #[error("suite spec `{suite}` {problem}")]
+    SpecLoad {
+        /// The spec's `name`.
+        suite: String,
+        /// What went wrong and what to do, phrased to follow the suite name.
+        problem: String,
+    },
+
     #[error("item `{item_id}` cannot be rendered with template `{template}`: {problem}")]
     Render {
         template: String,
         item_id: String,
         problem: String,
     },
+}
+
+fn spec_location(origin: &str, line: Option<u64>) -> String {
+    match line {
+        Some(line) => format!("{origin}:{line}"),
+        None => origin.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,12 @@
 //! - [`item`]: the multiple-choice item and where it came from, the suite names.
 //! - [`load`]: loaders for the published file formats (C-Eval CSV, CMMLU CSV).
 //! - [`subjects`]: subject keys, Chinese names and published category mappings.
-//! - [`template`]: prompt templates reproduced byte for byte from the published ones.
+//! - [`template`]: prompt templates reproduced byte for byte from OpenCompass and
+//!   lm-evaluation-harness, as chat messages and (for log-likelihood scoring) as one text
+//!   per option; [`template::ScoringMode`] says how a template's prompts are scored.
+//! - [`spec`]: declarative TOML suite specs (files, field map, subjects, categories,
+//!   few-shot source, template, scoring mode) and a loader that turns any CSV / JSONL /
+//!   JSON multiple-choice set into [`McItem`]s; C-Eval and CMMLU ship as such specs.
 //! - [`extract`]: answer extraction from Chinese and English model output, and refusal
 //!   detection; checked against the regression corpus in `corpus/extraction.jsonl`.
 //! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
@@ -22,8 +27,11 @@ pub mod formats;
 pub mod item;
 pub mod load;
 pub mod outcome;
+pub mod spec;
 pub mod subjects;
 pub mod template;
 
 pub use error::SuiteError;
 pub use item::{McItem, SourceLocation, SuiteName};
+pub use spec::{SuiteSpec, load_spec_file, load_with_spec};
+pub use template::ScoringMode;

@@ -285,7 +285,7 @@ fn load_subject_file(
 
 /// UTF-8 decode, drop a BOM, and normalise line endings the way Python's universal-newline
 /// mode does (`\r\n` and lone `\r` become `\n`).
-fn decode_like_python(path: &Path, raw_bytes: &[u8]) -> Result<String, SuiteError> {
+pub(crate) fn decode_like_python(path: &Path, raw_bytes: &[u8]) -> Result<String, SuiteError> {
     let text = std::str::from_utf8(raw_bytes).map_err(|error| {
         let valid_prefix = &raw_bytes[..error.valid_up_to()];
         let line = 1 + valid_prefix.iter().filter(|byte| **byte == b'\n').count() as u64;

@@ -82,3 +82,47 @@ fn cmmlu_real_files_load_with_published_counts() {
             .all(|subject| subject_info(SuiteName::Cmmlu, subject).is_some())
     );
 }
+
+/// The built-in specs must read the real files exactly as the hand-written loaders do,
+/// and every template must render every real item (chat, and per-option texts where the
+/// template scores options).
+#[test]
+fn builtin_specs_and_every_template_handle_the_real_files() {
+    use jianzhen_suites::spec::{builtin_spec, load_with_spec};
+    use jianzhen_suites::template::{
+        ScoringMode, fixed_shots, render_choice_continuations, takes_shots, templates,
+    };
+
+    let Some(root) = real_data_root() else {
+        return;
+    };
+    for (suite, data) in [
+        (SuiteName::Ceval, root.join("ceval")),
+        (SuiteName::Cmmlu, root.join("cmmlu").join("data")),
+    ] {
+        let split = suite.default_split();
+        let spec = builtin_spec(suite).expect("builtin spec");
+        let through_spec = load_with_spec(&spec, &data, split).expect("spec load");
+        let by_hand = load_suite(suite, &data, split, &[], true).expect("hand load");
+        assert_eq!(through_spec.items, by_hand.items, "{suite}");
+        assert_eq!(through_spec.fewshot_pool, by_hand.fewshot_pool, "{suite}");
+        assert_eq!(through_spec.files, by_hand.files, "{suite}");
+
+        for info in templates().filter(|info| info.suite == suite) {
+            for item in &by_hand.items {
+                let chinese_name = subject_info(suite, &item.subject)
+                    .expect("every subject is mapped")
+                    .chinese_name;
+                let count = if takes_shots(info.name) { 5 } else { 0 };
+                let shots = fixed_shots(&item.subject, &by_hand.fewshot_pool[&item.subject], count)
+                    .expect("five dev rows");
+                render_chat(info.name, chinese_name, item, shots).expect("chat renders");
+                if info.supports(ScoringMode::LoglikEcho) {
+                    let prompts = render_choice_continuations(info.name, chinese_name, item, shots)
+                        .expect("continuations render");
+                    assert_eq!(prompts.options.len(), 4);
+                }
+            }
+        }
+    }
+}
