@@ -71,6 +71,7 @@ fn main() {
                         attempts: 1,
                         throttled: 0,
                         messages_json: String::new(),
+                        option_count: 4,
                         response_text: String::new(),
                         finish_reason: "stop".to_string(),
                         error_message: String::new(),

@@ -48,6 +48,21 @@ enum Command {
     Report(ReportArgs),
     /// Queue again the items of a run that ended in api_error; everything else is kept.
     Retry(RetryArgs),
+    /// Save an endpoint's provenance evidence from a run as a fingerprint profile (JSON),
+    /// to compare later endpoints with (`--reference`).
+    Fingerprint(FingerprintArgs),
+}
+
+#[derive(Args)]
+struct FingerprintArgs {
+    run: String,
+    /// The endpoint's name in the run.
+    #[arg(long)]
+    endpoint: String,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
 }
 
 #[derive(Args)]
@@ -118,6 +133,16 @@ struct RunArgs {
     /// Queue again the items of this run that ended in api_error (after a resumed run).
     #[arg(long)]
     retry_errors: bool,
+    /// Also send the built-in provenance probes (identity, tokenizer fingerprint, open
+    /// prompts) and add a provenance section to the report.
+    #[arg(long)]
+    provenance: bool,
+    /// The maker the endpoint's vendor declares (e.g. Alibaba), for the provenance audit.
+    #[arg(long)]
+    vendor: Option<String>,
+    /// A fingerprint profile of a known model to compare with; repeatable.
+    #[arg(long = "reference")]
+    references: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -180,6 +205,10 @@ struct ReportArgs {
     /// Also compare with this run item by item (compare.md, compare.csv): what changed.
     #[arg(long)]
     compare: Option<String>,
+    /// A fingerprint profile of a known model (from `jianzhen fingerprint`) to compare the
+    /// run's endpoints with in the provenance section; repeatable.
+    #[arg(long = "reference")]
+    references: Vec<PathBuf>,
     #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
     coordinator: String,
 }
@@ -208,6 +237,7 @@ pub fn main() -> ExitCode {
             Command::Status(args) => status(args).await,
             Command::Report(args) => report(args).await,
             Command::Retry(args) => retry(args).await,
+            Command::Fingerprint(args) => fingerprint(args).await,
         }
     });
     match result {
@@ -257,6 +287,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
         repeats: args.repeats,
         shard_size: 25,
         cache: !args.no_cache,
+        provenance: args.provenance,
         suites: vec![SuiteSpec {
             name: suite.clone(),
             data,
@@ -270,6 +301,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             name: endpoint_name,
             base_url: endpoint.clone(),
             model: model.clone(),
+            vendor: args.vendor.clone(),
             api_key_env: args.api_key_env.clone(),
             max_concurrency: args.concurrency,
             requests_per_second: args.requests_per_second,
@@ -359,6 +391,7 @@ async fn run(args: RunArgs) -> Result<()> {
         &out,
         !args.no_progress,
         args.retry_errors,
+        &args.references,
     )
     .await;
 
@@ -377,7 +410,10 @@ async fn drive_run(
     out: &Path,
     progress: bool,
     retry_errors: bool,
+    references: &[PathBuf],
 ) -> Result<()> {
+    // Read the reference profiles before spending any endpoint call.
+    read_references(references)?;
     let mut client = connect(url).await?;
     let submitted = client
         .submit_run(v1::SubmitRunRequest {
@@ -415,7 +451,7 @@ async fn drive_run(
         eprintln!("{requeued} items that ended in api_error queued again");
     }
     follow_run(&mut client, &submitted.run_id, progress).await?;
-    write_report(&mut client, &submitted.run_id, out, None).await?;
+    write_report(&mut client, &submitted.run_id, out, None, references).await?;
     Ok(())
 }
 
@@ -519,16 +555,35 @@ async fn follow_run(
     Ok(())
 }
 
+fn read_references(paths: &[PathBuf]) -> Result<Vec<String>> {
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "cannot read reference profile {}; create one with `jianzhen fingerprint`",
+                    path.display()
+                )
+            })?;
+            // Checked here so a bad file is named by its path, not by its position.
+            jianzhen_provenance::profile::FingerprintProfile::from_json(&text, path)?;
+            Ok(text)
+        })
+        .collect()
+}
+
 async fn write_report(
     client: &mut CoordinatorClient<Channel>,
     run_id: &str,
     out: &Path,
     compare_with: Option<&str>,
+    references: &[PathBuf],
 ) -> Result<()> {
     let report = client
         .render_report(v1::RenderReportRequest {
             run_id: run_id.to_string(),
             compare_run_id: compare_with.unwrap_or_default().to_string(),
+            reference_profiles: read_references(references)?,
         })
         .await
         .map_err(status_error)?
@@ -697,6 +752,31 @@ async fn status(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
+async fn fingerprint(args: FingerprintArgs) -> Result<()> {
+    let mut client = connect(&args.coordinator).await?;
+    let profile = client
+        .export_profile(v1::ExportProfileRequest {
+            run_id: args.run.clone(),
+            endpoint: args.endpoint.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner()
+        .profile_json;
+    let parsed = jianzhen_provenance::profile::FingerprintProfile::from_json(&profile, &args.out)?;
+    jianzhen_provenance::profile::save_profile(&parsed, &args.out)?;
+    eprintln!(
+        "profile of `{}` written to {} ({} identity answers, {} token counts, {} multiple-choice answers, {} open answers)",
+        args.endpoint,
+        args.out.display(),
+        parsed.identity_answers.len(),
+        parsed.tokenizer_counts.len(),
+        parsed.mc_answers.len(),
+        parsed.open_answers.len()
+    );
+    Ok(())
+}
+
 async fn retry(args: RetryArgs) -> Result<()> {
     let mut client = connect(&args.coordinator).await?;
     let requeued = client
@@ -716,5 +796,12 @@ async fn retry(args: RetryArgs) -> Result<()> {
 
 async fn report(args: ReportArgs) -> Result<()> {
     let mut client = connect(&args.coordinator).await?;
-    write_report(&mut client, &args.run, &args.out, args.compare.as_deref()).await
+    write_report(
+        &mut client,
+        &args.run,
+        &args.out,
+        args.compare.as_deref(),
+        &args.references,
+    )
+    .await
 }

@@ -224,6 +224,7 @@ mod tests {
             attempts: 1,
             throttled: 0,
             messages_json: "[]".into(),
+            option_count: 4,
             response_text: extracted.into(),
             finish_reason: "stop".into(),
             error_message: String::new(),

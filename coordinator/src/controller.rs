@@ -16,13 +16,14 @@ use jianzhen_suites::{SuiteName, template};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use crate::audit;
 use crate::budget::AdaptiveBudget;
 use crate::error::CoordinatorError;
 use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite};
-use crate::report::{self, ReportFile};
+use crate::report::{self, ProvenanceReport, ReportFile};
 use crate::spec::RunSpec;
-use crate::store::{RUN_COMPLETE, Store, StoredResult};
+use crate::store::{RUN_COMPLETE, ScoringInput, Store, StoredResult};
 
 /// Timing knobs. Defaults suit a cluster; tests shorten them.
 #[derive(Debug, Clone)]
@@ -127,7 +128,12 @@ impl Controller {
         let (prepared, plan) = tokio::task::spawn_blocking(move || {
             let prepared = prepare_suites(&loading_spec)?;
             let run_id = planner::run_id_for(&canonical, &prepared);
-            let plan = planner::plan(&run_id, &loading_spec, &prepared, &harness_version)?;
+            let probes = if loading_spec.provenance {
+                provenance_probes()?
+            } else {
+                Vec::new()
+            };
+            let plan = planner::plan(&run_id, &loading_spec, &prepared, &probes, &harness_version)?;
             Ok::<_, CoordinatorError>((prepared, plan))
         })
         .await
@@ -184,8 +190,7 @@ impl Controller {
                     latency_ms: hit.latency_ms,
                     ..v1::ItemResult::default()
                 };
-                let (extracted, outcome) =
-                    score_response(&response, &hit.scoring.gold, &hit.scoring.options_json);
+                let (extracted, outcome) = score_result(&response, &hit.scoring);
                 StoredResult {
                     run_id: run_id.to_string(),
                     endpoint: hit.endpoint,
@@ -206,7 +211,7 @@ impl Controller {
                     throttled: 0,
                     attempt_log_json: "[]".to_string(),
                     extracted,
-                    outcome: outcome.as_str().to_string(),
+                    outcome,
                     received_at_ms,
                     cache_key: None,
                 }
@@ -359,6 +364,7 @@ impl Controller {
                 items.push(v1::ItemRequest {
                     item_key: open.item_key,
                     repeat: open.repeat,
+                    max_tokens: open.max_tokens,
                     messages: messages
                         .into_iter()
                         .map(|message| v1::ChatMessage {
@@ -440,8 +446,7 @@ impl Controller {
                 tracing::warn!(shard_id = %request.shard_id, item_key = %result.item_key, "result for an item that is not part of the shard; ignored");
                 continue;
             };
-            let (extracted, outcome) =
-                score_response(&result, &scoring.gold, &scoring.options_json);
+            let (extracted, outcome) = score_result(&result, &scoring);
             let error_class =
                 v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
             let cache_key =
@@ -467,7 +472,7 @@ impl Controller {
                 throttled: result.throttled,
                 attempt_log_json,
                 extracted,
-                outcome: outcome.as_str().to_string(),
+                outcome,
                 received_at_ms,
                 cache_key,
             });
@@ -669,17 +674,20 @@ impl Controller {
     /// # Errors
     /// Unknown run; store or aggregation errors.
     pub async fn render_report(&self, run_id: &str) -> Result<Vec<ReportFile>, CoordinatorError> {
-        self.render_report_compared(run_id, None).await
+        self.render_report_compared(run_id, None, &[]).await
     }
 
-    /// The report of `run_id`, plus `compare.md` and `compare.csv` against `compare_with`.
+    /// The report of `run_id`; with `compare_with`, also `compare.md` and `compare.csv`;
+    /// when the run collected provenance probes, a provenance section compared with the
+    /// run's other endpoints and with `references` (fingerprint profiles as JSON).
     ///
     /// # Errors
-    /// Unknown runs; store or aggregation errors.
+    /// Unknown runs, invalid reference profiles; store or aggregation errors.
     pub async fn render_report_compared(
         &self,
         run_id: &str,
         compare_with: Option<&str>,
+        references: &[String],
     ) -> Result<Vec<ReportFile>, CoordinatorError> {
         let record =
             self.store
@@ -699,10 +707,34 @@ impl Controller {
             }
             None => None,
         };
+        let references = audit::parse_references(references)?;
         let counts = self.store.run_counts(run_id).await?;
         let rows = self.store.scored_rows(run_id).await?;
+        let probes = self.store.probe_rows(run_id).await?;
+        let spec = if probes.is_empty() {
+            None
+        } else {
+            Some(self.spec_for(run_id).await?)
+        };
         tokio::task::spawn_blocking(move || {
-            let mut files = report::render(&record, &counts, &rows)?;
+            let provenance = match spec {
+                Some(spec) => {
+                    let profiles = audit::build_profiles(
+                        &spec,
+                        &probes,
+                        &rows,
+                        &rfc3339_from_millis(record.created_at_ms),
+                    );
+                    let findings = audit::audit(&profiles, &references)?;
+                    Some(ProvenanceReport {
+                        markdown: audit::markdown_section(&findings),
+                        findings_json: serde_json::to_vec_pretty(&findings)
+                            .map_err(|error| CoordinatorError::Internal(error.to_string()))?,
+                    })
+                }
+                None => None,
+            };
+            let mut files = report::render(&record, &counts, &rows, provenance.as_ref())?;
             if let Some((other_record, other_rows)) = other {
                 files.extend(crate::compare::render_comparison(
                     &other_record,
@@ -716,6 +748,106 @@ impl Controller {
         .await
         .map_err(|error| CoordinatorError::Internal(format!("report task failed: {error}")))?
     }
+
+    /// An endpoint's evidence from a run as a portable fingerprint profile (JSON), to be
+    /// used as a reference in later audits.
+    ///
+    /// # Errors
+    /// Unknown run or endpoint, a run without provenance probes; store errors.
+    pub async fn export_profile(
+        &self,
+        run_id: &str,
+        endpoint: &str,
+    ) -> Result<String, CoordinatorError> {
+        let record =
+            self.store
+                .run_record(run_id)
+                .await?
+                .ok_or_else(|| CoordinatorError::UnknownRun {
+                    run_id: run_id.to_string(),
+                })?;
+        let spec = self.spec_for(run_id).await?;
+        if !spec
+            .endpoints
+            .iter()
+            .any(|candidate| candidate.name == endpoint)
+        {
+            let names: Vec<&str> = spec
+                .endpoints
+                .iter()
+                .map(|candidate| candidate.name.as_str())
+                .collect();
+            return Err(CoordinatorError::InvalidRequest(format!(
+                "run {run_id} has no endpoint `{endpoint}`; its endpoints are: {}",
+                names.join(", ")
+            )));
+        }
+        let probes = self.store.probe_rows(run_id).await?;
+        if !probes.iter().any(|probe| probe.endpoint == endpoint) {
+            return Err(CoordinatorError::InvalidRequest(format!(
+                "run {run_id} collected no provenance probes for `{endpoint}`; run it with `provenance = true` in the spec (or `jianzhen run --provenance`)"
+            )));
+        }
+        let rows = self.store.scored_rows(run_id).await?;
+        let profiles = audit::build_profiles(
+            &spec,
+            &probes,
+            &rows,
+            &rfc3339_from_millis(record.created_at_ms),
+        );
+        let profile = profiles
+            .into_iter()
+            .find(|profile| profile.endpoint_name == endpoint)
+            .ok_or_else(|| {
+                CoordinatorError::Internal(format!("no profile built for `{endpoint}`"))
+            })?;
+        Ok(profile.to_json()?)
+    }
+}
+
+/// Milliseconds since the Unix epoch as an RFC 3339 UTC timestamp (no time-zone data
+/// needed: the civil-from-days algorithm of Howard Hinnant).
+pub fn rfc3339_from_millis(millis: i64) -> String {
+    let seconds = millis.div_euclid(1000);
+    let days = seconds.div_euclid(86_400);
+    let second_of_day = seconds.rem_euclid(86_400);
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
+}
+
+/// The outcome stored for a provenance probe's answer: evidence, not a score.
+pub const RECORDED: &str = "recorded";
+
+/// Scores a multiple-choice answer; records a probe's answer as it is.
+fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<String>, String) {
+    if scoring.kind != "choice" {
+        let outcome = if result.error_class == v1::ErrorClass::None as i32 {
+            RECORDED
+        } else {
+            Outcome::ApiError.as_str()
+        };
+        return (None, outcome.to_string());
+    }
+    let (extracted, outcome) = score_response(result, &scoring.gold, &scoring.options_json);
+    (extracted, outcome.as_str().to_string())
 }
 
 /// The name under which results answered from the response cache are stored.
@@ -776,6 +908,59 @@ pub fn score_response(
 /// Azure `content_filter`, Zhipu `sensitive`.
 const CONTENT_FILTER_FINISH_REASONS: [&str; 2] = ["content_filter", "sensitive"];
 
+/// Generation limits of the probes: a tokenizer text needs one token (only its prompt
+/// count matters), an identity answer a few sentences, an open answer a paragraph.
+const IDENTITY_MAX_TOKENS: u32 = 160;
+const TOKENIZER_MAX_TOKENS: u32 = 1;
+const OPEN_MAX_TOKENS: u32 = 256;
+
+/// The built-in provenance probes as chat requests.
+///
+/// # Errors
+/// A built-in probe file that does not parse (a build defect).
+pub fn provenance_probes() -> Result<Vec<planner::ProbeItem>, CoordinatorError> {
+    use jianzhen_provenance::probes::{identity_probes, open_prompts, tokenizer_texts};
+    use planner::{ProbeItem, ProbeKind};
+    let user = |content: &str| template::ChatMessage {
+        role: "user".to_string(),
+        content: content.to_string(),
+    };
+    let mut items = Vec::new();
+    for probe in identity_probes()? {
+        let mut messages = Vec::new();
+        if let Some(system) = &probe.system {
+            messages.push(template::ChatMessage {
+                role: "system".to_string(),
+                content: system.clone(),
+            });
+        }
+        messages.push(user(&probe.user));
+        items.push(ProbeItem {
+            id: probe.id.clone(),
+            kind: ProbeKind::Identity,
+            messages,
+            max_tokens: IDENTITY_MAX_TOKENS,
+        });
+    }
+    for text in tokenizer_texts()? {
+        items.push(ProbeItem {
+            id: text.id.clone(),
+            kind: ProbeKind::Tokenizer,
+            messages: vec![user(&text.text)],
+            max_tokens: TOKENIZER_MAX_TOKENS,
+        });
+    }
+    for prompt in open_prompts()? {
+        items.push(ProbeItem {
+            id: prompt.id.clone(),
+            kind: ProbeKind::Open,
+            messages: vec![user(&prompt.prompt)],
+            max_tokens: OPEN_MAX_TOKENS,
+        });
+    }
+    Ok(items)
+}
+
 /// Loads every suite of the spec (blocking IO).
 ///
 /// # Errors
@@ -793,7 +978,16 @@ pub fn prepare_suites(spec: &RunSpec) -> Result<Vec<PreparedSuite>, CoordinatorE
                 .template
                 .clone()
                 .unwrap_or_else(|| template::default_template(suite).to_string());
-            template::template_info(&template)?;
+                        let info = template::template_info(&template)?;
+            if !info.supports(template::ScoringMode::Gen) {
+                return Err(CoordinatorError::InvalidSpec {
+                    origin: format!("suite {suite}"),
+                    problem: format!(
+                        "template `{template}` scores options by log-likelihood, which this version runs only as a prompt reference; choose a generation template such as `{}`",
+                        template::default_template(suite)
+                    ),
+                });
+            }
             let loaded = load_suite(
                 suite,
                 &suite_spec.data,
@@ -816,4 +1010,20 @@ pub fn prepare_suites(spec: &RunSpec) -> Result<Vec<PreparedSuite>, CoordinatorE
 
 fn display_path(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(rfc3339_from_millis(0), "1970-01-01T00:00:00Z");
+        // 2026-11-28T21:20:33Z
+        assert_eq!(
+            rfc3339_from_millis(1_795_900_833_000),
+            "2026-11-28T21:20:33Z"
+        );
+        assert_eq!(rfc3339_from_millis(951_782_400_000), "2000-02-29T00:00:00Z");
+    }
 }

@@ -8,6 +8,8 @@ pub enum CoordinatorError {
     InvalidSpec { origin: String, problem: String },
     #[error(transparent)]
     Suite(#[from] SuiteError),
+    #[error(transparent)]
+    Provenance(#[from] jianzhen_provenance::ProvenanceError),
     #[error(
         "suite `{suite}` split `{split}` has no gold answers ({location}); evaluate a split with answers, e.g. `val` for C-Eval"
     )]
@@ -48,6 +50,8 @@ pub enum CoordinatorError {
     },
     #[error("aggregation error: {0}")]
     Aggregation(#[from] polars::error::PolarsError),
+    #[error("{0}")]
+    InvalidRequest(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -60,8 +64,10 @@ impl From<CoordinatorError> for tonic::Status {
             | CoordinatorError::Suite(_)
             | CoordinatorError::NoGoldAnswers { .. } => tonic::Status::invalid_argument(message),
             CoordinatorError::UnknownRun { .. } => tonic::Status::not_found(message),
+            CoordinatorError::InvalidRequest(_) => tonic::Status::invalid_argument(message),
             CoordinatorError::StaleLease { .. } => tonic::Status::failed_precondition(message),
-            CoordinatorError::Store(_)
+            CoordinatorError::Provenance(_)
+            | CoordinatorError::Store(_)
             | CoordinatorError::StoreVersion { .. }
             | CoordinatorError::StoreUnavailable { .. }
             | CoordinatorError::InvalidStore { .. }

@@ -78,6 +78,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         manifest,
         summary,
         rows,
+        provenance_markdown,
     } = input;
     let mut page = String::new();
     let _ = write!(
@@ -119,6 +120,13 @@ pub fn render(input: &ReportInput<'_>) -> String {
     outcome_bars(&mut page, input);
     comparisons(&mut page, input);
     endpoints(&mut page, input);
+    if let Some(section) = provenance_markdown {
+        let _ = writeln!(
+            page,
+            "<div id=\"provenance\">{}</div>",
+            markdown_to_html(section)
+        );
+    }
 
     let _ = writeln!(page, "<h2 id=\"manifest\">Manifest</h2>");
     let _ = writeln!(
@@ -301,6 +309,9 @@ fn category_charts(page: &mut String, categories: &[CategorySummary]) {
     }
 }
 
+/// One heatmap cell: accuracy, n, category.
+type HeatCell = (f64, i64, String);
+
 fn heatmap(page: &mut String, input: &ReportInput<'_>) {
     let _ = writeln!(page, "<h2 id=\"subjects\">Subjects</h2>");
     let _ = writeln!(
@@ -315,8 +326,7 @@ fn heatmap(page: &mut String, input: &ReportInput<'_>) {
         .collect();
     endpoints.sort_unstable();
     endpoints.dedup();
-    let mut cells: BTreeMap<(String, String), BTreeMap<String, (f64, i64, String)>> =
-        BTreeMap::new();
+    let mut cells: BTreeMap<(String, String), BTreeMap<String, HeatCell>> = BTreeMap::new();
     for subject in &input.summary.subjects {
         cells
             .entry((subject.suite.clone(), subject.subject.clone()))
@@ -493,6 +503,108 @@ fn endpoints(page: &mut String, input: &ReportInput<'_>) {
     let _ = writeln!(page, "</tbody></table>");
 }
 
+/// Inline Markdown of the provenance section: `code` and **bold**, on escaped text.
+fn inline_markdown(text: &str) -> String {
+    let escaped = escape(text);
+    let mut html = String::with_capacity(escaped.len());
+    let mut in_code = false;
+    let mut in_bold = false;
+    let mut rest = escaped.as_str();
+    while let Some(character) = rest.chars().next() {
+        if rest.starts_with("**") && !in_code {
+            html.push_str(if in_bold { "</b>" } else { "<b>" });
+            in_bold = !in_bold;
+            rest = &rest[2..];
+            continue;
+        }
+        if character == '`' {
+            html.push_str(if in_code { "</code>" } else { "<code>" });
+            in_code = !in_code;
+        } else {
+            html.push(character);
+        }
+        rest = &rest[character.len_utf8()..];
+    }
+    if in_code {
+        html.push_str("</code>");
+    }
+    if in_bold {
+        html.push_str("</b>");
+    }
+    html
+}
+
+/// Splits a Markdown table row into cells, keeping `\|` inside a cell.
+fn table_cells(line: &str) -> Vec<String> {
+    let placeholder = '\u{1f}';
+    let protected = line
+        .trim()
+        .trim_matches('|')
+        .replace("\\|", &placeholder.to_string());
+    protected
+        .split('|')
+        .map(|cell| cell.trim().replace(placeholder, "|"))
+        .collect()
+}
+
+/// The small Markdown subset the provenance section is written in (headings, tables,
+/// lists, paragraphs, inline code and bold), as HTML.
+pub fn markdown_to_html(markdown: &str) -> String {
+    let mut html = String::new();
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut index = 0;
+    while index < lines.len() {
+        let line = lines[index].trim_end();
+        if line.starts_with('|') {
+            let mut rows = Vec::new();
+            while index < lines.len() && lines[index].trim_start().starts_with('|') {
+                rows.push(lines[index]);
+                index += 1;
+            }
+            html.push_str("<table>");
+            for (row_index, row) in rows.iter().enumerate() {
+                let cells = table_cells(row);
+                if cells
+                    .iter()
+                    .all(|cell| cell.chars().all(|c| matches!(c, '-' | ':')) && !cell.is_empty())
+                {
+                    continue;
+                }
+                let tag = if row_index == 0 { "th" } else { "td" };
+                html.push_str("<tr>");
+                for cell in cells {
+                    let _ = write!(html, "<{tag}>{}</{tag}>", inline_markdown(&cell));
+                }
+                html.push_str("</tr>");
+            }
+            html.push_str("</table>\n");
+            continue;
+        }
+        if line.starts_with("- ") {
+            html.push_str("<ul>");
+            while index < lines.len() && lines[index].starts_with("- ") {
+                let _ = write!(html, "<li>{}</li>", inline_markdown(&lines[index][2..]));
+                index += 1;
+            }
+            html.push_str("</ul>\n");
+            continue;
+        }
+        let heading = line.chars().take_while(|c| *c == '#').count();
+        if heading > 0 && line[heading..].starts_with(' ') {
+            let level = heading.clamp(2, 4);
+            let _ = writeln!(
+                html,
+                "<h{level}>{}</h{level}>",
+                inline_markdown(line[heading..].trim())
+            );
+        } else if !line.trim().is_empty() {
+            let _ = writeln!(html, "<p>{}</p>", inline_markdown(line));
+        }
+        index += 1;
+    }
+    html
+}
+
 /// The last user message of a stored prompt: the question itself.
 fn question_of(messages_json: &str) -> String {
     let messages: Vec<serde_json::Value> = serde_json::from_str(messages_json).unwrap_or_default();
@@ -570,6 +682,22 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
         assert_eq!(escape("答案是B"), "答案是B");
+    }
+
+    #[test]
+    fn the_provenance_markdown_becomes_html() {
+        let markdown = "### Provenance: m\n\nSome **strong** `evidence` <x>.\n\n| a | b |\n|---|---|\n| 1 \\| 2 | 3 |\n\n- one\n- two\n";
+        let html = markdown_to_html(markdown);
+        assert!(html.contains("<h3>Provenance: m</h3>"), "{html}");
+        assert!(
+            html.contains("<p>Some <b>strong</b> <code>evidence</code> &lt;x&gt;.</p>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr><th>a</th><th>b</th></tr><tr><td>1 | 2</td><td>3</td></tr>"),
+            "{html}"
+        );
+        assert!(html.contains("<ul><li>one</li><li>two</li></ul>"), "{html}");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`serve`]: run the gRPC server on a listener until shutdown.
 
 pub mod aggregate;
+pub mod audit;
 pub mod budget;
 pub mod compare;
 pub mod controller;

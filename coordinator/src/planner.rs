@@ -50,6 +50,10 @@ pub struct PlannedItem {
     /// Key of the exact request (endpoint URL, model, generation settings, prompt,
     /// repeat) in the response cache shared by all runs of a store.
     pub request_key: String,
+    /// `choice` for a scored multiple-choice item, `probe:KIND` for a provenance probe.
+    pub kind: String,
+    /// Generation limit for this item; 0 means the endpoint's own.
+    pub max_tokens: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +86,48 @@ pub struct Manifest {
     pub extractor: String,
     pub suites: Vec<SuiteManifest>,
     pub endpoints: Vec<EndpointManifest>,
+    /// Present when the run audits provenance: how many probes of each kind were sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ProvenanceManifest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenanceManifest {
+    pub identity_probes: usize,
+    pub tokenizer_texts: usize,
+    pub open_prompts: usize,
+}
+
+/// The suite name under which provenance probes are planned and stored.
+pub const PROVENANCE_SUITE: &str = "provenance";
+
+/// What a probe is for; decides how its answers are read by the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ProbeKind {
+    Identity,
+    Tokenizer,
+    Open,
+}
+
+impl ProbeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeKind::Identity => "identity",
+            ProbeKind::Tokenizer => "tokenizer",
+            ProbeKind::Open => "open",
+        }
+    }
+}
+
+/// A provenance probe to send to every endpoint: no gold answer, the raw answer (and its
+/// token usage) is the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeItem {
+    pub id: String,
+    pub kind: ProbeKind,
+    pub messages: Vec<ChatMessage>,
+    /// Generation limit for this probe; 0 means the endpoint's own.
+    pub max_tokens: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +208,7 @@ pub fn plan(
     run_id: &str,
     spec: &RunSpec,
     suites: &[PreparedSuite],
+    probes: &[ProbeItem],
     harness_version: &str,
 ) -> Result<Plan, CoordinatorError> {
     let mut items = Vec::new();
@@ -222,6 +269,8 @@ pub fn plan(
                 .entry(item.subject.as_str())
                 .or_default()
                 .push(RenderedItem {
+                    kind: "choice".to_string(),
+                    max_tokens: 0,
                     item_key,
                     messages_json,
                     subject: item.subject.clone(),
@@ -250,65 +299,79 @@ pub fn plan(
 
         for endpoint in &spec.endpoints {
             for (subject, rendered) in &rendered_by_subject {
-                let mut units: Vec<(u32, &RenderedItem)> = Vec::new();
-                for repeat in 0..spec.repeats {
-                    units.extend(rendered.iter().map(|item| (repeat, item)));
-                }
-                for (chunk_index, chunk) in units.chunks(spec.shard_size as usize).enumerate() {
-                    let mut id_parts = vec![
-                        run_id.to_string(),
-                        endpoint.name.clone(),
-                        prepared.suite.to_string(),
-                        subject.to_string(),
-                        chunk_index.to_string(),
-                    ];
-                    id_parts.extend(
-                        chunk
-                            .iter()
-                            .map(|(repeat, item)| format!("{}#{repeat}", item.item_key)),
-                    );
-                    let refs: Vec<&str> = id_parts.iter().map(String::as_str).collect();
-                    let shard_id = format!("s-{}", short_hash(&refs, 16));
-                    shards.push(PlannedShard {
-                        shard_id: shard_id.clone(),
-                        endpoint: endpoint.name.clone(),
-                        suite: prepared.suite.to_string(),
-                        subject: subject.to_string(),
-                        item_count: chunk.len() as u32,
-                    });
-                    for (repeat, item) in chunk {
-                        let request_key = short_hash(
-                            &[
-                                endpoint.base_url.trim_end_matches('/'),
-                                &endpoint.model,
-                                &endpoint.temperature.to_string(),
-                                &endpoint.max_tokens.to_string(),
-                                &item.messages_json,
-                                &repeat.to_string(),
-                            ],
-                            32,
-                        );
-                        items.push(PlannedItem {
-                            item_key: item.item_key.clone(),
-                            repeat: *repeat,
-                            endpoint: endpoint.name.clone(),
-                            suite: prepared.suite.to_string(),
-                            subject: item.subject.clone(),
-                            category: item.category.clone(),
-                            item_id: item.item_id.clone(),
-                            gold: item.gold.clone(),
-                            options: item.options.clone(),
-                            messages: item.messages.clone(),
-                            shard_id: shard_id.clone(),
-                            template: prepared.template.clone(),
-                            source: item.source.clone(),
-                            request_key,
-                        });
-                    }
-                }
+                emit_shards(
+                    &ShardContext {
+                        run_id,
+                        spec,
+                        endpoint,
+                        suite: prepared.suite.as_str(),
+                        subject,
+                        template: &prepared.template,
+                    },
+                    rendered,
+                    &mut items,
+                    &mut shards,
+                );
             }
         }
     }
+
+    let probe_manifest = if spec.provenance {
+        let mut by_kind: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
+        for probe in probes {
+            let messages_json = serde_json::to_string(&probe.messages)
+                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+            by_kind
+                .entry(probe.kind.as_str())
+                .or_default()
+                .push(RenderedItem {
+                    item_key: short_hash(
+                        &[
+                            "probe",
+                            &probe.id,
+                            &messages_json,
+                            &probe.max_tokens.to_string(),
+                        ],
+                        16,
+                    ),
+                    messages_json,
+                    subject: probe.kind.as_str().to_string(),
+                    category: "Provenance".to_string(),
+                    item_id: probe.id.clone(),
+                    gold: String::new(),
+                    options: Vec::new(),
+                    messages: probe.messages.clone(),
+                    source: format!("built-in {} probe {}", probe.kind.as_str(), probe.id),
+                    kind: format!("probe:{}", probe.kind.as_str()),
+                    max_tokens: probe.max_tokens,
+                });
+        }
+        for endpoint in &spec.endpoints {
+            for (kind, rendered) in &by_kind {
+                emit_shards(
+                    &ShardContext {
+                        run_id,
+                        spec,
+                        endpoint,
+                        suite: PROVENANCE_SUITE,
+                        subject: kind,
+                        template: "probe",
+                    },
+                    rendered,
+                    &mut items,
+                    &mut shards,
+                );
+            }
+        }
+        let count = |kind: ProbeKind| probes.iter().filter(|probe| probe.kind == kind).count();
+        Some(ProvenanceManifest {
+            identity_probes: count(ProbeKind::Identity),
+            tokenizer_texts: count(ProbeKind::Tokenizer),
+            open_prompts: count(ProbeKind::Open),
+        })
+    } else {
+        None
+    };
 
     let manifest = Manifest {
         harness: "jianzhen".to_string(),
@@ -320,6 +383,7 @@ pub fn plan(
         extractor: jianzhen_suites::extract::EXTRACTOR_VERSION.to_string(),
         suites: suite_manifests,
         endpoints: spec.endpoints.iter().map(EndpointManifest::from).collect(),
+        provenance: probe_manifest,
     };
     Ok(Plan {
         run_id: run_id.to_string(),
@@ -340,6 +404,99 @@ struct RenderedItem {
     options: Vec<String>,
     messages: Vec<ChatMessage>,
     source: String,
+    kind: String,
+    max_tokens: u32,
+}
+
+/// Where a group of rendered items goes: one endpoint, one suite, one subject.
+struct ShardContext<'a> {
+    run_id: &'a str,
+    spec: &'a RunSpec,
+    endpoint: &'a EndpointSpec,
+    suite: &'a str,
+    subject: &'a str,
+    template: &'a str,
+}
+
+/// Expands rendered items into units (item × repeat) and groups them into shards of at
+/// most `shard_size`, with content-derived shard ids.
+fn emit_shards(
+    context: &ShardContext<'_>,
+    rendered: &[RenderedItem],
+    items: &mut Vec<PlannedItem>,
+    shards: &mut Vec<PlannedShard>,
+) {
+    let ShardContext {
+        run_id,
+        spec,
+        endpoint,
+        suite,
+        subject,
+        template,
+    } = context;
+    let mut units: Vec<(u32, &RenderedItem)> = Vec::new();
+    for repeat in 0..spec.repeats {
+        units.extend(rendered.iter().map(|item| (repeat, item)));
+    }
+    for (chunk_index, chunk) in units.chunks(spec.shard_size as usize).enumerate() {
+        let mut id_parts = vec![
+            run_id.to_string(),
+            endpoint.name.clone(),
+            suite.to_string(),
+            subject.to_string(),
+            chunk_index.to_string(),
+        ];
+        id_parts.extend(
+            chunk
+                .iter()
+                .map(|(repeat, item)| format!("{}#{repeat}", item.item_key)),
+        );
+        let refs: Vec<&str> = id_parts.iter().map(String::as_str).collect();
+        let shard_id = format!("s-{}", short_hash(&refs, 16));
+        shards.push(PlannedShard {
+            shard_id: shard_id.clone(),
+            endpoint: endpoint.name.clone(),
+            suite: suite.to_string(),
+            subject: subject.to_string(),
+            item_count: chunk.len() as u32,
+        });
+        for (repeat, item) in chunk {
+            let max_tokens = if item.max_tokens > 0 {
+                item.max_tokens
+            } else {
+                endpoint.max_tokens
+            };
+            let request_key = short_hash(
+                &[
+                    endpoint.base_url.trim_end_matches('/'),
+                    &endpoint.model,
+                    &endpoint.temperature.to_string(),
+                    &max_tokens.to_string(),
+                    &item.messages_json,
+                    &repeat.to_string(),
+                ],
+                32,
+            );
+            items.push(PlannedItem {
+                item_key: item.item_key.clone(),
+                repeat: *repeat,
+                endpoint: endpoint.name.clone(),
+                suite: suite.to_string(),
+                subject: item.subject.clone(),
+                category: item.category.clone(),
+                item_id: item.item_id.clone(),
+                gold: item.gold.clone(),
+                options: item.options.clone(),
+                messages: item.messages.clone(),
+                shard_id: shard_id.clone(),
+                template: template.to_string(),
+                source: item.source.clone(),
+                request_key,
+                kind: item.kind.clone(),
+                max_tokens: item.max_tokens,
+            });
+        }
+    }
 }
 
 /// The first `shots` dev items of the subject, as OpenCompass's FixKRetriever takes them.
@@ -438,8 +595,8 @@ mod tests {
     #[test]
     fn planning_twice_gives_identical_ids() {
         let suites = [prepared(items(30))];
-        let first = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, "0").expect("plans");
-        let second = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, "0").expect("plans");
+        let first = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0").expect("plans");
+        let second = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0").expect("plans");
         assert_eq!(first.items, second.items);
         assert_eq!(first.shards, second.shards);
     }
@@ -447,7 +604,7 @@ mod tests {
     #[test]
     fn every_unit_is_planned_once_in_a_shard_of_one_endpoint_and_subject() {
         let suites = [prepared(items(30))];
-        let planned = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, "0").expect("plans");
+        let planned = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0").expect("plans");
         // 30 items × 2 endpoints × 2 repeats.
         assert_eq!(planned.items.len(), 120);
         let mut keys: Vec<_> = planned
@@ -479,8 +636,8 @@ mod tests {
     #[test]
     fn item_keys_do_not_depend_on_the_endpoint_or_run() {
         let suites = [prepared(items(4))];
-        let one = plan("run-1", &spec(&["a"], 10, 1), &suites, "0").expect("plans");
-        let two = plan("run-2", &spec(&["b"], 10, 1), &suites, "0").expect("plans");
+        let one = plan("run-1", &spec(&["a"], 10, 1), &suites, &[], "0").expect("plans");
+        let two = plan("run-2", &spec(&["b"], 10, 1), &suites, &[], "0").expect("plans");
         let keys = |plan: &Plan| {
             plan.items
                 .iter()
@@ -495,8 +652,8 @@ mod tests {
     fn items_without_gold_answers_are_refused_with_their_location() {
         let mut hidden = items(2);
         hidden[1].answer = None;
-        let error =
-            plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], "0").expect_err("refused");
+        let error = plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], &[], "0")
+            .expect_err("refused");
         assert!(error.to_string().contains("val/law_val.csv:3"), "{error}");
     }
 
@@ -504,15 +661,15 @@ mod tests {
     fn limit_per_subject_takes_the_first_items() {
         let mut suite = prepared(items(10));
         suite.limit_per_subject = Some(2);
-        let planned = plan("run-x", &spec(&["a"], 10, 1), &[suite], "0").expect("plans");
+        let planned = plan("run-x", &spec(&["a"], 10, 1), &[suite], &[], "0").expect("plans");
         assert_eq!(planned.items.len(), 4);
     }
 
     #[test]
     fn request_keys_differ_by_endpoint_setting_and_repeat_but_not_by_run() {
         let suites = [prepared(items(2))];
-        let one = plan("run-1", &spec(&["a"], 10, 2), &suites, "0").expect("plans");
-        let two = plan("run-2", &spec(&["a"], 10, 2), &suites, "0").expect("plans");
+        let one = plan("run-1", &spec(&["a"], 10, 2), &suites, &[], "0").expect("plans");
+        let two = plan("run-2", &spec(&["a"], 10, 2), &suites, &[], "0").expect("plans");
         assert_eq!(
             one.items[0].request_key, two.items[0].request_key,
             "same request in another run"
@@ -525,7 +682,7 @@ mod tests {
         assert_eq!(keys.len(), 4, "2 items x 2 repeats are 4 distinct requests");
         let mut hotter = spec(&["a"], 10, 2);
         hotter.endpoints[0].temperature = 0.7;
-        let three = plan("run-1", &hotter, &suites, "0").expect("plans");
+        let three = plan("run-1", &hotter, &suites, &[], "0").expect("plans");
         assert_ne!(one.items[0].request_key, three.items[0].request_key);
     }
 

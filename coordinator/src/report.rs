@@ -39,6 +39,15 @@ pub struct ReportInput<'a> {
     pub manifest: &'a serde_json::Value,
     pub summary: &'a Summary,
     pub rows: &'a [ScoredRow],
+    /// The provenance audit's Markdown section, when the run collected probes.
+    pub provenance_markdown: Option<&'a str>,
+}
+
+/// The provenance audit of a run, for the report.
+pub struct ProvenanceReport {
+    pub markdown: String,
+    /// `provenance.json`: the findings per endpoint.
+    pub findings_json: Vec<u8>,
 }
 
 /// # Errors
@@ -47,6 +56,7 @@ pub fn render(
     record: &RunRecord,
     counts: &RunCounts,
     rows: &[ScoredRow],
+    provenance: Option<&ProvenanceReport>,
 ) -> Result<Vec<ReportFile>, CoordinatorError> {
     let aggregates = aggregate::aggregate(rows)?;
     let summary = summary::summarise(&aggregates, rows)?;
@@ -63,6 +73,7 @@ pub fn render(
         manifest: &manifest,
         summary: &summary,
         rows,
+        provenance_markdown: provenance.map(|report| report.markdown.as_str()),
     };
 
     let mut full_manifest = manifest.clone();
@@ -76,7 +87,7 @@ pub fn render(
     let manifest_bytes = serde_json::to_vec_pretty(&full_manifest)
         .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
 
-    Ok(vec![
+    let mut files = vec![
         ReportFile {
             name: "report.md".to_string(),
             content: markdown(&input).into_bytes(),
@@ -97,7 +108,14 @@ pub fn render(
             name: "manifest.json".to_string(),
             content: manifest_bytes,
         },
-    ])
+    ];
+    if let Some(provenance) = provenance {
+        files.push(ReportFile {
+            name: "provenance.json".to_string(),
+            content: provenance.findings_json.clone(),
+        });
+    }
+    Ok(files)
 }
 
 fn markdown(input: &ReportInput<'_>) -> String {
@@ -277,6 +295,11 @@ fn markdown(input: &ReportInput<'_>) -> String {
             let _ = write!(md, " {count} |");
         }
         md.push('\n');
+    }
+
+    if let Some(section) = input.provenance_markdown {
+        md.push('\n');
+        md.push_str(section);
     }
 
     let _ = writeln!(md, "\n## Provenance of this run\n");

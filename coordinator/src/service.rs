@@ -174,6 +174,18 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         Ok(Response::new(v1::RetryRunResponse { requeued }))
     }
 
+    async fn export_profile(
+        &self,
+        request: Request<v1::ExportProfileRequest>,
+    ) -> Result<Response<v1::ExportProfileResponse>, Status> {
+        let request = request.into_inner();
+        let profile_json = self
+            .controller
+            .export_profile(&request.run_id, &request.endpoint)
+            .await?;
+        Ok(Response::new(v1::ExportProfileResponse { profile_json }))
+    }
+
     async fn render_report(
         &self,
         request: Request<v1::RenderReportRequest>,
@@ -183,7 +195,7 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
             (!request.compare_run_id.is_empty()).then_some(request.compare_run_id.as_str());
         let files = self
             .controller
-            .render_report_compared(&request.run_id, compare_with)
+            .render_report_compared(&request.run_id, compare_with, &request.reference_profiles)
             .await?;
         Ok(Response::new(v1::RenderReportResponse {
             files: files

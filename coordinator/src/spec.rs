@@ -29,6 +29,11 @@ pub struct RunSpec {
     /// settings, prompt and repeat) from earlier runs instead of calling the endpoint.
     #[serde(default = "default_cache")]
     pub cache: bool,
+    /// Also send the built-in provenance probes (identity questions, tokenizer
+    /// fingerprint texts, open prompts) to every endpoint, for `jianzhen fingerprint` and
+    /// the report's provenance section.
+    #[serde(default)]
+    pub provenance: bool,
     pub suites: Vec<SuiteSpec>,
     pub endpoints: Vec<EndpointSpec>,
 }
@@ -65,6 +70,10 @@ pub struct EndpointSpec {
     /// Base URL of an OpenAI-compatible API, e.g. `http://127.0.0.1:8000/v1`.
     pub base_url: String,
     pub model: String,
+    /// The maker the vendor declares (e.g. "Alibaba", "DeepSeek"): the provenance audit
+    /// compares it with what the model says about itself.
+    #[serde(default)]
+    pub vendor: Option<String>,
     /// Name of the environment variable holding the API key, read by each worker from its
     /// own environment. Never the key itself.
     #[serde(default)]

@@ -50,8 +50,10 @@ const SCHEMA: &[&str] = &[
         options_json TEXT NOT NULL,
         messages_json TEXT NOT NULL,
         template TEXT NOT NULL,
-        source TEXT NOT NULL,
+                source TEXT NOT NULL,
         request_key TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        max_tokens BIGINT NOT NULL,
         PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
     )",
     "CREATE INDEX IF NOT EXISTS items_by_shard ON items (run_id, shard_id)",
@@ -96,7 +98,7 @@ const SCHEMA: &[&str] = &[
 
 /// Bumped whenever the schema changes; a store of another version is refused with advice
 /// rather than failing later on a missing column.
-pub const SCHEMA_VERSION: &str = "2";
+pub const SCHEMA_VERSION: &str = "3";
 
 pub const SHARD_PENDING: &str = "pending";
 pub const SHARD_LEASED: &str = "leased";
@@ -121,6 +123,8 @@ pub struct OpenItem {
     pub item_key: String,
     pub repeat: u32,
     pub messages_json: String,
+    /// 0: the endpoint's own limit.
+    pub max_tokens: u32,
 }
 
 /// What scoring needs to know about an item; never sent to workers.
@@ -129,6 +133,8 @@ pub struct ScoringInput {
     pub gold: String,
     pub options_json: String,
     pub request_key: String,
+    /// `choice`, or `probe:KIND` for a provenance probe (recorded, not scored).
+    pub kind: String,
 }
 
 /// An item of a run with no result yet whose exact request has a cached answer.
@@ -194,6 +200,22 @@ pub struct RunCounts {
     pub outcomes: Vec<(String, u64)>,
 }
 
+/// The answer to one provenance probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeRow {
+    pub endpoint: String,
+    /// `identity`, `tokenizer` or `open`.
+    pub kind: String,
+    pub probe_id: String,
+    pub repeat: u32,
+    pub response_text: String,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    /// `recorded`, or `api_error` when the endpoint gave no answer.
+    pub outcome: String,
+    pub error_message: String,
+}
+
 /// One scored item, joined with its item metadata: the input of aggregation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredRow {
@@ -213,6 +235,8 @@ pub struct ScoredRow {
     pub throttled: u32,
     /// The rendered prompt, as JSON chat messages.
     pub messages_json: String,
+    /// How many options the item offers.
+    pub option_count: u8,
     pub response_text: String,
     pub finish_reason: String,
     pub error_message: String,
@@ -355,8 +379,9 @@ impl Store {
             let messages_json = serde_json::to_string(&item.messages).unwrap_or_default();
             sqlx::query(
                 "INSERT INTO items (run_id, endpoint, item_key, repeat_index, shard_id, suite, subject,
-                    category, item_id, gold, options_json, messages_json, template, source, request_key)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                    category, item_id, gold, options_json, messages_json, template, source, request_key, kind,
+                    max_tokens)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&plan.run_id)
@@ -373,7 +398,9 @@ impl Store {
             .bind(messages_json)
             .bind(&item.template)
             .bind(&item.source)
-            .bind(&item.request_key)
+                        .bind(&item.request_key)
+            .bind(&item.kind)
+            .bind(i64::from(item.max_tokens))
             .execute(&mut *transaction)
             .await?;
         }
@@ -469,7 +496,7 @@ impl Store {
         shard_id: &str,
     ) -> Result<Vec<OpenItem>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT i.item_key, i.repeat_index, i.messages_json FROM items i
+            "SELECT i.item_key, i.repeat_index, i.messages_json, i.max_tokens FROM items i
              LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
                 AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
              WHERE i.run_id = $1 AND i.shard_id = $2 AND r.item_key IS NULL
@@ -485,6 +512,7 @@ impl Store {
                     item_key: row.try_get("item_key")?,
                     repeat: as_u32(row.try_get("repeat_index")?),
                     messages_json: row.try_get("messages_json")?,
+                    max_tokens: as_u32(row.try_get("max_tokens")?),
                 })
             })
             .collect()
@@ -517,7 +545,7 @@ impl Store {
         repeat: u32,
     ) -> Result<Option<(String, ScoringInput)>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT endpoint, gold, options_json, request_key FROM items
+            "SELECT endpoint, gold, options_json, request_key, kind FROM items
              WHERE run_id = $1 AND shard_id = $2 AND item_key = $3 AND repeat_index = $4",
         )
         .bind(run_id)
@@ -535,6 +563,7 @@ impl Store {
                 gold: row.try_get("gold")?,
                 options_json: row.try_get("options_json")?,
                 request_key: row.try_get("request_key")?,
+                kind: row.try_get("kind")?,
             },
         )))
     }
@@ -610,7 +639,7 @@ impl Store {
     /// Database errors.
     pub async fn cache_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key,
+            "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
                     c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms
              FROM items i
              JOIN response_cache c ON c.request_key = i.request_key
@@ -633,6 +662,7 @@ impl Store {
                         gold: row.try_get("gold")?,
                         options_json: row.try_get("options_json")?,
                         request_key: row.try_get("request_key")?,
+                        kind: row.try_get("kind")?,
                     },
                     response_text: row.try_get("response_text")?,
                     finish_reason: row.try_get("finish_reason")?,
@@ -838,10 +868,10 @@ impl Store {
             "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
                     r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens,
                     r.attempts, r.throttled, i.messages_json, r.response_text, r.finish_reason,
-                    r.error_message
+                    r.error_message, i.options_json
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-             WHERE r.run_id = $1
+                          WHERE r.run_id = $1 AND i.kind = 'choice'
              ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
         )
         .bind(run_id)
@@ -865,8 +895,48 @@ impl Store {
                     attempts: as_u32(row.try_get("attempts")?),
                     throttled: as_u32(row.try_get("throttled")?),
                     messages_json: row.try_get("messages_json")?,
+                    option_count: {
+                        let options_json: String = row.try_get("options_json")?;
+                        let options: Vec<String> =
+                            serde_json::from_str(&options_json).unwrap_or_default();
+                        u8::try_from(options.len()).unwrap_or(u8::MAX)
+                    },
                     response_text: row.try_get("response_text")?,
                     finish_reason: row.try_get("finish_reason")?,
+                    error_message: row.try_get("error_message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Answers to the provenance probes of a run.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn probe_rows(&self, run_id: &str) -> Result<Vec<ProbeRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.kind, i.item_id, i.repeat_index, r.response_text, r.prompt_tokens,
+                    r.completion_tokens, r.outcome, r.error_message
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+             WHERE r.run_id = $1 AND i.kind <> 'choice'
+             ORDER BY i.endpoint, i.kind, i.item_id, i.repeat_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(ProbeRow {
+                    endpoint: row.try_get("endpoint")?,
+                    kind: kind.trim_start_matches("probe:").to_string(),
+                    probe_id: row.try_get("item_id")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    response_text: row.try_get("response_text")?,
+                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
+                    outcome: row.try_get("outcome")?,
                     error_message: row.try_get("error_message")?,
                 })
             })

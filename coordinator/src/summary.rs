@@ -251,11 +251,15 @@ fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
         .collect()
 }
 
+/// (item id, repeat) → answered correctly.
+type AnswerSheet<'a> = BTreeMap<(&'a str, u32), bool>;
+
 /// Every pair of endpoints, per suite, on the items both answered (an `api_error` on
 /// either side leaves the item out: neither endpoint was really asked).
+
 fn endpoint_comparisons(rows: &[ScoredRow]) -> Vec<EndpointComparison> {
     // (suite, endpoint) -> (item_id, repeat) -> correct
-    let mut sheets: BTreeMap<(&str, &str), BTreeMap<(&str, u32), bool>> = BTreeMap::new();
+    let mut sheets: BTreeMap<(&str, &str), AnswerSheet<'_>> = BTreeMap::new();
     for row in rows.iter().filter(|row| row.outcome != "api_error") {
         sheets
             .entry((row.suite.as_str(), row.endpoint.as_str()))

@@ -61,6 +61,17 @@ struct FaultRule {
     times: Option<u32>,
 }
 
+/// Counts the tokens of one message's text, so the scripted server can report the
+/// `usage.prompt_tokens` a given tokenizer would (for tokenizer fingerprint tests).
+#[derive(Clone)]
+pub struct TokenCounter(pub Arc<dyn Fn(&str) -> usize + Send + Sync>);
+
+impl std::fmt::Debug for TokenCounter {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("TokenCounter")
+    }
+}
+
 /// How the scripted model answers: the first fault rule whose needle occurs in the last
 /// user message (and that has attempts left) decides; otherwise the first answer rule;
 /// otherwise `default_answer`.
@@ -71,6 +82,17 @@ pub struct Script {
     pub default_answer: String,
     /// Delay before every answer, to keep requests in flight.
     pub delay: Duration,
+    /// How `usage.prompt_tokens` is computed: this counter over every message's content
+    /// plus a constant chat-template overhead; by default, characters.
+    pub prompt_tokens: Option<(TokenCounter, usize)>,
+    /// When set, the server is a forwarding proxy instead of a scripted model.
+    proxy: Option<Proxy>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Proxy {
+    upstream: String,
+    rewrites: Vec<(String, String)>,
 }
 
 impl Script {
@@ -116,6 +138,12 @@ impl Script {
 
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
+        self
+    }
+
+    /// Reports `usage.prompt_tokens` as `counter` over the messages plus `overhead`.
+    pub fn with_token_counter(mut self, counter: TokenCounter, overhead: usize) -> Self {
+        self.prompt_tokens = Some((counter, overhead));
         self
     }
 
@@ -238,6 +266,27 @@ impl Drop for ScriptedServer {
 /// If no loopback port can be bound (a broken test machine).
 pub async fn start(script: Script) -> ScriptedServer {
     start_on(script, 0).await
+}
+
+/// Starts a "wrapper" endpoint: an OpenAI-compatible proxy that forwards every chat
+/// completion to `upstream` (a base URL ending in `/v1`) unchanged and rewrites only the
+/// answer text (`from` → `to`), as a vendor reselling another model under its own name
+/// would. Used to test that the provenance audit sees through it.
+///
+/// # Panics
+/// If no loopback port can be bound.
+pub async fn start_proxy(upstream: &str, rewrites: &[(&str, &str)], port: u16) -> ScriptedServer {
+    let script = Script {
+        proxy: Some(Proxy {
+            upstream: upstream.trim_end_matches('/').to_string(),
+            rewrites: rewrites
+                .iter()
+                .map(|(from, to)| (from.to_string(), to.to_string()))
+                .collect(),
+        }),
+        ..Script::default()
+    };
+    start_on(script, port).await
 }
 
 /// Starts the server on a given loopback port (0 for an ephemeral one).
@@ -427,7 +476,10 @@ async fn chat(state: &ServerState, body: &[u8]) -> Action {
         .max_in_flight
         .fetch_max(now_in_flight, Ordering::SeqCst);
     counters.change(1);
-    let action = chat_action(state, body).await;
+    let action = match &state.script.proxy {
+        Some(proxy) => forward(proxy, body).await,
+        None => chat_action(state, body).await,
+    };
     counters.in_flight.fetch_sub(1, Ordering::SeqCst);
     counters.change(-1);
     action
@@ -449,11 +501,15 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
         .and_then(|message| message["content"].as_str())
         .unwrap_or_default()
         .to_string();
-    let prompt_chars: usize = messages
+    let contents = messages
         .iter()
-        .filter_map(|message| message["content"].as_str())
-        .map(|content| content.chars().count())
-        .sum();
+        .filter_map(|message| message["content"].as_str());
+    let prompt_chars: usize = match &state.script.prompt_tokens {
+        Some((counter, overhead)) => {
+            contents.map(|content| (counter.0)(content)).sum::<usize>() + overhead
+        }
+        None => contents.map(|content| content.chars().count()).sum(),
+    };
     if !state.script.delay.is_zero() {
         tokio::time::sleep(state.script.delay).await;
     }
@@ -514,6 +570,74 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
             &completion(model, &text, "length", prompt_chars),
         )),
     }
+}
+
+/// Forwards one request to the proxy's upstream and rewrites the answer text.
+async fn forward(proxy: &Proxy, body: &[u8]) -> Action {
+    let stream = TcpStream::connect(
+        proxy
+            .upstream
+            .trim_start_matches("http://")
+            .split('/')
+            .next()
+            .unwrap_or_default(),
+    )
+    .await;
+    let Ok(stream) = stream else {
+        return Action::Respond(response_bytes(
+            502,
+            &[],
+            r#"{"error":{"message":"upstream unreachable"}}"#,
+        ));
+    };
+    let path = format!(
+        "/{}/chat/completions",
+        proxy
+            .upstream
+            .trim_start_matches("http://")
+            .split_once('/')
+            .map_or("v1", |(_, path)| path)
+    );
+    let mut reader = BufReader::new(stream);
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: upstream\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    if reader.get_mut().write_all(head.as_bytes()).await.is_err()
+        || reader.get_mut().write_all(body).await.is_err()
+    {
+        return Action::Respond(response_bytes(
+            502,
+            &[],
+            r#"{"error":{"message":"upstream write failed"}}"#,
+        ));
+    }
+    let mut response = Vec::new();
+    if reader.read_to_end(&mut response).await.is_err() {
+        return Action::Respond(response_bytes(
+            502,
+            &[],
+            r#"{"error":{"message":"upstream read failed"}}"#,
+        ));
+    }
+    let text = String::from_utf8_lossy(&response);
+    let Some((head, upstream_body)) = text.split_once("\r\n\r\n") else {
+        return Action::Respond(response_bytes(
+            502,
+            &[],
+            r#"{"error":{"message":"upstream sent no body"}}"#,
+        ));
+    };
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(502);
+    let mut rewritten = upstream_body.to_string();
+    for (from, to) in &proxy.rewrites {
+        rewritten = rewritten.replace(from.as_str(), to.as_str());
+    }
+    Action::Respond(response_bytes(status, &[], &rewritten))
 }
 
 /// The fault that applies to this request, counting it against the rule's `times`.

@@ -8,4 +8,5 @@ mod common;
 mod faults;
 mod in_process;
 mod processes;
+mod provenance;
 mod report_html;

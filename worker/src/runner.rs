@@ -285,7 +285,15 @@ async fn run_shard(
     for item in lease.items {
         let permits = permits.clone();
         let http = http.clone();
-        let endpoint = endpoint.clone();
+        // A probe may carry its own generation limit.
+        let endpoint = if item.max_tokens > 0 {
+            Arc::new(v1::EndpointConfig {
+                max_tokens: item.max_tokens,
+                ..(*endpoint).clone()
+            })
+        } else {
+            endpoint.clone()
+        };
         let api_key = api_key.clone();
         let results_tx = results_tx.clone();
         let limiter = limiter.clone();
