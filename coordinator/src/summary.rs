@@ -256,7 +256,6 @@ type AnswerSheet<'a> = BTreeMap<(&'a str, u32), bool>;
 
 /// Every pair of endpoints, per suite, on the items both answered (an `api_error` on
 /// either side leaves the item out: neither endpoint was really asked).
-
 fn endpoint_comparisons(rows: &[ScoredRow]) -> Vec<EndpointComparison> {
     // (suite, endpoint) -> (item_id, repeat) -> correct
     let mut sheets: BTreeMap<(&str, &str), AnswerSheet<'_>> = BTreeMap::new();
