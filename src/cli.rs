@@ -48,6 +48,9 @@ enum Command {
     Report(ReportArgs),
     /// Queue again the items of a run that ended in api_error; everything else is kept.
     Retry(RetryArgs),
+    /// Re-score a finished run's stored answers with the current answer extraction; no
+    /// endpoint is called. Then `jianzhen report` shows the new scores.
+    Rescore(RetryArgs),
     /// Save an endpoint's provenance evidence from a run as a fingerprint profile (JSON),
     /// to compare later endpoints with (`--reference`).
     Fingerprint(FingerprintArgs),
@@ -238,6 +241,7 @@ pub fn main() -> ExitCode {
             Command::Report(args) => report(args).await,
             Command::Retry(args) => retry(args).await,
             Command::Fingerprint(args) => fingerprint(args).await,
+            Command::Rescore(args) => rescore(args).await,
         }
     });
     match result {
@@ -749,6 +753,22 @@ async fn status(args: StatusArgs) -> Result<()> {
         .map_err(status_error)?
         .into_inner();
     println!("{}", status_line(&status));
+    Ok(())
+}
+
+async fn rescore(args: RetryArgs) -> Result<()> {
+    let mut client = connect(&args.coordinator).await?;
+    let response = client
+        .rescore_run(v1::RescoreRunRequest {
+            run_id: args.run.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    println!(
+        "{} answers of {} re-scored with extractor {}: {} changed",
+        response.checked, args.run, response.extractor, response.changed
+    );
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite};
 use crate::report::{self, ProvenanceReport, ReportFile};
 use crate::spec::RunSpec;
-use crate::store::{RUN_COMPLETE, ScoringInput, Store, StoredResult};
+use crate::store::{RUN_COMPLETE, ScoreUpdate, ScoringInput, Store, StoredResult};
 
 /// Timing knobs. Defaults suit a cluster; tests shorten them.
 #[derive(Debug, Clone)]
@@ -224,6 +224,48 @@ impl Controller {
             "answered items from the response cache"
         );
         Ok(u64::from(stored))
+    }
+
+    /// Re-scores every stored answer of a run with this build's answer extraction,
+    /// without calling any endpoint. Returns (results checked, results whose extracted
+    /// answer or outcome changed).
+    ///
+    /// # Errors
+    /// Unknown run; store errors.
+    pub async fn rescore_run(&self, run_id: &str) -> Result<(u64, u64), CoordinatorError> {
+        self.spec_for(run_id).await?;
+        let inputs = self.store.rescore_inputs(run_id).await?;
+        let updates: Vec<ScoreUpdate> = inputs
+            .iter()
+            .filter_map(|input| {
+                let result = v1::ItemResult {
+                    text: input.response_text.clone(),
+                    finish_reason: input.finish_reason.clone(),
+                    error_class: v1::ErrorClass::from_str_name(&input.error_class)
+                        .unwrap_or(v1::ErrorClass::None) as i32,
+                    ..v1::ItemResult::default()
+                };
+                let (extracted, outcome) =
+                    score_response(&result, &input.gold, &input.options_json);
+                let outcome = outcome.as_str().to_string();
+                (extracted != input.extracted || outcome != input.outcome).then(|| ScoreUpdate {
+                    endpoint: input.endpoint.clone(),
+                    item_key: input.item_key.clone(),
+                    repeat: input.repeat,
+                    extracted,
+                    outcome,
+                })
+            })
+            .collect();
+        self.store.update_scores(run_id, &updates).await?;
+        tracing::info!(
+            run_id,
+            checked = inputs.len(),
+            changed = updates.len(),
+            extractor = jianzhen_suites::extract::EXTRACTOR_VERSION,
+            "run re-scored"
+        );
+        Ok((inputs.len() as u64, updates.len() as u64))
     }
 
     /// Queues again the run's items that ended in `api_error`.

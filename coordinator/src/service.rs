@@ -174,6 +174,21 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         Ok(Response::new(v1::RetryRunResponse { requeued }))
     }
 
+    async fn rescore_run(
+        &self,
+        request: Request<v1::RescoreRunRequest>,
+    ) -> Result<Response<v1::RescoreRunResponse>, Status> {
+        let (checked, changed) = self
+            .controller
+            .rescore_run(&request.into_inner().run_id)
+            .await?;
+        Ok(Response::new(v1::RescoreRunResponse {
+            checked,
+            changed,
+            extractor: jianzhen_suites::extract::EXTRACTOR_VERSION.to_string(),
+        }))
+    }
+
     async fn export_profile(
         &self,
         request: Request<v1::ExportProfileRequest>,

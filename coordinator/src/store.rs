@@ -200,6 +200,32 @@ pub struct RunCounts {
     pub outcomes: Vec<(String, u64)>,
 }
 
+/// A stored multiple-choice result, as re-scoring reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RescoreInput {
+    pub endpoint: String,
+    pub item_key: String,
+    pub repeat: u32,
+    pub gold: String,
+    pub options_json: String,
+    pub response_text: String,
+    pub finish_reason: String,
+    /// The proto enum's name, e.g. `ERROR_CLASS_NONE`.
+    pub error_class: String,
+    pub extracted: Option<String>,
+    pub outcome: String,
+}
+
+/// A new score for a stored result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScoreUpdate {
+    pub endpoint: String,
+    pub item_key: String,
+    pub repeat: u32,
+    pub extracted: Option<String>,
+    pub outcome: String,
+}
+
 /// The answer to one provenance probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeRow {
@@ -907,6 +933,68 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Every scored (multiple-choice) result of a run with what re-scoring needs.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn rescore_inputs(&self, run_id: &str) -> Result<Vec<RescoreInput>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT r.endpoint, r.item_key, r.repeat_index, i.gold, i.options_json, r.response_text,
+                    r.finish_reason, r.error_class, r.extracted, r.outcome
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+             WHERE r.run_id = $1 AND i.kind = 'choice'
+             ORDER BY r.endpoint, r.item_key, r.repeat_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RescoreInput {
+                    endpoint: row.try_get("endpoint")?,
+                    item_key: row.try_get("item_key")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    gold: row.try_get("gold")?,
+                    options_json: row.try_get("options_json")?,
+                    response_text: row.try_get("response_text")?,
+                    finish_reason: row.try_get("finish_reason")?,
+                    error_class: row.try_get("error_class")?,
+                    extracted: row.try_get("extracted")?,
+                    outcome: row.try_get("outcome")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the extracted answer and outcome of stored results (re-scoring); the raw
+    /// responses are never touched.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn update_scores(
+        &self,
+        run_id: &str,
+        updates: &[ScoreUpdate],
+    ) -> Result<(), sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        for update in updates {
+            sqlx::query(
+                "UPDATE results SET extracted = $1, outcome = $2
+                 WHERE run_id = $3 AND endpoint = $4 AND item_key = $5 AND repeat_index = $6",
+            )
+            .bind(update.extracted.clone())
+            .bind(&update.outcome)
+            .bind(run_id)
+            .bind(&update.endpoint)
+            .bind(&update.item_key)
+            .bind(i64::from(update.repeat))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        transaction.commit().await
     }
 
     /// Answers to the provenance probes of a run.

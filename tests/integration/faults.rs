@@ -515,3 +515,96 @@ async fn a_late_report_from_an_expired_lease_is_refused_and_counts_nothing() {
         "only the current holder's answers are stored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rescore_rereads_stored_answers_without_calling_the_model() {
+    use jianzhen_coordinator::store::ScoreUpdate;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(&data, &[("law", 4)]).expect("fixture");
+    let mut script = Script::new("无法回答");
+    for question in &questions {
+        script = script.rule(
+            &format!("{}：", question.marker),
+            &format!("正确答案是：{}．", question.answer),
+        );
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "rescore").await, 2).await;
+    let submitted = cluster
+        .controller
+        .submit_run(&spec_with(&data, &server.base_url(), "", ""))
+        .await
+        .expect("submit");
+    wait_complete(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    let rows = cluster
+        .controller
+        .store()
+        .scored_rows(&submitted.run_id)
+        .await
+        .expect("rows");
+    assert!(rows.iter().all(|row| row.outcome == "correct"));
+    // Pretend an older extractor misread two answers.
+    let store = cluster.controller.store();
+    let inputs = store
+        .rescore_inputs(&submitted.run_id)
+        .await
+        .expect("inputs");
+    let stale: Vec<ScoreUpdate> = inputs
+        .iter()
+        .take(2)
+        .map(|input| ScoreUpdate {
+            endpoint: input.endpoint.clone(),
+            item_key: input.item_key.clone(),
+            repeat: input.repeat,
+            extracted: None,
+            outcome: "unextractable".into(),
+        })
+        .collect();
+    store
+        .update_scores(&submitted.run_id, &stale)
+        .await
+        .expect("stale scores");
+    let requests_before = server.requests();
+
+    let (url, run_id) = (cluster.url.clone(), submitted.run_id.clone());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
+            .args(["rescore", &run_id, "--coordinator", &url])
+            .output()
+            .expect("run jianzhen rescore")
+    })
+    .await
+    .expect("rescore command");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        printed.starts_with("4 answers") && printed.contains("2 changed"),
+        "{printed}"
+    );
+    let rows = cluster
+        .controller
+        .store()
+        .scored_rows(&submitted.run_id)
+        .await
+        .expect("rows");
+    assert!(
+        rows.iter().all(|row| row.outcome == "correct"),
+        "all answers read again"
+    );
+    assert_eq!(
+        server.requests(),
+        requests_before,
+        "re-scoring calls no endpoint"
+    );
+    cluster.shutdown().await;
+}
