@@ -73,9 +73,13 @@ struct RunArgs {
     /// A run spec (TOML). Without it, the suite and endpoint flags below describe the run.
     #[arg(long, conflicts_with_all = ["suite", "endpoint"])]
     spec: Option<PathBuf>,
-    /// Suite to evaluate: ceval or cmmlu.
+    /// Suite to evaluate: ceval or cmmlu (or any name, with --suite-spec).
     #[arg(long)]
     suite: Option<String>,
+    /// A declarative suite spec (TOML, docs/suite-spec.md) for a suite Jianzhen does not
+    /// know; --suite then names it in reports.
+    #[arg(long)]
+    suite_spec: Option<PathBuf>,
     /// Folder with the suite's files in their published layout.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -294,6 +298,10 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
         provenance: args.provenance,
         suites: vec![SuiteSpec {
             name: suite.clone(),
+            spec: args
+                .suite_spec
+                .clone()
+                .map(|path| std::path::absolute(&path).unwrap_or(path)),
             data,
             split: args.split.clone(),
             shots: args.shots,

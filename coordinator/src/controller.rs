@@ -20,7 +20,7 @@ use crate::audit;
 use crate::budget::AdaptiveBudget;
 use crate::error::CoordinatorError;
 use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
-use crate::planner::{self, PreparedSuite};
+use crate::planner::{self, PreparedSuite, SuiteDefinition};
 use crate::report::{self, ProvenanceReport, ReportFile};
 use crate::spec::RunSpec;
 use crate::store::{RUN_COMPLETE, ScoreUpdate, ScoringInput, Store, StoredResult};
@@ -1010,44 +1010,109 @@ pub fn provenance_probes() -> Result<Vec<planner::ProbeItem>, CoordinatorError> 
 pub fn prepare_suites(spec: &RunSpec) -> Result<Vec<PreparedSuite>, CoordinatorError> {
     spec.suites
         .iter()
-        .map(|suite_spec| {
-            let suite: SuiteName = suite_spec.name.parse()?;
-            let split = suite_spec
-                .split
-                .clone()
-                .unwrap_or_else(|| suite.default_split().to_string());
-            let template = suite_spec
-                .template
-                .clone()
-                .unwrap_or_else(|| template::default_template(suite).to_string());
-                        let info = template::template_info(&template)?;
-            if !info.supports(template::ScoringMode::Gen) {
-                return Err(CoordinatorError::InvalidSpec {
-                    origin: format!("suite {suite}"),
-                    problem: format!(
-                        "template `{template}` scores options by log-likelihood, which this version runs only as a prompt reference; choose a generation template such as `{}`",
-                        template::default_template(suite)
-                    ),
-                });
-            }
-            let loaded = load_suite(
-                suite,
-                &suite_spec.data,
-                &split,
-                &suite_spec.subjects,
-                suite_spec.shots > 0,
-            )?;
-            Ok(PreparedSuite {
-                suite,
-                split,
-                template,
-                shots: suite_spec.shots,
-                limit_per_subject: suite_spec.limit_per_subject,
-                data_dir: display_path(&suite_spec.data),
-                loaded,
-            })
+        .map(|suite_spec| match &suite_spec.spec {
+            Some(path) => prepare_declarative_suite(suite_spec, path),
+            None => prepare_builtin_suite(suite_spec),
         })
         .collect()
+}
+
+fn require_gen_template(
+    template: &str,
+    origin: &str,
+    instead: &str,
+) -> Result<(), CoordinatorError> {
+    let info = template::template_info(template)?;
+    if info.supports(template::ScoringMode::Gen) {
+        return Ok(());
+    }
+    Err(CoordinatorError::InvalidSpec {
+        origin: origin.to_string(),
+        problem: format!(
+            "template `{template}` scores options by log-likelihood, which this version runs only as a prompt reference; choose a generation template such as `{instead}`"
+        ),
+    })
+}
+
+fn prepare_builtin_suite(
+    suite_spec: &crate::spec::SuiteSpec,
+) -> Result<PreparedSuite, CoordinatorError> {
+    let suite: SuiteName = suite_spec.name.parse()?;
+    let split = suite_spec
+        .split
+        .clone()
+        .unwrap_or_else(|| suite.default_split().to_string());
+    let template = suite_spec
+        .template
+        .clone()
+        .unwrap_or_else(|| template::default_template(suite).to_string());
+    require_gen_template(
+        &template,
+        &format!("suite {suite}"),
+        template::default_template(suite),
+    )?;
+    let loaded = load_suite(
+        suite,
+        &suite_spec.data,
+        &split,
+        &suite_spec.subjects,
+        suite_spec.shots > 0,
+    )?;
+    Ok(PreparedSuite {
+        definition: SuiteDefinition::Builtin(suite),
+        split,
+        template,
+        shots: suite_spec.shots,
+        limit_per_subject: suite_spec.limit_per_subject,
+        data_dir: display_path(&suite_spec.data),
+        items: loaded.items,
+        fewshot_pool: loaded.fewshot_pool,
+        files: loaded.files,
+    })
+}
+
+/// A suite described by a declarative spec file: a new CSV or JSONL multiple-choice set
+/// runs without code.
+fn prepare_declarative_suite(
+    suite_spec: &crate::spec::SuiteSpec,
+    path: &Path,
+) -> Result<PreparedSuite, CoordinatorError> {
+    let declarative = jianzhen_suites::spec::load_spec_file(path)?;
+    let origin = format!("suite {} ({})", suite_spec.name, path.display());
+    if suite_spec.template.is_some() {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: "a declarative suite takes its template from its spec file; remove `template` from the run spec".to_string(),
+        });
+    }
+    if let Some(builtin) = &declarative.template.builtin {
+        require_gen_template(builtin, &origin, "ceval_gen_5f30c7")?;
+    }
+    let split = suite_spec
+        .split
+        .clone()
+        .unwrap_or_else(|| declarative.default_split().to_string());
+    let options = jianzhen_suites::spec::SpecLoadOptions {
+        subjects: suite_spec.subjects.clone(),
+        skip_fewshot: suite_spec.shots == 0,
+    };
+    let load = jianzhen_suites::spec::load_with_spec_options(
+        &declarative,
+        &suite_spec.data,
+        &split,
+        &options,
+    )?;
+    Ok(PreparedSuite {
+        template: declarative.template_name(),
+        definition: SuiteDefinition::Declarative(Box::new(declarative)),
+        split,
+        shots: suite_spec.shots,
+        limit_per_subject: suite_spec.limit_per_subject,
+        data_dir: display_path(&suite_spec.data),
+        items: load.items,
+        fewshot_pool: load.fewshot_pool,
+        files: load.files,
+    })
 }
 
 fn display_path(path: &Path) -> String {

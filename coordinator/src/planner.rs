@@ -6,26 +6,93 @@
 
 use std::collections::BTreeMap;
 
-use jianzhen_suites::SuiteName;
-use jianzhen_suites::load::{DataFileDigest, LoadedSuite};
+use jianzhen_suites::load::DataFileDigest;
+use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::template::{self, ChatMessage};
+use jianzhen_suites::{McItem, SuiteName};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::CoordinatorError;
 use crate::spec::{EndpointSpec, RunSpec};
 
+/// Where a suite's format, prompts and categories come from.
+#[derive(Debug, Clone)]
+pub enum SuiteDefinition {
+    /// A suite Jianzhen knows (C-Eval, CMMLU), with its published subject tables.
+    Builtin(SuiteName),
+    /// A declarative suite spec (TOML) supplied by the user.
+    Declarative(Box<DeclarativeSuite>),
+}
+
 /// A suite of the spec with its data loaded and its settings resolved.
 #[derive(Debug, Clone)]
 pub struct PreparedSuite {
-    pub suite: SuiteName,
+    pub definition: SuiteDefinition,
     pub split: String,
     pub template: String,
     pub shots: u32,
     pub limit_per_subject: Option<u32>,
     pub data_dir: String,
-    pub loaded: LoadedSuite,
+    /// Items to evaluate, in file order per subject.
+    pub items: Vec<McItem>,
+    /// In-context examples by subject.
+    pub fewshot_pool: BTreeMap<String, Vec<McItem>>,
+    /// Every data file read, with its hash.
+    pub files: Vec<DataFileDigest>,
+}
+
+impl PreparedSuite {
+    /// The suite's name in results and reports.
+    pub fn label(&self) -> String {
+        match &self.definition {
+            SuiteDefinition::Builtin(suite) => suite.to_string(),
+            SuiteDefinition::Declarative(spec) => spec.name.clone(),
+        }
+    }
+
+    /// The categories a subject counts in, `|`-separated ("Other" when unmapped).
+    /// CMMLU counts some subjects in two categories (e.g. Social Science and China
+    /// specific); both are kept and the category table counts each.
+    fn categories(&self, subject: &str) -> String {
+        let names: Vec<String> = match &self.definition {
+            SuiteDefinition::Builtin(suite) => subject_info(*suite, subject)
+                .map(|info| info.categories().iter().map(ToString::to_string).collect())
+                .unwrap_or_default(),
+            SuiteDefinition::Declarative(spec) => spec
+                .categories_of(subject)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        };
+        if names.is_empty() {
+            return "Other".to_string();
+        }
+        names.join("|")
+    }
+
+    fn render(
+        &self,
+        item: &McItem,
+        shots: &[McItem],
+    ) -> Result<Vec<ChatMessage>, CoordinatorError> {
+        Ok(match &self.definition {
+            SuiteDefinition::Builtin(suite) => {
+                let name = subject_info(*suite, &item.subject)
+                    .map_or(item.subject.as_str(), |info| info.chinese_name);
+                template::render_chat(&self.template, name, item, shots)?
+            }
+            SuiteDefinition::Declarative(spec) => spec.render_chat(item, shots)?,
+        })
+    }
+
+    fn template_hash(&self) -> Result<String, CoordinatorError> {
+        Ok(match &self.definition {
+            SuiteDefinition::Builtin(_) => template::template_hash(&self.template)?,
+            SuiteDefinition::Declarative(spec) => spec.template_hash()?,
+        })
+    }
 }
 
 /// One request to send: an item of a suite, for one endpoint, one repeat.
@@ -190,7 +257,7 @@ fn short_hash(parts: &[&str], hex_chars: usize) -> String {
 pub fn run_id_for(spec_toml: &str, suites: &[PreparedSuite]) -> String {
     let mut parts: Vec<String> = vec![spec_toml.to_string()];
     for suite in suites {
-        for file in &suite.loaded.files {
+        for file in &suite.files {
             parts.push(format!("{}:{}", file.relative_path, file.sha256));
         }
     }
@@ -216,11 +283,12 @@ pub fn plan(
     let mut suite_manifests = Vec::new();
 
     for prepared in suites {
-        let template_hash = template::template_hash(&prepared.template)?;
+        let template_hash = prepared.template_hash()?;
+        let label = prepared.label();
         // Render each item's prompt once; it is the same for every endpoint and repeat.
         let mut rendered_by_subject: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
         let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
-        for item in &prepared.loaded.items {
+        for item in &prepared.items {
             let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
             if prepared
                 .limit_per_subject
@@ -231,32 +299,19 @@ pub fn plan(
             *taken += 1;
             let Some(gold) = item.answer else {
                 return Err(CoordinatorError::NoGoldAnswers {
-                    suite: prepared.suite.to_string(),
+                    suite: label.clone(),
                     split: prepared.split.clone(),
                     location: format!("{}:{}", item.source.path.display(), item.source.line),
                 });
             };
-            let info = subject_info(prepared.suite, &item.subject);
-            let chinese_name = info.map_or(item.subject.as_str(), |info| info.chinese_name);
-            // CMMLU counts some subjects in two categories (e.g. Social Science and China
-            // specific); both are kept, `|`-separated, and the category table counts each.
-            let category = info.map_or_else(
-                || "Other".to_string(),
-                |info| {
-                    info.categories()
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("|")
-                },
-            );
+            let category = prepared.categories(&item.subject);
             let shots = few_shot_examples(prepared, &item.subject)?;
-            let messages = template::render_chat(&prepared.template, chinese_name, item, shots)?;
+            let messages = prepared.render(item, shots)?;
             let messages_json = serde_json::to_string(&messages)
                 .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
             let item_key = short_hash(
                 &[
-                    prepared.suite.as_str(),
+                    label.as_str(),
                     &item.id,
                     &prepared.template,
                     &prepared.shots.to_string(),
@@ -285,7 +340,7 @@ pub fn plan(
 
         let item_count: usize = rendered_by_subject.values().map(Vec::len).sum();
         suite_manifests.push(SuiteManifest {
-            suite: prepared.suite.to_string(),
+            suite: label.clone(),
             split: prepared.split.clone(),
             data_dir: prepared.data_dir.clone(),
             template: prepared.template.clone(),
@@ -294,7 +349,7 @@ pub fn plan(
             scoring: "gen: chat completion + answer extraction".to_string(),
             items: item_count,
             subjects: rendered_by_subject.len(),
-            files: prepared.loaded.files.clone(),
+            files: prepared.files.clone(),
         });
 
         for endpoint in &spec.endpoints {
@@ -304,7 +359,7 @@ pub fn plan(
                         run_id,
                         spec,
                         endpoint,
-                        suite: prepared.suite.as_str(),
+                        suite: &label,
                         subject,
                         template: &prepared.template,
                     },
@@ -509,14 +564,13 @@ fn few_shot_examples<'a>(
         return Ok(&[]);
     }
     let pool = prepared
-        .loaded
         .fewshot_pool
         .get(subject)
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     if pool.len() < wanted {
         return Err(CoordinatorError::InvalidSpec {
-            origin: format!("suite {}", prepared.suite),
+            origin: format!("suite {}", prepared.label()),
             problem: format!(
                 "{wanted}-shot asked, but the dev split has {} examples for subject `{subject}`; lower `shots` or add dev rows",
                 pool.len()
@@ -530,7 +584,7 @@ fn few_shot_examples<'a>(
 mod tests {
     use std::path::PathBuf;
 
-    use jianzhen_suites::{McItem, SourceLocation};
+    use jianzhen_suites::SourceLocation;
 
     use super::*;
 
@@ -551,19 +605,15 @@ mod tests {
 
     fn prepared(items: Vec<McItem>) -> PreparedSuite {
         PreparedSuite {
-            suite: SuiteName::Ceval,
+            definition: SuiteDefinition::Builtin(SuiteName::Ceval),
             split: "val".into(),
             template: template::default_template(SuiteName::Ceval).to_string(),
             shots: 0,
             limit_per_subject: None,
             data_dir: "/data/ceval".into(),
-            loaded: LoadedSuite {
-                suite: SuiteName::Ceval,
-                split: "val".into(),
-                items,
-                fewshot_pool: BTreeMap::new(),
-                files: vec![],
-            },
+            items,
+            fewshot_pool: BTreeMap::new(),
+            files: vec![],
         }
     }
 
@@ -690,7 +740,7 @@ mod tests {
     fn run_ids_change_with_the_data() {
         let mut suite = prepared(items(2));
         let before = run_id_for("spec", std::slice::from_ref(&suite));
-        suite.loaded.files.push(DataFileDigest {
+        suite.files.push(DataFileDigest {
             relative_path: "val/law_val.csv".into(),
             sha256: "ab".into(),
             rows: 1,

@@ -41,8 +41,12 @@ pub struct RunSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuiteSpec {
-    /// `ceval` or `cmmlu`.
+    /// `ceval` or `cmmlu`; with `spec`, any name for the suite.
     pub name: String,
+    /// A declarative suite spec (TOML, see docs/suite-spec.md) for a suite Jianzhen does
+    /// not know: its files, field map, subjects, categories and template.
+    #[serde(default)]
+    pub spec: Option<PathBuf>,
     /// The folder holding the suite's files in its published layout.
     pub data: PathBuf,
     /// Split to evaluate; defaults to the suite's split with public answers.
@@ -146,6 +150,11 @@ impl RunSpec {
             if suite.data.is_relative() {
                 suite.data = base.join(&suite.data);
             }
+            if let Some(spec) = &mut suite.spec
+                && spec.is_relative()
+            {
+                *spec = base.join(&*spec);
+            }
         }
     }
 
@@ -171,10 +180,11 @@ impl RunSpec {
             return Err(invalid("`shard_size` must be at least 1".into()));
         }
         for suite in &self.suites {
-            suite
-                .name
-                .parse::<SuiteName>()
-                .map_err(|error| invalid(error.to_string()))?;
+            if suite.spec.is_none() {
+                suite.name.parse::<SuiteName>().map_err(|error| {
+                    invalid(format!("{error}; for another suite, describe it in a suite spec file and set `spec`"))
+                })?;
+            }
         }
         let mut names = std::collections::BTreeSet::new();
         for endpoint in &self.endpoints {

@@ -109,10 +109,9 @@ fn the_example_run_spec_is_valid_and_points_at_the_sample_suite() {
     spec.resolve_paths(path.parent().expect("examples folder"));
     let suites =
         jianzhen_coordinator::controller::prepare_suites(&spec).expect("the sample suite loads");
-    assert_eq!(suites[0].loaded.items.len(), 50);
+    assert_eq!(suites[0].items.len(), 50);
     assert_eq!(
         suites[0]
-            .loaded
             .items
             .iter()
             .map(|item| &item.subject)

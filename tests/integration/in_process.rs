@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use jianzhen_proto::v1;
+use jianzhen_testkit::Script;
 use jianzhen_testkit::fixtures::{write_ceval, write_cmmlu};
 
 use jianzhen_testkit::stores::test_store_url;
@@ -195,6 +196,106 @@ async fn the_endpoint_concurrency_limit_holds_across_workers() {
         server.mean_in_flight() >= 2.0,
         "mean in flight {:.2} of a budget of 3",
         server.mean_in_flight()
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("campus");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let record = |qid: &str, topic: &str, stem: &str, label: usize| {
+        format!(
+            "{{\"qid\": \"{qid}\", \"topic\": \"{topic}\", \"stem\": \"{stem}\", \"choices\": [\"A. 甲\", \"B. 乙\", \"C. 丙\"], \"label\": {label}, \"why\": \"示例\"}}\n"
+        )
+    };
+    std::fs::write(
+        data.join("dev.jsonl"),
+        record("d1", "library", "示例题：图书馆几点开门？", 0)
+            + &record("d2", "canteen", "示例题：食堂在哪里？", 1),
+    )
+    .expect("dev");
+    let mut test = String::new();
+    for index in 0..6 {
+        let topic = if index % 2 == 0 { "library" } else { "canteen" };
+        test.push_str(&record(
+            &format!("t{index}"),
+            topic,
+            &format!("校园题{index}：下列哪项正确？"),
+            index % 3,
+        ));
+    }
+    std::fs::write(data.join("test.jsonl"), test).expect("test");
+    // Right on the library questions, always "A" (right only when the label is 0) otherwise.
+    let mut script = Script::new("A");
+    for index in (0..6).step_by(2) {
+        script = script.rule(
+            &format!("校园题{index}："),
+            &format!("答案是{}", ['A', 'B', 'C'][index % 3]),
+        );
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let suite_spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("suites/specs/examples/campus_quiz.toml");
+    let spec = format!(
+        "name = \"campus\"\n[[suites]]\nname = \"campus\"\nspec = \"{}\"\ndata = \"{}\"\nshots = 1\n[[endpoints]]\nname = \"scripted\"\nbase_url = \"{}\"\nmodel = \"m\"\n",
+        suite_spec.display(),
+        data.display(),
+        server.base_url()
+    );
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "campus").await, 2).await;
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    assert_eq!(submitted.total_items, 6);
+    let controller = cluster.controller.clone();
+    let run_id = submitted.run_id.clone();
+    wait_until(Duration::from_secs(60), "the run to complete", || {
+        let controller = controller.clone();
+        let run_id = run_id.clone();
+        async move {
+            controller
+                .run_status(&run_id)
+                .await
+                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
+        }
+    })
+    .await;
+    let files = cluster
+        .controller
+        .render_report(&run_id)
+        .await
+        .expect("report");
+    let scores = String::from_utf8(report_file(&files, "scores.csv").to_vec()).expect("utf-8");
+    // canteen: items 1, 3, 5 with labels 1, 0, 2 -> only item 3 right; library: all 3 right.
+    assert!(
+        scores.contains("scripted,campus-quiz,canteen,Facilities|Daily life,3,1,"),
+        "{scores}"
+    );
+    assert!(
+        scores.contains("scripted,campus-quiz,library,Facilities,3,3,1.0"),
+        "{scores}"
+    );
+    let manifest = String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");
+    assert!(
+        manifest.contains("campus_quiz_v1"),
+        "the spec's template is recorded: {manifest}"
+    );
+    // The prompt is the spec's own template, with the 1-shot example from dev.jsonl.
+    let rows = cluster
+        .controller
+        .store()
+        .scored_rows(&run_id)
+        .await
+        .expect("rows");
+    assert!(
+        rows[0].messages_json.contains("你是一名熟悉校园生活的助手"),
+        "{}",
+        rows[0].messages_json
+    );
+    assert!(
+        rows[0].messages_json.contains("示例题"),
+        "{}",
+        rows[0].messages_json
     );
     cluster.shutdown().await;
 }
