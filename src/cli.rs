@@ -48,6 +48,9 @@ enum Command {
     Report(ReportArgs),
     /// Queue again the items of a run that ended in api_error; everything else is kept.
     Retry(RetryArgs),
+    /// What Jianzhen knows about suites: list, show, check a suite's files.
+    #[command(subcommand)]
+    Suites(crate::suites_cmd::SuitesCommand),
     /// Re-score a finished run's stored answers with the current answer extraction; no
     /// endpoint is called. Then `jianzhen report` shows the new scores.
     Rescore(RetryArgs),
@@ -237,6 +240,7 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Suites(command) => crate::suites_cmd::run(command),
             Command::Run(args) => run(*args).await,
             Command::Coordinator(args) => coordinator(args).await,
             Command::Worker(args) => worker(args).await,

@@ -2,6 +2,7 @@
 //! codes. No evaluation logic lives here.
 
 mod cli;
+mod suites_cmd;
 
 use std::process::ExitCode;
 

@@ -120,3 +120,99 @@ fn the_example_run_spec_is_valid_and_points_at_the_sample_suite() {
         5
     );
 }
+
+#[test]
+fn suites_list_names_the_templates_with_their_hashes() {
+    let output = Command::new(BINARY)
+        .args(["suites", "list"])
+        .output()
+        .expect("run jianzhen suites list");
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for template in [
+        "ceval_gen_5f30c7",
+        "cmmlu_gen_c13365",
+        "ceval_ppl_578f8d",
+        "lmeval_cmmlu",
+    ] {
+        assert!(stdout.contains(template), "{stdout}");
+    }
+    assert!(
+        stdout.contains("fc08b6f647a8376e"),
+        "the template hash is shown: {stdout}"
+    );
+}
+
+#[test]
+fn suites_check_counts_a_suite_and_names_a_bad_record() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    write_ceval(&data, &[("law", 4), ("logic", 5)]).expect("fixture");
+    let data_arg = data.to_str().expect("utf-8 path");
+    let output = Command::new(BINARY)
+        .args(["suites", "check", "ceval", "--data", data_arg])
+        .output()
+        .expect("run check");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("split `val`: 9 items in 2 subjects; 10 few-shot examples"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("val/logic_val.csv"), "{stdout}");
+
+    let file = data.join("val").join("logic_val.csv");
+    let mut text = std::fs::read_to_string(&file).expect("read fixture");
+    text.push_str("9,缺选项的题,甲,乙,丙\r\n");
+    std::fs::write(&file, text).expect("write fixture");
+    let (ok, stderr) = run(&["suites", "check", "ceval", "--data", data_arg]);
+    assert!(!ok);
+    assert!(stderr.contains("logic_val.csv:"), "{stderr}");
+}
+
+#[test]
+fn suites_check_loads_a_declarative_spec() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let record = |qid: &str, topic: &str, label: usize| {
+        format!(
+            "{{\"qid\": \"{qid}\", \"topic\": \"{topic}\", \"stem\": \"题{qid}\", \"choices\": [\"A. 甲\", \"B. 乙\", \"C. 丙\"], \"label\": {label}}}\n"
+        )
+    };
+    std::fs::write(
+        dir.path().join("dev.jsonl"),
+        record("d1", "library", 0) + &record("d2", "canteen", 1),
+    )
+    .expect("dev");
+    std::fs::write(
+        dir.path().join("test.jsonl"),
+        record("t1", "library", 2) + &record("t2", "canteen", 0) + &record("t3", "canteen", 1),
+    )
+    .expect("test");
+    let spec = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("suites/specs/examples/campus_quiz.toml");
+    let output = Command::new(BINARY)
+        .args([
+            "suites",
+            "check",
+            spec.to_str().expect("utf-8 path"),
+            "--data",
+            dir.path().to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .expect("run check");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("split `test`: 3 items in 2 subjects; 2 few-shot examples"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("campus_quiz_v1"), "{stdout}");
+}

@@ -1,0 +1,253 @@
+//! `jianzhen suites list | show | check`: what Jianzhen knows about suites, and a check of
+//! a suite's files before a run spends anything on them. Local: no coordinator needed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use jianzhen_suites::load::{DataFileDigest, load_suite};
+use jianzhen_suites::spec::{SpecLoadOptions, load_spec_file, load_with_spec_options};
+use jianzhen_suites::subjects::{subject_info, subjects};
+use jianzhen_suites::template::{default_template, render_chat, template_hash, templates};
+use jianzhen_suites::{McItem, SuiteName};
+
+#[derive(Subcommand)]
+pub enum SuitesCommand {
+    /// The built-in suites and prompt templates.
+    List,
+    /// A built-in suite's subjects and categories; with --data, item counts and the
+    /// prompt of its first item.
+    Show(ShowArgs),
+    /// Load every file of a suite (a built-in name or a suite spec file) and report counts
+    /// and problems.
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    /// ceval or cmmlu.
+    name: String,
+    /// The suite's folder, to count items and preview a prompt.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    #[arg(long)]
+    split: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// A built-in suite name, or the path of a suite spec file (TOML).
+    suite: String,
+    #[arg(long)]
+    data: PathBuf,
+    #[arg(long)]
+    split: Option<String>,
+}
+
+pub fn run(command: SuitesCommand) -> Result<()> {
+    match command {
+        SuitesCommand::List => {
+            list();
+            Ok(())
+        }
+        SuitesCommand::Show(args) => show(&args),
+        SuitesCommand::Check(args) => check(&args),
+    }
+}
+
+fn list() {
+    println!("suites:");
+    for suite in SuiteName::ALL {
+        println!(
+            "  {:<8} {} subjects, default split `{}`, default template `{}`",
+            suite.as_str(),
+            subjects(suite).len(),
+            suite.default_split(),
+            default_template(suite)
+        );
+    }
+    println!("  (any other multiple-choice set: a suite spec file, see docs/suite-spec.md)");
+    println!("templates:");
+    for info in templates() {
+        let modes: Vec<String> = info.scoring_modes.iter().map(ToString::to_string).collect();
+        println!(
+            "  {:<28} {:<6} hash {}  modes {:<28} {}",
+            info.name,
+            info.suite.as_str(),
+            template_hash(info.name).unwrap_or_default(),
+            modes.join(","),
+            info.source
+        );
+    }
+}
+
+fn count_by_subject(items: &[McItem]) -> BTreeMap<&str, usize> {
+    let mut counts = BTreeMap::new();
+    for item in items {
+        *counts.entry(item.subject.as_str()).or_insert(0) += 1;
+    }
+    counts
+}
+
+fn show(args: &ShowArgs) -> Result<()> {
+    let suite: SuiteName = args.name.parse()?;
+    let split = args
+        .split
+        .clone()
+        .unwrap_or_else(|| suite.default_split().to_string());
+    let loaded = match &args.data {
+        Some(data) => Some(load_suite(suite, data, &split, &[], true)?),
+        None => None,
+    };
+    let counts = loaded
+        .as_ref()
+        .map(|loaded| count_by_subject(&loaded.items));
+    println!(
+        "{suite}: {} subjects, template `{}`",
+        subjects(suite).len(),
+        default_template(suite)
+    );
+    println!(
+        "{:<44} {:<14} {:<34} {}",
+        "subject",
+        "name",
+        "categories",
+        if counts.is_some() { split.as_str() } else { "" }
+    );
+    for info in subjects(suite) {
+        let categories: Vec<String> = info.categories().iter().map(ToString::to_string).collect();
+        let count = counts
+            .as_ref()
+            .map(|counts| counts.get(info.key).copied().unwrap_or(0).to_string())
+            .unwrap_or_default();
+        println!(
+            "{:<44} {:<14} {:<34} {count}",
+            info.key,
+            info.chinese_name,
+            categories.join(", ")
+        );
+    }
+    if let Some(loaded) = &loaded {
+        println!(
+            "\n{} items in split `{split}`; {} few-shot examples",
+            loaded.items.len(),
+            loaded.fewshot_pool.values().map(Vec::len).sum::<usize>()
+        );
+        if let Some(first) = loaded.items.first() {
+            let name = subject_info(suite, &first.subject)
+                .map_or(first.subject.as_str(), |info| info.chinese_name);
+            let messages = render_chat(default_template(suite), name, first, &[])?;
+            println!(
+                "\nprompt of {} (0-shot, `{}`):",
+                first.id,
+                default_template(suite)
+            );
+            for message in messages {
+                println!("[{}]\n{}", message.role, message.content);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_files(files: &[DataFileDigest]) {
+    for file in files {
+        println!(
+            "  {:<60} {:>6} rows  sha256 {}",
+            file.relative_path,
+            file.rows,
+            &file.sha256[..16.min(file.sha256.len())]
+        );
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<()> {
+    let as_path = Path::new(&args.suite);
+    if as_path
+        .extension()
+        .is_some_and(|extension| extension == "toml")
+    {
+        let spec = load_spec_file(as_path)?;
+        let split = args
+            .split
+            .clone()
+            .unwrap_or_else(|| spec.default_split().to_string());
+        let load = load_with_spec_options(&spec, &args.data, &split, &SpecLoadOptions::default())
+            .with_context(|| {
+            format!(
+                "suite `{}` (spec {}) does not load from {}",
+                spec.name,
+                as_path.display(),
+                args.data.display()
+            )
+        })?;
+        let counts = count_by_subject(&load.items);
+        println!(
+            "suite `{}` version {} from {}: ok",
+            spec.name,
+            spec.version,
+            args.data.display()
+        );
+        println!(
+            "split `{split}`: {} items in {} subjects; {} few-shot examples",
+            load.items.len(),
+            counts.len(),
+            load.fewshot_pool.values().map(Vec::len).sum::<usize>()
+        );
+        for (subject, count) in counts {
+            println!(
+                "  {subject:<40} {count:>6}  categories: {}",
+                spec.categories_of(subject).join(", ")
+            );
+        }
+        println!(
+            "template `{}` (hash {})",
+            spec.template_name(),
+            spec.template_hash()?
+        );
+        println!("files:");
+        print_files(&load.files);
+        return Ok(());
+    }
+    let Ok(suite) = args.suite.parse::<SuiteName>() else {
+        bail!(
+            "`{}` is neither a built-in suite (ceval, cmmlu) nor a suite spec file ending in .toml",
+            args.suite
+        );
+    };
+    let split = args
+        .split
+        .clone()
+        .unwrap_or_else(|| suite.default_split().to_string());
+    let loaded = load_suite(suite, &args.data, &split, &[], true)
+        .with_context(|| format!("suite `{suite}` does not load from {}", args.data.display()))?;
+    let counts = count_by_subject(&loaded.items);
+    let unmapped: Vec<&&str> = counts
+        .keys()
+        .filter(|subject| subject_info(suite, subject).is_none())
+        .collect();
+    let hidden = loaded
+        .items
+        .iter()
+        .filter(|item| item.answer.is_none())
+        .count();
+    println!("suite `{suite}` from {}: ok", args.data.display());
+    println!(
+        "split `{split}`: {} items in {} subjects; {} few-shot examples",
+        loaded.items.len(),
+        counts.len(),
+        loaded.fewshot_pool.values().map(Vec::len).sum::<usize>()
+    );
+    if hidden > 0 {
+        println!(
+            "note: {hidden} items have no gold answer (hidden split); runs need a split with answers"
+        );
+    }
+    if !unmapped.is_empty() {
+        println!("note: subjects without a published category (counted as Other): {unmapped:?}");
+    }
+    println!("files:");
+    print_files(&loaded.files);
+    Ok(())
+}
