@@ -10,7 +10,7 @@ log() { echo "[postgres] $*" >&2; }
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
   log "installing postgresql from Debian"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >&2
+  apt-get update -qq >&2 || log "apt-get update reported errors; trying the install anyway"
   apt-get install -y -qq postgresql >&2
 fi
 
