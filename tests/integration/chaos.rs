@@ -3,8 +3,7 @@
 //! them. The final scores equal the scripted ones (what a clean run gives) and every item
 //! is stored exactly once. `JIANZHEN_CHAOS_SEED` replays a failing schedule.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use jianzhen_coordinator::store::Store;
@@ -14,8 +13,6 @@ use jianzhen_testkit::fixtures::write_ceval;
 use jianzhen_testkit::stores::test_store_url;
 
 use crate::common::*;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_jianzhen");
 
 /// A small deterministic generator (xorshift64*), so a seed replays the same schedule.
 struct Rng(u64);
@@ -31,62 +28,6 @@ impl Rng {
     fn between(&mut self, low: u64, high: u64) -> u64 {
         low + self.next() % (high - low + 1)
     }
-}
-
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Reaped {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn coordinator(store: &str, listen: &str) -> (Reaped, String) {
-    let mut child = Command::new(BINARY)
-        .args(["coordinator", "--listen", listen, "--store"])
-        .arg(store)
-        .args([
-            "--heartbeat-ttl-secs",
-            "1.5",
-            "--heartbeat-interval-secs",
-            "0.25",
-        ])
-        .env("JIANZHEN_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the coordinator");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("address line");
-    let url = line
-        .trim()
-        .strip_prefix("coordinator listening on ")
-        .unwrap_or_else(|| panic!("unexpected coordinator output {line:?}"))
-        .to_string();
-    (Reaped(child), url)
-}
-
-fn worker(url: &str, id: &str) -> Reaped {
-    Reaped(
-        Command::new(BINARY)
-            .args(["worker", "--coordinator", url, "--id", id])
-            .env("JIANZHEN_LOG", "error")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start a worker"),
-    )
 }
 
 async fn status(url: &str, run_id: &str) -> Option<v1::RunStatus> {
@@ -132,10 +73,10 @@ async fn killing_workers_and_the_coordinator_at_random_changes_nothing() {
         .collect::<Vec<_>>();
     let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(8))).await;
     let store = test_store_url(dir.path(), "chaos").await;
-    let (mut coordinator_process, url) = coordinator(&store, "127.0.0.1:0");
+    let (mut coordinator_process, url) = start_coordinator_process(&store, "127.0.0.1:0");
     let listen = url.trim_start_matches("http://").to_string();
     let mut workers: Vec<Reaped> = (0..3)
-        .map(|index| worker(&url, &format!("chaos-{index}")))
+        .map(|index| start_worker_process(&url, &format!("chaos-{index}")))
         .collect();
 
     let spec_path = dir.path().join("run.toml");
@@ -188,13 +129,13 @@ async fn killing_workers_and_the_coordinator_at_random_changes_nothing() {
         if target == 3 {
             coordinator_process.kill();
             tokio::time::sleep(Duration::from_millis(rng.between(100, 600))).await;
-            coordinator_process = coordinator(&store, &listen).0;
+            coordinator_process = start_coordinator_process(&store, &listen).0;
             kills.push("coordinator".to_string());
         } else {
             let index = target as usize;
             workers[index].kill();
             tokio::time::sleep(Duration::from_millis(rng.between(50, 400))).await;
-            workers[index] = worker(&url, &format!("chaos-{index}-{}", kills.len()));
+            workers[index] = start_worker_process(&url, &format!("chaos-{index}-{}", kills.len()));
             kills.push(format!("worker {index}"));
         }
     }

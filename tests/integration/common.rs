@@ -249,3 +249,93 @@ pub fn report_file<'a>(
         .unwrap_or_else(|| panic!("the report has no {name}"))
         .content
 }
+
+/// The `jianzhen` binary under test.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_jianzhen");
+
+/// A child process that is killed when dropped, so a failing test leaves none behind.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl Reaped {
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `jianzhen coordinator` on `listen` (port 0 for any) with short lease timings;
+/// returns it and the URL it printed.
+pub fn start_coordinator_process(store: &str, listen: &str) -> (Reaped, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(BINARY)
+        .args(["coordinator", "--listen", listen, "--store", store])
+        .args([
+            "--heartbeat-ttl-secs",
+            "1.5",
+            "--heartbeat-interval-secs",
+            "0.25",
+        ])
+        .env("JIANZHEN_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("start the coordinator process");
+    let stdout = child.stdout.take().expect("coordinator stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the coordinator prints its address");
+    let url = line
+        .trim()
+        .strip_prefix("coordinator listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the coordinator: {line:?}"))
+        .to_string();
+    (Reaped(child), url)
+}
+
+/// Starts `jianzhen worker` against `url`.
+pub fn start_worker_process(url: &str, id: &str) -> Reaped {
+    Reaped(
+        std::process::Command::new(BINARY)
+            .args(["worker", "--coordinator", url, "--id", id])
+            .env("JIANZHEN_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start a worker process"),
+    )
+}
+
+/// Runs the CLI off the async threads (an in-process coordinator must keep serving).
+pub async fn run_cli(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(BINARY)
+            .args(&args)
+            .output()
+            .expect("run the jianzhen binary")
+    })
+    .await
+    .expect("the CLI task")
+}
+
+/// Waits until the run is complete.
+pub async fn wait_for_run(controller: &Arc<Controller>, run_id: &str, timeout: Duration) {
+    wait_until(timeout, "the run to complete", || {
+        let controller = controller.clone();
+        let run_id = run_id.to_string();
+        async move {
+            controller
+                .run_status(&run_id)
+                .await
+                .is_ok_and(|status| status.state == jianzhen_proto::v1::RunState::Complete as i32)
+        }
+    })
+    .await;
+}

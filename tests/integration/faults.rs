@@ -14,20 +14,6 @@ use jianzhen_testkit::stores::test_store_url;
 
 use crate::common::*;
 
-async fn wait_complete(controller: &std::sync::Arc<Controller>, run_id: &str, timeout: Duration) {
-    wait_until(timeout, "the run to complete", || {
-        let controller = controller.clone();
-        let run_id = run_id.to_string();
-        async move {
-            controller
-                .run_status(&run_id)
-                .await
-                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
-        }
-    })
-    .await;
-}
-
 fn spec_with(
     data: &std::path::Path,
     base_url: &str,
@@ -103,7 +89,7 @@ async fn every_fault_mode_ends_in_its_outcome_class_and_the_run_completes() {
         "",
     );
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_complete(
+    wait_for_run(
         &cluster.controller,
         &submitted.run_id,
         Duration::from_secs(90),
@@ -155,7 +141,7 @@ async fn throttling_shrinks_the_budget_and_the_run_still_completes() {
     let spec = spec_with(&data, &server.base_url(), "max_attempts = 6", "")
         .replace("max_concurrency = 4", "max_concurrency = 8");
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_complete(
+    wait_for_run(
         &cluster.controller,
         &submitted.run_id,
         Duration::from_secs(60),
@@ -225,7 +211,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     let spec = spec_with(&data, &server.base_url(), "max_attempts = 1", "");
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_complete(
+    wait_for_run(
         &cluster.controller,
         &submitted.run_id,
         Duration::from_secs(60),
@@ -250,16 +236,13 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
     assert_eq!(server.requests(), 8);
 
     // Through the real CLI, as a user would.
-    let url = cluster.url.clone();
-    let run_id = submitted.run_id.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
-            .args(["retry", &run_id, "--coordinator", &url])
-            .output()
-            .expect("run jianzhen retry")
-    })
-    .await
-    .expect("retry command");
+    let output = run_cli(vec![
+        "retry".into(),
+        submitted.run_id.clone(),
+        "--coordinator".into(),
+        cluster.url.clone(),
+    ])
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -267,7 +250,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
     );
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.starts_with("2 items"), "{printed}");
-    wait_complete(
+    wait_for_run(
         &cluster.controller,
         &submitted.run_id,
         Duration::from_secs(60),
@@ -303,7 +286,7 @@ async fn the_response_cache_answers_identical_requests_of_later_runs() {
         .submit_run(&spec_with(&data, &server.base_url(), "", ""))
         .await
         .expect("submit");
-    wait_complete(&cluster.controller, &first.run_id, Duration::from_secs(60)).await;
+    wait_for_run(&cluster.controller, &first.run_id, Duration::from_secs(60)).await;
     assert_eq!(server.requests(), 12);
 
     // Another run (another name, so another run id) asking the same requests.
@@ -343,30 +326,18 @@ async fn the_response_cache_answers_identical_requests_of_later_runs() {
     );
 
     // The two runs compared item by item through the CLI: nothing changed.
-    let (url, first_id, second_id) = (
-        cluster.url.clone(),
-        first.run_id.clone(),
-        second.run_id.clone(),
-    );
     let compare_dir = dir.path().join("compare");
-    let out = compare_dir.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
-            .args([
-                "report",
-                &second_id,
-                "--compare",
-                &first_id,
-                "--coordinator",
-                &url,
-                "--out",
-            ])
-            .arg(&out)
-            .output()
-            .expect("run jianzhen report --compare")
-    })
-    .await
-    .expect("report command");
+    let output = run_cli(vec![
+        "report".into(),
+        second.run_id.clone(),
+        "--compare".into(),
+        first.run_id.clone(),
+        "--coordinator".into(),
+        cluster.url.clone(),
+        "--out".into(),
+        compare_dir.display().to_string(),
+    ])
+    .await;
     assert!(
         output.status.success(),
         "{}",
@@ -394,7 +365,7 @@ async fn the_response_cache_answers_identical_requests_of_later_runs() {
         .await
         .expect("submit");
     assert_eq!(third.from_cache, 0);
-    wait_complete(&cluster.controller, &third.run_id, Duration::from_secs(60)).await;
+    wait_for_run(&cluster.controller, &third.run_id, Duration::from_secs(60)).await;
     assert_eq!(server.requests(), 24);
     cluster.shutdown().await;
 }
@@ -409,7 +380,7 @@ async fn the_requests_per_second_limit_holds_across_workers() {
     let spec = spec_with(&data, &server.base_url(), "requests_per_second = 30.0", "")
         .replace("max_concurrency = 4", "max_concurrency = 6");
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_complete(
+    wait_for_run(
         &cluster.controller,
         &submitted.run_id,
         Duration::from_secs(60),
@@ -536,7 +507,7 @@ async fn rescore_rereads_stored_answers_without_calling_the_model() {
         .submit_run(&spec_with(&data, &server.base_url(), "", ""))
         .await
         .expect("submit");
-    wait_complete(
+    wait_for_run(
         &cluster.controller,
         &submitted.run_id,
         Duration::from_secs(60),
@@ -572,15 +543,13 @@ async fn rescore_rereads_stored_answers_without_calling_the_model() {
         .expect("stale scores");
     let requests_before = server.requests();
 
-    let (url, run_id) = (cluster.url.clone(), submitted.run_id.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
-            .args(["rescore", &run_id, "--coordinator", &url])
-            .output()
-            .expect("run jianzhen rescore")
-    })
-    .await
-    .expect("rescore command");
+    let output = run_cli(vec![
+        "rescore".into(),
+        submitted.run_id.clone(),
+        "--coordinator".into(),
+        cluster.url.clone(),
+    ])
+    .await;
     assert!(
         output.status.success(),
         "{}",

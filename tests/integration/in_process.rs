@@ -40,19 +40,8 @@ async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
     assert!(!submitted.resumed);
     assert_eq!(submitted.total_items, planned.len() as u64);
 
-    let controller = cluster.controller.clone();
     let run_id = submitted.run_id.clone();
-    wait_until(Duration::from_secs(60), "the run to complete", || {
-        let controller = controller.clone();
-        let run_id = run_id.clone();
-        async move {
-            controller
-                .run_status(&run_id)
-                .await
-                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
-        }
-    })
-    .await;
+    wait_for_run(&cluster.controller, &run_id, Duration::from_secs(60)).await;
 
     let files = cluster
         .controller
@@ -166,19 +155,8 @@ async fn the_endpoint_concurrency_limit_holds_across_workers() {
         4,
     );
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    let controller = cluster.controller.clone();
     let run_id = submitted.run_id.clone();
-    wait_until(Duration::from_secs(60), "the run to complete", || {
-        let controller = controller.clone();
-        let run_id = run_id.clone();
-        async move {
-            controller
-                .run_status(&run_id)
-                .await
-                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
-        }
-    })
-    .await;
+    wait_for_run(&cluster.controller, &run_id, Duration::from_secs(60)).await;
     assert_eq!(server.requests(), 48);
     assert!(
         server.max_in_flight() <= 3,
@@ -247,19 +225,8 @@ async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "campus").await, 2).await;
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
     assert_eq!(submitted.total_items, 6);
-    let controller = cluster.controller.clone();
     let run_id = submitted.run_id.clone();
-    wait_until(Duration::from_secs(60), "the run to complete", || {
-        let controller = controller.clone();
-        let run_id = run_id.clone();
-        async move {
-            controller
-                .run_status(&run_id)
-                .await
-                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
-        }
-    })
-    .await;
+    wait_for_run(&cluster.controller, &run_id, Duration::from_secs(60)).await;
     let files = cluster
         .controller
         .render_report(&run_id)

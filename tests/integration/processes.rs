@@ -2,8 +2,7 @@
 //! One worker is killed with SIGKILL in the middle of the run; the run still completes,
 //! and every item is stored exactly once with the scripted scores.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use jianzhen_coordinator::store::Store;
@@ -13,58 +12,6 @@ use jianzhen_testkit::fixtures::write_ceval;
 use jianzhen_testkit::stores::test_store_url;
 
 use crate::common::*;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_jianzhen");
-
-/// Kills the child when dropped, so a failing test leaves no process behind.
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_coordinator(store: &str) -> (Reaped, String) {
-    let mut child = Command::new(BINARY)
-        .args(["coordinator", "--listen", "127.0.0.1:0", "--store"])
-        .arg(store)
-        .args([
-            "--heartbeat-ttl-secs",
-            "1.5",
-            "--heartbeat-interval-secs",
-            "0.25",
-        ])
-        .env("JIANZHEN_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the coordinator process");
-    let stdout = child.stdout.take().expect("coordinator stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("coordinator prints its address");
-    let url = line
-        .trim()
-        .strip_prefix("coordinator listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line from the coordinator: {line:?}"))
-        .to_string();
-    (Reaped(child), url)
-}
-
-fn start_worker(url: &str, id: &str) -> Reaped {
-    Reaped(
-        Command::new(BINARY)
-            .args(["worker", "--coordinator", url, "--id", id])
-            .env("JIANZHEN_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start a worker process"),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
@@ -79,9 +26,9 @@ async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
     // Slow answers keep shards in flight long enough to kill a worker holding one.
     let server = jianzhen_testkit::start(script_for(&planned, Duration::from_millis(60))).await;
     let store_path = test_store_url(dir.path(), "cluster").await;
-    let (coordinator, url) = start_coordinator(&store_path);
-    let mut doomed = start_worker(&url, "doomed");
-    let _survivor = start_worker(&url, "survivor");
+    let (coordinator, url) = start_coordinator_process(&store_path, "127.0.0.1:0");
+    let mut doomed = start_worker_process(&url, "doomed");
+    let _survivor = start_worker_process(&url, "survivor");
 
     let spec_path = dir.path().join("run.toml");
     std::fs::write(

@@ -7,8 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jianzhen_coordinator::Controller;
-use jianzhen_proto::v1;
 use jianzhen_provenance::tokenizer::LocalTokenizer;
 use jianzhen_testkit::fixtures::write_ceval;
 use jianzhen_testkit::stores::test_store_url;
@@ -31,20 +29,6 @@ fn shifted(letter: char, by: usize) -> char {
         .position(|candidate| *candidate == letter)
         .unwrap_or(0);
     LETTERS[(index + by) % 4]
-}
-
-async fn wait_complete(controller: &Arc<Controller>, run_id: &str) {
-    wait_until(Duration::from_secs(90), "the run to complete", || {
-        let controller = controller.clone();
-        let run_id = run_id.to_string();
-        async move {
-            controller
-                .run_status(&run_id)
-                .await
-                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
-        }
-    })
-    .await;
 }
 
 fn findings_for<'a>(findings: &'a serde_json::Value, endpoint: &str) -> &'a serde_json::Value {
@@ -120,7 +104,12 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
     );
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "audit").await, 2).await;
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_complete(&cluster.controller, &submitted.run_id).await;
+    wait_for_run(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(90),
+    )
+    .await;
 
     let files = cluster
         .controller
@@ -206,28 +195,17 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
     // The origin's evidence saved as a profile (through the CLI) and used as a reference by
     // a later run that audits the wrapper alone.
     let profile_path = dir.path().join("origin.json");
-    let (url, run_id, out) = (
-        cluster.url.clone(),
+    let exported = run_cli(vec![
+        "fingerprint".into(),
         submitted.run_id.clone(),
-        profile_path.clone(),
-    );
-    let exported = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_jianzhen"))
-            .args([
-                "fingerprint",
-                &run_id,
-                "--endpoint",
-                "origin",
-                "--coordinator",
-                &url,
-                "--out",
-            ])
-            .arg(&out)
-            .output()
-            .expect("run jianzhen fingerprint")
-    })
-    .await
-    .expect("fingerprint command");
+        "--endpoint".into(),
+        "origin".into(),
+        "--coordinator".into(),
+        cluster.url.clone(),
+        "--out".into(),
+        profile_path.display().to_string(),
+    ])
+    .await;
     assert!(
         exported.status.success(),
         "{}",
@@ -245,7 +223,12 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
         endpoint_block("new-vendor", &wrapper.base_url(), "Xingchen AI"),
     );
     let later_run = cluster.controller.submit_run(&later).await.expect("submit");
-    wait_complete(&cluster.controller, &later_run.run_id).await;
+    wait_for_run(
+        &cluster.controller,
+        &later_run.run_id,
+        Duration::from_secs(90),
+    )
+    .await;
     let reference_json = std::fs::read_to_string(&profile_path).expect("profile text");
     let files = cluster
         .controller

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use jianzhen_proto::v1;
 use jianzhen_testkit::Script;
 use jianzhen_testkit::fixtures::{write_ceval, write_cmmlu};
 use jianzhen_testkit::stores::test_store_url;
@@ -146,19 +145,8 @@ async fn the_html_report_renders_offline_in_chromium_with_the_polars_numbers() {
     );
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "html").await, 2).await;
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    let controller = cluster.controller.clone();
     let run_id = submitted.run_id.clone();
-    wait_until(Duration::from_secs(60), "the run to complete", || {
-        let controller = controller.clone();
-        let run_id = run_id.clone();
-        async move {
-            controller
-                .run_status(&run_id)
-                .await
-                .is_ok_and(|status| status.state == v1::RunState::Complete as i32)
-        }
-    })
-    .await;
+    wait_for_run(&cluster.controller, &run_id, Duration::from_secs(60)).await;
     let files = cluster
         .controller
         .render_report(&run_id)
