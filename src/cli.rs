@@ -101,6 +101,10 @@ struct RunArgs {
     /// At most this many items per subject.
     #[arg(long)]
     limit_per_subject: Option<u32>,
+    /// `gen` (generate, extract the letter) or `loglik_first_token` (one token with
+    /// top_logprobs; the most likely option letter).
+    #[arg(long)]
+    scoring: Option<String>,
     /// Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1.
     #[arg(long)]
     endpoint: Option<String>,
@@ -312,6 +316,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             template: args.template.clone(),
             subjects: args.subjects.clone(),
             limit_per_subject: args.limit_per_subject,
+            scoring: args.scoring.clone(),
         }],
         endpoints: vec![EndpointSpec {
             name: endpoint_name,

@@ -188,6 +188,7 @@ impl Controller {
                     prompt_tokens: hit.prompt_tokens,
                     completion_tokens: hit.completion_tokens,
                     latency_ms: hit.latency_ms,
+                    first_token_logprobs: logprobs_from_json(&hit.logprobs_json),
                     ..v1::ItemResult::default()
                 };
                 let (extracted, outcome) = score_result(&response, &hit.scoring);
@@ -210,6 +211,7 @@ impl Controller {
                     attempts: 0,
                     throttled: 0,
                     attempt_log_json: "[]".to_string(),
+                    logprobs_json: hit.logprobs_json.clone(),
                     extracted,
                     outcome,
                     received_at_ms,
@@ -243,10 +245,14 @@ impl Controller {
                     finish_reason: input.finish_reason.clone(),
                     error_class: v1::ErrorClass::from_str_name(&input.error_class)
                         .unwrap_or(v1::ErrorClass::None) as i32,
+                    first_token_logprobs: logprobs_from_json(&input.logprobs_json),
                     ..v1::ItemResult::default()
                 };
-                let (extracted, outcome) =
-                    score_response(&result, &input.gold, &input.options_json);
+                let (extracted, outcome) = if input.kind == planner::FIRST_TOKEN_KIND {
+                    score_first_token(&result, &input.gold, &input.options_json)
+                } else {
+                    score_response(&result, &input.gold, &input.options_json)
+                };
                 let outcome = outcome.as_str().to_string();
                 (extracted != input.extracted || outcome != input.outcome).then(|| ScoreUpdate {
                     endpoint: input.endpoint.clone(),
@@ -407,6 +413,7 @@ impl Controller {
                     item_key: open.item_key,
                     repeat: open.repeat,
                     max_tokens: open.max_tokens,
+                    top_logprobs: open.top_logprobs,
                     messages: messages
                         .into_iter()
                         .map(|message| v1::ChatMessage {
@@ -513,6 +520,7 @@ impl Controller {
                 attempts: result.attempts,
                 throttled: result.throttled,
                 attempt_log_json,
+                logprobs_json: logprobs_json(&result.first_token_logprobs),
                 extracted,
                 outcome,
                 received_at_ms,
@@ -878,8 +886,71 @@ pub fn rfc3339_from_millis(millis: i64) -> String {
 /// The outcome stored for a provenance probe's answer: evidence, not a score.
 pub const RECORDED: &str = "recorded";
 
+/// The first token's candidates as stored: `[["B", -0.1], [" A", -2.5]]`.
+fn logprobs_json(candidates: &[v1::TokenLogprob]) -> String {
+    let pairs: Vec<(String, f64)> = candidates
+        .iter()
+        .map(|candidate| (candidate.token.clone(), candidate.logprob))
+        .collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
+}
+
+fn logprobs_from_json(text: &str) -> Vec<v1::TokenLogprob> {
+    let pairs: Vec<(String, f64)> = serde_json::from_str(text).unwrap_or_default();
+    pairs
+        .into_iter()
+        .map(|(token, logprob)| v1::TokenLogprob { token, logprob })
+        .collect()
+}
+
+/// First-token scoring: among the first token's top candidates, the option letter with
+/// the highest log-probability is the answer (whitespace around the token ignored, since
+/// tokenizers often join a space to the letter). No letter among them: unextractable.
+pub fn score_first_token(
+    result: &v1::ItemResult,
+    gold: &str,
+    options_json: &str,
+) -> (Option<String>, Outcome) {
+    let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
+    match error_class {
+        v1::ErrorClass::None => {}
+        v1::ErrorClass::Moderation => return (None, Outcome::Refused),
+        _ => return (None, Outcome::ApiError),
+    }
+    if CONTENT_FILTER_FINISH_REASONS.contains(&result.finish_reason.as_str()) {
+        return (None, Outcome::Refused);
+    }
+    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
+    let letters: Vec<char> = (0..options.len().max(1))
+        .filter_map(|index| char::from_u32('A' as u32 + index as u32))
+        .collect();
+    let best = result
+        .first_token_logprobs
+        .iter()
+        .filter_map(|candidate| {
+            let mut characters = candidate.token.trim().chars();
+            let letter = characters.next()?;
+            (characters.next().is_none() && letters.contains(&letter))
+                .then_some((letter, candidate.logprob))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let Some((letter, _)) = best else {
+        return (None, Outcome::Unextractable);
+    };
+    let outcome = if gold.starts_with(letter) {
+        Outcome::Correct
+    } else {
+        Outcome::Wrong
+    };
+    (Some(letter.to_string()), outcome)
+}
+
 /// Scores a multiple-choice answer; records a probe's answer as it is.
 fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<String>, String) {
+    if scoring.kind == planner::FIRST_TOKEN_KIND {
+        let (extracted, outcome) = score_first_token(result, &scoring.gold, &scoring.options_json);
+        return (extracted, outcome.as_str().to_string());
+    }
     if scoring.kind != "choice" {
         let outcome = if result.error_class == v1::ErrorClass::None as i32 {
             RECORDED
@@ -1034,10 +1105,19 @@ fn require_gen_template(
     })
 }
 
+/// The scoring mode a suite of the run spec asks for.
+fn scoring_mode(suite_spec: &crate::spec::SuiteSpec) -> template::ScoringMode {
+    match suite_spec.scoring.as_deref() {
+        Some("loglik_first_token") => template::ScoringMode::LoglikFirstToken,
+        _ => template::ScoringMode::Gen,
+    }
+}
+
 fn prepare_builtin_suite(
     suite_spec: &crate::spec::SuiteSpec,
 ) -> Result<PreparedSuite, CoordinatorError> {
     let suite: SuiteName = suite_spec.name.parse()?;
+    let scoring = scoring_mode(suite_spec);
     let split = suite_spec
         .split
         .clone()
@@ -1051,6 +1131,27 @@ fn prepare_builtin_suite(
         &format!("suite {suite}"),
         template::default_template(suite),
     )?;
+    // First-token scoring sends the generation prompt and reads the first token, so the
+    // prompt must lead straight to the letter.
+    if scoring == template::ScoringMode::LoglikFirstToken
+        && !template::template_info(&template)?.supports(scoring)
+    {
+        let candidates: Vec<&str> = template::templates()
+            .filter(|info| {
+                info.suite == suite
+                    && info.supports(template::ScoringMode::Gen)
+                    && info.supports(scoring)
+            })
+            .map(|info| info.name)
+            .collect();
+        return Err(CoordinatorError::InvalidSpec {
+            origin: format!("suite {suite}"),
+            problem: format!(
+                "template `{template}` does not lead straight to the option letter, so it cannot be scored by the first token; use one of: {}",
+                candidates.join(", ")
+            ),
+        });
+    }
     let loaded = load_suite(
         suite,
         &suite_spec.data,
@@ -1060,6 +1161,7 @@ fn prepare_builtin_suite(
     )?;
     Ok(PreparedSuite {
         definition: SuiteDefinition::Builtin(suite),
+        scoring,
         split,
         template,
         shots: suite_spec.shots,
@@ -1102,7 +1204,16 @@ fn prepare_declarative_suite(
         &split,
         &options,
     )?;
+    if scoring_mode(suite_spec) != template::ScoringMode::Gen {
+        return Err(CoordinatorError::InvalidSpec {
+            origin: format!("suite {} ({})", suite_spec.name, path.display()),
+            problem:
+                "declarative suites are scored by generation in this version; remove `scoring`"
+                    .to_string(),
+        });
+    }
     Ok(PreparedSuite {
+        scoring: template::ScoringMode::Gen,
         template: declarative.template_name(),
         definition: SuiteDefinition::Declarative(Box::new(declarative)),
         split,

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jianzhen_suites::load::DataFileDigest;
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
-use jianzhen_suites::template::{self, ChatMessage};
+use jianzhen_suites::template::{self, ChatMessage, ScoringMode};
 use jianzhen_suites::{McItem, SuiteName};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -30,6 +30,8 @@ pub enum SuiteDefinition {
 #[derive(Debug, Clone)]
 pub struct PreparedSuite {
     pub definition: SuiteDefinition,
+    /// How answers are scored: generated text, or the first token's log-probabilities.
+    pub scoring: ScoringMode,
     pub split: String,
     pub template: String,
     pub shots: u32,
@@ -121,6 +123,8 @@ pub struct PlannedItem {
     pub kind: String,
     /// Generation limit for this item; 0 means the endpoint's own.
     pub max_tokens: u32,
+    /// Top log-probabilities of the first token to ask for; 0 for none.
+    pub top_logprobs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,6 +315,7 @@ pub fn plan(
                 .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
             let item_key = short_hash(
                 &[
+                    prepared.scoring.as_str(),
                     label.as_str(),
                     &item.id,
                     &prepared.template,
@@ -324,8 +329,12 @@ pub fn plan(
                 .entry(item.subject.as_str())
                 .or_default()
                 .push(RenderedItem {
-                    kind: "choice".to_string(),
-                    max_tokens: 0,
+                    kind: choice_kind(prepared.scoring).to_string(),
+                    max_tokens: if prepared.scoring == ScoringMode::LoglikFirstToken {
+                        1
+                    } else {
+                        0
+                    },
                     item_key,
                     messages_json,
                     subject: item.subject.clone(),
@@ -346,7 +355,13 @@ pub fn plan(
             template: prepared.template.clone(),
             template_hash,
             shots: prepared.shots,
-            scoring: "gen: chat completion + answer extraction".to_string(),
+            scoring: match prepared.scoring {
+                ScoringMode::LoglikFirstToken => {
+                    "loglik_first_token: one token with top_logprobs; the most likely option letter"
+                        .to_string()
+                }
+                _ => "gen: chat completion + answer extraction".to_string(),
+            },
             items: item_count,
             subjects: rendered_by_subject.len(),
             files: prepared.files.clone(),
@@ -463,6 +478,19 @@ struct RenderedItem {
     max_tokens: u32,
 }
 
+/// The item kind of a multiple-choice item scored in `mode`.
+pub fn choice_kind(mode: ScoringMode) -> &'static str {
+    match mode {
+        ScoringMode::LoglikFirstToken => FIRST_TOKEN_KIND,
+        _ => "choice",
+    }
+}
+
+/// Items scored by the first token's log-probabilities.
+pub const FIRST_TOKEN_KIND: &str = "choice:first_token";
+/// How many top candidates a first-token item asks for.
+pub const FIRST_TOKEN_TOP_LOGPROBS: u32 = 20;
+
 /// Where a group of rendered items goes: one endpoint, one suite, one subject.
 struct ShardContext<'a> {
     run_id: &'a str,
@@ -516,6 +544,11 @@ fn emit_shards(
             item_count: chunk.len() as u32,
         });
         for (repeat, item) in chunk {
+            let top_logprobs = if item.kind == FIRST_TOKEN_KIND {
+                FIRST_TOKEN_TOP_LOGPROBS
+            } else {
+                0
+            };
             let max_tokens = if item.max_tokens > 0 {
                 item.max_tokens
             } else {
@@ -527,6 +560,7 @@ fn emit_shards(
                     &endpoint.model,
                     &endpoint.temperature.to_string(),
                     &max_tokens.to_string(),
+                    &top_logprobs.to_string(),
                     &item.messages_json,
                     &repeat.to_string(),
                 ],
@@ -549,6 +583,7 @@ fn emit_shards(
                 request_key,
                 kind: item.kind.clone(),
                 max_tokens: item.max_tokens,
+                top_logprobs,
             });
         }
     }
@@ -606,6 +641,7 @@ mod tests {
     fn prepared(items: Vec<McItem>) -> PreparedSuite {
         PreparedSuite {
             definition: SuiteDefinition::Builtin(SuiteName::Ceval),
+            scoring: ScoringMode::Gen,
             split: "val".into(),
             template: template::default_template(SuiteName::Ceval).to_string(),
             shots: 0,

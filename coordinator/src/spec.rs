@@ -64,6 +64,11 @@ pub struct SuiteSpec {
     /// At most this many items per subject (the first ones in file order).
     #[serde(default)]
     pub limit_per_subject: Option<u32>,
+    /// `gen` (default): generate an answer and extract the letter. `loglik_first_token`:
+    /// one generated token with its top log-probabilities; the most likely option letter
+    /// is the answer (as lm-eval's and OpenCompass's likelihood modes, on chat endpoints).
+    #[serde(default)]
+    pub scoring: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -180,6 +185,21 @@ impl RunSpec {
             return Err(invalid("`shard_size` must be at least 1".into()));
         }
         for suite in &self.suites {
+            match suite.scoring.as_deref() {
+                None | Some("gen" | "loglik_first_token") => {}
+                Some("loglik_echo") => {
+                    return Err(invalid(format!(
+                        "suite `{}`: scoring `loglik_echo` (prompt-token log-probabilities with echo) is not supported yet; use `loglik_first_token` or `gen`",
+                        suite.name
+                    )));
+                }
+                Some(other) => {
+                    return Err(invalid(format!(
+                        "suite `{}`: unknown scoring `{other}`; use `gen` or `loglik_first_token`",
+                        suite.name
+                    )));
+                }
+            }
             if suite.spec.is_none() {
                 suite.name.parse::<SuiteName>().map_err(|error| {
                     invalid(format!("{error}; for another suite, describe it in a suite spec file and set `spec`"))

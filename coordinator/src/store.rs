@@ -52,8 +52,9 @@ const SCHEMA: &[&str] = &[
         template TEXT NOT NULL,
                 source TEXT NOT NULL,
         request_key TEXT NOT NULL,
-        kind TEXT NOT NULL,
+                kind TEXT NOT NULL,
         max_tokens BIGINT NOT NULL,
+        top_logprobs BIGINT NOT NULL,
         PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
     )",
     "CREATE INDEX IF NOT EXISTS items_by_shard ON items (run_id, shard_id)",
@@ -74,8 +75,9 @@ const SCHEMA: &[&str] = &[
         error_message TEXT NOT NULL,
         http_status BIGINT NOT NULL,
         attempts BIGINT NOT NULL,
-        throttled BIGINT NOT NULL,
+                throttled BIGINT NOT NULL,
         attempt_log_json TEXT NOT NULL,
+        logprobs_json TEXT NOT NULL,
         extracted TEXT,
         outcome TEXT NOT NULL,
         received_at_ms BIGINT NOT NULL,
@@ -90,7 +92,8 @@ const SCHEMA: &[&str] = &[
         finish_reason TEXT NOT NULL,
         prompt_tokens BIGINT NOT NULL,
         completion_tokens BIGINT NOT NULL,
-        latency_ms BIGINT NOT NULL,
+                latency_ms BIGINT NOT NULL,
+        logprobs_json TEXT NOT NULL,
         created_at_ms BIGINT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -98,7 +101,7 @@ const SCHEMA: &[&str] = &[
 
 /// Bumped whenever the schema changes; a store of another version is refused with advice
 /// rather than failing later on a missing column.
-pub const SCHEMA_VERSION: &str = "3";
+pub const SCHEMA_VERSION: &str = "4";
 
 pub const SHARD_PENDING: &str = "pending";
 pub const SHARD_LEASED: &str = "leased";
@@ -125,6 +128,8 @@ pub struct OpenItem {
     pub messages_json: String,
     /// 0: the endpoint's own limit.
     pub max_tokens: u32,
+    /// 0: no log-probabilities asked for.
+    pub top_logprobs: u32,
 }
 
 /// What scoring needs to know about an item; never sent to workers.
@@ -150,6 +155,7 @@ pub struct CacheHit {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     pub latency_ms: u64,
+    pub logprobs_json: String,
 }
 
 /// A raw response with its score, as stored.
@@ -173,6 +179,8 @@ pub struct StoredResult {
     pub attempts: u32,
     pub throttled: u32,
     pub attempt_log_json: String,
+    /// The first token's top candidates as `[[token, logprob], ...]` (first-token items).
+    pub logprobs_json: String,
     pub extracted: Option<String>,
     pub outcome: String,
     pub received_at_ms: i64,
@@ -214,6 +222,8 @@ pub struct RescoreInput {
     pub error_class: String,
     pub extracted: Option<String>,
     pub outcome: String,
+    pub kind: String,
+    pub logprobs_json: String,
 }
 
 /// A new score for a stored result.
@@ -406,8 +416,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO items (run_id, endpoint, item_key, repeat_index, shard_id, suite, subject,
                     category, item_id, gold, options_json, messages_json, template, source, request_key, kind,
-                    max_tokens)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                    max_tokens, top_logprobs)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&plan.run_id)
@@ -425,8 +435,9 @@ impl Store {
             .bind(&item.template)
             .bind(&item.source)
                         .bind(&item.request_key)
-            .bind(&item.kind)
+                        .bind(&item.kind)
             .bind(i64::from(item.max_tokens))
+            .bind(i64::from(item.top_logprobs))
             .execute(&mut *transaction)
             .await?;
         }
@@ -522,7 +533,7 @@ impl Store {
         shard_id: &str,
     ) -> Result<Vec<OpenItem>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT i.item_key, i.repeat_index, i.messages_json, i.max_tokens FROM items i
+            "SELECT i.item_key, i.repeat_index, i.messages_json, i.max_tokens, i.top_logprobs FROM items i
              LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
                 AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
              WHERE i.run_id = $1 AND i.shard_id = $2 AND r.item_key IS NULL
@@ -539,6 +550,7 @@ impl Store {
                     repeat: as_u32(row.try_get("repeat_index")?),
                     messages_json: row.try_get("messages_json")?,
                     max_tokens: as_u32(row.try_get("max_tokens")?),
+                    top_logprobs: as_u32(row.try_get("top_logprobs")?),
                 })
             })
             .collect()
@@ -605,10 +617,10 @@ impl Store {
             let affected = sqlx::query(
                 "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
                     response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
-                    error_message, http_status, attempts, throttled, attempt_log_json, extracted, outcome,
-                    received_at_ms)
+                    error_message, http_status, attempts, throttled, attempt_log_json, logprobs_json, extracted,
+                    outcome, received_at_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                    $20, $21)
+                    $20, $21, $22)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&result.run_id)
@@ -628,7 +640,8 @@ impl Store {
             .bind(i64::from(result.http_status))
             .bind(i64::from(result.attempts))
             .bind(i64::from(result.throttled))
-            .bind(&result.attempt_log_json)
+                        .bind(&result.attempt_log_json)
+            .bind(&result.logprobs_json)
             .bind(result.extracted.clone())
             .bind(&result.outcome)
             .bind(result.received_at_ms)
@@ -641,15 +654,16 @@ impl Store {
             if let Some(cache_key) = &result.cache_key {
                 sqlx::query(
                     "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
-                        completion_tokens, latency_ms, created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (request_key) DO NOTHING",
+                        completion_tokens, latency_ms, logprobs_json, created_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_key) DO NOTHING",
                 )
                 .bind(cache_key)
                 .bind(&result.response_text)
                 .bind(&result.finish_reason)
                 .bind(i64::from(result.prompt_tokens))
                 .bind(i64::from(result.completion_tokens))
-                .bind(as_i64(result.latency_ms))
+                                .bind(as_i64(result.latency_ms))
+                .bind(&result.logprobs_json)
                 .bind(result.received_at_ms)
                 .execute(&mut *transaction)
                 .await?;
@@ -666,7 +680,8 @@ impl Store {
     pub async fn cache_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
-                    c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms
+                    c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
+                    c.logprobs_json
              FROM items i
              JOIN response_cache c ON c.request_key = i.request_key
              LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
@@ -695,6 +710,7 @@ impl Store {
                     prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
                     completion_tokens: as_u32(row.try_get("completion_tokens")?),
                     latency_ms: as_u64(row.try_get("latency_ms")?),
+                    logprobs_json: row.try_get("logprobs_json")?,
                 })
             })
             .collect()
@@ -897,7 +913,7 @@ impl Store {
                     r.error_message, i.options_json
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-                          WHERE r.run_id = $1 AND i.kind = 'choice'
+                                       WHERE r.run_id = $1 AND i.kind NOT LIKE 'probe:%'
              ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
         )
         .bind(run_id)
@@ -942,10 +958,10 @@ impl Store {
     pub async fn rescore_inputs(&self, run_id: &str) -> Result<Vec<RescoreInput>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT r.endpoint, r.item_key, r.repeat_index, i.gold, i.options_json, r.response_text,
-                    r.finish_reason, r.error_class, r.extracted, r.outcome
+                    r.finish_reason, r.error_class, r.extracted, r.outcome, i.kind, r.logprobs_json
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-             WHERE r.run_id = $1 AND i.kind = 'choice'
+                          WHERE r.run_id = $1 AND i.kind NOT LIKE 'probe:%'
              ORDER BY r.endpoint, r.item_key, r.repeat_index",
         )
         .bind(run_id)
@@ -964,6 +980,8 @@ impl Store {
                     error_class: row.try_get("error_class")?,
                     extracted: row.try_get("extracted")?,
                     outcome: row.try_get("outcome")?,
+                    kind: row.try_get("kind")?,
+                    logprobs_json: row.try_get("logprobs_json")?,
                 })
             })
             .collect()
@@ -1007,7 +1025,7 @@ impl Store {
                     r.completion_tokens, r.outcome, r.error_message
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-             WHERE r.run_id = $1 AND i.kind <> 'choice'
+                          WHERE r.run_id = $1 AND i.kind LIKE 'probe:%'
              ORDER BY i.endpoint, i.kind, i.item_id, i.repeat_index",
         )
         .bind(run_id)

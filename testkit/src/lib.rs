@@ -159,6 +159,8 @@ impl Script {
 #[derive(Debug, Default)]
 pub struct Counters {
     pub requests: AtomicU64,
+    /// Requests that asked for log-probabilities.
+    pub logprob_requests: AtomicU64,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     timeline: Mutex<Timeline>,
@@ -411,6 +413,51 @@ fn completion(model: &Value, content: &str, finish_reason: &str, prompt_chars: u
     .to_string()
 }
 
+/// A one-token answer with its top log-probabilities, as OpenAI's chat API returns them
+/// for `logprobs: true`: the first option letter of the scripted answer is the most likely
+/// token, the other letters behind it. An answer without a letter has only words among
+/// its top candidates (no option letter to pick).
+fn first_token_completion(model: &Value, answer: &str, prompt_chars: usize) -> String {
+    let chosen = answer
+        .chars()
+        .find(|character| matches!(character, 'A'..='D'));
+    let candidates: Vec<(String, f64)> = match chosen {
+        Some(letter) => std::iter::once((letter.to_string(), -0.05))
+            .chain(
+                ['A', 'B', 'C', 'D']
+                    .iter()
+                    .filter(|other| **other != letter)
+                    .enumerate()
+                    .map(|(rank, other)| (format!(" {other}"), -2.0 - rank as f64)),
+            )
+            .chain(std::iter::once(("答".to_string(), -6.0)))
+            .collect(),
+        None => vec![
+            ("答".to_string(), -0.05),
+            ("这".to_string(), -1.5),
+            ("我".to_string(), -2.5),
+        ],
+    };
+    let top: Vec<Value> = candidates
+        .iter()
+        .map(|(token, logprob)| json!({"token": token, "logprob": logprob, "bytes": null}))
+        .collect();
+    let first = &candidates[0];
+    json!({
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": first.0},
+            "finish_reason": "length",
+            "logprobs": {"content": [{"token": first.0, "logprob": first.1, "top_logprobs": top}]}
+        }],
+        "usage": {"prompt_tokens": prompt_chars, "completion_tokens": 1, "total_tokens": prompt_chars + 1}
+    })
+    .to_string()
+}
+
 /// What to do with one request.
 enum Action {
     Respond(Vec<u8>),
@@ -516,6 +563,17 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
     let model = &body["model"];
     let Some(fault) = active_fault(state, &question) else {
         let answer = state.script.answer(&question);
+        if body["logprobs"] == true {
+            state
+                .counters
+                .logprob_requests
+                .fetch_add(1, Ordering::SeqCst);
+            return Action::Respond(response_bytes(
+                200,
+                &[],
+                &first_token_completion(model, answer, prompt_chars),
+            ));
+        }
         return Action::Respond(response_bytes(
             200,
             &[],

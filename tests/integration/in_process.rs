@@ -266,3 +266,101 @@ async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_token_scoring_picks_the_most_likely_option_letter() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(&data, &[("computer_network", 8)]).expect("fixture");
+    let mut script = Script::new("无法回答");
+    let mut expected = [0u64; 3]; // correct, wrong, unextractable
+    for (index, question) in questions.iter().enumerate() {
+        let wrong = if question.answer == 'A' { 'B' } else { 'A' };
+        let (reply, slot) = match index % 4 {
+            0 => (question.answer.to_string(), 0),
+            1 => (wrong.to_string(), 1),
+            2 => ("这个问题我不回答".to_string(), 2),
+            _ => (format!("答案是{}", question.answer), 0),
+        };
+        expected[slot] += 1;
+        script = script.rule(&format!("{}：", question.marker), &reply);
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let cluster =
+        InProcessCluster::start(&test_store_url(dir.path(), "first-token").await, 2).await;
+    let mut spec = run_spec(
+        "first-token",
+        &[("ceval", &data, 0)],
+        &server.base_url(),
+        2,
+        4,
+    );
+    spec = spec.replace(
+        "shots = 0\n",
+        "shots = 0\nscoring = \"loglik_first_token\"\n",
+    );
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    wait_for_run(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(
+        server
+            .counters
+            .logprob_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        8,
+        "every request asked for log-probabilities"
+    );
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    let count = |outcome: &str| {
+        status
+            .outcomes
+            .iter()
+            .find(|count| count.outcome == outcome)
+            .map_or(0, |count| count.count)
+    };
+    assert_eq!(
+        [count("correct"), count("wrong"), count("unextractable")],
+        expected
+    );
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let manifest = String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");
+    assert!(
+        manifest.contains("loglik_first_token"),
+        "the scoring mode is in the manifest: {manifest}"
+    );
+
+    // CMMLU's OpenCompass chat template teaches `答案是: X`, so its first token is not the
+    // letter: refused with the templates that work.
+    let cmmlu = dir.path().join("cmmlu");
+    write_cmmlu(&cmmlu, &[("agronomy", 2)]).expect("fixture");
+    let spec = run_spec(
+        "cmmlu-first-token",
+        &[("cmmlu", &cmmlu, 0)],
+        &server.base_url(),
+        2,
+        4,
+    )
+    .replace(
+        "shots = 0\n",
+        "shots = 0\nscoring = \"loglik_first_token\"\n",
+    );
+    let error = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("lmeval_cmmlu"), "{error}");
+    cluster.shutdown().await;
+}

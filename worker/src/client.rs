@@ -33,6 +33,10 @@ struct ChatRequestBody<'a> {
     temperature: f64,
     max_tokens: u32,
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_logprobs: Option<u32>,
 }
 
 /// The outcome of one attempt, before retry decisions.
@@ -122,8 +126,39 @@ pub fn parse_chat_body(body: &str) -> Result<ItemResult, String> {
         finish_reason,
         prompt_tokens: tokens("prompt_tokens"),
         completion_tokens: tokens("completion_tokens"),
+        first_token_logprobs: first_token_logprobs(choice),
         ..ItemResult::default()
     })
+}
+
+/// The first generated token's top candidates, from the chat shape
+/// (`logprobs.content[0].top_logprobs[]`, OpenAI, vLLM, llama.cpp's server) or the legacy
+/// completions shape (`logprobs.top_logprobs[0]` as a token → logprob map).
+fn first_token_logprobs(choice: &Value) -> Vec<jianzhen_proto::v1::TokenLogprob> {
+    let logprobs = &choice["logprobs"];
+    if let Some(candidates) = logprobs["content"][0]["top_logprobs"].as_array() {
+        return candidates
+            .iter()
+            .filter_map(|candidate| {
+                Some(jianzhen_proto::v1::TokenLogprob {
+                    token: candidate["token"].as_str()?.to_string(),
+                    logprob: candidate["logprob"].as_f64()?,
+                })
+            })
+            .collect();
+    }
+    if let Some(map) = logprobs["top_logprobs"][0].as_object() {
+        return map
+            .iter()
+            .filter_map(|(token, logprob)| {
+                Some(jianzhen_proto::v1::TokenLogprob {
+                    token: token.clone(),
+                    logprob: logprob.as_f64()?,
+                })
+            })
+            .collect();
+    }
+    Vec::new()
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -140,6 +175,7 @@ async fn attempt(
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     messages: &[ChatMessage],
+    top_logprobs: u32,
 ) -> Attempt {
     let url = format!(
         "{}/chat/completions",
@@ -157,6 +193,8 @@ async fn attempt(
         temperature: endpoint.temperature,
         max_tokens: endpoint.max_tokens,
         stream: false,
+        logprobs: (top_logprobs > 0).then_some(true),
+        top_logprobs: (top_logprobs > 0).then_some(top_logprobs),
     };
     let mut request = http
         .post(&url)
@@ -265,6 +303,7 @@ pub async fn chat_completion(
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     messages: &[ChatMessage],
+    top_logprobs: u32,
     limiter: &RateLimiter,
 ) -> ItemResult {
     let started = Instant::now();
@@ -274,7 +313,7 @@ pub async fn chat_completion(
     loop {
         limiter.acquire().await;
         let attempt_started = Instant::now();
-        let outcome = attempt(http, endpoint, api_key, messages).await;
+        let outcome = attempt(http, endpoint, api_key, messages, top_logprobs).await;
         throttled += u32::from(outcome.throttled);
         let mut record = AttemptRecord {
             http_status: outcome.result.http_status,
@@ -321,6 +360,28 @@ mod tests {
         assert_eq!(result.text, "答案是 B");
         assert_eq!(result.finish_reason, "stop");
         assert_eq!((result.prompt_tokens, result.completion_tokens), (120, 4));
+    }
+
+    #[test]
+    fn first_token_candidates_are_read_in_both_shapes() {
+        let chat = r#"{"choices":[{"message":{"content":"B"},"finish_reason":"length",
+            "logprobs":{"content":[{"token":"B","logprob":-0.1,"top_logprobs":[{"token":"B","logprob":-0.1},{"token":" A","logprob":-2.5}]}]}}]}"#;
+        let result = parse_chat_body(chat).expect("parses");
+        let tokens: Vec<(&str, f64)> = result
+            .first_token_logprobs
+            .iter()
+            .map(|candidate| (candidate.token.as_str(), candidate.logprob))
+            .collect();
+        assert_eq!(tokens, [("B", -0.1), (" A", -2.5)]);
+        let legacy = r#"{"choices":[{"message":{"content":"C"},"logprobs":{"tokens":["C"],"top_logprobs":[{"C":-0.2,"D":-1.9}]}}]}"#;
+        let result = parse_chat_body(legacy).expect("parses");
+        assert_eq!(result.first_token_logprobs.len(), 2);
+        assert!(
+            result
+                .first_token_logprobs
+                .iter()
+                .any(|candidate| candidate.token == "D" && candidate.logprob == -1.9)
+        );
     }
 
     #[test]

@@ -303,8 +303,15 @@ async fn run_shard(
             };
             let mut result = match &api_key {
                 Ok(key) => {
-                    chat_completion(&http, &endpoint, key.as_deref(), &item.messages, &limiter)
-                        .await
+                    chat_completion(
+                        &http,
+                        &endpoint,
+                        key.as_deref(),
+                        &item.messages,
+                        item.top_logprobs,
+                        &limiter,
+                    )
+                    .await
                 }
                 Err(problem) => ItemResult {
                     error_class: ErrorClass::Config as i32,
