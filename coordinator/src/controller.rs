@@ -903,6 +903,20 @@ fn logprobs_from_json(text: &str) -> Vec<v1::TokenLogprob> {
         .collect()
 }
 
+/// The outcome of a response that carries no answer at all: an endpoint failure
+/// (`api_error`) or a refusal by moderation (`refused`); `None` for an answer.
+fn non_answer_outcome(result: &v1::ItemResult) -> Option<Outcome> {
+    let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
+    match error_class {
+        v1::ErrorClass::None => {}
+        v1::ErrorClass::Moderation => return Some(Outcome::Refused),
+        _ => return Some(Outcome::ApiError),
+    }
+    CONTENT_FILTER_FINISH_REASONS
+        .contains(&result.finish_reason.as_str())
+        .then_some(Outcome::Refused)
+}
+
 /// First-token scoring: among the first token's top candidates, the option letter with
 /// the highest log-probability is the answer (whitespace around the token ignored, since
 /// tokenizers often join a space to the letter). No letter among them: unextractable.
@@ -911,14 +925,8 @@ pub fn score_first_token(
     gold: &str,
     options_json: &str,
 ) -> (Option<String>, Outcome) {
-    let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
-    match error_class {
-        v1::ErrorClass::None => {}
-        v1::ErrorClass::Moderation => return (None, Outcome::Refused),
-        _ => return (None, Outcome::ApiError),
-    }
-    if CONTENT_FILTER_FINISH_REASONS.contains(&result.finish_reason.as_str()) {
-        return (None, Outcome::Refused);
+    if let Some(outcome) = non_answer_outcome(result) {
+        return (None, outcome);
     }
     let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
     let letters: Vec<char> = (0..options.len().max(1))
@@ -992,14 +1000,8 @@ pub fn score_response(
     gold: &str,
     options_json: &str,
 ) -> (Option<String>, Outcome) {
-    let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
-    match error_class {
-        v1::ErrorClass::None => {}
-        v1::ErrorClass::Moderation => return (None, Outcome::Refused),
-        _ => return (None, Outcome::ApiError),
-    }
-    if CONTENT_FILTER_FINISH_REASONS.contains(&result.finish_reason.as_str()) {
-        return (None, Outcome::Refused);
+    if let Some(outcome) = non_answer_outcome(result) {
+        return (None, outcome);
     }
     let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
     let letter = |extraction: Extraction| match extraction {

@@ -216,3 +216,22 @@ fn suites_check_loads_a_declarative_spec() {
     );
     assert!(stdout.contains("campus_quiz_v1"), "{stdout}");
 }
+
+#[test]
+fn the_local_provenance_example_spec_is_valid() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/provenance-local.toml");
+    let text = std::fs::read_to_string(&path).expect("read the example spec");
+    let spec = jianzhen_coordinator::spec::RunSpec::from_toml(&text, "provenance-local.toml")
+        .expect("example spec is valid");
+    assert!(spec.provenance);
+    let vendors: Vec<Option<&str>> = spec
+        .endpoints
+        .iter()
+        .map(|endpoint| endpoint.vendor.as_deref())
+        .collect();
+    assert_eq!(
+        vendors,
+        [Some("Alibaba"), Some("Hugging Face"), Some("Xingchen AI")]
+    );
+}
