@@ -51,6 +51,9 @@ enum Command {
     /// What Jianzhen knows about suites: list, show, check a suite's files.
     #[command(subcommand)]
     Suites(crate::suites_cmd::SuitesCommand),
+    /// Download a suite's published files and verify their hashes.
+    #[command(subcommand)]
+    Data(crate::data_fetch::DataCommand),
     /// Re-score a finished run's stored answers with the current answer extraction; no
     /// endpoint is called. Then `jianzhen report` shows the new scores.
     Rescore(RetryArgs),
@@ -245,6 +248,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Suites(command) => crate::suites_cmd::run(command),
+            Command::Data(command) => crate::data_fetch::run(command).await,
             Command::Run(args) => run(*args).await,
             Command::Coordinator(args) => coordinator(args).await,
             Command::Worker(args) => worker(args).await,

@@ -87,6 +87,8 @@ pub struct Script {
     pub prompt_tokens: Option<(TokenCounter, usize)>,
     /// When set, the server is a forwarding proxy instead of a scripted model.
     proxy: Option<Proxy>,
+    /// Files served on GET (path → bytes), e.g. an archive for `jianzhen data fetch`.
+    files: Vec<(String, Vec<u8>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -267,6 +269,19 @@ impl Drop for ScriptedServer {
 /// # Panics
 /// If no loopback port can be bound (a broken test machine).
 pub async fn start(script: Script) -> ScriptedServer {
+    start_on(script, 0).await
+}
+
+/// Starts a plain file server: GET `path` answers the bytes (a stand-in for a dataset's
+/// published download location).
+///
+/// # Panics
+/// If no loopback port can be bound.
+pub async fn start_file_server(files: Vec<(String, Vec<u8>)>) -> ScriptedServer {
+    let script = Script {
+        files,
+        ..Script::default()
+    };
     start_on(script, 0).await
 }
 
@@ -470,6 +485,25 @@ enum Action {
 async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader).await {
+        let served = state
+            .script
+            .files
+            .iter()
+            .find(|(path, _)| request.method == "GET" && *path == request.path);
+        if let Some((_, bytes)) = served {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\n\r\n",
+                bytes.len()
+            );
+            let stream = reader.get_mut();
+            if stream.write_all(head.as_bytes()).await.is_err()
+                || stream.write_all(bytes).await.is_err()
+                || request.close
+            {
+                return;
+            }
+            continue;
+        }
         let action = match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/v1/models") => Action::Respond(response_bytes(
                 200,

@@ -5,6 +5,7 @@
 mod chaos;
 mod cli;
 mod common;
+mod data_fetch;
 mod faults;
 mod in_process;
 mod processes;
