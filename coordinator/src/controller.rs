@@ -23,7 +23,7 @@ use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite, SuiteDefinition};
 use crate::report::{self, ProvenanceReport, ReportFile};
 use crate::spec::RunSpec;
-use crate::store::{RUN_COMPLETE, ScoreUpdate, ScoringInput, Store, StoredResult};
+use crate::store::{RUN_COMPLETE, RunRecord, ScoreUpdate, ScoringInput, Store, StoredResult};
 
 /// Timing knobs. Defaults suit a cluster; tests shorten them.
 #[derive(Debug, Clone)]
@@ -295,17 +295,21 @@ impl Controller {
             .limit()
     }
 
+    /// The run's record, or [`CoordinatorError::UnknownRun`].
+    async fn run_record(&self, run_id: &str) -> Result<RunRecord, CoordinatorError> {
+        self.store
+            .run_record(run_id)
+            .await?
+            .ok_or_else(|| CoordinatorError::UnknownRun {
+                run_id: run_id.to_string(),
+            })
+    }
+
     async fn spec_for(&self, run_id: &str) -> Result<Arc<RunSpec>, CoordinatorError> {
         if let Some(spec) = self.specs.lock().await.get(run_id) {
             return Ok(spec.clone());
         }
-        let record =
-            self.store
-                .run_record(run_id)
-                .await?
-                .ok_or_else(|| CoordinatorError::UnknownRun {
-                    run_id: run_id.to_string(),
-                })?;
+        let record = self.run_record(run_id).await?;
         let spec = Arc::new(RunSpec::from_toml(
             &record.spec_toml,
             &format!("stored spec of {run_id}"),
@@ -639,13 +643,7 @@ impl Controller {
     /// # Errors
     /// Unknown run; store errors.
     pub async fn run_status(&self, run_id: &str) -> Result<v1::RunStatus, CoordinatorError> {
-        let record =
-            self.store
-                .run_record(run_id)
-                .await?
-                .ok_or_else(|| CoordinatorError::UnknownRun {
-                    run_id: run_id.to_string(),
-                })?;
+        let record = self.run_record(run_id).await?;
         let counts = self.store.run_counts(run_id).await?;
         let spec = self.spec_for(run_id).await?;
         let (workers_alive, granted): (usize, Vec<u32>) = {
@@ -739,20 +737,10 @@ impl Controller {
         compare_with: Option<&str>,
         references: &[String],
     ) -> Result<Vec<ReportFile>, CoordinatorError> {
-        let record =
-            self.store
-                .run_record(run_id)
-                .await?
-                .ok_or_else(|| CoordinatorError::UnknownRun {
-                    run_id: run_id.to_string(),
-                })?;
+        let record = self.run_record(run_id).await?;
         let other = match compare_with {
             Some(other_id) => {
-                let other_record = self.store.run_record(other_id).await?.ok_or_else(|| {
-                    CoordinatorError::UnknownRun {
-                        run_id: other_id.to_string(),
-                    }
-                })?;
+                let other_record = self.run_record(other_id).await?;
                 Some((other_record, self.store.scored_rows(other_id).await?))
             }
             None => None,
@@ -809,13 +797,7 @@ impl Controller {
         run_id: &str,
         endpoint: &str,
     ) -> Result<String, CoordinatorError> {
-        let record =
-            self.store
-                .run_record(run_id)
-                .await?
-                .ok_or_else(|| CoordinatorError::UnknownRun {
-                    run_id: run_id.to_string(),
-                })?;
+        let record = self.run_record(run_id).await?;
         let spec = self.spec_for(run_id).await?;
         if !spec
             .endpoints

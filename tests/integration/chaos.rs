@@ -85,21 +85,7 @@ async fn killing_workers_and_the_coordinator_at_random_changes_nothing() {
         run_spec("chaos", &[("ceval", &data, 0)], &server.base_url(), 6, 20),
     )
     .expect("spec");
-    let submitted = Command::new(BINARY)
-        .arg("submit")
-        .arg(&spec_path)
-        .args(["--coordinator", &url])
-        .output()
-        .expect("submit");
-    assert!(
-        submitted.status.success(),
-        "{}",
-        String::from_utf8_lossy(&submitted.stderr)
-    );
-    let run_id = String::from_utf8(submitted.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string();
+    let run_id = submit_via_cli(&spec_path, &url);
     let total = planned.len() as u64;
     assert!(total >= 2000);
 

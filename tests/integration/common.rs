@@ -339,3 +339,24 @@ pub async fn wait_for_run(controller: &Arc<Controller>, run_id: &str, timeout: D
     })
     .await;
 }
+
+/// `jianzhen submit SPEC --coordinator URL` as a user runs it; returns the run id it prints.
+pub fn submit_via_cli(spec_path: &std::path::Path, url: &str) -> String {
+    let submitted = std::process::Command::new(BINARY)
+        .arg("submit")
+        .arg(spec_path)
+        .args(["--coordinator", url])
+        .output()
+        .expect("run jianzhen submit");
+    assert!(
+        submitted.status.success(),
+        "submit failed: {}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    let run_id = String::from_utf8(submitted.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_string();
+    assert!(run_id.starts_with("run-"), "{run_id}");
+    run_id
+}

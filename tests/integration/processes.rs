@@ -36,22 +36,7 @@ async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
         run_spec("kill", &[("ceval", &data, 0)], &server.base_url(), 4, 5),
     )
     .expect("write spec");
-    let submitted = Command::new(BINARY)
-        .args(["submit"])
-        .arg(&spec_path)
-        .args(["--coordinator", &url])
-        .output()
-        .expect("run jianzhen submit");
-    assert!(
-        submitted.status.success(),
-        "submit failed: {}",
-        String::from_utf8_lossy(&submitted.stderr)
-    );
-    let run_id = String::from_utf8(submitted.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string();
-    assert!(run_id.starts_with("run-"), "{run_id}");
+    let run_id = submit_via_cli(&spec_path, &url);
 
     let mut client = CoordinatorClient::connect(url.clone())
         .await
