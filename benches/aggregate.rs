@@ -65,6 +65,7 @@ fn main() {
                         gold: "A".to_string(),
                         extracted: Some("A".to_string()),
                         outcome: outcome.to_string(),
+                        credit: f64::from(u8::from(outcome == "correct")),
                         latency_ms: rng.below(2000) as u64,
                         prompt_tokens: 300,
                         completion_tokens: 4,

@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use jianzhen_suites::formats::{EvalItem, ItemKind};
 use jianzhen_suites::load::{DataFileDigest, load_suite};
 use jianzhen_suites::spec::{SpecLoadOptions, load_spec_file, load_with_spec_options};
 use jianzhen_suites::subjects::{subject_info, subjects};
+use jianzhen_suites::tasks::{self, TaskSuite, load_task};
 use jianzhen_suites::template::{default_template, render_chat, template_hash, templates};
 use jianzhen_suites::{McItem, SuiteName};
 
@@ -26,7 +28,8 @@ pub enum SuitesCommand {
 
 #[derive(Args)]
 pub struct ShowArgs {
-    /// ceval or cmmlu.
+    /// A built-in suite (ceval, cmmlu, gaokao, c3, fewclue_tnews, ...; see `suites list`)
+    /// or the path of a suite spec file (TOML).
     name: String,
     /// The suite's folder, to count items and preview a prompt.
     #[arg(long)]
@@ -67,6 +70,15 @@ fn list() {
             default_template(suite)
         );
     }
+    for suite in TaskSuite::all() {
+        println!(
+            "  {:<16} default split `{}`, default template `{}`; --data: {}",
+            suite.name(),
+            suite.default_split(),
+            tasks::prompts::default_template(suite),
+            suite.expected_layout()
+        );
+    }
     println!("  (any other multiple-choice set: a suite spec file, see docs/suite-spec.md)");
     println!("templates:");
     for info in templates() {
@@ -80,6 +92,129 @@ fn list() {
             info.source
         );
     }
+    for info in tasks::prompts::templates() {
+        println!(
+            "  {:<28} {:<6} hash {}  modes {:<28} {}",
+            info.name,
+            info.suite_label(),
+            tasks::prompts::template_hash(info.name).unwrap_or_default(),
+            "gen",
+            info.source
+        );
+    }
+}
+
+/// The kind of an item, for counts.
+fn kind_name(item: &EvalItem) -> &'static str {
+    match &item.kind {
+        ItemKind::SingleChoice { .. } => "single choice",
+        ItemKind::MultiChoice { .. } => "multi-select",
+        ItemKind::MultiQuestion { .. } => "sub-questions",
+        ItemKind::Span { .. } => "span",
+        ItemKind::Numeric { .. } => "number",
+        ItemKind::FreeText { .. } => "free text",
+    }
+}
+
+/// `suites show` / `suites check` for a task suite: counts by subject and kind, the
+/// files, and (with `preview`) the prompt of the first item.
+fn describe_task(suite: TaskSuite, data: &Path, split: &str, preview: bool) -> Result<()> {
+    let load = load_task(suite, data, split)
+        .with_context(|| format!("suite `{suite}` does not load from {}", data.display()))?;
+    let template = tasks::prompts::default_template(suite);
+    println!(
+        "suite `{suite}` from {}: ok; split `{split}`, template `{template}` (hash {})",
+        data.display(),
+        tasks::prompts::template_hash(template)?
+    );
+    let mut by_subject: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut by_kind: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in &load.items {
+        *by_subject.entry(item.subject.as_str()).or_insert(0) += 1;
+        *by_kind.entry(kind_name(item)).or_insert(0) += 1;
+    }
+    println!(
+        "{} items in {} subjects; kinds: {}",
+        load.items.len(),
+        by_subject.len(),
+        by_kind
+            .iter()
+            .map(|(kind, count)| format!("{kind} {count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !load.dropped.is_empty() {
+        println!(
+            "left out by the suite's rules (label `-`): {} records, e.g. {}",
+            load.dropped.len(),
+            load.dropped[0]
+        );
+    }
+    for (subject, count) in &by_subject {
+        println!("  {subject:<40} {count:>6}");
+    }
+    println!("files:");
+    print_files(&load.files);
+    if preview && let Some(first) = load.items.first() {
+        let gold = tasks::prompts::item_gold(template, first)?;
+        println!(
+            "\nprompt of {} (`{template}`; graded as {}, gold {}):",
+            first.id,
+            gold.kind.as_str(),
+            gold.gold
+        );
+        for message in tasks::prompts::render(template, first)? {
+            println!("[{}]\n{}", message.role, message.content);
+        }
+    }
+    Ok(())
+}
+
+/// `suites show SPEC.toml`: what a suite spec declares, and with data, counts and a
+/// prompt preview.
+fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>) -> Result<()> {
+    let spec = load_spec_file(path)?;
+    println!(
+        "suite `{}` version {} (spec {}), template `{}` (hash {})",
+        spec.name,
+        spec.version,
+        path.display(),
+        spec.template_name(),
+        spec.template_hash()?
+    );
+    let Some(data) = data else {
+        println!("(give --data DIR to count items and preview a prompt)");
+        return Ok(());
+    };
+    let split = split.map_or_else(|| spec.default_split().to_string(), str::to_string);
+    let load = load_with_spec_options(&spec, data, &split, &SpecLoadOptions::default())
+        .with_context(|| {
+            format!(
+                "suite `{}` (spec {}) does not load from {}",
+                spec.name,
+                path.display(),
+                data.display()
+            )
+        })?;
+    let counts = count_by_subject(&load.items);
+    println!(
+        "split `{split}`: {} items in {} subjects",
+        load.items.len(),
+        counts.len()
+    );
+    for (subject, count) in &counts {
+        println!(
+            "  {subject:<40} {count:>6}  categories: {}",
+            spec.categories_of(subject).join(", ")
+        );
+    }
+    if let Some(first) = load.items.first() {
+        println!("\nprompt of {} (0-shot):", first.id);
+        for message in spec.render_chat(first, &[])? {
+            println!("[{}]\n{}", message.role, message.content);
+        }
+    }
+    Ok(())
 }
 
 fn count_by_subject(items: &[McItem]) -> BTreeMap<&str, usize> {
@@ -91,6 +226,31 @@ fn count_by_subject(items: &[McItem]) -> BTreeMap<&str, usize> {
 }
 
 fn show(args: &ShowArgs) -> Result<()> {
+    let as_path = Path::new(&args.name);
+    if as_path
+        .extension()
+        .is_some_and(|extension| extension == "toml")
+    {
+        return show_spec(as_path, args.data.as_deref(), args.split.as_deref());
+    }
+    if let Ok(task) = args.name.parse::<TaskSuite>() {
+        let split = args
+            .split
+            .clone()
+            .unwrap_or_else(|| task.default_split().to_string());
+        let Some(data) = &args.data else {
+            let template = tasks::prompts::default_template(task);
+            println!(
+                "{task}: default split `{}`, template `{template}` (hash {}), --data: {}",
+                task.default_split(),
+                tasks::prompts::template_hash(template)?,
+                task.expected_layout()
+            );
+            println!("(give --data DIR to count items and preview a prompt)");
+            return Ok(());
+        };
+        return describe_task(task, data, &split, true);
+    }
     let suite: SuiteName = args.name.parse()?;
     let split = args
         .split
@@ -210,10 +370,18 @@ fn check(args: &CheckArgs) -> Result<()> {
         print_files(&load.files);
         return Ok(());
     }
+    if let Ok(task) = args.suite.parse::<TaskSuite>() {
+        let split = args
+            .split
+            .clone()
+            .unwrap_or_else(|| task.default_split().to_string());
+        return describe_task(task, &args.data, &split, false);
+    }
     let Ok(suite) = args.suite.parse::<SuiteName>() else {
         bail!(
-            "`{}` is neither a built-in suite (ceval, cmmlu) nor a suite spec file ending in .toml",
-            args.suite
+            "`{}` is neither a built-in suite (ceval, cmmlu, {}) nor a suite spec file ending in .toml",
+            args.suite,
+            tasks::known_task_names()
         );
     };
     let split = args

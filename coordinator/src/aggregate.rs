@@ -12,7 +12,7 @@ use crate::store::ScoredRow;
 
 /// The aggregated tables, as polars frames.
 pub struct Aggregates {
-    /// endpoint, suite, subject, category, n, correct, accuracy, wrong, unextractable,
+    /// endpoint, suite, subject, category, n, correct, points, accuracy, wrong, unextractable,
     /// truncated, refused, api_error
     pub by_subject: DataFrame,
     /// endpoint, suite, category, subjects, n, correct, accuracy_subject_mean, accuracy_item_mean
@@ -44,6 +44,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "subject" => column(|row| &row.subject),
         "category" => column(|row| &row.category),
         "correct" => indicator(rows, "correct"),
+        "points" => rows.iter().map(|row| row.credit).collect::<Vec<f64>>(),
         "wrong" => indicator(rows, "wrong"),
         "unextractable" => indicator(rows, "unextractable"),
         "truncated" => indicator(rows, "truncated"),
@@ -51,8 +52,10 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "api_error" => indicator(rows, "api_error"),
     )?;
 
-    let accuracy = |correct: &str, n: &str| {
-        col(correct).cast(DataType::Float64) / col(n).cast(DataType::Float64)
+    // Accuracy is the mean credit: the share of correct answers for single-answer items,
+    // with partial credit and span F1 where a task suite's items earn them.
+    let accuracy = |points: &str, n: &str| {
+        col(points).cast(DataType::Float64) / col(n).cast(DataType::Float64)
     };
     let by_subject = items
         .clone()
@@ -66,13 +69,14 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         .agg([
             len().cast(DataType::Int64).alias("n"),
             col("correct").sum().alias("correct"),
+            col("points").sum().alias("points"),
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
             col("truncated").sum().alias("truncated"),
             col("refused").sum().alias("refused"),
             col("api_error").sum().alias("api_error"),
         ])
-        .with_column(accuracy("correct", "n").alias("accuracy"))
+        .with_column(accuracy("points", "n").alias("accuracy"))
         .select([
             col("endpoint"),
             col("suite"),
@@ -80,6 +84,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("category"),
             col("n"),
             col("correct"),
+            col("points"),
             col("accuracy"),
             col("wrong"),
             col("unextractable"),
@@ -100,9 +105,10 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             len().cast(DataType::Int64).alias("subjects"),
             col("n").sum().alias("n"),
             col("correct").sum().alias("correct"),
+            col("points").sum().alias("points"),
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
-        .with_column(accuracy("correct", "n").alias("accuracy_item_mean"))
+        .with_column(accuracy("points", "n").alias("accuracy_item_mean"))
         .sort(
             ["endpoint", "suite", "category"],
             SortMultipleOptions::default(),
@@ -117,6 +123,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             len().cast(DataType::Int64).alias("subjects"),
             col("n").sum().alias("n"),
             col("correct").sum().alias("correct"),
+            col("points").sum().alias("points"),
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
             col("truncated").sum().alias("truncated"),
@@ -124,7 +131,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("api_error").sum().alias("api_error"),
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
-        .with_column(accuracy("correct", "n").alias("accuracy_item_mean"))
+        .with_column(accuracy("points", "n").alias("accuracy_item_mean"))
         .sort(["endpoint", "suite"], SortMultipleOptions::default())
         .collect()?;
 
@@ -143,6 +150,7 @@ fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
     let mut categories = Vec::new();
     let mut counts = Vec::new();
     let mut corrects = Vec::new();
+    let mut points = Vec::new();
     let mut accuracies = Vec::new();
     for row in 0..by_subject.height() {
         let category_list = text_at(by_subject, "category", row)?;
@@ -152,6 +160,7 @@ fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
             categories.push(category.to_string());
             counts.push(int_at(by_subject, "n", row)?);
             corrects.push(int_at(by_subject, "correct", row)?);
+            points.push(float_at(by_subject, "points", row)?);
             accuracies.push(float_at(by_subject, "accuracy", row)?);
         }
     }
@@ -161,6 +170,7 @@ fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
         "category" => categories,
         "n" => counts,
         "correct" => corrects,
+        "points" => points,
         "accuracy" => accuracies,
     )
 }
@@ -224,6 +234,7 @@ pub fn results_parquet(rows: &[ScoredRow]) -> PolarsResult<Vec<u8>> {
         "gold" => text(|row| &row.gold),
         "extracted" => rows.iter().map(|row| row.extracted.clone()).collect::<Vec<Option<String>>>(),
         "outcome" => text(|row| &row.outcome),
+        "credit" => rows.iter().map(|row| row.credit).collect::<Vec<f64>>(),
         "finish_reason" => text(|row| &row.finish_reason),
         "latency_ms" => number(|row| i64::try_from(row.latency_ms).unwrap_or(i64::MAX)),
         "prompt_tokens" => number(|row| i64::from(row.prompt_tokens)),
@@ -245,6 +256,7 @@ mod tests {
 
     fn row(endpoint: &str, subject: &str, category: &str, outcome: &str) -> ScoredRow {
         ScoredRow {
+            credit: f64::from(u8::from(outcome == "correct")),
             endpoint: endpoint.into(),
             suite: "ceval".into(),
             subject: subject.into(),
@@ -358,7 +370,7 @@ mod tests {
 
         let csv = String::from_utf8(scores_csv(subjects).expect("csv")).expect("utf-8");
         assert!(
-            csv.starts_with("endpoint,suite,subject,category,n,correct,accuracy"),
+            csv.starts_with("endpoint,suite,subject,category,n,correct,points,accuracy"),
             "{csv}"
         );
         assert!(csv.contains("m,ceval,logic,Humanities,4,3,0.75"), "{csv}");

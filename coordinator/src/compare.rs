@@ -209,6 +209,7 @@ mod tests {
 
     fn row(endpoint: &str, item: &str, outcome: &str, extracted: &str) -> ScoredRow {
         ScoredRow {
+            credit: f64::from(u8::from(outcome == "correct")),
             endpoint: endpoint.into(),
             suite: "ceval".into(),
             subject: "law".into(),

@@ -3,7 +3,7 @@
 //!
 //! The gRPC layer in [`crate::service`] only translates messages to these calls.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -12,6 +12,8 @@ use jianzhen_proto::v1;
 use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
 use jianzhen_suites::load::load_suite;
 use jianzhen_suites::outcome::{Outcome, score_choice_reply};
+use jianzhen_suites::tasks::grade::{AnswerKind, grade_reply};
+use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::{SuiteName, template};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -250,6 +252,8 @@ impl Controller {
                 };
                 let (extracted, outcome) = if input.kind == planner::FIRST_TOKEN_KIND {
                     score_first_token(&result, &input.gold, &input.options_json)
+                } else if let Some(kind) = graded_kind(&input.kind) {
+                    score_graded(&result, kind, &input.gold, &input.options_json)
                 } else {
                     score_response(&result, &input.gold, &input.options_json)
                 };
@@ -941,6 +945,10 @@ fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<Stri
         let (extracted, outcome) = score_first_token(result, &scoring.gold, &scoring.options_json);
         return (extracted, outcome.as_str().to_string());
     }
+    if let Some(kind) = graded_kind(&scoring.kind) {
+        let (extracted, outcome) = score_graded(result, kind, &scoring.gold, &scoring.options_json);
+        return (extracted, outcome.as_str().to_string());
+    }
     if scoring.kind != "choice" {
         let outcome = if result.error_class == v1::ErrorClass::None as i32 {
             RECORDED
@@ -951,6 +959,32 @@ fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<Stri
     }
     let (extracted, outcome) = score_response(result, &scoring.gold, &scoring.options_json);
     (extracted, outcome.as_str().to_string())
+}
+
+/// The grading kinds other than a single letter (multi-select, sub-answers, span,
+/// number, free text, label); `None` for `choice`, first-token items and probes.
+fn graded_kind(kind: &str) -> Option<AnswerKind> {
+    AnswerKind::from_kind(kind).filter(|kind| *kind != AnswerKind::Choice)
+}
+
+/// Grades a reply to a task-suite item that is not a single letter. As for multiple
+/// choice, failures and refusals by the endpoint are not wrong answers, and a reply cut
+/// off by the token limit is `truncated` (what could be read from it is still stored).
+pub fn score_graded(
+    result: &v1::ItemResult,
+    kind: AnswerKind,
+    gold: &str,
+    options_json: &str,
+) -> (Option<String>, Outcome) {
+    if let Some(outcome) = non_answer_outcome(result) {
+        return (None, outcome);
+    }
+    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
+    let grade = grade_reply(kind, gold, &options, &result.text);
+    if result.finish_reason == "length" {
+        return (grade.extracted, Outcome::Truncated);
+    }
+    (grade.extracted, grade.outcome)
 }
 
 /// The name under which results answered from the response cache are stored.
@@ -1067,7 +1101,10 @@ pub fn prepare_suites(spec: &RunSpec) -> Result<Vec<PreparedSuite>, CoordinatorE
         .iter()
         .map(|suite_spec| match &suite_spec.spec {
             Some(path) => prepare_declarative_suite(suite_spec, path),
-            None => prepare_builtin_suite(suite_spec),
+            None => match suite_spec.name.parse::<TaskSuite>() {
+                Ok(task) => prepare_task_suite(suite_spec, task),
+                Err(_) => prepare_builtin_suite(suite_spec),
+            },
         })
         .collect()
 }
@@ -1152,6 +1189,7 @@ fn prepare_builtin_suite(
         limit_per_subject: suite_spec.limit_per_subject,
         data_dir: display_path(&suite_spec.data),
         items: loaded.items,
+        task_items: Vec::new(),
         fewshot_pool: loaded.fewshot_pool,
         files: loaded.files,
     })
@@ -1205,7 +1243,77 @@ fn prepare_declarative_suite(
         limit_per_subject: suite_spec.limit_per_subject,
         data_dir: display_path(&suite_spec.data),
         items: load.items,
+        task_items: Vec::new(),
         fewshot_pool: load.fewshot_pool,
+        files: load.files,
+    })
+}
+
+/// A suite read by `jianzhen_suites::formats` (GAOKAO-Bench, AGIEval, C3, CMRC2018,
+/// OCNLI, FewCLUE, Chinese SimpleQA, CMATH): zero-shot, scored by generation.
+fn prepare_task_suite(
+    suite_spec: &crate::spec::SuiteSpec,
+    task: TaskSuite,
+) -> Result<PreparedSuite, CoordinatorError> {
+    let origin = format!("suite {task}");
+    let template = suite_spec
+        .template
+        .clone()
+        .unwrap_or_else(|| tasks::prompts::default_template(task).to_string());
+    if !tasks::prompts::template_fits(&template, task) {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: format!(
+                "template `{template}` is not a template of suite {task}; use one of: {}",
+                tasks::prompts::templates_for(task).join(", ")
+            ),
+        });
+    }
+    if suite_spec.shots > 0 {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: format!(
+                "suite {task} runs zero-shot, as its published OpenCompass configuration does; set `shots = 0` (or drop --shots)"
+            ),
+        });
+    }
+    if scoring_mode(suite_spec) != template::ScoringMode::Gen {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: format!(
+                "suite {task} is scored by generation in this version; remove `scoring` (first-token scoring is for C-Eval and CMMLU)"
+            ),
+        });
+    }
+    if !suite_spec.subjects.is_empty() {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: "subject filters are for C-Eval and CMMLU; use `limit_per_subject` to run fewer items".to_string(),
+        });
+    }
+    let split = suite_spec
+        .split
+        .clone()
+        .unwrap_or_else(|| task.default_split().to_string());
+    let load = tasks::load_task(task, &suite_spec.data, &split)?;
+    if !load.dropped.is_empty() {
+        tracing::info!(
+            suite = %task,
+            dropped = load.dropped.len(),
+            "records left out by the suite's own rules (OCNLI label `-`)"
+        );
+    }
+    Ok(PreparedSuite {
+        definition: SuiteDefinition::Task(task),
+        scoring: template::ScoringMode::Gen,
+        split,
+        template,
+        shots: 0,
+        limit_per_subject: suite_spec.limit_per_subject,
+        data_dir: display_path(&suite_spec.data),
+        items: Vec::new(),
+        task_items: load.items,
+        fewshot_pool: BTreeMap::new(),
         files: load.files,
     })
 }

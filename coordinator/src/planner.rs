@@ -6,9 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use jianzhen_suites::formats::EvalItem;
 use jianzhen_suites::load::DataFileDigest;
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
+use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::template::{self, ChatMessage, ScoringMode};
 use jianzhen_suites::{McItem, SuiteName};
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,9 @@ pub enum SuiteDefinition {
     Builtin(SuiteName),
     /// A declarative suite spec (TOML) supplied by the user.
     Declarative(Box<DeclarativeSuite>),
+    /// A suite read by `jianzhen_suites::formats` (GAOKAO-Bench, C3, CMRC2018, ...), whose
+    /// items may be multi-answer, span, numeric or free text.
+    Task(TaskSuite),
 }
 
 /// A suite of the spec with its data loaded and its settings resolved.
@@ -37,8 +42,10 @@ pub struct PreparedSuite {
     pub shots: u32,
     pub limit_per_subject: Option<u32>,
     pub data_dir: String,
-    /// Items to evaluate, in file order per subject.
+    /// Items to evaluate, in file order per subject (C-Eval, CMMLU, declarative suites).
     pub items: Vec<McItem>,
+    /// Items to evaluate of a [`SuiteDefinition::Task`] suite, in file order.
+    pub task_items: Vec<EvalItem>,
     /// In-context examples by subject.
     pub fewshot_pool: BTreeMap<String, Vec<McItem>>,
     /// Every data file read, with its hash.
@@ -51,6 +58,7 @@ impl PreparedSuite {
         match &self.definition {
             SuiteDefinition::Builtin(suite) => suite.to_string(),
             SuiteDefinition::Declarative(spec) => spec.name.clone(),
+            SuiteDefinition::Task(suite) => suite.name(),
         }
     }
 
@@ -67,6 +75,8 @@ impl PreparedSuite {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
+            // Task suites publish no category tables; their subjects are the grouping.
+            SuiteDefinition::Task(_) => Vec::new(),
         };
         if names.is_empty() {
             return "Other".to_string();
@@ -86,6 +96,11 @@ impl PreparedSuite {
                 template::render_chat(&self.template, name, item, shots)?
             }
             SuiteDefinition::Declarative(spec) => spec.render_chat(item, shots)?,
+            SuiteDefinition::Task(suite) => {
+                return Err(CoordinatorError::Internal(format!(
+                    "suite {suite} has no multiple-choice items to render"
+                )));
+            }
         })
     }
 
@@ -93,7 +108,54 @@ impl PreparedSuite {
         Ok(match &self.definition {
             SuiteDefinition::Builtin(_) => template::template_hash(&self.template)?,
             SuiteDefinition::Declarative(spec) => spec.template_hash()?,
+            SuiteDefinition::Task(_) => tasks::prompts::template_hash(&self.template)?,
         })
+    }
+
+    /// Renders the items of a task suite: prompt, grading kind and gold for each.
+    fn render_task_items(&self, label: &str) -> Result<RenderedBySubject, CoordinatorError> {
+        let mut rendered_by_subject: RenderedBySubject = BTreeMap::new();
+        let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
+        for item in &self.task_items {
+            let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
+            if self.limit_per_subject.is_some_and(|limit| *taken >= limit) {
+                continue;
+            }
+            *taken += 1;
+            let gold = tasks::prompts::item_gold(&self.template, item)?;
+            let messages = tasks::prompts::render(&self.template, item)?;
+            let messages_json = serde_json::to_string(&messages)
+                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+            let item_key = short_hash(
+                &[
+                    self.scoring.as_str(),
+                    label,
+                    &item.id,
+                    &self.template,
+                    &self.shots.to_string(),
+                    &messages_json,
+                    &gold.gold,
+                ],
+                16,
+            );
+            rendered_by_subject
+                .entry(item.subject.clone())
+                .or_default()
+                .push(RenderedItem {
+                    kind: gold.kind.as_str().to_string(),
+                    max_tokens: 0,
+                    item_key,
+                    messages_json,
+                    subject: item.subject.clone(),
+                    category: self.categories(&item.subject),
+                    item_id: item.id.clone(),
+                    gold: gold.gold,
+                    options: gold.options,
+                    messages,
+                    source: format!("{}: {}", item.source.path.display(), item.source.record),
+                });
+        }
+        Ok(rendered_by_subject)
     }
 }
 
@@ -290,7 +352,10 @@ pub fn plan(
         let template_hash = prepared.template_hash()?;
         let label = prepared.label();
         // Render each item's prompt once; it is the same for every endpoint and repeat.
-        let mut rendered_by_subject: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
+        let mut rendered_by_subject: RenderedBySubject = match prepared.definition {
+            SuiteDefinition::Task(_) => prepared.render_task_items(&label)?,
+            _ => BTreeMap::new(),
+        };
         let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
         for item in &prepared.items {
             let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
@@ -326,7 +391,7 @@ pub fn plan(
                 16,
             );
             rendered_by_subject
-                .entry(item.subject.as_str())
+                .entry(item.subject.clone())
                 .or_default()
                 .push(RenderedItem {
                     kind: choice_kind(prepared.scoring).to_string(),
@@ -462,6 +527,9 @@ pub fn plan(
         manifest,
     })
 }
+
+/// Rendered items by subject, in subject order.
+type RenderedBySubject = BTreeMap<String, Vec<RenderedItem>>;
 
 #[derive(Debug, Clone)]
 struct RenderedItem {
@@ -648,6 +716,7 @@ mod tests {
             limit_per_subject: None,
             data_dir: "/data/ceval".into(),
             items,
+            task_items: Vec::new(),
             fewshot_pool: BTreeMap::new(),
             files: vec![],
         }

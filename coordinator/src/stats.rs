@@ -10,11 +10,19 @@ const Z95: f64 = 1.959_963_984_540_054;
 /// Wilson score interval for a binomial proportion at 95%; honest for small n and for
 /// accuracies near 0 or 1, where the normal approximation is not.
 pub fn wilson_interval(successes: i64, trials: i64) -> (f64, f64) {
+    wilson_interval_for_points(successes as f64, trials)
+}
+
+/// [`wilson_interval`] for a mean credit: `points` may be fractional where items earn
+/// partial credit (GAOKAO-Bench multi-select, CMRC2018 F1). The interval then treats
+/// the points as that many successes, an approximation (partial credit has less
+/// variance than a coin, so it is, if anything, conservative).
+pub fn wilson_interval_for_points(points: f64, trials: i64) -> (f64, f64) {
     if trials <= 0 {
         return (0.0, 0.0);
     }
     let n = trials as f64;
-    let p = successes as f64 / n;
+    let p = points / n;
     let denominator = 1.0 + Z95 * Z95 / n;
     let centre = (p + Z95 * Z95 / (2.0 * n)) / denominator;
     let half_width = Z95 * ((p * (1.0 - p) / n) + Z95 * Z95 / (4.0 * n * n)).sqrt() / denominator;

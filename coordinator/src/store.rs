@@ -264,6 +264,10 @@ pub struct ScoredRow {
     pub gold: String,
     pub extracted: Option<String>,
     pub outcome: String,
+    /// Share of the item's points earned, in `[0, 1]`: 1 for a correct answer, 0 for any
+    /// other outcome, except partial credit (multi-select, sub-answers) and span F1 of
+    /// task-suite items, recomputed from the stored extraction.
+    pub credit: f64,
     pub latency_ms: u64,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -276,6 +280,21 @@ pub struct ScoredRow {
     pub response_text: String,
     pub finish_reason: String,
     pub error_message: String,
+}
+
+/// The credit of one stored result: partial credit and span F1 for the graded task-suite
+/// kinds when the answer was read (`correct` or `wrong`), otherwise 1 for `correct` and
+/// 0 for everything else.
+pub fn item_credit(kind: &str, gold: &str, extracted: Option<&str>, outcome: &str) -> f64 {
+    use jianzhen_suites::tasks::grade::{AnswerKind, credit_of};
+    let graded = AnswerKind::from_kind(kind).filter(|kind| *kind != AnswerKind::Choice);
+    match (graded, extracted) {
+        (Some(kind), Some(extracted)) if outcome == "correct" || outcome == "wrong" => {
+            credit_of(kind, gold, extracted)
+        }
+        _ if outcome == "correct" => 1.0,
+        _ => 0.0,
+    }
 }
 
 fn as_u32(value: i64) -> u32 {
@@ -910,7 +929,7 @@ impl Store {
             "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
                     r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens,
                     r.attempts, r.throttled, i.messages_json, r.response_text, r.finish_reason,
-                    r.error_message, i.options_json
+                    r.error_message, i.options_json, i.kind
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
                                        WHERE r.run_id = $1 AND i.kind NOT LIKE 'probe:%'
@@ -921,16 +940,21 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                let gold: String = row.try_get("gold")?;
+                let extracted: Option<String> = row.try_get("extracted")?;
+                let outcome: String = row.try_get("outcome")?;
                 Ok(ScoredRow {
+                    credit: item_credit(&kind, &gold, extracted.as_deref(), &outcome),
                     endpoint: row.try_get("endpoint")?,
                     suite: row.try_get("suite")?,
                     subject: row.try_get("subject")?,
                     category: row.try_get("category")?,
                     item_id: row.try_get("item_id")?,
                     repeat: as_u32(row.try_get("repeat_index")?),
-                    gold: row.try_get("gold")?,
-                    extracted: row.try_get("extracted")?,
-                    outcome: row.try_get("outcome")?,
+                    gold,
+                    extracted,
+                    outcome,
                     latency_ms: as_u64(row.try_get("latency_ms")?),
                     prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
                     completion_tokens: as_u32(row.try_get("completion_tokens")?),

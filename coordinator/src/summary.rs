@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use polars::prelude::PolarsResult;
 
 use crate::aggregate::{Aggregates, float_at, int_at, text_at};
-use crate::stats::{PairedComparison, bootstrap_mean_interval, paired_comparison, wilson_interval};
+use crate::stats::{
+    PairedComparison, bootstrap_mean_interval, paired_comparison, wilson_interval_for_points,
+};
 use crate::store::ScoredRow;
 
 /// Resamples of the bootstrap over subjects, and its seed: fixed so a report is
@@ -144,7 +146,7 @@ pub fn summarise(aggregates: &Aggregates, rows: &[ScoredRow]) -> PolarsResult<Su
             subject: text_at(frame, "subject", row)?,
             category: text_at(frame, "category", row)?,
             n,
-            interval: wilson_interval(outcomes.get("correct"), n),
+            interval: wilson_interval_for_points(float_at(frame, "points", row)?, n),
             outcomes,
             accuracy: float_at(frame, "accuracy", row)?,
         });
@@ -172,7 +174,7 @@ pub fn summarise(aggregates: &Aggregates, rows: &[ScoredRow]) -> PolarsResult<Su
         suites.push(SuiteSummary {
             subjects: int_at(frame, "subjects", row)?,
             n,
-            item_mean_interval: wilson_interval(outcomes.get("correct"), n),
+            item_mean_interval: wilson_interval_for_points(float_at(frame, "points", row)?, n),
             outcomes,
             subject_mean: float_at(frame, "accuracy_subject_mean", row)?,
             subject_mean_interval: bootstrap_mean_interval(
@@ -200,7 +202,7 @@ pub fn summarise(aggregates: &Aggregates, rows: &[ScoredRow]) -> PolarsResult<Su
             correct,
             subject_mean: float_at(frame, "accuracy_subject_mean", row)?,
             item_mean: float_at(frame, "accuracy_item_mean", row)?,
-            item_mean_interval: wilson_interval(correct, n),
+            item_mean_interval: wilson_interval_for_points(float_at(frame, "points", row)?, n),
         });
     }
 

@@ -9,7 +9,10 @@ use crate::template::ScoringMode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
-    #[error("unknown suite `{name}`; known suites: ceval, cmmlu")]
+    #[error(
+        "unknown suite `{name}`; known suites: ceval, cmmlu, {}",
+        crate::tasks::known_task_names()
+    )]
     UnknownSuite { name: String },
 
     #[error(
@@ -34,6 +37,17 @@ pub enum SuiteError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+
+    #[error(
+        "suite {suite} split `{split}` needs {}, which does not exist; --data should be {expected_layout}",
+        path.display()
+    )]
+    MissingTaskFile {
+        suite: String,
+        split: String,
+        path: PathBuf,
+        expected_layout: String,
     },
 
     #[error(

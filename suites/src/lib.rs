@@ -18,7 +18,9 @@
 //! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
 //! - [`formats`]: loaders for more suites (GAOKAO-Bench, AGIEval, C3, CMRC2018, OCNLI,
 //!   FewCLUE, Chinese SimpleQA, CMATH) into a general [`formats::EvalItem`], with their
-//!   scoring rules; a parallel API beside [`load`], which the coordinator does not use yet.
+//!   scoring rules; a parallel API beside [`load`], run through [`tasks`].
+//! - [`tasks`]: the `formats` suites as runnable suites: data layouts and splits, prompt
+//!   templates, and grading of multi-answer, span, numeric, free-text and label replies.
 //! - [`error`]: the crate's error type.
 
 pub mod error;
@@ -29,6 +31,7 @@ pub mod load;
 pub mod outcome;
 pub mod spec;
 pub mod subjects;
+pub mod tasks;
 pub mod template;
 
 pub use error::SuiteError;

@@ -9,6 +9,8 @@
 //!   prefix is removed only when it is the option's own letter, and unprefixed options
 //!   are kept whole.
 //!
+//! `fields["options_text"]` holds the options as published, joined with newlines.
+//!
 //! The subject is the file stem (`logiqa-zh`); the id is `{stem}/{line}`, since the
 //! files carry no id.
 
@@ -44,14 +46,15 @@ fn read_record(
     let question = json::string(record, "question", &source)?;
     let passage = json::optional_string(record, "passage", &source)?
         .filter(|passage| !passage.trim().is_empty());
-    let options = match record.get("options") {
+    let raw_options = match record.get("options") {
         None | Some(Value::Null) => Vec::new(),
-        Some(_) => json::strings(record, "options", &source)?
-            .iter()
-            .enumerate()
-            .map(|(index, option)| strip_letter_prefix(option, index).to_string())
-            .collect(),
+        Some(_) => json::strings(record, "options", &source)?,
     };
+    let options: Vec<String> = raw_options
+        .iter()
+        .enumerate()
+        .map(|(index, option)| strip_letter_prefix(option, index).to_string())
+        .collect();
     let label = match record.get("label") {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(parse_label(text, &source)?),
@@ -123,7 +126,9 @@ fn read_record(
         subject: stem.to_string(),
         context: passage,
         question,
-        fields: BTreeMap::new(),
+        // The options as published (with their letter prefixes), one per line, as
+        // OpenCompass puts them into its prompt.
+        fields: BTreeMap::from([("options_text".to_string(), raw_options.join("\n"))]),
         kind,
         points: None,
         source,

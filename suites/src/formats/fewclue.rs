@@ -7,7 +7,7 @@
 //!
 //! | task | question | other fields | options |
 //! |---|---|---|---|
-//! | tnews | `sentence` | `keywords` | Chinese names (`label_zh`) from `label_index2en2zh.json`, whose `label` is a string while the data's is an integer |
+//! | tnews | `sentence` | `keywords`, `label_desc` | Chinese names (`label_zh`) from `label_index2en2zh.json`, whose `label` is a string while the data's is an integer |
 //! | iflytek | `sentence` | | `label_des` (not `label_desc`) of each label id seen in the file, by id |
 //! | ocnli | `sentence2` (context `sentence1`) | `genre` | entailment, neutral, contradiction; `-` records dropped |
 //! | cluewsc | `text` | `span1_text`, `span1_index`, `span2_text`, `span2_index` | false, true |
@@ -208,6 +208,10 @@ fn read_record(
                 "keywords".to_string(),
                 json::optional_string(record, "keywords", &source)?.unwrap_or_default(),
             );
+            // OpenCompass maps tnews answers by `label_desc` (`news_story`), kept here.
+            if let Some(label_desc) = json::optional_string(record, "label_desc", &source)? {
+                fields.insert("label_desc".to_string(), label_desc);
+            }
             let label = json::scalar_text(record, "label", &source)?;
             let (options, answer) = vocabulary_answer(&label, TNEWS_LABEL_FILE)?;
             (string(record, "sentence", &source)?, options, answer)
