@@ -79,7 +79,9 @@ struct RunArgs {
     /// A run spec (TOML). Without it, the suite and endpoint flags below describe the run.
     #[arg(long, conflicts_with_all = ["suite", "endpoint"])]
     spec: Option<PathBuf>,
-    /// Suite to evaluate: ceval or cmmlu (or any name, with --suite-spec).
+    /// Suite to evaluate: ceval, cmmlu, gaokao, agieval, c3, cmrc2018, ocnli,
+    /// fewclue_TASK, simpleqa, cmath (see `jianzhen suites list`), or any name with
+    /// --suite-spec.
     #[arg(long)]
     suite: Option<String>,
     /// A declarative suite spec (TOML, docs/suite-spec.md) for a suite Jianzhen does not
@@ -89,7 +91,7 @@ struct RunArgs {
     /// Folder with the suite's files in their published layout.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Split to evaluate (default: val for C-Eval, test for CMMLU).
+    /// Split to evaluate (default: the suite's own, e.g. val for C-Eval, test for CMMLU).
     #[arg(long)]
     split: Option<String>,
     /// In-context examples from the dev split.

@@ -200,7 +200,12 @@ impl RunSpec {
                     )));
                 }
             }
-            if suite.spec.is_none() {
+            if suite.spec.is_none()
+                && suite
+                    .name
+                    .parse::<jianzhen_suites::tasks::TaskSuite>()
+                    .is_err()
+            {
                 suite.name.parse::<SuiteName>().map_err(|error| {
                     invalid(format!("{error}; for another suite, describe it in a suite spec file and set `spec`"))
                 })?;

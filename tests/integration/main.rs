@@ -11,3 +11,4 @@ mod in_process;
 mod processes;
 mod provenance;
 mod report_html;
+mod task_suites;

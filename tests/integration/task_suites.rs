@@ -1,0 +1,351 @@
+//! The suites beyond C-Eval and CMMLU run end to end: fixtures written in each suite's
+//! published layout, one run over all of them against the scripted model, and exact
+//! per-subject counts and credits in `scores.csv` (partial credit for GAOKAO-Bench
+//! multi-select and sub-questions, CMRC2018 span F1, CMATH numbers, label names, OCNLI's
+//! letter order, refusals of free-text questions). Then `rescore` changes nothing.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use jianzhen_testkit::Script;
+use jianzhen_testkit::stores::test_store_url;
+
+use crate::common::*;
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent folder")).expect("mkdir");
+    std::fs::write(path, text).expect("write fixture");
+}
+
+/// Writes every suite's fixture under `root`; returns (suite, data folder) pairs.
+fn write_fixtures(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
+    let gaokao = root.join("gaokao");
+    write(
+        &gaokao.join("Bench/Obj_Prompt.json"),
+        r#"{"examples": [
+            {"type": "single_choice", "keyword": "2010-2022_History_MCQs", "prefix_prompt": "请你做一道历史选择题\n题目如下："},
+            {"type": "multi_choice", "keyword": "2010-2022_Physics_MCQs", "prefix_prompt": "请你做一道物理选择题。\n"},
+            {"type": "multi_question_choice", "keyword": "2010-2022_Geography_MCQs", "prefix_prompt": "请你做一道地理选择题，其中包含两到三个小题。\n"}
+        ]}"#,
+    );
+    write(
+        &gaokao.join("Data/Objective_Questions/2010-2022_History_MCQs.json"),
+        r#"{"keywords": "2010-2022_History_MCQs", "example": [
+            {"year": "2010", "category": "（新课标）", "question": "史题甲（　　）A．秦 B．汉 C．唐 D．宋", "answer": ["B"], "analysis": "", "index": 0, "score": 4},
+            {"year": "2011", "category": "（新课标）", "question": "史题乙（　　）A．秦 B．汉 C．唐 D．宋", "answer": ["C"], "analysis": "", "index": 1, "score": 4},
+            {"year": "2012", "category": "（新课标）", "question": "史题丙（　　）A．秦 B．汉 C．唐 D．宋", "answer": ["D"], "analysis": "", "index": 2, "score": 4}
+        ]}"#,
+    );
+    write(
+        &gaokao.join("Data/Objective_Questions/2010-2022_Physics_MCQs.json"),
+        r#"{"keywords": "2010-2022_Physics_MCQs", "example": [
+            {"year": "2019", "category": "（全国卷Ⅰ）", "question": "物理甲 A．一 B．二 C．三 D．四", "answer": ["AC"], "analysis": "", "index": 0, "score": 6},
+            {"year": "2020", "category": "（全国卷Ⅰ）", "question": "物理乙 A．一 B．二 C．三 D．四", "answer": ["BD"], "analysis": "", "index": 1, "score": 6}
+        ]}"#,
+    );
+    write(
+        &gaokao.join("Data/Objective_Questions/2010-2022_Geography_MCQs.json"),
+        r#"{"keywords": "2010-2022_Geography_MCQs", "example": [
+            {"year": "2018", "category": "（全国卷Ⅱ）", "question": "地理甲 1．第一问 A．一 B．二 C．三 D．四 2．第二问 A．一 B．二 C．三 D．四", "answer": ["B", "C"], "analysis": "", "index": 0, "score": 4}
+        ]}"#,
+    );
+
+    let agieval = root.join("agieval");
+    write(
+        &agieval.join("logiqa-zh.jsonl"),
+        "{\"passage\": \"逻辑材料。\", \"question\": \"逻辑甲？\", \"options\": [\"(A)一\", \"(B)二\", \"(C)三\", \"(D)四\"], \"label\": \"B\", \"answer\": null}\n",
+    );
+    write(
+        &agieval.join("gaokao-mathcloze.jsonl"),
+        "{\"passage\": null, \"question\": \"填空甲：1+2=____\", \"options\": null, \"label\": null, \"answer\": \"3\"}\n",
+    );
+
+    let c3 = root.join("c3");
+    write(
+        &c3.join("c3-d-dev.json"),
+        r#"[[["男：对话甲", "女：好的"], [{"question": "对话问甲?", "choice": ["去商店", "去学校", "回家"], "answer": "去学校"}], "d-1"]]"#,
+    );
+    write(
+        &c3.join("c3-m-dev.json"),
+        r#"[[["短文甲。"], [{"question": "短文问甲?", "choice": ["春", "夏", "秋", "冬"], "answer": "冬"}], "m-1"]]"#,
+    );
+
+    let cmrc = root.join("cmrc");
+    write(
+        &cmrc.join("cmrc2018_dev.json"),
+        r#"{"version": "v1.0", "data": [{"paragraphs": [{"id": "DEV_0", "context": "某校建于1927年，原名北京大学预科。", "qas": [
+            {"question": "跨度甲：建于哪一年？", "id": "DEV_0_QUERY_0", "answers": [{"text": "1927年", "answer_start": 3}, {"text": "1927年", "answer_start": 3}]},
+            {"question": "跨度乙：原名是什么？", "id": "DEV_0_QUERY_1", "answers": [{"text": "北京大学", "answer_start": 11}]}
+        ]}], "id": "DEV_0", "title": "某校"}]}"#,
+    );
+
+    let ocnli = root.join("ocnli");
+    write(
+        &ocnli.join("dev.json"),
+        concat!(
+            "{\"sentence1\":\"前提甲\",\"sentence2\":\"假设甲\",\"label\":\"entailment\",\"genre\":\"lit\",\"id\":0}\n",
+            "{\"sentence1\":\"前提乙\",\"sentence2\":\"假设乙\",\"label\":\"neutral\",\"genre\":\"lit\",\"id\":1}\n",
+            "{\"sentence1\":\"前提丙\",\"sentence2\":\"假设丙\",\"label\":\"contradiction\",\"genre\":\"lit\",\"id\":2}\n",
+            "{\"sentence1\":\"前提丁\",\"sentence2\":\"假设丁\",\"label\":\"-\",\"genre\":\"lit\",\"id\":3}\n",
+        ),
+    );
+
+    let fewclue = root.join("fewclue");
+    write(
+        &fewclue.join("eprstmt/test_public.json"),
+        "{\"id\": 1, \"sentence\": \"情感甲：很好用\", \"label\": \"Positive\"}\n{\"id\": 2, \"sentence\": \"情感乙：太慢了\", \"label\": \"Negative\"}\n",
+    );
+    write(
+        &fewclue.join("iflytek/test_public.json"),
+        "{\"label\": 10, \"label_des\": \"社区服务\", \"sentence\": \"应用甲：买菜到家\", \"id\": 1}\n{\"label\": 11, \"label_des\": \"银行\", \"sentence\": \"应用乙：手机转账\", \"id\": 2}\n",
+    );
+
+    let simpleqa = root.join("simpleqa");
+    write(
+        &simpleqa.join("chinese_simpleqa.jsonl"),
+        concat!(
+            "{\"id\": \"q1\", \"primary_category\": \"中华文化\", \"secondary_category\": \"文学\", \"question\": \"事实甲：《狂人日记》的作者是谁？\", \"answer\": \"鲁迅\", \"urls\": []}\n",
+            "{\"id\": \"q2\", \"primary_category\": \"中华文化\", \"secondary_category\": \"地理\", \"question\": \"事实乙：中国的首都是哪里？\", \"answer\": \"北京\", \"urls\": []}\n",
+        ),
+    );
+
+    let cmath = root.join("cmath");
+    write(
+        &cmath.join("cmath_dev.jsonl"),
+        concat!(
+            "{\"grade\": 1, \"input\": \"算术甲：99-90等于几？\", \"golden\": \"9\", \"reasoning_step\": 1, \"num_digits\": 2}\n",
+            "{\"grade\": 1, \"input\": \"算术乙：2除以7是多少？\", \"golden\": \"2/7\", \"reasoning_step\": 1, \"num_digits\": 1}\n",
+        ),
+    );
+
+    vec![
+        ("gaokao", gaokao),
+        ("agieval", agieval),
+        ("c3", c3),
+        ("cmrc2018", cmrc),
+        ("ocnli", ocnli),
+        ("fewclue_eprstmt", fewclue.clone()),
+        ("fewclue_iflytek", fewclue),
+        ("simpleqa", simpleqa),
+        ("cmath", cmath),
+    ]
+}
+
+fn script() -> Script {
+    Script::new("我不确定")
+        // GAOKAO-Bench single choice: right, wrong, unreadable (the default).
+        .rule("史题甲", "【解析】汉朝。<eoe>\n【答案】B <eoa>")
+        .rule("史题乙", "【解析】略 <eoe>\n【答案】A <eoa>")
+        // Multi-select: a correct subset earns half, the exact set all.
+        .rule("物理甲", "【解析】略 <eoe>\n【答案】A <eoa>")
+        .rule("物理乙", "【解析】略 <eoe>\n【答案】BD <eoa>")
+        // Two sub-questions, one right.
+        .rule("地理甲", "（1）【答案】B <eoa>\n（2）【答案】D <eoa>")
+        .rule("逻辑甲", "答案是：B")
+        .rule("填空甲", "答案是： 3")
+        .rule("对话问甲", "B")
+        .rule("短文问甲", "C")
+        .rule("跨度甲", "答案是1927年。")
+        .rule("跨度乙", "答案是北京")
+        // OCNLI shows 蕴含 (A), 矛盾 (B), 无关 (C): neutral is C.
+        .rule("假设甲", "A")
+        .rule("假设乙", "C")
+        .rule("假设丙", "C")
+        .rule("情感甲", "A")
+        .rule("情感乙", "A")
+        .rule("应用甲", "社区服务")
+        .rule("应用乙", "这是一款社区服务应用")
+        .rule("事实甲", "鲁迅。")
+        .rule("事实乙", "抱歉，我无法回答这个问题。")
+        .rule("算术甲", "99-90=9，所以答案是\\boxed{9}")
+        .rule("算术乙", "2÷7≈\\boxed{0.3}")
+}
+
+/// (suite, subject) → (n, correct, points, refused, unextractable) from `scores.csv`.
+fn scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), (u64, u64, f64, u64, u64)> {
+    let mut reader = csv::Reader::from_reader(csv_bytes);
+    let headers = reader.headers().expect("header").clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|header| header == name)
+            .unwrap_or_else(|| panic!("scores.csv lacks {name}"))
+    };
+    let mut parsed = BTreeMap::new();
+    for record in reader.records() {
+        let record = record.expect("row");
+        let integer = |name: &str| record[column(name)].parse::<u64>().expect("integer");
+        let points: f64 = record[column("points")].parse().expect("points");
+        let accuracy: f64 = record[column("accuracy")].parse().expect("accuracy");
+        assert!(
+            (accuracy - points / integer("n") as f64).abs() < 1e-9,
+            "accuracy is points / n in {record:?}"
+        );
+        parsed.insert(
+            (
+                record[column("suite")].to_string(),
+                record[column("subject")].to_string(),
+            ),
+            (
+                integer("n"),
+                integer("correct"),
+                points,
+                integer("refused"),
+                integer("unextractable"),
+            ),
+        );
+    }
+    parsed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_suite_runs_and_scores_with_its_own_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suites = write_fixtures(&dir.path().join("data"));
+    let server = jianzhen_testkit::start(script()).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
+    let suite_refs: Vec<(&str, &Path, u32)> = suites
+        .iter()
+        .map(|(name, path)| (*name, path.as_path(), 0))
+        .collect();
+    let spec = run_spec("task-suites", &suite_refs, &server.base_url(), 3, 4);
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    // 6 GAOKAO + 2 AGIEval + 2 C3 + 2 CMRC + 3 OCNLI (one `-` dropped) + 2 + 2 FewCLUE
+    // + 2 SimpleQA + 2 CMATH.
+    assert_eq!(submitted.total_items, 23);
+    wait_for_run(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let actual = scores(report_file(&files, "scores.csv"));
+    let third = 2.0 / 3.0;
+    let expected: Vec<((&str, &str), (u64, u64, f64, u64, u64))> = vec![
+        (("agieval", "gaokao-mathcloze"), (1, 1, 1.0, 0, 0)),
+        (("agieval", "logiqa-zh"), (1, 1, 1.0, 0, 0)),
+        (("c3", "c3-d"), (1, 1, 1.0, 0, 0)),
+        (("c3", "c3-m"), (1, 0, 0.0, 0, 0)),
+        (("cmath", "grade1"), (2, 1, 1.0, 0, 0)),
+        (("cmrc2018", "cmrc2018_dev"), (2, 1, 1.0 + third, 0, 0)),
+        (("fewclue_eprstmt", "eprstmt"), (2, 1, 1.0, 0, 0)),
+        (("fewclue_iflytek", "iflytek"), (2, 1, 1.0, 0, 0)),
+        (("gaokao", "2010-2022_Geography_MCQs"), (1, 0, 0.5, 0, 0)),
+        (("gaokao", "2010-2022_History_MCQs"), (3, 1, 1.0, 0, 1)),
+        (("gaokao", "2010-2022_Physics_MCQs"), (2, 1, 1.5, 0, 0)),
+        (("ocnli", "ocnli"), (3, 2, 2.0, 0, 0)),
+        (("simpleqa", "中华文化"), (2, 1, 1.0, 1, 0)),
+    ];
+    let actual_keys: Vec<(String, String)> = actual.keys().cloned().collect();
+    let expected_keys: Vec<(String, String)> = expected
+        .iter()
+        .map(|((suite, subject), _)| (suite.to_string(), subject.to_string()))
+        .collect();
+    assert_eq!(actual_keys, expected_keys, "one row per suite and subject");
+    for ((suite, subject), (n, correct, points, refused, unextractable)) in expected {
+        let row = actual[&(suite.to_string(), subject.to_string())];
+        assert_eq!(
+            (row.0, row.1, row.3, row.4),
+            (n, correct, refused, unextractable),
+            "{suite}/{subject}: n, correct, refused, unextractable"
+        );
+        assert!(
+            (row.2 - points).abs() < 1e-9,
+            "{suite}/{subject}: points {} != {points}",
+            row.2
+        );
+    }
+
+    // The manifest names each suite's template, its hash and where it comes from.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(report_file(&files, "manifest.json")).expect("manifest");
+    let templates: BTreeMap<&str, &str> = manifest["suites"]
+        .as_array()
+        .expect("suites")
+        .iter()
+        .map(|suite| {
+            (
+                suite["suite"].as_str().expect("suite"),
+                suite["template"].as_str().expect("template"),
+            )
+        })
+        .collect();
+    assert_eq!(templates["gaokao"], "gaokao_gen_5cfe9e");
+    assert_eq!(templates["ocnli"], "clue_ocnli_gen_c4cb6c");
+    assert_eq!(templates["cmath"], "cmath_evalscope_0shot");
+
+    // Re-scoring the stored answers with the same build changes nothing.
+    let (checked, changed) = cluster
+        .controller
+        .rescore_run(&submitted.run_id)
+        .await
+        .expect("rescore");
+    assert_eq!((checked, changed), (23, 0));
+    cluster.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_task_suite_with_shots_or_a_wrong_template_is_refused_with_advice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suites = write_fixtures(&dir.path().join("data"));
+    let cmath = &suites
+        .iter()
+        .find(|(name, _)| *name == "cmath")
+        .expect("cmath")
+        .1;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 0).await;
+    let spec = run_spec(
+        "shots",
+        &[("cmath", cmath, 5)],
+        "http://127.0.0.1:9/v1",
+        1,
+        4,
+    );
+    let error = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect_err("five-shot CMATH is refused");
+    assert!(error.to_string().contains("set `shots = 0`"), "{error}");
+    let spec = run_spec(
+        "template",
+        &[("cmath", cmath, 0)],
+        "http://127.0.0.1:9/v1",
+        1,
+        4,
+    )
+    .replace(
+        "shots = 0\n",
+        "shots = 0\ntemplate = \"clue_c3_gen_8c358f\"\n",
+    );
+    let error = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect_err("a C3 template on CMATH is refused");
+    assert!(
+        error.to_string().contains("cmath_evalscope_0shot"),
+        "{error}"
+    );
+    let spec = run_spec(
+        "missing",
+        &[("c3", cmath, 0)],
+        "http://127.0.0.1:9/v1",
+        1,
+        4,
+    );
+    let error = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect_err("C3 without its files is refused");
+    assert!(error.to_string().contains("c3-d-dev.json"), "{error}");
+    cluster.shutdown().await;
+}
