@@ -22,7 +22,7 @@ pub enum DataCommand {
 
 #[derive(Args)]
 pub struct FetchArgs {
-    /// ceval or cmmlu.
+    /// ceval, cmmlu, gaokao, c3, cmrc2018, ocnli, fewclue, simpleqa or cmath.
     name: String,
     /// Folder to create `NAME/` in.
     #[arg(long)]
@@ -43,20 +43,92 @@ struct Source {
     /// What the files are, for messages.
     origin: &'static str,
     manifest: &'static str,
+    /// The folder under `NAME/` to give `jianzhen run --data` (`""`: `NAME/` itself).
+    data_folder: &'static str,
 }
 
-const SOURCES: [Source; 2] = [
+/// A GitHub archive at a fixed commit, the version the built-in manifest was made from.
+macro_rules! github_archive {
+    ($repo:literal, $commit:literal) => {
+        concat!("https://github.com/", $repo, "/archive/", $commit, ".zip")
+    };
+}
+
+const SOURCES: [Source; 9] = [
     Source {
         name: "ceval",
         url: "https://huggingface.co/datasets/ceval/ceval-exam/resolve/main/ceval-exam.zip",
         origin: "C-Eval ceval-exam.zip (dev/val/test CSVs; CC BY-NC-SA 4.0)",
         manifest: include_str!("../data/manifests/ceval.tsv"),
+        data_folder: "",
     },
     Source {
         name: "cmmlu",
         url: "https://github.com/haonan-li/CMMLU/archive/d6e7b716d8ac694f38969a6c0407437d1fded799.zip",
         origin: "CMMLU data/ (dev/test CSVs; CC BY-NC 4.0)",
         manifest: include_str!("../data/manifests/cmmlu.tsv"),
+        data_folder: "data",
+    },
+    Source {
+        name: "gaokao",
+        url: github_archive!(
+            "OpenLMLab/GAOKAO-Bench",
+            "6dbb24f8d8439041e5431c4c184a582182a6ce9c"
+        ),
+        origin: "GAOKAO-Bench objective questions and Bench/Obj_Prompt.json (Apache-2.0)",
+        manifest: include_str!("../data/manifests/gaokao.tsv"),
+        data_folder: "",
+    },
+    Source {
+        name: "c3",
+        url: github_archive!("nlpdata/c3", "1f41682ebb684d63afe7c583c8f38e137fc8a826"),
+        origin: "C3 data/ (dialogue and mixed-genre reading comprehension; research use)",
+        manifest: include_str!("../data/manifests/c3.tsv"),
+        data_folder: "data",
+    },
+    Source {
+        name: "cmrc2018",
+        url: github_archive!("ymcui/cmrc2018", "c0eb1b6ba219847457e6af3180da722bbeb656af"),
+        origin: "CMRC2018 dev and trial sets, plain and SQuAD-style (CC BY-SA 4.0)",
+        manifest: include_str!("../data/manifests/cmrc2018.tsv"),
+        data_folder: "squad-style-data",
+    },
+    Source {
+        name: "ocnli",
+        url: github_archive!(
+            "CLUEbenchmark/OCNLI",
+            "b53efdee17257a5c33993cf6fcf8ffff0497ea0e"
+        ),
+        origin: "OCNLI data/ocnli (dev, test, train.3k, train.10k)",
+        manifest: include_str!("../data/manifests/ocnli.tsv"),
+        data_folder: "data/ocnli",
+    },
+    Source {
+        name: "fewclue",
+        url: github_archive!(
+            "CLUEbenchmark/FewCLUE",
+            "62a02c6f31cf32814cfe522f78ef088228840f8d"
+        ),
+        origin: "FewCLUE datasets/ (test_public and dev_few_all of the nine tasks, label files)",
+        manifest: include_str!("../data/manifests/fewclue.tsv"),
+        data_folder: "datasets",
+    },
+    Source {
+        name: "simpleqa",
+        url: github_archive!(
+            "OpenStellarTeam/ChineseSimpleQA",
+            "8b1aa9ebc5b91092356eb61f20f355c5993e6ce5"
+        ),
+        origin: "Chinese SimpleQA data/chinese_simpleqa.jsonl (CC BY-NC-SA 4.0)",
+        manifest: include_str!("../data/manifests/simpleqa.tsv"),
+        data_folder: "data",
+    },
+    Source {
+        name: "cmath",
+        url: github_archive!("XiaoMi/cmath", "9fa13ef0b2d03f5a18c1ace7001248d3981d65ea"),
+        origin: "CMATH datasets/ (dev set and distractor set; CC BY 4.0)",
+        manifest: include_str!("../data/manifests/cmath.tsv"),
+        data_folder: "datasets",
     },
 ];
 
@@ -223,12 +295,18 @@ async fn fetch(args: &FetchArgs) -> Result<()> {
     let staged = staging.keep();
     std::fs::rename(&staged, &target)
         .with_context(|| format!("cannot move the files into {}", target.display()))?;
+    let data = if source.data_folder.is_empty() {
+        target.clone()
+    } else {
+        target.join(source.data_folder)
+    };
     eprintln!(
-        "{} files verified and written to {}",
+        "{} files verified and written to {}; run with --data {}",
         found.len(),
-        target.display()
+        target.display(),
+        data.display()
     );
-    println!("{}", target.display());
+    println!("{}", data.display());
     Ok(())
 }
 
@@ -242,6 +320,22 @@ mod tests {
         assert_eq!(ceval.len(), 52 * 3);
         let cmmlu = parse_manifest(SOURCES[1].manifest, "cmmlu").expect("cmmlu manifest");
         assert_eq!(cmmlu.len(), 67 * 2);
+        let counts: BTreeMap<&str, usize> = SOURCES
+            .iter()
+            .map(|source| {
+                let files = parse_manifest(source.manifest, source.name).expect("manifest");
+                (source.name, files.len())
+            })
+            .collect();
+        // 14 objective files + Obj_Prompt.json; C3 d/m × train/dev/test; CMRC2018 dev and
+        // trial in both layouts; OCNLI's four files; FewCLUE's 9 × 2 files + 2 label files.
+        assert_eq!(counts["gaokao"], 15);
+        assert_eq!(counts["c3"], 6);
+        assert_eq!(counts["cmrc2018"], 4);
+        assert_eq!(counts["ocnli"], 4);
+        assert_eq!(counts["fewclue"], 20);
+        assert_eq!(counts["simpleqa"], 1);
+        assert_eq!(counts["cmath"], 2);
     }
 
     #[test]
