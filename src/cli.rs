@@ -106,6 +106,10 @@ struct RunArgs {
     /// At most this many items per subject.
     #[arg(long)]
     limit_per_subject: Option<u32>,
+    /// With --limit-per-subject: take items evenly spaced through each subject, not the
+    /// first ones.
+    #[arg(long)]
+    spread: bool,
     /// `gen` (generate, extract the letter) or `loglik_first_token` (one token with
     /// top_logprobs; the most likely option letter).
     #[arg(long)]
@@ -322,6 +326,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             template: args.template.clone(),
             subjects: args.subjects.clone(),
             limit_per_subject: args.limit_per_subject,
+            spread: args.spread,
             scoring: args.scoring.clone(),
         }],
         endpoints: vec![EndpointSpec {

@@ -373,6 +373,28 @@ mod tests {
             csv.starts_with("endpoint,suite,subject,category,n,correct,points,accuracy"),
             "{csv}"
         );
-        assert!(csv.contains("m,ceval,logic,Humanities,4,3,0.75"), "{csv}");
+        assert!(
+            csv.contains("m,ceval,logic,Humanities,4,3,3.0,0.75"),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn partial_credit_counts_in_accuracy_but_not_as_correct() {
+        // A multi-select item earning half, a span scoring F1 2/3, one exact answer.
+        let mut half = row("m", "physics", "STEM", "wrong");
+        half.credit = 0.5;
+        let mut span = row("m", "physics", "STEM", "wrong");
+        span.credit = 2.0 / 3.0;
+        let rows = vec![half, span, row("m", "physics", "STEM", "correct")];
+        let aggregates = aggregate(&rows).expect("aggregates");
+        let subjects = &aggregates.by_subject;
+        assert_eq!(int_at(subjects, "correct", 0).expect("correct"), 1);
+        let points = float_at(subjects, "points", 0).expect("points");
+        assert!((points - (1.5 + 2.0 / 3.0)).abs() < 1e-12, "{points}");
+        let accuracy = float_at(subjects, "accuracy", 0).expect("accuracy");
+        assert!((accuracy - points / 3.0).abs() < 1e-12, "{accuracy}");
+        let suite_mean = float_at(&aggregates.by_suite, "accuracy_item_mean", 0).expect("mean");
+        assert!((suite_mean - accuracy).abs() < 1e-12);
     }
 }

@@ -41,6 +41,8 @@ pub struct PreparedSuite {
     pub template: String,
     pub shots: u32,
     pub limit_per_subject: Option<u32>,
+    /// With a limit: take items evenly spaced through each subject, not the first ones.
+    pub spread: bool,
     pub data_dir: String,
     /// Items to evaluate, in file order per subject (C-Eval, CMMLU, declarative suites).
     pub items: Vec<McItem>,
@@ -115,13 +117,13 @@ impl PreparedSuite {
     /// Renders the items of a task suite: prompt, grading kind and gold for each.
     fn render_task_items(&self, label: &str) -> Result<RenderedBySubject, CoordinatorError> {
         let mut rendered_by_subject: RenderedBySubject = BTreeMap::new();
-        let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
-        for item in &self.task_items {
-            let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
-            if self.limit_per_subject.is_some_and(|limit| *taken >= limit) {
-                continue;
-            }
-            *taken += 1;
+        let kept = kept_per_subject(
+            &self.task_items,
+            |item| item.subject.as_str(),
+            self.limit_per_subject,
+            self.spread,
+        );
+        for item in kept {
             let gold = tasks::prompts::item_gold(&self.template, item)?;
             let messages = tasks::prompts::render(&self.template, item)?;
             let messages_json = serde_json::to_string(&messages)
@@ -356,16 +358,13 @@ pub fn plan(
             SuiteDefinition::Task(_) => prepared.render_task_items(&label)?,
             _ => BTreeMap::new(),
         };
-        let mut taken_per_subject: BTreeMap<&str, u32> = BTreeMap::new();
-        for item in &prepared.items {
-            let taken = taken_per_subject.entry(item.subject.as_str()).or_insert(0);
-            if prepared
-                .limit_per_subject
-                .is_some_and(|limit| *taken >= limit)
-            {
-                continue;
-            }
-            *taken += 1;
+        let kept = kept_per_subject(
+            &prepared.items,
+            |item| item.subject.as_str(),
+            prepared.limit_per_subject,
+            prepared.spread,
+        );
+        for item in kept {
             let Some(gold) = item.answer else {
                 return Err(CoordinatorError::NoGoldAnswers {
                     suite: label.clone(),
@@ -526,6 +525,42 @@ pub fn plan(
         shards,
         manifest,
     })
+}
+
+/// The items a per-subject limit keeps, in their order: the first `limit` of each subject,
+/// or with `spread`, `limit` items evenly spaced through it (positions `⌊j·n/limit⌋`), so
+/// a small sample of a file sorted by label still sees every label. Deterministic: the
+/// same data and limit keep the same items.
+fn kept_per_subject<'a, T>(
+    items: &'a [T],
+    subject_of: impl Fn(&T) -> &str,
+    limit: Option<u32>,
+    spread: bool,
+) -> Vec<&'a T> {
+    let Some(limit) = limit.map(|limit| limit as usize) else {
+        return items.iter().collect();
+    };
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    for item in items {
+        *totals.entry(subject_of(item)).or_insert(0) += 1;
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    items
+        .iter()
+        .filter(|item| {
+            let subject = subject_of(item);
+            let position = seen.entry(subject).or_insert(0);
+            let index = *position;
+            *position += 1;
+            let total = totals.get(subject).copied().unwrap_or(0);
+            if !spread || total <= limit {
+                return index < limit;
+            }
+            // Position `index` is kept when some j in 0..limit has ⌊j·total/limit⌋ = index.
+            let j = (index * limit).div_ceil(total);
+            j < limit && j * total / limit == index
+        })
+        .collect()
 }
 
 /// Rendered items by subject, in subject order.
@@ -714,6 +749,7 @@ mod tests {
             template: template::default_template(SuiteName::Ceval).to_string(),
             shots: 0,
             limit_per_subject: None,
+            spread: false,
             data_dir: "/data/ceval".into(),
             items,
             task_items: Vec::new(),
@@ -810,6 +846,26 @@ mod tests {
         let error = plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], &[], "0")
             .expect_err("refused");
         assert!(error.to_string().contains("val/law_val.csv:3"), "{error}");
+    }
+
+    #[test]
+    fn spread_keeps_evenly_spaced_items_of_each_subject() {
+        let numbers: Vec<(usize, &str)> = (0..10).map(|n| (n, "a")).chain([(10, "b")]).collect();
+        let kept = |limit, spread| -> Vec<usize> {
+            kept_per_subject(&numbers, |item| item.1, Some(limit), spread)
+                .into_iter()
+                .map(|item| item.0)
+                .collect()
+        };
+        assert_eq!(kept(3, false), [0, 1, 2, 10]);
+        // ⌊0·10/3⌋, ⌊1·10/3⌋, ⌊2·10/3⌋ = 0, 3, 6; subject b has one item.
+        assert_eq!(kept(3, true), [0, 3, 6, 10]);
+        assert_eq!(kept(4, true), [0, 2, 5, 7, 10]);
+        assert_eq!(
+            kept(20, true).len(),
+            11,
+            "a limit above the count keeps all"
+        );
     }
 
     #[test]

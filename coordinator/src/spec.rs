@@ -64,6 +64,10 @@ pub struct SuiteSpec {
     /// At most this many items per subject (the first ones in file order).
     #[serde(default)]
     pub limit_per_subject: Option<u32>,
+    /// With `limit_per_subject`: take items evenly spaced through each subject instead of
+    /// the first ones (files sorted by label otherwise give a one-label sample).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spread: bool,
     /// `gen` (default): generate an answer and extract the letter. `loglik_first_token`:
     /// one generated token with its top log-probabilities; the most likely option letter
     /// is the answer (as lm-eval's and OpenCompass's likelihood modes, on chat endpoints).

@@ -325,8 +325,7 @@ fn read_letter_set(text: &str, option_count: usize) -> Option<String> {
 
 /// One letter set per sub-question: the letters after each `【答案】` when there are as
 /// many markers as sub-questions (GAOKAO-Bench's own rule), else the first `expected`
-/// standalone letters of the reply in order. `None` when fewer letters than
-/// sub-questions are given.
+/// standalone letters of the reply in order. `None` when the reply gives no letter.
 fn read_sub_answers(text: &str, expected: usize, option_count: usize) -> Option<String> {
     let marked: Vec<char> = text
         .split("【答案】")
@@ -342,10 +341,15 @@ fn read_sub_answers(text: &str, expected: usize, option_count: usize) -> Option<
     } else {
         standalone_letters(after_last_marker_or_all(text), option_count)
     };
-    if letters.len() < expected {
+    if letters.is_empty() {
         return None;
     }
-    let picked: Vec<String> = letters[..expected].iter().map(char::to_string).collect();
+    // Fewer answers than sub-questions read as given; like GAOKAO-Bench (which replaces
+    // such a list with `Z`s), they earn nothing, but they are answers, not unreadable.
+    let picked: Vec<String> = letters[..expected.min(letters.len())]
+        .iter()
+        .map(char::to_string)
+        .collect();
     Some(picked.join(","))
 }
 
@@ -457,8 +461,19 @@ mod tests {
         assert_eq!((grade.outcome, grade.credit), (Outcome::Wrong, 0.5));
         let grade = grade_reply(AnswerKind::MultiQuestion, &gold, &blanks(4), "答案：B C");
         assert_eq!((grade.outcome, grade.credit), (Outcome::Correct, 1.0));
-        let grade = grade_reply(AnswerKind::MultiQuestion, &gold, &blanks(4), "B");
-        assert_eq!(grade.outcome, Outcome::Unextractable, "one answer for two");
+        let grade = grade_reply(
+            AnswerKind::MultiQuestion,
+            &gold,
+            &blanks(4),
+            "【答案】B <eoa>",
+        );
+        assert_eq!(
+            (grade.outcome, grade.credit, grade.extracted.as_deref()),
+            (Outcome::Wrong, 0.0, Some("B")),
+            "one answer for two earns nothing, as in GAOKAO-Bench"
+        );
+        let grade = grade_reply(AnswerKind::MultiQuestion, &gold, &blanks(4), "略");
+        assert_eq!(grade.outcome, Outcome::Unextractable);
     }
 
     #[test]
