@@ -250,7 +250,7 @@ impl Controller {
                     first_token_logprobs: logprobs_from_json(&input.logprobs_json),
                     ..v1::ItemResult::default()
                 };
-                let (extracted, outcome) = if input.kind == planner::FIRST_TOKEN_KIND {
+                let (extracted, outcome) = if planner::is_logprob_kind(&input.kind) {
                     score_first_token(&result, &input.gold, &input.options_json)
                 } else if let Some(kind) = graded_kind(&input.kind) {
                     score_graded(&result, kind, &input.gold, &input.options_json)
@@ -417,19 +417,7 @@ impl Controller {
                             open.item_key
                         ))
                     })?;
-                items.push(v1::ItemRequest {
-                    item_key: open.item_key,
-                    repeat: open.repeat,
-                    max_tokens: open.max_tokens,
-                    top_logprobs: open.top_logprobs,
-                    messages: messages
-                        .into_iter()
-                        .map(|message| v1::ChatMessage {
-                            role: message.role,
-                            content: message.content,
-                        })
-                        .collect(),
-                });
+                items.push(item_request(open, messages));
             }
             tracing::debug!(worker_id, run_id = %pending.run_id, shard_id = %pending.shard_id, epoch, items = items.len(), share, "shard leased");
             return Ok(Some(v1::ShardLease {
@@ -941,7 +929,7 @@ pub fn score_first_token(
 
 /// Scores a multiple-choice answer; records a probe's answer as it is.
 fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<String>, String) {
-    if scoring.kind == planner::FIRST_TOKEN_KIND {
+    if planner::is_logprob_kind(&scoring.kind) {
         let (extracted, outcome) = score_first_token(result, &scoring.gold, &scoring.options_json);
         return (extracted, outcome.as_str().to_string());
     }
@@ -959,6 +947,50 @@ fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<Stri
     }
     let (extracted, outcome) = score_response(result, &scoring.gold, &scoring.options_json);
     (extracted, outcome.as_str().to_string())
+}
+
+/// The request for one open item: a chat prompt, or for a log-likelihood item (stored
+/// as [`planner::LOGLIK_PREFIX_ROLE`] messages) the prefix and the options' continuations.
+fn item_request(
+    open: crate::store::OpenItem,
+    messages: Vec<template::ChatMessage>,
+) -> v1::ItemRequest {
+    let mut request = v1::ItemRequest {
+        item_key: open.item_key,
+        repeat: open.repeat,
+        max_tokens: open.max_tokens,
+        top_logprobs: open.top_logprobs,
+        ..v1::ItemRequest::default()
+    };
+    let is_loglik = messages
+        .first()
+        .is_some_and(|message| message.role == planner::LOGLIK_PREFIX_ROLE);
+    if !is_loglik {
+        request.messages = messages
+            .into_iter()
+            .map(|message| v1::ChatMessage {
+                role: message.role,
+                content: message.content,
+            })
+            .collect();
+        return request;
+    }
+    let mut messages = messages.into_iter();
+    request.loglik_prefix = messages
+        .next()
+        .map(|message| message.content)
+        .unwrap_or_default();
+    request.loglik_options = messages
+        .map(|message| v1::LoglikOption {
+            label: message
+                .role
+                .strip_prefix("loglik:")
+                .unwrap_or(&message.role)
+                .to_string(),
+            continuation: message.content,
+        })
+        .collect();
+    request
 }
 
 /// The grading kinds other than a single letter (multi-select, sub-answers, span,
@@ -1130,6 +1162,7 @@ fn require_gen_template(
 fn scoring_mode(suite_spec: &crate::spec::SuiteSpec) -> template::ScoringMode {
     match suite_spec.scoring.as_deref() {
         Some("loglik_first_token") => template::ScoringMode::LoglikFirstToken,
+        Some("loglik_echo") => template::ScoringMode::LoglikEcho,
         _ => template::ScoringMode::Gen,
     }
 }
@@ -1143,6 +1176,9 @@ fn prepare_builtin_suite(
         .split
         .clone()
         .unwrap_or_else(|| suite.default_split().to_string());
+    if scoring == template::ScoringMode::LoglikEcho {
+        return prepare_echo_suite(suite_spec, suite);
+    }
     let template = suite_spec
         .template
         .clone()
@@ -1184,6 +1220,65 @@ fn prepare_builtin_suite(
         definition: SuiteDefinition::Builtin(suite),
         scoring,
         split,
+        template,
+        shots: suite_spec.shots,
+        limit_per_subject: suite_spec.limit_per_subject,
+        spread: suite_spec.spread,
+        data_dir: display_path(&suite_spec.data),
+        items: loaded.items,
+        task_items: Vec::new(),
+        fewshot_pool: loaded.fewshot_pool,
+        files: loaded.files,
+    })
+}
+
+/// A built-in suite scored by echoed log-likelihoods (`scoring = "loglik_echo"`): the
+/// template must score options by their text (OpenCompass PPL, lm-eval); the default is
+/// the suite's OpenCompass PPL template.
+fn prepare_echo_suite(
+    suite_spec: &crate::spec::SuiteSpec,
+    suite: SuiteName,
+) -> Result<PreparedSuite, CoordinatorError> {
+    let scoring = template::ScoringMode::LoglikEcho;
+    let candidates: Vec<&str> = template::templates()
+        .filter(|info| info.suite == suite && info.supports(scoring))
+        .map(|info| info.name)
+        .collect();
+    let template = match &suite_spec.template {
+        Some(template) => template.clone(),
+        None => candidates
+            .iter()
+            .find(|name| name.contains("_ppl_"))
+            .or(candidates.first())
+            .map(|name| (*name).to_string())
+            .ok_or_else(|| CoordinatorError::InvalidSpec {
+                origin: format!("suite {suite}"),
+                problem: "no template of this suite scores options by log-likelihood".to_string(),
+            })?,
+    };
+    if !template::template_info(&template)?.supports(scoring) {
+        return Err(CoordinatorError::InvalidSpec {
+            origin: format!("suite {suite}"),
+            problem: format!(
+                "template `{template}` generates an answer; `loglik_echo` scores each option's text, so use one of: {}",
+                candidates.join(", ")
+            ),
+        });
+    }
+    let loaded = load_suite(
+        suite,
+        &suite_spec.data,
+        &suite_spec
+            .split
+            .clone()
+            .unwrap_or_else(|| suite.default_split().to_string()),
+        &suite_spec.subjects,
+        suite_spec.shots > 0,
+    )?;
+    Ok(PreparedSuite {
+        definition: SuiteDefinition::Builtin(suite),
+        scoring,
+        split: loaded.split.clone(),
         template,
         shots: suite_spec.shots,
         limit_per_subject: suite_spec.limit_per_subject,

@@ -92,6 +92,13 @@ impl PreparedSuite {
         shots: &[McItem],
     ) -> Result<Vec<ChatMessage>, CoordinatorError> {
         Ok(match &self.definition {
+            SuiteDefinition::Builtin(suite) if self.scoring == ScoringMode::LoglikEcho => {
+                let name = subject_info(*suite, &item.subject)
+                    .map_or(item.subject.as_str(), |info| info.chinese_name);
+                let prompts =
+                    template::render_choice_continuations(&self.template, name, item, shots)?;
+                loglik_messages(&prompts)
+            }
             SuiteDefinition::Builtin(suite) => {
                 let name = subject_info(*suite, &item.subject)
                     .map_or(item.subject.as_str(), |info| info.chinese_name);
@@ -394,10 +401,10 @@ pub fn plan(
                 .or_default()
                 .push(RenderedItem {
                     kind: choice_kind(prepared.scoring).to_string(),
-                    max_tokens: if prepared.scoring == ScoringMode::LoglikFirstToken {
-                        1
-                    } else {
+                    max_tokens: if prepared.scoring == ScoringMode::Gen {
                         0
+                    } else {
+                        1
                     },
                     item_key,
                     messages_json,
@@ -424,7 +431,11 @@ pub fn plan(
                     "loglik_first_token: one token with top_logprobs; the most likely option letter"
                         .to_string()
                 }
-                _ => "gen: chat completion + answer extraction".to_string(),
+                ScoringMode::LoglikEcho => {
+                    "loglik_echo: /v1/completions with echo and logprobs; the option whose text's tokens have the highest summed log-probability"
+                        .to_string()
+                }
+                ScoringMode::Gen => "gen: chat completion + answer extraction".to_string(),
             },
             items: item_count,
             subjects: rendered_by_subject.len(),
@@ -531,12 +542,12 @@ pub fn plan(
 /// or with `spread`, `limit` items evenly spaced through it (positions `⌊j·n/limit⌋`), so
 /// a small sample of a file sorted by label still sees every label. Deterministic: the
 /// same data and limit keep the same items.
-fn kept_per_subject<'a, T>(
-    items: &'a [T],
+fn kept_per_subject<T>(
+    items: &[T],
     subject_of: impl Fn(&T) -> &str,
     limit: Option<u32>,
     spread: bool,
-) -> Vec<&'a T> {
+) -> Vec<&T> {
     let Some(limit) = limit.map(|limit| limit as usize) else {
         return items.iter().collect();
     };
@@ -585,8 +596,35 @@ struct RenderedItem {
 pub fn choice_kind(mode: ScoringMode) -> &'static str {
     match mode {
         ScoringMode::LoglikFirstToken => FIRST_TOKEN_KIND,
-        _ => "choice",
+        ScoringMode::LoglikEcho => LOGLIK_ECHO_KIND,
+        ScoringMode::Gen => "choice",
     }
+}
+
+/// Items scored by summing the echoed log-probabilities of each option's text.
+pub const LOGLIK_ECHO_KIND: &str = "choice:loglik_echo";
+/// The role under which a log-likelihood item stores the text every option shares; each
+/// option follows as a message with role `loglik:{letter}` holding its continuation. The
+/// item is stored and cached like a chat prompt, and sent as `/v1/completions` prompts.
+pub const LOGLIK_PREFIX_ROLE: &str = "loglik:prefix";
+
+/// A log-likelihood item's texts as stored messages (see [`LOGLIK_PREFIX_ROLE`]).
+pub fn loglik_messages(prompts: &template::ChoicePrompts) -> Vec<ChatMessage> {
+    let mut messages = vec![ChatMessage {
+        role: LOGLIK_PREFIX_ROLE.to_string(),
+        content: prompts.prefix.clone(),
+    }];
+    messages.extend(prompts.options.iter().map(|option| ChatMessage {
+        role: format!("loglik:{}", option.letter),
+        content: option.continuation.clone(),
+    }));
+    messages
+}
+
+/// Whether items of `kind` are scored from log-probabilities (the best option letter
+/// among the returned candidates).
+pub fn is_logprob_kind(kind: &str) -> bool {
+    kind == FIRST_TOKEN_KIND || kind == LOGLIK_ECHO_KIND
 }
 
 /// Items scored by the first token's log-probabilities.

@@ -190,16 +190,10 @@ impl RunSpec {
         }
         for suite in &self.suites {
             match suite.scoring.as_deref() {
-                None | Some("gen" | "loglik_first_token") => {}
-                Some("loglik_echo") => {
-                    return Err(invalid(format!(
-                        "suite `{}`: scoring `loglik_echo` (prompt-token log-probabilities with echo) is not supported yet; use `loglik_first_token` or `gen`",
-                        suite.name
-                    )));
-                }
+                None | Some("gen" | "loglik_first_token" | "loglik_echo") => {}
                 Some(other) => {
                     return Err(invalid(format!(
-                        "suite `{}`: unknown scoring `{other}`; use `gen` or `loglik_first_token`",
+                        "suite `{}`: unknown scoring `{other}`; use `gen`, `loglik_first_token` or `loglik_echo`",
                         suite.name
                     )));
                 }

@@ -473,6 +473,77 @@ fn first_token_completion(model: &Value, answer: &str, prompt_chars: usize) -> S
     .to_string()
 }
 
+/// A legacy completions answer with `echo`: every prompt character is one token with
+/// its offset; prompt tokens score -0.5 each, except the last one of a prompt, which
+/// scores -0.1 when it is the first option letter of the scripted answer for that prompt
+/// and -3.0 otherwise, so the scripted letter's text is the most likely. Without `echo`
+/// only the generated token comes back, with no log-probabilities (as llama.cpp's server
+/// answers), which a log-likelihood scorer cannot use.
+fn echo_completion(script: &Script, body: &[u8]) -> Vec<u8> {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return response_bytes(400, &[], r#"{"error":{"message":"body is not JSON"}}"#);
+    };
+    let prompts: Vec<String> = match &body["prompt"] {
+        Value::String(prompt) => vec![prompt.clone()],
+        Value::Array(prompts) => prompts
+            .iter()
+            .filter_map(|prompt| prompt.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let echo = body["echo"] == true;
+    let mut prompt_tokens = 0;
+    let choices: Vec<Value> = prompts
+        .iter()
+        .enumerate()
+        .map(|(index, prompt)| {
+            let characters: Vec<char> = prompt.chars().collect();
+            prompt_tokens += characters.len();
+            if !echo {
+                return json!({"index": index, "text": "\n", "logprobs": null, "finish_reason": "length"});
+            }
+            let chosen = script
+                .answer(prompt)
+                .chars()
+                .find(|character| matches!(character, 'A'..='D'));
+            let last_letter = characters
+                .iter()
+                .rposition(|character| !character.is_whitespace());
+            let mut tokens = Vec::with_capacity(characters.len() + 1);
+            let mut logprobs = Vec::with_capacity(characters.len() + 1);
+            let mut offsets = Vec::with_capacity(characters.len() + 1);
+            for (position, character) in characters.iter().enumerate() {
+                tokens.push(Value::from(character.to_string()));
+                offsets.push(Value::from(position));
+                logprobs.push(if position == 0 {
+                    Value::Null
+                } else if Some(position) == last_letter {
+                    Value::from(if Some(*character) == chosen { -0.1 } else { -3.0 })
+                } else {
+                    Value::from(-0.5)
+                });
+            }
+            tokens.push(Value::from("\n"));
+            offsets.push(Value::from(characters.len()));
+            logprobs.push(Value::from(-1.0));
+            json!({
+                "index": index,
+                "text": format!("{prompt}\n"),
+                "logprobs": {"tokens": tokens, "token_logprobs": logprobs, "text_offset": offsets},
+                "finish_reason": "length"
+            })
+        })
+        .collect();
+    let response = json!({
+        "id": "cmpl-scripted",
+        "object": "text_completion",
+        "model": body["model"],
+        "choices": choices,
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": prompts.len(), "total_tokens": prompt_tokens + prompts.len()}
+    });
+    response_bytes(200, &[], &response.to_string())
+}
+
 /// What to do with one request.
 enum Action {
     Respond(Vec<u8>),
@@ -512,6 +583,14 @@ async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
                     .to_string(),
             )),
             ("POST", "/v1/chat/completions") => chat(&state, &request.body).await,
+            ("POST", "/v1/completions") => {
+                state.counters.requests.fetch_add(1, Ordering::SeqCst);
+                state
+                    .counters
+                    .logprob_requests
+                    .fetch_add(1, Ordering::SeqCst);
+                Action::Respond(echo_completion(&state.script, &request.body))
+            }
             _ => Action::Respond(response_bytes(
                 404,
                 &[],

@@ -364,3 +364,94 @@ async fn first_token_scoring_picks_the_most_likely_option_letter() {
     assert!(error.to_string().contains("lmeval_cmmlu"), "{error}");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_scoring_sums_each_options_log_probabilities() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(&data, &[("computer_network", 6)]).expect("fixture");
+    let mut script = Script::new("无法回答");
+    let mut expected_correct = 0;
+    for (index, question) in questions.iter().enumerate() {
+        let wrong = if question.answer == 'A' { 'B' } else { 'A' };
+        let letter = if index % 3 == 2 {
+            wrong
+        } else {
+            expected_correct += 1;
+            question.answer
+        };
+        script = script.rule(&format!("{}：", question.marker), &letter.to_string());
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "echo").await, 2).await;
+    for (template, run) in [
+        ("ceval_ppl_578f8d", "echo-ppl"),
+        ("lmeval_ceval_valid", "echo-lmeval"),
+    ] {
+        let spec = run_spec(run, &[("ceval", &data, 0)], &server.base_url(), 2, 4).replace(
+            "shots = 0\n",
+            &format!("shots = 0\nscoring = \"loglik_echo\"\ntemplate = \"{template}\"\n"),
+        );
+        let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+        wait_for_run(
+            &cluster.controller,
+            &submitted.run_id,
+            Duration::from_secs(60),
+        )
+        .await;
+        let status = cluster
+            .controller
+            .run_status(&submitted.run_id)
+            .await
+            .expect("status");
+        let count = |outcome: &str| {
+            status
+                .outcomes
+                .iter()
+                .find(|count| count.outcome == outcome)
+                .map_or(0, |count| count.count)
+        };
+        assert_eq!(
+            [count("correct"), count("wrong")],
+            [expected_correct, 6 - expected_correct],
+            "{template}: the scripted letter's text is the most likely"
+        );
+        let files = cluster
+            .controller
+            .render_report(&submitted.run_id)
+            .await
+            .expect("report");
+        let manifest =
+            String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");
+        assert!(manifest.contains("loglik_echo"), "{manifest}");
+        assert!(manifest.contains(template), "{manifest}");
+        // Re-scoring from the stored sums changes nothing.
+        let (checked, changed) = cluster
+            .controller
+            .rescore_run(&submitted.run_id)
+            .await
+            .expect("rescore");
+        assert_eq!((checked, changed), (6, 0));
+    }
+    // One request per item (all options in one `prompt` list), each asking for echo.
+    assert_eq!(
+        server
+            .counters
+            .logprob_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        12
+    );
+
+    // A generation template cannot score options' texts: refused with the ones that can.
+    let spec = run_spec("echo-gen", &[("ceval", &data, 0)], &server.base_url(), 2, 4).replace(
+        "shots = 0\n",
+        "shots = 0\nscoring = \"loglik_echo\"\ntemplate = \"ceval_gen_5f30c7\"\n",
+    );
+    let error = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("ceval_ppl_578f8d"), "{error}");
+    cluster.shutdown().await;
+}

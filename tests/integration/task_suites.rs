@@ -162,8 +162,11 @@ fn script() -> Script {
         .rule("算术乙", "2÷7≈\\boxed{0.3}")
 }
 
-/// (suite, subject) → (n, correct, points, refused, unextractable) from `scores.csv`.
-fn scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), (u64, u64, f64, u64, u64)> {
+/// One `scores.csv` row: (n, correct, points, refused, unextractable).
+type Row = (u64, u64, f64, u64, u64);
+
+/// (suite, subject) → [`Row`] from `scores.csv`.
+fn scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), Row> {
     let mut reader = csv::Reader::from_reader(csv_bytes);
     let headers = reader.headers().expect("header").clone();
     let column = |name: &str| {
@@ -228,7 +231,7 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
         .expect("report");
     let actual = scores(report_file(&files, "scores.csv"));
     let third = 2.0 / 3.0;
-    let expected: Vec<((&str, &str), (u64, u64, f64, u64, u64))> = vec![
+    let expected: Vec<((&str, &str), Row)> = vec![
         (("agieval", "gaokao-mathcloze"), (1, 1, 1.0, 0, 0)),
         (("agieval", "logiqa-zh"), (1, 1, 1.0, 0, 0)),
         (("c3", "c3-d"), (1, 1, 1.0, 0, 0)),

@@ -1,4 +1,6 @@
-//! An OpenAI-compatible chat completions client: one request in, one [`ItemResult`] out.
+//! An OpenAI-compatible client: one request in, one [`ItemResult`] out. Chat completions
+//! for generation and first-token scoring; legacy completions with `echo` for
+//! log-likelihood scoring ([`Call::Loglik`]).
 //!
 //! Every failure becomes a classified result (never a panic, never a lost item):
 //! connect errors, timeouts, HTTP statuses, bodies that are not chat completions.
@@ -8,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use jianzhen_proto::v1::{AttemptRecord, ChatMessage, EndpointConfig, ErrorClass, ItemResult};
+use jianzhen_proto::v1::{
+    AttemptRecord, ChatMessage, EndpointConfig, ErrorClass, ItemResult, LoglikOption, TokenLogprob,
+};
 use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
@@ -37,6 +41,33 @@ struct ChatRequestBody<'a> {
     logprobs: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_logprobs: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct EchoRequestBody<'a> {
+    model: &'a str,
+    prompt: Vec<String>,
+    temperature: f64,
+    /// One generated token: some servers refuse 0; it lies past the prompt and is ignored.
+    max_tokens: u32,
+    echo: bool,
+    logprobs: u32,
+}
+
+/// What one item asks of the endpoint.
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// A chat completion; with `top_logprobs > 0`, the first token's top candidates too.
+    Chat {
+        messages: &'a [ChatMessage],
+        top_logprobs: u32,
+    },
+    /// Every option's text (`prefix + continuation`) scored by the prompt log-probabilities
+    /// a completions endpoint echoes back.
+    Loglik {
+        prefix: &'a str,
+        options: &'a [LoglikOption],
+    },
 }
 
 /// The outcome of one attempt, before retry decisions.
@@ -161,6 +192,117 @@ fn first_token_logprobs(choice: &Value) -> Vec<jianzhen_proto::v1::TokenLogprob>
     Vec::new()
 }
 
+/// Why an echo response cannot be scored.
+#[derive(Debug)]
+enum EchoProblem {
+    /// Not a completions body: retried like any bad body.
+    Malformed(String),
+    /// A completions body without prompt log-probabilities covering the options: the
+    /// endpoint does not support `echo` (llama.cpp's server, chat-only APIs).
+    Unsupported(String),
+}
+
+/// Reads an echoed completions body: for each option, the sum of the log-probabilities
+/// of the prompt tokens that lie inside its continuation (by `text_offset`, in
+/// characters, as OpenAI and vLLM count them). A token that starts before the
+/// continuation belongs to the prefix; the generated token lies past the prompt and is
+/// ignored.
+fn parse_echo_body(
+    body: &str,
+    prefix: &str,
+    options: &[LoglikOption],
+) -> Result<ItemResult, EchoProblem> {
+    let value: Value = serde_json::from_str(body).map_err(|error| {
+        EchoProblem::Malformed(format!("response is not JSON ({error}): {}", snippet(body)))
+    })?;
+    let Some(choices) = value["choices"].as_array() else {
+        return Err(EchoProblem::Malformed(format!(
+            "response has no `choices`: {}",
+            snippet(body)
+        )));
+    };
+    let unsupported = |problem: String| {
+        EchoProblem::Unsupported(format!(
+            "{problem}; the endpoint does not echo prompt log-probabilities (llama.cpp's server and chat-only APIs do not): use scoring = \"loglik_first_token\""
+        ))
+    };
+    if choices.len() != options.len() {
+        return Err(unsupported(format!(
+            "{} prompts sent, {} choices returned",
+            options.len(),
+            choices.len()
+        )));
+    }
+    let prefix_chars = prefix.chars().count() as u64;
+    let mut candidates = Vec::with_capacity(options.len());
+    let mut summary = Vec::with_capacity(options.len());
+    for (position, choice) in choices.iter().enumerate() {
+        let index = choice["index"]
+            .as_u64()
+            .and_then(|index| usize::try_from(index).ok())
+            .unwrap_or(position);
+        let Some(option) = options.get(index) else {
+            return Err(EchoProblem::Malformed(format!(
+                "choice index {index} is past the {} prompts",
+                options.len()
+            )));
+        };
+        let end = prefix_chars + option.continuation.chars().count() as u64;
+        let logprobs = &choice["logprobs"];
+        let (Some(offsets), Some(values)) = (
+            logprobs["text_offset"].as_array(),
+            logprobs["token_logprobs"].as_array(),
+        ) else {
+            return Err(unsupported(format!(
+                "choice {index} has no `logprobs.text_offset` / `token_logprobs`"
+            )));
+        };
+        let mut sum = 0.0;
+        let mut counted = 0;
+        for (offset, logprob) in offsets.iter().zip(values) {
+            let Some(offset) = offset.as_u64() else {
+                continue;
+            };
+            if offset < prefix_chars || offset >= end {
+                continue;
+            }
+            let Some(logprob) = logprob.as_f64() else {
+                return Err(unsupported(format!(
+                    "choice {index} has no log-probability for the prompt token at {offset}"
+                )));
+            };
+            sum += logprob;
+            counted += 1;
+        }
+        if counted == 0 {
+            return Err(unsupported(format!(
+                "choice {index}: no echoed token lies inside option {}'s text",
+                option.label
+            )));
+        }
+        summary.push(format!("{}={sum:.4}", option.label));
+        candidates.push(TokenLogprob {
+            token: option.label.clone(),
+            logprob: sum,
+        });
+    }
+    let usage = &value["usage"];
+    let count = |key: &str| {
+        usage[key]
+            .as_u64()
+            .and_then(|count| u32::try_from(count).ok())
+            .unwrap_or(0)
+    };
+    Ok(ItemResult {
+        text: summary.join(" "),
+        finish_reason: "stop".to_string(),
+        prompt_tokens: count("prompt_tokens"),
+        completion_tokens: count("completion_tokens"),
+        first_token_logprobs: candidates,
+        ..ItemResult::default()
+    })
+}
+
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     let seconds: f64 = value.trim().parse().ok()?;
@@ -174,27 +316,63 @@ async fn attempt(
     http: &reqwest::Client,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
-    messages: &[ChatMessage],
-    top_logprobs: u32,
+    call: Call<'_>,
 ) -> Attempt {
-    let url = format!(
-        "{}/chat/completions",
-        endpoint.base_url.trim_end_matches('/')
-    );
-    let body = ChatRequestBody {
-        model: &endpoint.model,
-        messages: messages
-            .iter()
-            .map(|message| WireMessage {
-                role: &message.role,
-                content: &message.content,
-            })
-            .collect(),
-        temperature: endpoint.temperature,
-        max_tokens: endpoint.max_tokens,
-        stream: false,
-        logprobs: (top_logprobs > 0).then_some(true),
-        top_logprobs: (top_logprobs > 0).then_some(top_logprobs),
+    let base = endpoint.base_url.trim_end_matches('/');
+    let (url, body) = match call {
+        Call::Chat {
+            messages,
+            top_logprobs,
+        } => {
+            let body = ChatRequestBody {
+                model: &endpoint.model,
+                messages: messages
+                    .iter()
+                    .map(|message| WireMessage {
+                        role: &message.role,
+                        content: &message.content,
+                    })
+                    .collect(),
+                temperature: endpoint.temperature,
+                max_tokens: endpoint.max_tokens,
+                stream: false,
+                logprobs: (top_logprobs > 0).then_some(true),
+                top_logprobs: (top_logprobs > 0).then_some(top_logprobs),
+            };
+            (
+                format!("{base}/chat/completions"),
+                serde_json::to_value(&body),
+            )
+        }
+        Call::Loglik { prefix, options } => {
+            let body = EchoRequestBody {
+                model: &endpoint.model,
+                prompt: options
+                    .iter()
+                    .map(|option| format!("{prefix}{}", option.continuation))
+                    .collect(),
+                temperature: 0.0,
+                max_tokens: 1,
+                echo: true,
+                logprobs: 1,
+            };
+            (format!("{base}/completions"), serde_json::to_value(&body))
+        }
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            return Attempt {
+                result: failure(
+                    ErrorClass::Config,
+                    format!("cannot encode the request: {error}"),
+                    0,
+                ),
+                retryable: false,
+                throttled: false,
+                retry_after: None,
+            };
+        }
     };
     let mut request = http
         .post(&url)
@@ -267,7 +445,24 @@ async fn attempt(
             retry_after: wait,
         };
     }
-    match parse_chat_body(&text) {
+    let parsed = match call {
+        Call::Chat { .. } => parse_chat_body(&text),
+        Call::Loglik { prefix, options } => match parse_echo_body(&text, prefix, options) {
+            Ok(result) => Ok(result),
+            // The endpoint answered, but without usable prompt log-probabilities: asking
+            // again will not change that.
+            Err(EchoProblem::Unsupported(problem)) => {
+                return Attempt {
+                    result: failure(ErrorClass::BadBody, problem, http_status),
+                    retryable: false,
+                    throttled: false,
+                    retry_after: None,
+                };
+            }
+            Err(EchoProblem::Malformed(problem)) => Err(problem),
+        },
+    };
+    match parsed {
         Ok(mut result) => {
             result.http_status = http_status;
             Attempt {
@@ -295,15 +490,14 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Sends one chat completion, retrying transient failures up to `max_attempts`, each
-/// attempt waiting for a slot of `limiter`. Always returns a result; its `error_class`
-/// says whether it is an answer, and its `attempt_log` shows every attempt.
-pub async fn chat_completion(
+/// Sends one call, retrying transient failures up to `max_attempts`, each attempt
+/// waiting for a slot of `limiter`. Always returns a result; its `error_class` says
+/// whether it is an answer, and its `attempt_log` shows every attempt.
+pub async fn complete(
     http: &reqwest::Client,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
-    messages: &[ChatMessage],
-    top_logprobs: u32,
+    call: Call<'_>,
     limiter: &RateLimiter,
 ) -> ItemResult {
     let started = Instant::now();
@@ -313,7 +507,7 @@ pub async fn chat_completion(
     loop {
         limiter.acquire().await;
         let attempt_started = Instant::now();
-        let outcome = attempt(http, endpoint, api_key, messages, top_logprobs).await;
+        let outcome = attempt(http, endpoint, api_key, call).await;
         throttled += u32::from(outcome.throttled);
         let mut record = AttemptRecord {
             http_status: outcome.result.http_status,
@@ -409,6 +603,53 @@ mod tests {
                 .expect_err("number")
                 .contains("not a string")
         );
+    }
+
+    fn options(labels: &[(&str, &str)]) -> Vec<LoglikOption> {
+        labels
+            .iter()
+            .map(|(label, continuation)| LoglikOption {
+                label: (*label).to_string(),
+                continuation: (*continuation).to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn echoed_option_tokens_are_summed_by_offset() {
+        // Prefix "问：答案是" (5 characters); continuations " A" and " B".
+        let body = r#"{"choices":[
+            {"index":0,"text":"问：答案是 A\n","logprobs":{"tokens":["问","：","答案","是"," A","\n"],"token_logprobs":[null,-1.0,-0.5,-0.2,-0.3,-2.0],"text_offset":[0,1,2,4,5,7]}},
+            {"index":1,"text":"问：答案是 B\n","logprobs":{"tokens":["问","：","答案","是"," ","B","\n"],"token_logprobs":[null,-1.0,-0.5,-0.2,-0.1,-1.4,-2.0],"text_offset":[0,1,2,4,5,6,7]}}
+        ],"usage":{"prompt_tokens":11,"completion_tokens":2}}"#;
+        let result = parse_echo_body(body, "问：答案是", &options(&[("A", " A"), ("B", " B")]))
+            .expect("scored");
+        let sums: Vec<(String, f64)> = result
+            .first_token_logprobs
+            .iter()
+            .map(|candidate| (candidate.token.clone(), candidate.logprob))
+            .collect();
+        assert_eq!(sums[0].0, "A");
+        assert!((sums[0].1 + 0.3).abs() < 1e-12, "{sums:?}");
+        assert!((sums[1].1 + 1.5).abs() < 1e-12, "{sums:?}");
+        assert_eq!(result.prompt_tokens, 11);
+    }
+
+    #[test]
+    fn an_endpoint_without_echo_is_told_to_use_first_token_scoring() {
+        // llama.cpp-style: only the generated text comes back, no prompt offsets.
+        let body = r#"{"choices":[{"index":0,"text":"A","logprobs":null},{"index":1,"text":"B","logprobs":null}]}"#;
+        let Err(EchoProblem::Unsupported(problem)) =
+            parse_echo_body(body, "问", &options(&[("A", "A"), ("B", "B")]))
+        else {
+            panic!("an echo-less body is unsupported");
+        };
+        assert!(problem.contains("loglik_first_token"), "{problem}");
+        let Err(EchoProblem::Malformed(_)) =
+            parse_echo_body("<html>", "问", &options(&[("A", "A")]))
+        else {
+            panic!("a non-JSON body is malformed");
+        };
     }
 
     #[test]

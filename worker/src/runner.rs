@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::client::chat_completion;
+use crate::client::{Call, complete};
 use crate::error::WorkerError;
 use crate::limiter::RateLimiter;
 
@@ -303,15 +303,18 @@ async fn run_shard(
             };
             let mut result = match &api_key {
                 Ok(key) => {
-                    chat_completion(
-                        &http,
-                        &endpoint,
-                        key.as_deref(),
-                        &item.messages,
-                        item.top_logprobs,
-                        &limiter,
-                    )
-                    .await
+                    let call = if item.loglik_options.is_empty() {
+                        Call::Chat {
+                            messages: &item.messages,
+                            top_logprobs: item.top_logprobs,
+                        }
+                    } else {
+                        Call::Loglik {
+                            prefix: &item.loglik_prefix,
+                            options: &item.loglik_options,
+                        }
+                    };
+                    complete(&http, &endpoint, key.as_deref(), call, &limiter).await
                 }
                 Err(problem) => ItemResult {
                     error_class: ErrorClass::Config as i32,

@@ -232,7 +232,7 @@ fn gold_letter_sets(gold: &str) -> Option<Vec<BTreeSet<usize>>> {
 
 /// Writes letter sets as [`AnswerKind::MultiQuestion`] gold.
 pub fn encode_letter_sets(sets: &[BTreeSet<usize>]) -> String {
-    let texts: Vec<String> = sets.iter().map(|set| letters_of(set)).collect();
+    let texts: Vec<String> = sets.iter().map(letters_of).collect();
     serde_json::Value::from(texts).to_string()
 }
 
