@@ -190,3 +190,64 @@ fn simpleqa_and_cmath() {
     );
     assert_eq!(distractor.len(), 360);
 }
+
+/// Every item of every task suite on the real files renders with its default template
+/// and has a gold answer that template can show (tnews by `label_desc`, OCNLI's letters).
+#[test]
+fn every_real_item_renders_and_has_a_gold_answer() {
+    use jianzhen_suites::tasks::{TaskSuite, load_task, prompts};
+    let Some(root) = real_data_root() else { return };
+    let folder = |suite: TaskSuite| -> PathBuf {
+        match suite {
+            TaskSuite::Gaokao => root.join("gaokao_bench"),
+            TaskSuite::Agieval => root.join("agieval"),
+            TaskSuite::C3 => root.join("clue_c3/data"),
+            TaskSuite::Cmrc2018 => root.join("clue_cmrc2018/squad-style-data"),
+            TaskSuite::Ocnli => root.join("clue_ocnli/data/ocnli"),
+            TaskSuite::FewClue(_) => root.join("fewclue/datasets"),
+            TaskSuite::SimpleQa => root.join("chinese_simpleqa/data"),
+            TaskSuite::Cmath => root.join("cmath/datasets"),
+        }
+    };
+    let mut rendered = 0;
+    for suite in TaskSuite::all() {
+        let data = folder(suite);
+        if !data.is_dir() {
+            eprintln!("{suite}: no real data at {}; skipped", data.display());
+            continue;
+        }
+        let load = load_task(suite, &data, suite.default_split())
+            .unwrap_or_else(|error| panic!("{suite} loads: {error}"));
+        let template = prompts::default_template(suite);
+        let mut golds: BTreeMap<String, usize> = BTreeMap::new();
+        for item in &load.items {
+            let messages = prompts::render(template, item)
+                .unwrap_or_else(|error| panic!("{suite} {} renders: {error}", item.id));
+            assert!(!messages[0].content.is_empty());
+            assert!(
+                !messages[0].content.contains("{question}"),
+                "{suite} {}: a placeholder was left",
+                item.id
+            );
+            let gold = prompts::item_gold(template, item)
+                .unwrap_or_else(|error| panic!("{suite} {} has a gold: {error}", item.id));
+            assert!(!gold.gold.is_empty(), "{suite} {}", item.id);
+            *golds.entry(gold.gold.clone()).or_insert(0) += 1;
+            rendered += 1;
+        }
+        eprintln!(
+            "{suite}: {} items rendered with {template}; {} distinct gold answers",
+            load.items.len(),
+            golds.len()
+        );
+        // Label tasks use more than one answer: a mapping that sent every record to one
+        // letter would show here.
+        if matches!(
+            suite,
+            TaskSuite::FewClue(_) | TaskSuite::Ocnli | TaskSuite::C3
+        ) {
+            assert!(golds.len() > 1, "{suite}: gold answers {golds:?}");
+        }
+    }
+    eprintln!("{rendered} real items rendered");
+}
