@@ -239,7 +239,7 @@ async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
         "{scores}"
     );
     assert!(
-        scores.contains("scripted,campus-quiz,library,Facilities,3,3,1.0"),
+        scores.contains("scripted,campus-quiz,library,Facilities,3,3,3.0,1.0"),
         "{scores}"
     );
     let manifest = String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");

@@ -173,14 +173,24 @@ async fn the_html_report_renders_offline_in_chromium_with_the_polars_numbers() {
     // What polars computed, from scores.csv: per (endpoint, suite) n, correct, means.
     let scores = String::from_utf8(report_file(&files, "scores.csv").to_vec()).expect("utf-8");
     let mut expected: BTreeMap<(String, String), (i64, i64, Vec<f64>)> = BTreeMap::new();
+    let header: Vec<&str> = scores.lines().next().expect("header").split(',').collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|column| *column == name)
+            .unwrap_or_else(|| panic!("scores.csv has no {name}"))
+    };
+    let (n_at, correct_at, accuracy_at) = (column("n"), column("correct"), column("accuracy"));
     for line in scores.lines().skip(1) {
         let fields: Vec<&str> = line.split(',').collect();
         let entry = expected
             .entry((fields[0].to_string(), fields[1].to_string()))
             .or_default();
-        entry.0 += fields[4].parse::<i64>().expect("n");
-        entry.1 += fields[5].parse::<i64>().expect("correct");
-        entry.2.push(fields[6].parse::<f64>().expect("accuracy"));
+        entry.0 += fields[n_at].parse::<i64>().expect("n");
+        entry.1 += fields[correct_at].parse::<i64>().expect("correct");
+        entry
+            .2
+            .push(fields[accuracy_at].parse::<f64>().expect("accuracy"));
     }
     assert_eq!(expected.len(), 4, "2 endpoints x 2 suites");
 
