@@ -134,6 +134,10 @@ fn suites_list_names_the_templates_with_their_hashes() {
         "cmmlu_gen_c13365",
         "ceval_ppl_578f8d",
         "lmeval_cmmlu",
+        "gaokao_gen_5cfe9e",
+        "fewclue_chid_gen_0a29a2",
+        "cmath_evalscope_0shot",
+        "fewclue_csldcp",
     ] {
         assert!(stdout.contains(template), "{stdout}");
     }
@@ -215,6 +219,88 @@ fn suites_check_loads_a_declarative_spec() {
         "{stdout}"
     );
     assert!(stdout.contains("campus_quiz_v1"), "{stdout}");
+
+    // `suites show` on the spec file: counts and the first item's prompt.
+    let output = Command::new(BINARY)
+        .args([
+            "suites",
+            "show",
+            spec.to_str().expect("utf-8 path"),
+            "--data",
+            dir.path().to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .expect("run show");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("split `test`: 3 items in 2 subjects"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("prompt of "), "{stdout}");
+    // Items are ordered by subject: canteen's first question comes first.
+    assert!(stdout.contains("以下是关于食堂的单项选择题"), "{stdout}");
+    assert!(
+        stdout.contains("题t2\nA. 甲\nB. 乙\nC. 丙\n答案："),
+        "the first item's prompt: {stdout}"
+    );
+}
+
+#[test]
+fn suites_show_previews_a_task_suite_with_its_gold() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("c3-d-dev.json"),
+        r#"[[["男：去哪儿？", "女：去学校。"], [{"question": "女的去哪儿?", "choice": ["商店", "学校", "家"], "answer": "学校"}], "d-1"]]"#,
+    )
+    .expect("c3-d");
+    std::fs::write(
+        dir.path().join("c3-m-dev.json"),
+        r#"[[["短文。"], [{"question": "问?", "choice": ["春", "夏"], "answer": "夏"}], "m-1"]]"#,
+    )
+    .expect("c3-m");
+    let output = Command::new(BINARY)
+        .args([
+            "suites",
+            "show",
+            "c3",
+            "--data",
+            dir.path().to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("run show");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("2 items in 2 subjects; kinds: single choice 2"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("graded as choice, gold B"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "男：去哪儿？女：去学校。\n问：女的去哪儿?\nA. 商店\nB. 学校\nC. 家\nD. [NULL]\n"
+        ),
+        "the OpenCompass C3 prompt: {stdout}"
+    );
+    let (ok, stderr) = run(&[
+        "suites",
+        "show",
+        "c3",
+        "--data",
+        "/nonexistent",
+        "--split",
+        "test",
+    ]);
+    assert!(!ok);
+    assert!(stderr.contains("c3-d-test.json"), "{stderr}");
 }
 
 #[test]
