@@ -114,6 +114,16 @@ struct RunArgs {
     /// top_logprobs; the most likely option letter).
     #[arg(long)]
     scoring: Option<String>,
+    /// A judge model (OpenAI-compatible base URL) for suites graded by one (simpleqa):
+    /// every answer is sent to it with the suite's published judge prompt.
+    #[arg(long, requires = "judge_model")]
+    judge_endpoint: Option<String>,
+    /// Model name of the judge.
+    #[arg(long, requires = "judge_endpoint")]
+    judge_model: Option<String>,
+    /// Environment variable holding the judge's API key.
+    #[arg(long, requires = "judge_endpoint")]
+    judge_api_key_env: Option<String>,
     /// Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1.
     #[arg(long)]
     endpoint: Option<String>,
@@ -342,6 +352,22 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             max_tokens: args.max_tokens,
             max_attempts: 3,
         }],
+        judge: match (&args.judge_endpoint, &args.judge_model) {
+            (Some(base_url), Some(model)) => Some(EndpointSpec {
+                name: "judge".to_string(),
+                base_url: base_url.clone(),
+                model: model.clone(),
+                vendor: None,
+                api_key_env: args.judge_api_key_env.clone(),
+                max_concurrency: args.concurrency,
+                requests_per_second: None,
+                timeout_secs: args.timeout_secs,
+                temperature: 0.0,
+                max_tokens: 32,
+                max_attempts: 3,
+            }),
+            _ => None,
+        },
     };
     let text = spec.to_toml().context("could not write the run spec")?;
     // Validate exactly as a submitted file would be.

@@ -191,6 +191,7 @@ impl Controller {
                     completion_tokens: hit.completion_tokens,
                     latency_ms: hit.latency_ms,
                     first_token_logprobs: logprobs_from_json(&hit.logprobs_json),
+                    judge_text: hit.judge_text.clone(),
                     ..v1::ItemResult::default()
                 };
                 let (extracted, outcome) = score_result(&response, &hit.scoring);
@@ -214,6 +215,7 @@ impl Controller {
                     throttled: 0,
                     attempt_log_json: "[]".to_string(),
                     logprobs_json: hit.logprobs_json.clone(),
+                    judge_text: response.judge_text,
                     extracted,
                     outcome,
                     received_at_ms,
@@ -248,9 +250,12 @@ impl Controller {
                     error_class: v1::ErrorClass::from_str_name(&input.error_class)
                         .unwrap_or(v1::ErrorClass::None) as i32,
                     first_token_logprobs: logprobs_from_json(&input.logprobs_json),
+                    judge_text: input.judge_text.clone(),
                     ..v1::ItemResult::default()
                 };
-                let (extracted, outcome) = if planner::is_logprob_kind(&input.kind) {
+                let (extracted, outcome) = if input.kind == planner::JUDGE_KIND {
+                    score_judged(&result)
+                } else if planner::is_logprob_kind(&input.kind) {
                     score_first_token(&result, &input.gold, &input.options_json)
                 } else if let Some(kind) = graded_kind(&input.kind) {
                     score_graded(&result, kind, &input.gold, &input.options_json)
@@ -392,9 +397,13 @@ impl Controller {
                 .store
                 .lease_shard(&pending.run_id, &pending.shard_id)
                 .await?;
+            // A judged item waits for the judge too.
+            let judge_secs = spec.judge.as_ref().map_or(0.0, |judge| {
+                judge.timeout_secs * f64::from(judge.max_attempts)
+            });
             let progress_timeout = self.config.progress_timeout.unwrap_or_else(|| {
                 Duration::from_secs_f64(
-                    endpoint.timeout_secs * f64::from(endpoint.max_attempts) + 30.0,
+                    endpoint.timeout_secs * f64::from(endpoint.max_attempts) + judge_secs + 30.0,
                 )
             });
             leases.grant(
@@ -441,6 +450,18 @@ impl Controller {
                     }),
                 }),
                 items,
+                judge: spec.judge.as_ref().map(|judge| v1::EndpointConfig {
+                    name: judge.name.clone(),
+                    base_url: judge.base_url.clone(),
+                    model: judge.model.clone(),
+                    api_key_env: judge.api_key_env.clone().unwrap_or_default(),
+                    max_concurrency: judge.max_concurrency,
+                    timeout_ms: (judge.timeout_secs * 1000.0) as u64,
+                    temperature: judge.temperature,
+                    max_tokens: judge.max_tokens,
+                    max_attempts: judge.max_attempts,
+                    requests_per_second: judge.requests_per_second.unwrap_or(0.0),
+                }),
                 progress_timeout_ms: u64::try_from(progress_timeout.as_millis())
                     .unwrap_or(u64::MAX),
             }));
@@ -517,6 +538,7 @@ impl Controller {
                 throttled: result.throttled,
                 attempt_log_json,
                 logprobs_json: logprobs_json(&result.first_token_logprobs),
+                judge_text: result.judge_text,
                 extracted,
                 outcome,
                 received_at_ms,
@@ -937,6 +959,10 @@ fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<Stri
         let (extracted, outcome) = score_graded(result, kind, &scoring.gold, &scoring.options_json);
         return (extracted, outcome.as_str().to_string());
     }
+    if scoring.kind == planner::JUDGE_KIND {
+        let (extracted, outcome) = score_judged(result);
+        return (extracted, outcome.as_str().to_string());
+    }
     if scoring.kind != "choice" {
         let outcome = if result.error_class == v1::ErrorClass::None as i32 {
             RECORDED
@@ -962,6 +988,22 @@ fn item_request(
         top_logprobs: open.top_logprobs,
         ..v1::ItemRequest::default()
     };
+    let (judge_messages, messages): (Vec<_>, Vec<_>) = messages
+        .into_iter()
+        .partition(|message| message.role.starts_with(planner::JUDGE_ROLE_PREFIX));
+    if !judge_messages.is_empty() {
+        let content = |role: &str| {
+            judge_messages
+                .iter()
+                .find(|message| message.role == role)
+                .map(|message| message.content.clone())
+                .unwrap_or_default()
+        };
+        request.judge = Some(v1::JudgeCall {
+            system: content(planner::JUDGE_SYSTEM_ROLE),
+            user_template: content(planner::JUDGE_USER_ROLE),
+        });
+    }
     let is_loglik = messages
         .first()
         .is_some_and(|message| message.role == planner::LOGLIK_PREFIX_ROLE);
@@ -1017,6 +1059,22 @@ pub fn score_graded(
         return (grade.extracted, Outcome::Truncated);
     }
     (grade.extracted, grade.outcome)
+}
+
+/// Grades an answer by its judge's verdict (A correct, B incorrect, C not attempted). The
+/// verdict is stored as the extraction (`judge:correct`, ...); a judge reply without a
+/// verdict leaves the answer `unextractable`, never wrong.
+pub fn score_judged(result: &v1::ItemResult) -> (Option<String>, Outcome) {
+    if let Some(outcome) = non_answer_outcome(result) {
+        return (None, outcome);
+    }
+    if result.finish_reason == "length" {
+        return (None, Outcome::Truncated);
+    }
+    match jianzhen_suites::tasks::judge::read_verdict(&result.judge_text) {
+        Some(verdict) => (Some(verdict.as_str().to_string()), verdict.outcome()),
+        None => (None, Outcome::Unextractable),
+    }
 }
 
 /// The name under which results answered from the response cache are stored.

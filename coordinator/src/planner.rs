@@ -122,7 +122,11 @@ impl PreparedSuite {
     }
 
     /// Renders the items of a task suite: prompt, grading kind and gold for each.
-    fn render_task_items(&self, label: &str) -> Result<RenderedBySubject, CoordinatorError> {
+    fn render_task_items(
+        &self,
+        label: &str,
+        judge: Option<&EndpointSpec>,
+    ) -> Result<RenderedBySubject, CoordinatorError> {
         let mut rendered_by_subject: RenderedBySubject = BTreeMap::new();
         let kept = kept_per_subject(
             &self.task_items,
@@ -132,7 +136,33 @@ impl PreparedSuite {
         );
         for item in kept {
             let gold = tasks::prompts::item_gold(&self.template, item)?;
-            let messages = tasks::prompts::render(&self.template, item)?;
+            let mut messages = tasks::prompts::render(&self.template, item)?;
+            // Chinese SimpleQA's published grading asks a judge model; with one in the
+            // spec, the judge prompt travels with the item.
+            let judged = judge.filter(|_| {
+                matches!(self.definition, SuiteDefinition::Task(TaskSuite::SimpleQa))
+                    && gold.kind == tasks::grade::AnswerKind::FreeText
+            });
+            let mut judge_identity = String::new();
+            if let Some(judge) = judged {
+                let target = tasks::grade::references(&gold.gold).join(" / ");
+                let (system, user) = tasks::judge::simpleqa_judge_prompt(&item.question, &target);
+                messages.push(ChatMessage {
+                    role: JUDGE_SYSTEM_ROLE.to_string(),
+                    content: system,
+                });
+                messages.push(ChatMessage {
+                    role: JUDGE_USER_ROLE.to_string(),
+                    content: user,
+                });
+                judge_identity = format!(
+                    "{}|{}|{}|{}",
+                    judge.base_url.trim_end_matches('/'),
+                    judge.model,
+                    judge.temperature,
+                    judge.max_tokens
+                );
+            }
             let messages_json = serde_json::to_string(&messages)
                 .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
             let item_key = short_hash(
@@ -151,7 +181,12 @@ impl PreparedSuite {
                 .entry(item.subject.clone())
                 .or_default()
                 .push(RenderedItem {
-                    kind: gold.kind.as_str().to_string(),
+                    kind: if judged.is_some() {
+                        JUDGE_KIND.to_string()
+                    } else {
+                        gold.kind.as_str().to_string()
+                    },
+                    judge_identity,
                     max_tokens: 0,
                     item_key,
                     messages_json,
@@ -231,6 +266,18 @@ pub struct Manifest {
     /// Present when the run audits provenance: how many probes of each kind were sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<ProvenanceManifest>,
+    /// The judge model and prompt, when a suite is graded by one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeManifest>,
+}
+
+/// Who grades judged items, and with which prompt (never a key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeManifest {
+    pub endpoint: EndpointManifest,
+    pub prompt: String,
+    pub prompt_hash: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -362,7 +409,7 @@ pub fn plan(
         let label = prepared.label();
         // Render each item's prompt once; it is the same for every endpoint and repeat.
         let mut rendered_by_subject: RenderedBySubject = match prepared.definition {
-            SuiteDefinition::Task(_) => prepared.render_task_items(&label)?,
+            SuiteDefinition::Task(_) => prepared.render_task_items(&label, spec.judge.as_ref())?,
             _ => BTreeMap::new(),
         };
         let kept = kept_per_subject(
@@ -400,6 +447,7 @@ pub fn plan(
                 .entry(item.subject.clone())
                 .or_default()
                 .push(RenderedItem {
+                    judge_identity: String::new(),
                     kind: choice_kind(prepared.scoring).to_string(),
                     max_tokens: if prepared.scoring == ScoringMode::Gen {
                         0
@@ -470,6 +518,7 @@ pub fn plan(
                 .entry(probe.kind.as_str())
                 .or_default()
                 .push(RenderedItem {
+                    judge_identity: String::new(),
                     item_key: short_hash(
                         &[
                             "probe",
@@ -529,6 +578,16 @@ pub fn plan(
         suites: suite_manifests,
         endpoints: spec.endpoints.iter().map(EndpointManifest::from).collect(),
         provenance: probe_manifest,
+        judge: spec
+            .judge
+            .as_ref()
+            .filter(|_| items.iter().any(|item| item.kind == JUDGE_KIND))
+            .map(|judge| JudgeManifest {
+                endpoint: EndpointManifest::from(judge),
+                prompt: tasks::judge::SIMPLEQA_JUDGE_NAME.to_string(),
+                prompt_hash: tasks::judge::judge_prompt_hash(),
+                source: "OpenCompass opencompass/datasets/chinese_simpleqa.py @ 3ce9b0a4 (csimpleqa_judge_prompt_new)".to_string(),
+            }),
     };
     Ok(Plan {
         run_id: run_id.to_string(),
@@ -580,6 +639,9 @@ type RenderedBySubject = BTreeMap<String, Vec<RenderedItem>>;
 #[derive(Debug, Clone)]
 struct RenderedItem {
     item_key: String,
+    /// The judge model's URL, model and settings for judged items (part of the cache
+    /// key: another judge is another request); empty otherwise.
+    judge_identity: String,
     messages_json: String,
     subject: String,
     category: String,
@@ -600,6 +662,14 @@ pub fn choice_kind(mode: ScoringMode) -> &'static str {
         ScoringMode::Gen => "choice",
     }
 }
+
+/// Items graded by the run's judge model (Chinese SimpleQA with `[judge]`).
+pub const JUDGE_KIND: &str = "judge:simpleqa";
+/// Roles under which a judged item stores its judge prompt after its own messages; the
+/// lease turns them into the request's judge call.
+pub const JUDGE_ROLE_PREFIX: &str = "judge:";
+pub const JUDGE_SYSTEM_ROLE: &str = "judge:system";
+pub const JUDGE_USER_ROLE: &str = "judge:user";
 
 /// Items scored by summing the echoed log-probabilities of each option's text.
 pub const LOGLIK_ECHO_KIND: &str = "choice:loglik_echo";
@@ -695,18 +765,23 @@ fn emit_shards(
             } else {
                 endpoint.max_tokens
             };
-            let request_key = short_hash(
-                &[
-                    endpoint.base_url.trim_end_matches('/'),
-                    &endpoint.model,
-                    &endpoint.temperature.to_string(),
-                    &max_tokens.to_string(),
-                    &top_logprobs.to_string(),
-                    &item.messages_json,
-                    &repeat.to_string(),
-                ],
-                32,
-            );
+            let temperature = endpoint.temperature.to_string();
+            let max_tokens_text = max_tokens.to_string();
+            let top_logprobs_text = top_logprobs.to_string();
+            let repeat_text = repeat.to_string();
+            let mut parts = vec![
+                endpoint.base_url.trim_end_matches('/'),
+                &endpoint.model,
+                &temperature,
+                &max_tokens_text,
+                &top_logprobs_text,
+                &item.messages_json,
+                &repeat_text,
+            ];
+            if !item.judge_identity.is_empty() {
+                parts.push(&item.judge_identity);
+            }
+            let request_key = short_hash(&parts, 32);
             items.push(PlannedItem {
                 item_key: item.item_key.clone(),
                 repeat: *repeat,

@@ -118,6 +118,73 @@ pub fn render(
     Ok(files)
 }
 
+/// Verdict counts of one endpoint on one judged suite.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JudgedMetrics {
+    pub endpoint: String,
+    pub suite: String,
+    /// Judged answers (API errors and truncated answers are not judged).
+    pub total: u64,
+    pub correct: u64,
+    pub incorrect: u64,
+    pub not_attempted: u64,
+}
+
+impl JudgedMetrics {
+    fn ratio(numerator: u64, denominator: u64) -> f64 {
+        if denominator == 0 {
+            return 0.0;
+        }
+        numerator as f64 / denominator as f64
+    }
+
+    pub fn correct_share(&self) -> f64 {
+        Self::ratio(self.correct, self.total)
+    }
+
+    pub fn given_attempted(&self) -> f64 {
+        Self::ratio(self.correct, self.correct + self.incorrect)
+    }
+
+    /// Chinese SimpleQA's F1: harmonic mean of correct / all and correct / attempted.
+    pub fn f1(&self) -> f64 {
+        let (share, attempted) = (self.correct_share(), self.given_attempted());
+        if share + attempted == 0.0 {
+            return 0.0;
+        }
+        2.0 * share * attempted / (share + attempted)
+    }
+}
+
+/// Verdict counts per (endpoint, suite) over the rows a judge graded.
+pub fn judged_metrics(rows: &[ScoredRow]) -> Vec<JudgedMetrics> {
+    let mut metrics: std::collections::BTreeMap<(String, String), JudgedMetrics> =
+        std::collections::BTreeMap::new();
+    for row in rows {
+        let Some(verdict) = row
+            .extracted
+            .as_deref()
+            .and_then(|extracted| extracted.strip_prefix("judge:"))
+        else {
+            continue;
+        };
+        let entry = metrics
+            .entry((row.endpoint.clone(), row.suite.clone()))
+            .or_insert_with(|| JudgedMetrics {
+                endpoint: row.endpoint.clone(),
+                suite: row.suite.clone(),
+                ..JudgedMetrics::default()
+            });
+        entry.total += 1;
+        match verdict {
+            "correct" => entry.correct += 1,
+            "incorrect" => entry.incorrect += 1,
+            _ => entry.not_attempted += 1,
+        }
+    }
+    metrics.into_values().collect()
+}
+
 fn markdown(input: &ReportInput<'_>) -> String {
     let ReportInput {
         record,
@@ -183,6 +250,35 @@ fn markdown(input: &ReportInput<'_>) -> String {
             let _ = write!(md, " {count} |");
         }
         md.push('\n');
+    }
+
+    let judged = judged_metrics(input.rows);
+    if !judged.is_empty() {
+        let _ = writeln!(md, "\n## Judged suites\n");
+        let _ = writeln!(
+            md,
+            "Graded by the judge model (manifest `judge`), with the suite's published metrics: *given attempted* = correct / (correct + incorrect); F1 = harmonic mean of that and correct / all (Chinese SimpleQA's F1). Not attempted answers (the judge's C) are counted as `unextractable` above.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| endpoint | suite | answers | correct | incorrect | not attempted | correct % | given attempted % | F1 |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        for metric in judged {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                metric.endpoint,
+                metric.suite,
+                metric.total,
+                metric.correct,
+                metric.incorrect,
+                metric.not_attempted,
+                percent(metric.correct_share()),
+                percent(metric.given_attempted()),
+                percent(metric.f1()),
+            );
+        }
     }
 
     if !summary.comparisons.is_empty() {
@@ -342,4 +438,25 @@ fn markdown(input: &ReportInput<'_>) -> String {
         "\nData file hashes, template hashes and all settings are in `manifest.json`; every item with its prompt and raw answer is in `results.parquet`; `report.html` has charts and example items."
     );
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn judged_metrics_follow_simpleqa_s_definitions() {
+        let metrics = JudgedMetrics {
+            total: 10,
+            correct: 4,
+            incorrect: 4,
+            not_attempted: 2,
+            ..JudgedMetrics::default()
+        };
+        assert!((metrics.correct_share() - 0.4).abs() < 1e-12);
+        assert!((metrics.given_attempted() - 0.5).abs() < 1e-12);
+        // 2 · 0.4 · 0.5 / 0.9
+        assert!((metrics.f1() - 0.4 / 0.9).abs() < 1e-12);
+        assert_eq!(JudgedMetrics::default().f1(), 0.0);
+    }
 }

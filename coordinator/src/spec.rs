@@ -36,6 +36,11 @@ pub struct RunSpec {
     pub provenance: bool,
     pub suites: Vec<SuiteSpec>,
     pub endpoints: Vec<EndpointSpec>,
+    /// A judge model for suites whose published evaluation grades answers with one
+    /// (Chinese SimpleQA): it is sent each answer with the suite's judge prompt. Not
+    /// evaluated itself; its key is read from `api_key_env` on the workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<EndpointSpec>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,10 +215,10 @@ impl RunSpec {
             }
         }
         let mut names = std::collections::BTreeSet::new();
-        for endpoint in &self.endpoints {
+        for endpoint in self.endpoints.iter().chain(&self.judge) {
             if !names.insert(endpoint.name.as_str()) {
                 return Err(invalid(format!(
-                    "endpoint name `{}` is used twice; endpoint names must be unique",
+                    "endpoint name `{}` is used twice (the judge counts); endpoint names must be unique",
                     endpoint.name
                 )));
             }
@@ -263,9 +268,12 @@ fn reject_inline_secrets(text: &str, origin: &str) -> Result<(), CoordinatorErro
     let Ok(value) = text.parse::<toml::Table>() else {
         return Ok(()); // the typed parse reports the syntax error with its position
     };
-    let Some(endpoints) = value.get("endpoints").and_then(|v| v.as_array()) else {
-        return Ok(());
-    };
+    let endpoints = value
+        .get("endpoints")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+        .chain(value.get("judge"));
     for endpoint in endpoints {
         let Some(table) = endpoint.as_table() else {
             continue;

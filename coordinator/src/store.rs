@@ -78,6 +78,7 @@ const SCHEMA: &[&str] = &[
                 throttled BIGINT NOT NULL,
         attempt_log_json TEXT NOT NULL,
         logprobs_json TEXT NOT NULL,
+        judge_text TEXT NOT NULL,
         extracted TEXT,
         outcome TEXT NOT NULL,
         received_at_ms BIGINT NOT NULL,
@@ -94,6 +95,7 @@ const SCHEMA: &[&str] = &[
         completion_tokens BIGINT NOT NULL,
                 latency_ms BIGINT NOT NULL,
         logprobs_json TEXT NOT NULL,
+        judge_text TEXT NOT NULL,
         created_at_ms BIGINT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -101,7 +103,7 @@ const SCHEMA: &[&str] = &[
 
 /// Bumped whenever the schema changes; a store of another version is refused with advice
 /// rather than failing later on a missing column.
-pub const SCHEMA_VERSION: &str = "4";
+pub const SCHEMA_VERSION: &str = "5";
 
 pub const SHARD_PENDING: &str = "pending";
 pub const SHARD_LEASED: &str = "leased";
@@ -156,6 +158,7 @@ pub struct CacheHit {
     pub completion_tokens: u32,
     pub latency_ms: u64,
     pub logprobs_json: String,
+    pub judge_text: String,
 }
 
 /// A raw response with its score, as stored.
@@ -181,6 +184,8 @@ pub struct StoredResult {
     pub attempt_log_json: String,
     /// The first token's top candidates as `[[token, logprob], ...]` (first-token items).
     pub logprobs_json: String,
+    /// The judge model's reply (judged items); empty otherwise.
+    pub judge_text: String,
     pub extracted: Option<String>,
     pub outcome: String,
     pub received_at_ms: i64,
@@ -224,6 +229,7 @@ pub struct RescoreInput {
     pub outcome: String,
     pub kind: String,
     pub logprobs_json: String,
+    pub judge_text: String,
 }
 
 /// A new score for a stored result.
@@ -637,9 +643,9 @@ impl Store {
                 "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
                     response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
                     error_message, http_status, attempts, throttled, attempt_log_json, logprobs_json, extracted,
-                    outcome, received_at_ms)
+                    outcome, received_at_ms, judge_text)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                    $20, $21, $22)
+                    $20, $21, $22, $23)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&result.run_id)
@@ -664,6 +670,7 @@ impl Store {
             .bind(result.extracted.clone())
             .bind(&result.outcome)
             .bind(result.received_at_ms)
+            .bind(&result.judge_text)
             .execute(&mut *transaction)
             .await?
             .rows_affected();
@@ -673,8 +680,8 @@ impl Store {
             if let Some(cache_key) = &result.cache_key {
                 sqlx::query(
                     "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
-                        completion_tokens, latency_ms, logprobs_json, created_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (request_key) DO NOTHING",
+                        completion_tokens, latency_ms, logprobs_json, created_at_ms, judge_text)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_key) DO NOTHING",
                 )
                 .bind(cache_key)
                 .bind(&result.response_text)
@@ -684,6 +691,7 @@ impl Store {
                                 .bind(as_i64(result.latency_ms))
                 .bind(&result.logprobs_json)
                 .bind(result.received_at_ms)
+                .bind(&result.judge_text)
                 .execute(&mut *transaction)
                 .await?;
             }
@@ -700,7 +708,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
                     c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
-                    c.logprobs_json
+                    c.logprobs_json, c.judge_text
              FROM items i
              JOIN response_cache c ON c.request_key = i.request_key
              LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
@@ -730,6 +738,7 @@ impl Store {
                     completion_tokens: as_u32(row.try_get("completion_tokens")?),
                     latency_ms: as_u64(row.try_get("latency_ms")?),
                     logprobs_json: row.try_get("logprobs_json")?,
+                    judge_text: row.try_get("judge_text")?,
                 })
             })
             .collect()
@@ -982,7 +991,8 @@ impl Store {
     pub async fn rescore_inputs(&self, run_id: &str) -> Result<Vec<RescoreInput>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT r.endpoint, r.item_key, r.repeat_index, i.gold, i.options_json, r.response_text,
-                    r.finish_reason, r.error_class, r.extracted, r.outcome, i.kind, r.logprobs_json
+                    r.finish_reason, r.error_class, r.extracted, r.outcome, i.kind, r.logprobs_json,
+                    r.judge_text
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
                           WHERE r.run_id = $1 AND i.kind NOT LIKE 'probe:%'
@@ -1006,6 +1016,7 @@ impl Store {
                     outcome: row.try_get("outcome")?,
                     kind: row.try_get("kind")?,
                     logprobs_json: row.try_get("logprobs_json")?,
+                    judge_text: row.try_get("judge_text")?,
                 })
             })
             .collect()

@@ -352,3 +352,131 @@ async fn a_task_suite_with_shots_or_a_wrong_template_is_refused_with_advice() {
     assert!(error.to_string().contains("c3-d-dev.json"), "{error}");
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simpleqa_answers_are_graded_by_the_judge_model_when_one_is_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("simpleqa");
+    write(
+        &data.join("chinese_simpleqa.jsonl"),
+        concat!(
+            "{\"id\": \"q1\", \"primary_category\": \"中华文化\", \"secondary_category\": \"文学\", \"question\": \"事实甲：《狂人日记》的作者是谁？\", \"answer\": \"鲁迅\", \"urls\": []}\n",
+            "{\"id\": \"q2\", \"primary_category\": \"中华文化\", \"secondary_category\": \"文学\", \"question\": \"事实乙：《女神》的作者是谁？\", \"answer\": \"郭沫若\", \"urls\": []}\n",
+            "{\"id\": \"q3\", \"primary_category\": \"自然科学\", \"secondary_category\": \"化学\", \"question\": \"事实丙：菱镁矿的主要成分是什么？\", \"answer\": \"碳酸镁（MgCO3）\", \"urls\": []}\n",
+            "{\"id\": \"q4\", \"primary_category\": \"自然科学\", \"secondary_category\": \"地理\", \"question\": \"事实丁：珠峰在哪两国边境？\", \"answer\": \"中国和尼泊尔\", \"urls\": []}\n",
+        ),
+    );
+    let model = jianzhen_testkit::start(
+        Script::new("我不知道")
+            .rule("事实甲", "鲁迅。")
+            .rule("事实乙", "巴金")
+            .rule("事实丙", "MgCO3")
+            .rule("事实丁", "尼泊尔和中国"),
+    )
+    .await;
+    // The judge sees OpenCompass's prompt with the predicted answer filled in; it accepts
+    // the paraphrase "MgCO3", which reference matching alone would not.
+    let judge = jianzhen_testkit::start(
+        Script::new("无法判断")
+            .rule("预测答案: 鲁迅。", "A")
+            .rule("预测答案: 巴金", "B")
+            .rule("预测答案: MgCO3", "A:【正确】")
+            .fail("预测答案: 尼泊尔和中国", 500),
+    )
+    .await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
+    let spec = run_spec("judged", &[("simpleqa", &data, 0)], &model.base_url(), 2, 4)
+        + &format!(
+            "[judge]\nname = \"judge\"\nbase_url = \"{}\"\nmodel = \"judge\"\nmax_concurrency = 2\ntimeout_secs = 10\nmax_attempts = 2\n",
+            judge.base_url()
+        );
+    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
+    wait_for_run(
+        &cluster.controller,
+        &submitted.run_id,
+        Duration::from_secs(60),
+    )
+    .await;
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let actual = scores(report_file(&files, "scores.csv"));
+    // 中华文化: correct (A), wrong (B); 自然科学: correct (A, a paraphrase), api_error
+    // (the judge failed; the item can be retried).
+    assert_eq!(
+        actual[&("simpleqa".to_string(), "中华文化".to_string())].1,
+        1
+    );
+    assert_eq!(
+        actual[&("simpleqa".to_string(), "自然科学".to_string())].1,
+        1
+    );
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    let count = |outcome: &str| {
+        status
+            .outcomes
+            .iter()
+            .find(|count| count.outcome == outcome)
+            .map_or(0, |count| count.count)
+    };
+    assert_eq!(
+        [count("correct"), count("wrong"), count("api_error")],
+        [2, 1, 1]
+    );
+    // Every answer went to the judge; the failing one twice (max_attempts = 2).
+    assert_eq!(judge.requests(), 5);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(report_file(&files, "manifest.json")).expect("manifest");
+    assert_eq!(manifest["judge"]["prompt"], "chinese_simpleqa_judge");
+    assert_eq!(manifest["judge"]["endpoint"]["model"], "judge");
+    let markdown = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    // 3 judged answers: 2 correct, 1 incorrect → given attempted 66.7%, F1 = 2·(2/3)·(2/3)/(4/3).
+    assert!(
+        markdown.contains("| scripted | simpleqa | 3 | 2 | 1 | 0 | 66.7 | 66.7 | 66.7 |"),
+        "{markdown}"
+    );
+
+    // Re-grading the stored verdicts changes nothing; the same requests in another run
+    // come from the cache with their verdicts, without calling the model or the judge.
+    let (checked, changed) = cluster
+        .controller
+        .rescore_run(&submitted.run_id)
+        .await
+        .expect("rescore");
+    assert_eq!((checked, changed), (4, 0));
+    let (model_calls, judge_calls) = (model.requests(), judge.requests());
+    let again = cluster
+        .controller
+        .submit_run(&spec.replace("name = \"judged\"", "name = \"judged-again\""))
+        .await
+        .expect("submit again");
+    wait_for_run(&cluster.controller, &again.run_id, Duration::from_secs(60)).await;
+    let status = cluster
+        .controller
+        .run_status(&again.run_id)
+        .await
+        .expect("status");
+    let correct = status
+        .outcomes
+        .iter()
+        .find(|count| count.outcome == "correct")
+        .map_or(0, |count| count.count);
+    assert_eq!(correct, 2, "cached verdicts score the same");
+    assert_eq!(
+        model.requests() - model_calls,
+        1,
+        "only the failed item is asked again"
+    );
+    assert_eq!(
+        judge.requests() - judge_calls,
+        2,
+        "and judged again (two attempts)"
+    );
+    cluster.shutdown().await;
+}

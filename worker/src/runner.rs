@@ -279,6 +279,14 @@ async fn run_shard(
     let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
     let total = lease.items.len();
     tracing::debug!(shard_id = %lease.shard_id, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "running shard");
+    // The judge model, for items graded by one: its own key and rate limit (none).
+    let judge = lease.judge.clone().map(|endpoint| {
+        Arc::new(Judge {
+            key: resolve_api_key(&endpoint, &config.worker_id),
+            endpoint,
+            limiter: RateLimiter::new(0.0),
+        })
+    });
 
     let (results_tx, mut results_rx) = mpsc::channel::<ItemResult>(total.max(1));
     let mut calls = JoinSet::new();
@@ -297,6 +305,7 @@ async fn run_shard(
         let api_key = api_key.clone();
         let results_tx = results_tx.clone();
         let limiter = limiter.clone();
+        let judge = judge.clone();
         calls.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
@@ -323,6 +332,11 @@ async fn run_shard(
                     ..ItemResult::default()
                 },
             };
+            if let Some(call) = &item.judge
+                && result.error_class == ErrorClass::None as i32
+            {
+                judge_answer(&http, judge.as_deref(), call, &mut result).await;
+            }
             result.item_key = item.item_key;
             result.repeat = item.repeat;
             let _ = results_tx.send(result).await;
@@ -449,6 +463,76 @@ async fn report(
             ReportOutcome::Retry
         }
     }
+}
+
+/// The run's judge model as a worker calls it: its configuration, its key (or why there
+/// is none) and its own rate limiter.
+struct Judge {
+    endpoint: v1::EndpointConfig,
+    key: Result<Option<String>, String>,
+    limiter: RateLimiter,
+}
+
+/// Asks the judge model to grade `result`'s answer and stores its reply in
+/// `result.judge_text`. A judge that cannot be reached makes the item an error (the answer
+/// is kept in the result for the record), so `jianzhen retry` asks both again.
+async fn judge_answer(
+    http: &reqwest::Client,
+    judge: Option<&Judge>,
+    call: &v1::JudgeCall,
+    result: &mut ItemResult,
+) {
+    let Some(Judge {
+        endpoint,
+        key,
+        limiter,
+    }) = judge
+    else {
+        result.error_class = ErrorClass::Config as i32;
+        result.error_message =
+            "the item is graded by a judge model, but the lease names none; add [judge] to the run spec".to_string();
+        return;
+    };
+    let key = match key {
+        Ok(key) => key.as_deref(),
+        Err(problem) => {
+            result.error_class = ErrorClass::Config as i32;
+            result.error_message = format!("judge: {problem}");
+            return;
+        }
+    };
+    let messages = [
+        v1::ChatMessage {
+            role: "system".to_string(),
+            content: call.system.clone(),
+        },
+        v1::ChatMessage {
+            role: "user".to_string(),
+            content: call
+                .user_template
+                .replace("{predicted_answer}", &result.text),
+        },
+    ];
+    let verdict = complete(
+        http,
+        endpoint,
+        key,
+        Call::Chat {
+            messages: &messages,
+            top_logprobs: 0,
+        },
+        limiter,
+    )
+    .await;
+    result.attempts += verdict.attempts;
+    result.throttled += verdict.throttled;
+    if verdict.error_class != ErrorClass::None as i32 {
+        result.error_class = verdict.error_class;
+        result.error_message = format!("judge `{}`: {}", endpoint.name, verdict.error_message);
+        result.http_status = verdict.http_status;
+        return;
+    }
+    result.judge_text = verdict.text;
 }
 
 /// Reads the key from the variable the spec names. `Ok(None)`: no key configured.

@@ -14,6 +14,7 @@
 //! | `cmath` | CMATH `datasets/` | `dev`, `test` | number |
 
 pub mod grade;
+pub mod judge;
 pub mod prompts;
 
 use std::collections::BTreeSet;
