@@ -128,6 +128,12 @@ pub struct JudgedMetrics {
     pub correct: u64,
     pub incorrect: u64,
     pub not_attempted: u64,
+    /// Answers that contain a reference (the grading used without a judge): a check on
+    /// the judge.
+    pub reference_matches: u64,
+    /// Answers the judge called correct that contain no reference: a judge that accepts
+    /// many of these deserves a look.
+    pub accepted_without_reference: u64,
 }
 
 impl JudgedMetrics {
@@ -176,6 +182,16 @@ pub fn judged_metrics(rows: &[ScoredRow]) -> Vec<JudgedMetrics> {
                 ..JudgedMetrics::default()
             });
         entry.total += 1;
+        let matches = jianzhen_suites::tasks::grade::grade_reply(
+            jianzhen_suites::tasks::grade::AnswerKind::FreeText,
+            &row.gold,
+            &[],
+            &row.response_text,
+        )
+        .outcome
+            == jianzhen_suites::outcome::Outcome::Correct;
+        entry.reference_matches += u64::from(matches);
+        entry.accepted_without_reference += u64::from(verdict == "correct" && !matches);
         match verdict {
             "correct" => entry.correct += 1,
             "incorrect" => entry.incorrect += 1,
@@ -257,17 +273,17 @@ fn markdown(input: &ReportInput<'_>) -> String {
         let _ = writeln!(md, "\n## Judged suites\n");
         let _ = writeln!(
             md,
-            "Graded by the judge model (manifest `judge`), with the suite's published metrics: *given attempted* = correct / (correct + incorrect); F1 = harmonic mean of that and correct / all (Chinese SimpleQA's F1). Not attempted answers (the judge's C) are counted as `unextractable` above.\n"
+            "Graded by the judge model (manifest `judge`), with the suite's published metrics: *given attempted* = correct / (correct + incorrect); F1 = harmonic mean of that and correct / all (Chinese SimpleQA's F1). Not attempted answers (the judge's C) are counted as `unextractable` above. *Reference match* is the share of answers containing a reference answer (the grading without a judge), a check on the judge.\n"
         );
         let _ = writeln!(
             md,
-            "| endpoint | suite | answers | correct | incorrect | not attempted | correct % | given attempted % | F1 |"
+            "| endpoint | suite | answers | correct | incorrect | not attempted | correct % | given attempted % | F1 | reference match % |"
         );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
-        for metric in judged {
+        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for metric in &judged {
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 metric.endpoint,
                 metric.suite,
                 metric.total,
@@ -277,7 +293,22 @@ fn markdown(input: &ReportInput<'_>) -> String {
                 percent(metric.correct_share()),
                 percent(metric.given_attempted()),
                 percent(metric.f1()),
+                percent(JudgedMetrics::ratio(metric.reference_matches, metric.total)),
             );
+        }
+        for metric in &judged {
+            // More than half of the judge's "correct" answers name no reference: the judge
+            // may be too weak or too lenient for this suite.
+            if metric.accepted_without_reference * 2 > metric.correct && metric.correct > 0 {
+                let _ = writeln!(
+                    md,
+                    "\n**Check the judge:** for {} on {}, {} of the {} answers the judge called correct contain no reference answer; a judge that is too weak or too lenient inflates this score.",
+                    metric.endpoint,
+                    metric.suite,
+                    metric.accepted_without_reference,
+                    metric.correct
+                );
+            }
         }
     }
 
