@@ -66,6 +66,7 @@ fn main() {
                         extracted: Some("A".to_string()),
                         outcome: outcome.to_string(),
                         credit: f64::from(u8::from(outcome == "correct")),
+                        weight: 1.0,
                         latency_ms: rng.below(2000) as u64,
                         prompt_tokens: 300,
                         completion_tokens: 4,

@@ -13,6 +13,7 @@ use crate::store::ScoredRow;
 /// The aggregated tables, as polars frames.
 pub struct Aggregates {
     /// endpoint, suite, subject, category, n, correct, points, accuracy, wrong, unextractable,
+    /// truncated, refused, api_error, weight (sub-answers counted; n for most suites)
     /// truncated, refused, api_error
     pub by_subject: DataFrame,
     /// endpoint, suite, category, subjects, n, correct, accuracy_subject_mean, accuracy_item_mean
@@ -44,7 +45,8 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "subject" => column(|row| &row.subject),
         "category" => column(|row| &row.category),
         "correct" => indicator(rows, "correct"),
-        "points" => rows.iter().map(|row| row.credit).collect::<Vec<f64>>(),
+        "points" => rows.iter().map(|row| row.credit * row.weight).collect::<Vec<f64>>(),
+        "weight" => rows.iter().map(|row| row.weight).collect::<Vec<f64>>(),
         "wrong" => indicator(rows, "wrong"),
         "unextractable" => indicator(rows, "unextractable"),
         "truncated" => indicator(rows, "truncated"),
@@ -53,9 +55,11 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
     )?;
 
     // Accuracy is the mean credit: the share of correct answers for single-answer items,
-    // with partial credit and span F1 where a task suite's items earn them.
-    let accuracy = |points: &str, n: &str| {
-        col(points).cast(DataType::Float64) / col(n).cast(DataType::Float64)
+    // with partial credit and span F1 where a task suite's items earn them. Items with
+    // several sub-questions weigh as many (GAOKAO-Bench scores over sub-questions), so
+    // points and the denominator are weighted; for every other suite the weight sum is n.
+    let accuracy = |points: &str, weight: &str| {
+        col(points).cast(DataType::Float64) / col(weight).cast(DataType::Float64)
     };
     let by_subject = items
         .clone()
@@ -70,13 +74,14 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             len().cast(DataType::Int64).alias("n"),
             col("correct").sum().alias("correct"),
             col("points").sum().alias("points"),
+            col("weight").sum().alias("weight"),
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
             col("truncated").sum().alias("truncated"),
             col("refused").sum().alias("refused"),
             col("api_error").sum().alias("api_error"),
         ])
-        .with_column(accuracy("points", "n").alias("accuracy"))
+        .with_column(accuracy("points", "weight").alias("accuracy"))
         .select([
             col("endpoint"),
             col("suite"),
@@ -91,6 +96,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("truncated"),
             col("refused"),
             col("api_error"),
+            col("weight"),
         ])
         .sort(
             ["endpoint", "suite", "subject"],
@@ -106,9 +112,10 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("n").sum().alias("n"),
             col("correct").sum().alias("correct"),
             col("points").sum().alias("points"),
+            col("weight").sum().alias("weight"),
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
-        .with_column(accuracy("points", "n").alias("accuracy_item_mean"))
+        .with_column(accuracy("points", "weight").alias("accuracy_item_mean"))
         .sort(
             ["endpoint", "suite", "category"],
             SortMultipleOptions::default(),
@@ -124,6 +131,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("n").sum().alias("n"),
             col("correct").sum().alias("correct"),
             col("points").sum().alias("points"),
+            col("weight").sum().alias("weight"),
             col("wrong").sum().alias("wrong"),
             col("unextractable").sum().alias("unextractable"),
             col("truncated").sum().alias("truncated"),
@@ -131,7 +139,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
             col("api_error").sum().alias("api_error"),
             col("accuracy").mean().alias("accuracy_subject_mean"),
         ])
-        .with_column(accuracy("points", "n").alias("accuracy_item_mean"))
+        .with_column(accuracy("points", "weight").alias("accuracy_item_mean"))
         .sort(["endpoint", "suite"], SortMultipleOptions::default())
         .collect()?;
 
@@ -151,6 +159,7 @@ fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
     let mut counts = Vec::new();
     let mut corrects = Vec::new();
     let mut points = Vec::new();
+    let mut weights = Vec::new();
     let mut accuracies = Vec::new();
     for row in 0..by_subject.height() {
         let category_list = text_at(by_subject, "category", row)?;
@@ -161,6 +170,7 @@ fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
             counts.push(int_at(by_subject, "n", row)?);
             corrects.push(int_at(by_subject, "correct", row)?);
             points.push(float_at(by_subject, "points", row)?);
+            weights.push(float_at(by_subject, "weight", row)?);
             accuracies.push(float_at(by_subject, "accuracy", row)?);
         }
     }
@@ -171,6 +181,7 @@ fn per_category(by_subject: &DataFrame) -> PolarsResult<DataFrame> {
         "n" => counts,
         "correct" => corrects,
         "points" => points,
+        "weight" => weights,
         "accuracy" => accuracies,
     )
 }
@@ -257,6 +268,7 @@ mod tests {
     fn row(endpoint: &str, subject: &str, category: &str, outcome: &str) -> ScoredRow {
         ScoredRow {
             credit: f64::from(u8::from(outcome == "correct")),
+            weight: 1.0,
             endpoint: endpoint.into(),
             suite: "ceval".into(),
             subject: subject.into(),
@@ -396,5 +408,23 @@ mod tests {
         assert!((accuracy - points / 3.0).abs() < 1e-12, "{accuracy}");
         let suite_mean = float_at(&aggregates.by_suite, "accuracy_item_mean", 0).expect("mean");
         assert!((suite_mean - accuracy).abs() < 1e-12);
+    }
+
+    #[test]
+    fn items_with_sub_questions_weigh_as_many() {
+        // Two sub-questions, one right (credit 0.5), and three sub-questions, all right:
+        // 4 of 5 sub-answers, as GAOKAO-Bench scores a file, not (0.5 + 1) / 2.
+        let mut two = row("m", "geography", "Other", "wrong");
+        two.credit = 0.5;
+        two.weight = 2.0;
+        let mut three = row("m", "geography", "Other", "correct");
+        three.weight = 3.0;
+        let aggregates = aggregate(&[two, three]).expect("aggregates");
+        let subjects = &aggregates.by_subject;
+        assert_eq!(int_at(subjects, "n", 0).expect("n"), 2);
+        let accuracy = float_at(subjects, "accuracy", 0).expect("accuracy");
+        assert!((accuracy - 0.8).abs() < 1e-12, "{accuracy}");
+        let item_mean = float_at(&aggregates.by_suite, "accuracy_item_mean", 0).expect("mean");
+        assert!((item_mean - 0.8).abs() < 1e-12, "{item_mean}");
     }
 }

@@ -210,6 +210,7 @@ mod tests {
     fn row(endpoint: &str, item: &str, outcome: &str, extracted: &str) -> ScoredRow {
         ScoredRow {
             credit: f64::from(u8::from(outcome == "correct")),
+            weight: 1.0,
             endpoint: endpoint.into(),
             suite: "ceval".into(),
             subject: "law".into(),

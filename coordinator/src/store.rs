@@ -274,6 +274,10 @@ pub struct ScoredRow {
     /// other outcome, except partial credit (multi-select, sub-answers) and span F1 of
     /// task-suite items, recomputed from the stored extraction.
     pub credit: f64,
+    /// How much the item counts in averages: its number of sub-answers for GAOKAO-Bench
+    /// items with several sub-questions (GAOKAO-Bench scores a file over its
+    /// sub-questions), 1 otherwise.
+    pub weight: f64,
     pub latency_ms: u64,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
@@ -301,6 +305,16 @@ pub fn item_credit(kind: &str, gold: &str, extracted: Option<&str>, outcome: &st
         _ if outcome == "correct" => 1.0,
         _ => 0.0,
     }
+}
+
+/// The weight of one item in averages: the number of sub-answers of a multi-question
+/// item, 1 for every other item.
+pub fn item_weight(kind: &str, gold: &str) -> f64 {
+    use jianzhen_suites::tasks::grade::AnswerKind;
+    if AnswerKind::from_kind(kind) != Some(AnswerKind::MultiQuestion) {
+        return 1.0;
+    }
+    serde_json::from_str::<Vec<String>>(gold).map_or(1.0, |sets| sets.len().max(1) as f64)
 }
 
 fn as_u32(value: i64) -> u32 {
@@ -955,6 +969,7 @@ impl Store {
                 let outcome: String = row.try_get("outcome")?;
                 Ok(ScoredRow {
                     credit: item_credit(&kind, &gold, extracted.as_deref(), &outcome),
+                    weight: item_weight(&kind, &gold),
                     endpoint: row.try_get("endpoint")?,
                     suite: row.try_get("suite")?,
                     subject: row.try_get("subject")?,

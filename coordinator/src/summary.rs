@@ -123,6 +123,15 @@ fn outcomes_at(frame: &polars::prelude::DataFrame, row: usize) -> PolarsResult<O
     Ok(OutcomeCounts { counts })
 }
 
+/// The 95% interval of an item-level accuracy over `n` items (Wilson). Sub-questions of
+/// one item are not independent, so the interval counts items, not sub-answers.
+fn item_interval(accuracy: f64, n: i64) -> (f64, f64) {
+    if accuracy.is_nan() {
+        return (0.0, 0.0);
+    }
+    wilson_interval_for_points(accuracy * n as f64, n)
+}
+
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[u64], fraction: f64) -> u64 {
     if sorted.is_empty() {
@@ -146,7 +155,7 @@ pub fn summarise(aggregates: &Aggregates, rows: &[ScoredRow]) -> PolarsResult<Su
             subject: text_at(frame, "subject", row)?,
             category: text_at(frame, "category", row)?,
             n,
-            interval: wilson_interval_for_points(float_at(frame, "points", row)?, n),
+            interval: item_interval(float_at(frame, "accuracy", row)?, n),
             outcomes,
             accuracy: float_at(frame, "accuracy", row)?,
         });
@@ -174,7 +183,7 @@ pub fn summarise(aggregates: &Aggregates, rows: &[ScoredRow]) -> PolarsResult<Su
         suites.push(SuiteSummary {
             subjects: int_at(frame, "subjects", row)?,
             n,
-            item_mean_interval: wilson_interval_for_points(float_at(frame, "points", row)?, n),
+            item_mean_interval: item_interval(float_at(frame, "accuracy_item_mean", row)?, n),
             outcomes,
             subject_mean: float_at(frame, "accuracy_subject_mean", row)?,
             subject_mean_interval: bootstrap_mean_interval(
@@ -202,7 +211,7 @@ pub fn summarise(aggregates: &Aggregates, rows: &[ScoredRow]) -> PolarsResult<Su
             correct,
             subject_mean: float_at(frame, "accuracy_subject_mean", row)?,
             item_mean: float_at(frame, "accuracy_item_mean", row)?,
-            item_mean_interval: wilson_interval_for_points(float_at(frame, "points", row)?, n),
+            item_mean_interval: item_interval(float_at(frame, "accuracy_item_mean", row)?, n),
         });
     }
 

@@ -47,7 +47,8 @@ fn write_fixtures(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
     write(
         &gaokao.join("Data/Objective_Questions/2010-2022_Geography_MCQs.json"),
         r#"{"keywords": "2010-2022_Geography_MCQs", "example": [
-            {"year": "2018", "category": "（全国卷Ⅱ）", "question": "地理甲 1．第一问 A．一 B．二 C．三 D．四 2．第二问 A．一 B．二 C．三 D．四", "answer": ["B", "C"], "analysis": "", "index": 0, "score": 4}
+            {"year": "2018", "category": "（全国卷Ⅱ）", "question": "地理甲 1．第一问 A．一 B．二 C．三 D．四 2．第二问 A．一 B．二 C．三 D．四", "answer": ["B", "C"], "analysis": "", "index": 0, "score": 4},
+            {"year": "2019", "category": "（全国卷Ⅱ）", "question": "地理乙 三问 A．一 B．二 C．三 D．四", "answer": ["A", "D", "C"], "analysis": "", "index": 1, "score": 4}
         ]}"#,
     );
 
@@ -142,6 +143,10 @@ fn script() -> Script {
         .rule("物理乙", "【解析】略 <eoe>\n【答案】BD <eoa>")
         // Two sub-questions, one right.
         .rule("地理甲", "（1）【答案】B <eoa>\n（2）【答案】D <eoa>")
+        .rule(
+            "地理乙",
+            "（1）【答案】A <eoa>\n（2）【答案】D <eoa>\n（3）【答案】C <eoa>",
+        )
         .rule("逻辑甲", "答案是：B")
         .rule("填空甲", "答案是： 3")
         .rule("对话问甲", "B")
@@ -162,7 +167,8 @@ fn script() -> Script {
         .rule("算术乙", "2÷7≈\\boxed{0.3}")
 }
 
-/// One `scores.csv` row: (n, correct, points, refused, unextractable).
+/// One `scores.csv` row: (n, correct, points, refused, unextractable); points are
+/// weighted by sub-answers.
 type Row = (u64, u64, f64, u64, u64);
 
 /// (suite, subject) → [`Row`] from `scores.csv`.
@@ -180,10 +186,11 @@ fn scores(csv_bytes: &[u8]) -> BTreeMap<(String, String), Row> {
         let record = record.expect("row");
         let integer = |name: &str| record[column(name)].parse::<u64>().expect("integer");
         let points: f64 = record[column("points")].parse().expect("points");
+        let weight: f64 = record[column("weight")].parse().expect("weight");
         let accuracy: f64 = record[column("accuracy")].parse().expect("accuracy");
         assert!(
-            (accuracy - points / integer("n") as f64).abs() < 1e-9,
-            "accuracy is points / n in {record:?}"
+            (accuracy - points / weight).abs() < 1e-9,
+            "accuracy is points / weight in {record:?}"
         );
         parsed.insert(
             (
@@ -214,9 +221,9 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
         .collect();
     let spec = run_spec("task-suites", &suite_refs, &server.base_url(), 3, 4);
     let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    // 6 GAOKAO + 2 AGIEval + 2 C3 + 2 CMRC + 3 OCNLI (one `-` dropped) + 2 + 2 FewCLUE
+    // 7 GAOKAO + 2 AGIEval + 2 C3 + 2 CMRC + 3 OCNLI (one `-` dropped) + 2 + 2 FewCLUE
     // + 2 SimpleQA + 2 CMATH.
-    assert_eq!(submitted.total_items, 23);
+    assert_eq!(submitted.total_items, 24);
     wait_for_run(
         &cluster.controller,
         &submitted.run_id,
@@ -240,7 +247,9 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
         (("cmrc2018", "cmrc2018_dev"), (2, 1, 1.0 + third, 0, 0)),
         (("fewclue_eprstmt", "eprstmt"), (2, 1, 1.0, 0, 0)),
         (("fewclue_iflytek", "iflytek"), (2, 1, 1.0, 0, 0)),
-        (("gaokao", "2010-2022_Geography_MCQs"), (1, 0, 0.5, 0, 0)),
+        // Sub-questions weigh one each, as GAOKAO-Bench scores a file: (1 + 3) of
+        // (2 + 3) sub-answers right, so accuracy 0.8 (the item mean would be 0.75).
+        (("gaokao", "2010-2022_Geography_MCQs"), (2, 1, 4.0, 0, 0)),
         (("gaokao", "2010-2022_History_MCQs"), (3, 1, 1.0, 0, 1)),
         (("gaokao", "2010-2022_Physics_MCQs"), (2, 1, 1.5, 0, 0)),
         (("ocnli", "ocnli"), (3, 2, 2.0, 0, 0)),
@@ -290,7 +299,7 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
         .rescore_run(&submitted.run_id)
         .await
         .expect("rescore");
-    assert_eq!((checked, changed), (23, 0));
+    assert_eq!((checked, changed), (24, 0));
     cluster.shutdown().await;
 }
 
