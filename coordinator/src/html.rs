@@ -149,7 +149,7 @@ fn leaderboard(page: &mut String, input: &ReportInput<'_>) {
     let _ = writeln!(page, "<h2 id=\"leaderboard\">Leaderboard</h2>");
     let _ = writeln!(
         page,
-        "<p class=\"note\">Accuracy in % (the mean credit: partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; <i>correct</i> counts full credit). <b>Subject mean</b>: mean of per-subject accuracies, as C-Eval and CMMLU publish theirs (95% percentile bootstrap over subjects). <b>Item mean</b>: every item weighs the same (95% Wilson interval). Every answered item is in the denominator; the outcome columns show what it holds.</p>"
+        "<p class=\"note\">Accuracy in % (the mean credit: partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; <i>correct</i> counts full credit). <b>Subject mean</b>: mean of per-subject accuracies, as C-Eval and CMMLU publish theirs (95% percentile bootstrap over subjects). <b>Item mean</b>: every item weighs the same, except that each sub-question of a GAOKAO-Bench item counts (95% Wilson interval over items). Every answered item is in the denominator; the outcome columns show what it holds.</p>"
     );
     let _ = write!(
         page,

@@ -239,7 +239,7 @@ fn markdown(input: &ReportInput<'_>) -> String {
     let _ = writeln!(md, "## Scores by suite\n");
     let _ = writeln!(
         md,
-        "Accuracy in %: the mean credit (partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; *correct* counts full credit). *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages), with a 95% percentile-bootstrap interval over subjects; *item mean* weights every item equally, with a 95% Wilson interval. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`), refusals (moderation or a declined answer) and API errors count against the score and are shown apart.\n"
+        "Accuracy in %: the mean credit (partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; *correct* counts full credit). *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages), with a 95% percentile-bootstrap interval over subjects; *item mean* weights every item equally (each sub-question of a GAOKAO-Bench item counts), with a 95% Wilson interval over items. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`), refusals (moderation or a declined answer) and API errors count against the score and are shown apart.\n"
     );
     let _ = writeln!(
         md,
