@@ -382,6 +382,7 @@ impl Store {
                 .transpose()?;
         let found = match version {
             Some(version) if version == SCHEMA_VERSION => return Ok(()),
+            Some(version) if version == "4" => return self.migrate_4_to_5().await,
             Some(version) => version,
             None => {
                 let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM runs")
@@ -404,6 +405,27 @@ impl Store {
             found,
             expected: SCHEMA_VERSION.to_string(),
         })
+    }
+
+    /// Schema 4 → 5: the judge model's reply beside every answer (results, the results set
+    /// aside by `retry`, and the response cache). Nothing else changed, so a store written
+    /// by the previous version keeps its runs and cache.
+    async fn migrate_4_to_5(&self) -> Result<(), CoordinatorError> {
+        let mut transaction = self.pool.begin().await?;
+        for statement in [
+            "ALTER TABLE results ADD COLUMN judge_text TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE retired_results ADD COLUMN judge_text TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE response_cache ADD COLUMN judge_text TEXT NOT NULL DEFAULT ''",
+        ] {
+            sqlx::query(statement).execute(&mut *transaction).await?;
+        }
+        sqlx::query("UPDATE meta SET value = $1 WHERE key = 'schema_version'")
+            .bind(SCHEMA_VERSION)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        tracing::info!("store upgraded from schema 4 to 5 (judge replies)");
+        Ok(())
     }
 
     /// Stores a plan. Items and shards already present (a resumed run) are kept as they
@@ -1211,5 +1233,68 @@ mod tests {
             redact_url("postgres://jz:secret@db:5432/x"),
             "postgres://jz:***@db:5432/x"
         );
+    }
+
+    #[tokio::test]
+    async fn a_schema_4_store_is_upgraded_and_keeps_its_data() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("old.db").display());
+        // Make a schema-4 store: today's schema without the judge column, version 4.
+        {
+            let store = Store::open(&url).await.expect("open");
+            for statement in [
+                "ALTER TABLE results DROP COLUMN judge_text",
+                "ALTER TABLE retired_results DROP COLUMN judge_text",
+                "ALTER TABLE response_cache DROP COLUMN judge_text",
+            ] {
+                sqlx::query(statement)
+                    .execute(&store.pool)
+                    .await
+                    .expect("drop column");
+            }
+            sqlx::query("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+                .execute(&store.pool)
+                .await
+                .expect("set version");
+            sqlx::query(
+                "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
+                    completion_tokens, latency_ms, logprobs_json, created_at_ms)
+                 VALUES ('k', 'B', 'stop', 1, 1, 1, '[]', 0)",
+            )
+            .execute(&store.pool)
+            .await
+            .expect("old cache row");
+            store.pool.close().await;
+        }
+        let store = Store::open(&url).await.expect("a schema-4 store opens");
+        let version: String = sqlx::query("SELECT value FROM meta WHERE key = 'schema_version'")
+            .fetch_one(&store.pool)
+            .await
+            .expect("version")
+            .try_get("value")
+            .expect("value");
+        assert_eq!(version, SCHEMA_VERSION);
+        let judge_text: String =
+            sqlx::query("SELECT judge_text FROM response_cache WHERE request_key = 'k'")
+                .fetch_one(&store.pool)
+                .await
+                .expect("the old row is kept")
+                .try_get("judge_text")
+                .expect("judge_text");
+        assert_eq!(judge_text, "");
+        store.pool.close().await;
+        // Opening again is a no-op.
+        Store::open(&url).await.expect("reopens");
+        // Any other old version is refused with advice.
+        let store = Store::open(&url).await.expect("open");
+        sqlx::query("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+            .execute(&store.pool)
+            .await
+            .expect("set version");
+        store.pool.close().await;
+        let Err(error) = Store::open(&url).await else {
+            panic!("schema 3 is refused");
+        };
+        assert!(error.to_string().contains("new store"), "{error}");
     }
 }
