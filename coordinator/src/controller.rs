@@ -1234,39 +1234,10 @@ fn prepare_builtin_suite(
         .split
         .clone()
         .unwrap_or_else(|| suite.default_split().to_string());
-    if scoring == template::ScoringMode::LoglikEcho {
-        return prepare_echo_suite(suite_spec, suite);
-    }
-    let template = suite_spec
-        .template
-        .clone()
-        .unwrap_or_else(|| template::default_template(suite).to_string());
-    require_gen_template(
-        &template,
-        &format!("suite {suite}"),
-        template::default_template(suite),
-    )?;
-    // First-token scoring sends the generation prompt and reads the first token, so the
-    // prompt must lead straight to the letter.
-    if scoring == template::ScoringMode::LoglikFirstToken
-        && !template::template_info(&template)?.supports(scoring)
-    {
-        let candidates: Vec<&str> = template::templates()
-            .filter(|info| {
-                info.suite == suite
-                    && info.supports(template::ScoringMode::Gen)
-                    && info.supports(scoring)
-            })
-            .map(|info| info.name)
-            .collect();
-        return Err(CoordinatorError::InvalidSpec {
-            origin: format!("suite {suite}"),
-            problem: format!(
-                "template `{template}` does not lead straight to the option letter, so it cannot be scored by the first token; use one of: {}",
-                candidates.join(", ")
-            ),
-        });
-    }
+    let template = match scoring {
+        template::ScoringMode::LoglikEcho => echo_template(suite_spec, suite)?,
+        _ => generation_template(suite_spec, suite, scoring)?,
+    };
     let loaded = load_suite(
         suite,
         &suite_spec.data,
@@ -1290,13 +1261,51 @@ fn prepare_builtin_suite(
     })
 }
 
-/// A built-in suite scored by echoed log-likelihoods (`scoring = "loglik_echo"`): the
-/// template must score options by their text (OpenCompass PPL, lm-eval); the default is
-/// the suite's OpenCompass PPL template.
-fn prepare_echo_suite(
+/// The template of a built-in suite scored from a generated reply (`gen`) or its first
+/// token (`loglik_first_token`), which must lead straight to the option letter.
+fn generation_template(
     suite_spec: &crate::spec::SuiteSpec,
     suite: SuiteName,
-) -> Result<PreparedSuite, CoordinatorError> {
+    scoring: template::ScoringMode,
+) -> Result<String, CoordinatorError> {
+    let template = suite_spec
+        .template
+        .clone()
+        .unwrap_or_else(|| template::default_template(suite).to_string());
+    require_gen_template(
+        &template,
+        &format!("suite {suite}"),
+        template::default_template(suite),
+    )?;
+    if scoring != template::ScoringMode::LoglikFirstToken
+        || template::template_info(&template)?.supports(scoring)
+    {
+        return Ok(template);
+    }
+    let candidates: Vec<&str> = template::templates()
+        .filter(|info| {
+            info.suite == suite
+                && info.supports(template::ScoringMode::Gen)
+                && info.supports(scoring)
+        })
+        .map(|info| info.name)
+        .collect();
+    Err(CoordinatorError::InvalidSpec {
+        origin: format!("suite {suite}"),
+        problem: format!(
+            "template `{template}` does not lead straight to the option letter, so it cannot be scored by the first token; use one of: {}",
+            candidates.join(", ")
+        ),
+    })
+}
+
+/// The template of a built-in suite scored by echoed log-likelihoods (`loglik_echo`): it
+/// must score options by their text (OpenCompass PPL, lm-eval); the default is the
+/// suite's OpenCompass PPL template.
+fn echo_template(
+    suite_spec: &crate::spec::SuiteSpec,
+    suite: SuiteName,
+) -> Result<String, CoordinatorError> {
     let scoring = template::ScoringMode::LoglikEcho;
     let candidates: Vec<&str> = template::templates()
         .filter(|info| info.suite == suite && info.supports(scoring))
@@ -1314,38 +1323,15 @@ fn prepare_echo_suite(
                 problem: "no template of this suite scores options by log-likelihood".to_string(),
             })?,
     };
-    if !template::template_info(&template)?.supports(scoring) {
-        return Err(CoordinatorError::InvalidSpec {
-            origin: format!("suite {suite}"),
-            problem: format!(
-                "template `{template}` generates an answer; `loglik_echo` scores each option's text, so use one of: {}",
-                candidates.join(", ")
-            ),
-        });
+    if template::template_info(&template)?.supports(scoring) {
+        return Ok(template);
     }
-    let loaded = load_suite(
-        suite,
-        &suite_spec.data,
-        &suite_spec
-            .split
-            .clone()
-            .unwrap_or_else(|| suite.default_split().to_string()),
-        &suite_spec.subjects,
-        suite_spec.shots > 0,
-    )?;
-    Ok(PreparedSuite {
-        definition: SuiteDefinition::Builtin(suite),
-        scoring,
-        split: loaded.split.clone(),
-        template,
-        shots: suite_spec.shots,
-        limit_per_subject: suite_spec.limit_per_subject,
-        spread: suite_spec.spread,
-        data_dir: display_path(&suite_spec.data),
-        items: loaded.items,
-        task_items: Vec::new(),
-        fewshot_pool: loaded.fewshot_pool,
-        files: loaded.files,
+    Err(CoordinatorError::InvalidSpec {
+        origin: format!("suite {suite}"),
+        problem: format!(
+            "template `{template}` generates an answer; `loglik_echo` scores each option's text, so use one of: {}",
+            candidates.join(", ")
+        ),
     })
 }
 

@@ -12,9 +12,15 @@ fn run(args: &[&str]) -> (bool, String) {
         .args(args)
         .output()
         .expect("run jianzhen");
+    // The exit status goes with the text, so a failure that printed nothing (a signal)
+    // says so.
     (
         output.status.success(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
+        format!(
+            "{}\n[{}]",
+            String::from_utf8_lossy(&output.stderr),
+            output.status
+        ),
     )
 }
 

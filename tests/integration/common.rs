@@ -360,3 +360,12 @@ pub fn submit_via_cli(spec_path: &std::path::Path, url: &str) -> String {
     assert!(run_id.starts_with("run-"), "{run_id}");
     run_id
 }
+
+/// How many of a run's results ended in `outcome` (0 when none did).
+pub fn outcome_count(status: &jianzhen_proto::v1::RunStatus, outcome: &str) -> u64 {
+    status
+        .outcomes
+        .iter()
+        .find(|count| count.outcome == outcome)
+        .map_or(0, |count| count.count)
+}

@@ -217,13 +217,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         Duration::from_secs(60),
     )
     .await;
-    let count = |status: &v1::RunStatus, outcome: &str| {
-        status
-            .outcomes
-            .iter()
-            .find(|count| count.outcome == outcome)
-            .map_or(0, |count| count.count)
-    };
+    let count = outcome_count;
     let status = cluster
         .controller
         .run_status(&submitted.run_id)

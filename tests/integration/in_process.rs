@@ -319,13 +319,7 @@ async fn first_token_scoring_picks_the_most_likely_option_letter() {
         .run_status(&submitted.run_id)
         .await
         .expect("status");
-    let count = |outcome: &str| {
-        status
-            .outcomes
-            .iter()
-            .find(|count| count.outcome == outcome)
-            .map_or(0, |count| count.count)
-    };
+    let count = |outcome: &str| outcome_count(&status, outcome);
     assert_eq!(
         [count("correct"), count("wrong"), count("unextractable")],
         expected
@@ -404,13 +398,7 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
             .run_status(&submitted.run_id)
             .await
             .expect("status");
-        let count = |outcome: &str| {
-            status
-                .outcomes
-                .iter()
-                .find(|count| count.outcome == outcome)
-                .map_or(0, |count| count.count)
-        };
+        let count = |outcome: &str| outcome_count(&status, outcome);
         assert_eq!(
             [count("correct"), count("wrong")],
             [expected_correct, 6 - expected_correct],

@@ -427,13 +427,7 @@ async fn simpleqa_answers_are_graded_by_the_judge_model_when_one_is_given() {
         .run_status(&submitted.run_id)
         .await
         .expect("status");
-    let count = |outcome: &str| {
-        status
-            .outcomes
-            .iter()
-            .find(|count| count.outcome == outcome)
-            .map_or(0, |count| count.count)
-    };
+    let count = |outcome: &str| outcome_count(&status, outcome);
     assert_eq!(
         [count("correct"), count("wrong"), count("api_error")],
         [2, 1, 1]
@@ -473,11 +467,7 @@ async fn simpleqa_answers_are_graded_by_the_judge_model_when_one_is_given() {
         .run_status(&again.run_id)
         .await
         .expect("status");
-    let correct = status
-        .outcomes
-        .iter()
-        .find(|count| count.outcome == "correct")
-        .map_or(0, |count| count.count);
+    let correct = outcome_count(&status, "correct");
     assert_eq!(correct, 2, "cached verdicts score the same");
     assert_eq!(
         model.requests() - model_calls,
