@@ -334,6 +334,31 @@ model = "m"
     }
 
     #[test]
+    fn a_judge_is_validated_like_an_endpoint_and_never_holds_a_key() {
+        let judge =
+            "\n[judge]\nname = \"judge\"\nbase_url = \"http://127.0.0.1:2/v1\"\nmodel = \"j\"\n";
+        let spec = RunSpec::from_toml(&format!("{MINIMAL}{judge}"), "t.toml").expect("valid");
+        assert_eq!(
+            spec.judge.as_ref().map(|judge| judge.model.as_str()),
+            Some("j")
+        );
+        let keyed = format!("{MINIMAL}{judge}api_key = \"sk-judge-secret\"\n");
+        let message = RunSpec::from_toml(&keyed, "t.toml")
+            .expect_err("a key in the judge is refused")
+            .to_string();
+        assert!(message.contains("api_key_env"), "{message}");
+        assert!(!message.contains("sk-judge-secret"), "{message}");
+        let clash = format!(
+            "{MINIMAL}{}",
+            judge.replace("name = \"judge\"", "name = \"m\"")
+        );
+        let message = RunSpec::from_toml(&clash, "t.toml")
+            .expect_err("the judge's name must differ from the endpoints'")
+            .to_string();
+        assert!(message.contains("used twice"), "{message}");
+    }
+
+    #[test]
     fn unknown_suite_and_bad_url_are_named() {
         let text = MINIMAL.replace("name = \"ceval\"", "name = \"mmlu\"");
         let message = RunSpec::from_toml(&text, "t.toml")
