@@ -253,16 +253,8 @@ impl Controller {
                     judge_text: input.judge_text.clone(),
                     ..v1::ItemResult::default()
                 };
-                let (extracted, outcome) = if input.kind == planner::JUDGE_KIND {
-                    score_judged(&result)
-                } else if planner::is_logprob_kind(&input.kind) {
-                    score_first_token(&result, &input.gold, &input.options_json)
-                } else if let Some(kind) = graded_kind(&input.kind) {
-                    score_graded(&result, kind, &input.gold, &input.options_json)
-                } else {
-                    score_response(&result, &input.gold, &input.options_json)
-                };
-                let outcome = outcome.as_str().to_string();
+                let (extracted, outcome) =
+                    score_by_kind(&result, &input.kind, &input.gold, &input.options_json);
                 (extracted != input.extracted || outcome != input.outcome).then(|| ScoreUpdate {
                     endpoint: input.endpoint.clone(),
                     item_key: input.item_key.clone(),
@@ -951,27 +943,34 @@ pub fn score_first_token(
 
 /// Scores a multiple-choice answer; records a probe's answer as it is.
 fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<String>, String) {
-    if planner::is_logprob_kind(&scoring.kind) {
-        let (extracted, outcome) = score_first_token(result, &scoring.gold, &scoring.options_json);
-        return (extracted, outcome.as_str().to_string());
-    }
-    if let Some(kind) = graded_kind(&scoring.kind) {
-        let (extracted, outcome) = score_graded(result, kind, &scoring.gold, &scoring.options_json);
-        return (extracted, outcome.as_str().to_string());
-    }
-    if scoring.kind == planner::JUDGE_KIND {
-        let (extracted, outcome) = score_judged(result);
-        return (extracted, outcome.as_str().to_string());
-    }
-    if scoring.kind != "choice" {
+    score_by_kind(result, &scoring.kind, &scoring.gold, &scoring.options_json)
+}
+
+/// The one place an item's kind decides how its result is scored, for new results, cache
+/// hits and `rescore` alike: log-probability candidates, graded task-suite kinds, judge
+/// verdicts, probes (recorded as they are), and single-letter choices.
+fn score_by_kind(
+    result: &v1::ItemResult,
+    kind: &str,
+    gold: &str,
+    options_json: &str,
+) -> (Option<String>, String) {
+    let (extracted, outcome) = if planner::is_logprob_kind(kind) {
+        score_first_token(result, gold, options_json)
+    } else if let Some(graded) = graded_kind(kind) {
+        score_graded(result, graded, gold, options_json)
+    } else if kind == planner::JUDGE_KIND {
+        score_judged(result)
+    } else if kind != "choice" {
         let outcome = if result.error_class == v1::ErrorClass::None as i32 {
             RECORDED
         } else {
             Outcome::ApiError.as_str()
         };
         return (None, outcome.to_string());
-    }
-    let (extracted, outcome) = score_response(result, &scoring.gold, &scoring.options_json);
+    } else {
+        score_response(result, gold, options_json)
+    };
     (extracted, outcome.as_str().to_string())
 }
 
