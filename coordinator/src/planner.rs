@@ -121,6 +121,23 @@ impl PreparedSuite {
         })
     }
 
+    /// The content-derived key of one item of this suite: the same item with the same
+    /// prompt, scoring and gold has the same key in every run.
+    fn item_key(&self, label: &str, item_id: &str, messages_json: &str, gold: &str) -> String {
+        short_hash(
+            &[
+                self.scoring.as_str(),
+                label,
+                item_id,
+                &self.template,
+                &self.shots.to_string(),
+                messages_json,
+                gold,
+            ],
+            16,
+        )
+    }
+
     /// Renders the items of a task suite: prompt, grading kind and gold for each.
     fn render_task_items(
         &self,
@@ -163,20 +180,8 @@ impl PreparedSuite {
                     judge.max_tokens
                 );
             }
-            let messages_json = serde_json::to_string(&messages)
-                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-            let item_key = short_hash(
-                &[
-                    self.scoring.as_str(),
-                    label,
-                    &item.id,
-                    &self.template,
-                    &self.shots.to_string(),
-                    &messages_json,
-                    &gold.gold,
-                ],
-                16,
-            );
+            let messages_json = messages_json(&messages)?;
+            let item_key = self.item_key(label, &item.id, &messages_json, &gold.gold);
             rendered_by_subject
                 .entry(item.subject.clone())
                 .or_default()
@@ -363,6 +368,11 @@ impl From<&EndpointSpec> for EndpointManifest {
     }
 }
 
+/// A prompt as stored and hashed: its messages as JSON.
+fn messages_json(messages: &[ChatMessage]) -> Result<String, CoordinatorError> {
+    serde_json::to_string(messages).map_err(|error| CoordinatorError::Internal(error.to_string()))
+}
+
 fn short_hash(parts: &[&str], hex_chars: usize) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
@@ -429,20 +439,8 @@ pub fn plan(
             let category = prepared.categories(&item.subject);
             let shots = few_shot_examples(prepared, &item.subject)?;
             let messages = prepared.render(item, shots)?;
-            let messages_json = serde_json::to_string(&messages)
-                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-            let item_key = short_hash(
-                &[
-                    prepared.scoring.as_str(),
-                    label.as_str(),
-                    &item.id,
-                    &prepared.template,
-                    &prepared.shots.to_string(),
-                    &messages_json,
-                    &gold.to_string(),
-                ],
-                16,
-            );
+            let messages_json = messages_json(&messages)?;
+            let item_key = prepared.item_key(&label, &item.id, &messages_json, &gold.to_string());
             rendered_by_subject
                 .entry(item.subject.clone())
                 .or_default()
@@ -512,8 +510,7 @@ pub fn plan(
     let probe_manifest = if spec.provenance {
         let mut by_kind: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
         for probe in probes {
-            let messages_json = serde_json::to_string(&probe.messages)
-                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+            let messages_json = messages_json(&probe.messages)?;
             by_kind
                 .entry(probe.kind.as_str())
                 .or_default()
