@@ -289,7 +289,7 @@ fn text_before_invented_item(text: &str) -> Option<&str> {
 }
 
 /// The text after the last `</think>`; `None` when a `<think>` block never closes.
-fn strip_reasoning(response: &str) -> Option<&str> {
+pub(crate) fn strip_reasoning(response: &str) -> Option<&str> {
     if let Some(position) = response.rfind("</think>") {
         return Some(&response[position + "</think>".len()..]);
     }

@@ -107,7 +107,9 @@ impl Grade {
 /// the question). A reply that declines and gives no answer is `refused`; one from
 /// which nothing can be read is `unextractable`.
 pub fn grade_reply(kind: AnswerKind, gold: &str, options: &[String], reply: &str) -> Grade {
-    let answer_text = strip_reasoning(reply);
+    // The text after the last `</think>`; a reasoning block that never closes is read
+    // whole.
+    let answer_text = crate::extract::strip_reasoning(reply).unwrap_or(reply);
     let extracted = match kind {
         AnswerKind::Choice => match extract_choice(answer_text, options.len().max(1)) {
             Extraction::Choice(letter) => Some(letter.to_string()),
@@ -239,14 +241,6 @@ pub fn encode_letter_sets(sets: &[BTreeSet<usize>]) -> String {
 /// `{0, 2}` → `"AC"`.
 pub fn letters_of(set: &BTreeSet<usize>) -> String {
     set.iter().filter_map(|index| letter(*index)).collect()
-}
-
-/// The text after a closing `</think>`, or the whole reply.
-fn strip_reasoning(reply: &str) -> &str {
-    match reply.rfind("</think>") {
-        Some(end) => &reply[end + "</think>".len()..],
-        None => reply,
-    }
 }
 
 /// Markers after which replies give their final answer, most specific first.
