@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use jianzhen_suites::formats::{EvalItem, ItemKind};
 use jianzhen_suites::load::{DataFileDigest, load_suite};
-use jianzhen_suites::spec::{SpecLoadOptions, load_spec_file, load_with_spec_options};
+use jianzhen_suites::spec::{
+    SpecLoad, SpecLoadOptions, SuiteSpec, load_spec_file, load_with_spec_options,
+};
 use jianzhen_suites::subjects::{subject_info, subjects};
 use jianzhen_suites::tasks::{self, TaskSuite, load_task};
 use jianzhen_suites::template::{default_template, render_chat, template_hash, templates};
@@ -186,8 +188,33 @@ fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>) -> Result<()
         println!("(give --data DIR to count items and preview a prompt)");
         return Ok(());
     };
+    let (split, load) = load_spec_data(&spec, path, data, split)?;
+    let counts = count_by_subject(&load.items);
+    println!(
+        "split `{split}`: {} items in {} subjects",
+        load.items.len(),
+        counts.len()
+    );
+    print_spec_subjects(&spec, &counts);
+    if let Some(first) = load.items.first() {
+        println!("\nprompt of {} (0-shot):", first.id);
+        for message in spec.render_chat(first, &[])? {
+            println!("[{}]\n{}", message.role, message.content);
+        }
+    }
+    Ok(())
+}
+
+/// Loads `split` (default: the spec's) of a spec-described suite from `data`, naming the
+/// spec and folder when it does not load.
+fn load_spec_data(
+    spec: &SuiteSpec,
+    path: &Path,
+    data: &Path,
+    split: Option<&str>,
+) -> Result<(String, SpecLoad)> {
     let split = split.map_or_else(|| spec.default_split().to_string(), str::to_string);
-    let load = load_with_spec_options(&spec, data, &split, &SpecLoadOptions::default())
+    let load = load_with_spec_options(spec, data, &split, &SpecLoadOptions::default())
         .with_context(|| {
             format!(
                 "suite `{}` (spec {}) does not load from {}",
@@ -196,25 +223,17 @@ fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>) -> Result<()
                 data.display()
             )
         })?;
-    let counts = count_by_subject(&load.items);
-    println!(
-        "split `{split}`: {} items in {} subjects",
-        load.items.len(),
-        counts.len()
-    );
-    for (subject, count) in &counts {
+    Ok((split, load))
+}
+
+/// One line per subject with its count and the categories the spec gives it.
+fn print_spec_subjects(spec: &SuiteSpec, counts: &BTreeMap<&str, usize>) {
+    for (subject, count) in counts {
         println!(
             "  {subject:<40} {count:>6}  categories: {}",
             spec.categories_of(subject).join(", ")
         );
     }
-    if let Some(first) = load.items.first() {
-        println!("\nprompt of {} (0-shot):", first.id);
-        for message in spec.render_chat(first, &[])? {
-            println!("[{}]\n{}", message.role, message.content);
-        }
-    }
-    Ok(())
 }
 
 fn count_by_subject(items: &[McItem]) -> BTreeMap<&str, usize> {
@@ -329,19 +348,7 @@ fn check(args: &CheckArgs) -> Result<()> {
         .is_some_and(|extension| extension == "toml")
     {
         let spec = load_spec_file(as_path)?;
-        let split = args
-            .split
-            .clone()
-            .unwrap_or_else(|| spec.default_split().to_string());
-        let load = load_with_spec_options(&spec, &args.data, &split, &SpecLoadOptions::default())
-            .with_context(|| {
-            format!(
-                "suite `{}` (spec {}) does not load from {}",
-                spec.name,
-                as_path.display(),
-                args.data.display()
-            )
-        })?;
+        let (split, load) = load_spec_data(&spec, as_path, &args.data, args.split.as_deref())?;
         let counts = count_by_subject(&load.items);
         println!(
             "suite `{}` version {} from {}: ok",
@@ -355,12 +362,7 @@ fn check(args: &CheckArgs) -> Result<()> {
             counts.len(),
             load.fewshot_pool.values().map(Vec::len).sum::<usize>()
         );
-        for (subject, count) in counts {
-            println!(
-                "  {subject:<40} {count:>6}  categories: {}",
-                spec.categories_of(subject).join(", ")
-            );
-        }
+        print_spec_subjects(&spec, &counts);
         println!(
             "template `{}` (hash {})",
             spec.template_name(),
