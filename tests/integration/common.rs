@@ -340,6 +340,17 @@ pub async fn wait_for_run(controller: &Arc<Controller>, run_id: &str, timeout: D
     .await;
 }
 
+/// Submits a run spec to an in-process controller and waits until the run completes.
+pub async fn submit_and_wait(
+    controller: &Arc<Controller>,
+    spec: &str,
+    timeout: Duration,
+) -> jianzhen_coordinator::controller::Submitted {
+    let submitted = controller.submit_run(spec).await.expect("submit");
+    wait_for_run(controller, &submitted.run_id, timeout).await;
+    submitted
+}
+
 /// `jianzhen submit SPEC --coordinator URL` as a user runs it; returns the run id it prints.
 pub fn submit_via_cli(spec_path: &std::path::Path, url: &str) -> String {
     let submitted = std::process::Command::new(BINARY)

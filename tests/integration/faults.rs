@@ -88,13 +88,7 @@ async fn every_fault_mode_ends_in_its_outcome_class_and_the_run_completes() {
         "timeout_secs = 1\nmax_attempts = 3",
         "",
     );
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(90),
-    )
-    .await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(90)).await;
 
     let rows = cluster
         .controller
@@ -140,13 +134,7 @@ async fn throttling_shrinks_the_budget_and_the_run_still_completes() {
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     let spec = spec_with(&data, &server.base_url(), "max_attempts = 6", "")
         .replace("max_concurrency = 4", "max_concurrency = 8");
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(60),
-    )
-    .await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
     let status = cluster
         .controller
         .run_status(&submitted.run_id)
@@ -210,13 +198,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
     let server = jianzhen_testkit::start(script).await;
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
     let spec = spec_with(&data, &server.base_url(), "max_attempts = 1", "");
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(60),
-    )
-    .await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
     let count = outcome_count;
     let status = cluster
         .controller
@@ -373,13 +355,7 @@ async fn the_requests_per_second_limit_holds_across_workers() {
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 4).await;
     let spec = spec_with(&data, &server.base_url(), "requests_per_second = 30.0", "")
         .replace("max_concurrency = 4", "max_concurrency = 6");
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(60),
-    )
-    .await;
+    submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
     assert_eq!(server.requests(), 60);
     // At 30 requests/s the 60 arrivals span at least ~2 s. Each of the 4 workers may fire
     // its very first request at once, so allow those 4 to come early.

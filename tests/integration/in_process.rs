@@ -299,13 +299,7 @@ async fn first_token_scoring_picks_the_most_likely_option_letter() {
         "shots = 0\n",
         "shots = 0\nscoring = \"loglik_first_token\"\n",
     );
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(60),
-    )
-    .await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
     assert_eq!(
         server
             .counters
@@ -386,13 +380,7 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
             "shots = 0\n",
             &format!("shots = 0\nscoring = \"loglik_echo\"\ntemplate = \"{template}\"\n"),
         );
-        let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-        wait_for_run(
-            &cluster.controller,
-            &submitted.run_id,
-            Duration::from_secs(60),
-        )
-        .await;
+        let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
         let status = cluster
             .controller
             .run_status(&submitted.run_id)

@@ -103,13 +103,7 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
         endpoint_block("independent", &independent.base_url(), "Baidu"),
     );
     let cluster = InProcessCluster::start(&test_store_url(dir.path(), "audit").await, 2).await;
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(90),
-    )
-    .await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(90)).await;
 
     let files = cluster
         .controller
@@ -222,13 +216,7 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
         data.display(),
         endpoint_block("new-vendor", &wrapper.base_url(), "Xingchen AI"),
     );
-    let later_run = cluster.controller.submit_run(&later).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &later_run.run_id,
-        Duration::from_secs(90),
-    )
-    .await;
+    let later_run = submit_and_wait(&cluster.controller, &later, Duration::from_secs(90)).await;
     let reference_json = std::fs::read_to_string(&profile_path).expect("profile text");
     let files = cluster
         .controller

@@ -399,13 +399,7 @@ async fn simpleqa_answers_are_graded_by_the_judge_model_when_one_is_given() {
             "[judge]\nname = \"judge\"\nbase_url = \"{}\"\nmodel = \"judge\"\nmax_concurrency = 2\ntimeout_secs = 10\nmax_attempts = 2\n",
             judge.base_url()
         );
-    let submitted = cluster.controller.submit_run(&spec).await.expect("submit");
-    wait_for_run(
-        &cluster.controller,
-        &submitted.run_id,
-        Duration::from_secs(60),
-    )
-    .await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
     let files = cluster
         .controller
         .render_report(&submitted.run_id)
