@@ -98,7 +98,7 @@ fn list() {
         println!(
             "  {:<28} {:<6} hash {}  modes {:<28} {}",
             info.name,
-            info.suite_label(),
+            info.suite,
             tasks::prompts::template_hash(info.name).unwrap_or_default(),
             "gen",
             info.source

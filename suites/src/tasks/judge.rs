@@ -15,9 +15,6 @@ pub const SIMPLEQA_JUDGE_SYSTEM: &str =
 /// The judge's user message, with `{question}`, `{target}` and `{predicted_answer}`.
 pub const SIMPLEQA_JUDGE_TEMPLATE: &str = include_str!("simpleqa_judge.txt");
 
-/// The placeholder the worker fills with the model's answer.
-pub const PREDICTED_ANSWER: &str = "{predicted_answer}";
-
 /// Name and hash of the judge prompt, recorded in the manifest.
 pub const SIMPLEQA_JUDGE_NAME: &str = "chinese_simpleqa_judge";
 

@@ -17,7 +17,6 @@ pub mod grade;
 pub mod judge;
 pub mod prompts;
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -350,16 +349,6 @@ pub fn item_gold(item: &EvalItem) -> ItemGold {
             options: Vec::new(),
         },
     }
-}
-
-/// The subjects of a load, in first-seen order.
-pub fn subjects(items: &[EvalItem]) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    items
-        .iter()
-        .filter(|item| seen.insert(item.subject.clone()))
-        .map(|item| item.subject.clone())
-        .collect()
 }
 
 #[cfg(test)]

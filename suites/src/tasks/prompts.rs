@@ -58,16 +58,6 @@ pub struct TaskTemplate {
     pub pattern: &'static str,
     pub cloze_pattern: Option<&'static str>,
     pub choices: ChoiceDisplay,
-    /// OpenCompass's `max_out_len`, where the configuration sets one (recorded; the
-    /// endpoint's `max_tokens` applies).
-    pub published_max_out_len: Option<u32>,
-}
-
-impl TaskTemplate {
-    /// The suite name shown in listings.
-    pub fn suite_label(&self) -> &'static str {
-        self.suite
-    }
 }
 
 const OCNLI_LABELS: [&str; 3] = ocnli::LABELS;
@@ -80,7 +70,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{prefix_prompt}{question}",
         cloze_pattern: None,
         choices: ChoiceDisplay::AsLoaded,
-        published_max_out_len: Some(1024),
     },
     TaskTemplate {
         name: "agieval_gen_5c79b4",
@@ -89,7 +78,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{intro}\n{question}\n{options}\n答案是： ",
         cloze_pattern: Some("{intro}\n{question}\n答案是： "),
         choices: ChoiceDisplay::AsLoaded,
-        published_max_out_len: Some(1024),
     },
     TaskTemplate {
         name: "clue_c3_gen_8c358f",
@@ -98,7 +86,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{content}\n问：{question}\nA. {choice0}\nB. {choice1}\nC. {choice2}\nD. {choice3}\n请从“A”，“B”，“C”，“D”中进行选择。\n答：",
         cloze_pattern: None,
         choices: ChoiceDisplay::AsLoaded,
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "clue_cmrc_gen_1bd3c8",
@@ -107,7 +94,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "根据文章回答问题。你的答案应该尽可能简练，请以 ‘答案是’ 开头的句式作答。\n文章：{context}\n问：{question}\n答：",
         cloze_pattern: None,
         choices: ChoiceDisplay::None,
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "clue_ocnli_gen_c4cb6c",
@@ -123,7 +109,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
                 (OCNLI_LABELS[1], "无关"),
             ],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_tnews_gen_b90e4a",
@@ -151,7 +136,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
                 ("news_stock", "股票市场类别新闻"),
             ],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_ocnli_fc_gen_f97a97",
@@ -167,7 +151,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
                 (OCNLI_LABELS[1], "可能"),
             ],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_cluewsc_gen_c68933",
@@ -179,7 +162,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
             key_field: None,
             labels: &[("true", "是"), ("false", "否")],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_csl_gen_28b223",
@@ -191,7 +173,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
             key_field: None,
             labels: &[("0", "否"), ("1", "是")],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_bustm_gen_634f41",
@@ -203,7 +184,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
             key_field: None,
             labels: &[("0", "无关"), ("1", "相关")],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_eprstmt_gen_740ea0",
@@ -215,7 +195,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
             key_field: None,
             labels: &[("Positive", "积极"), ("Negative", "消极")],
         },
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "fewclue_chid_gen_0a29a2",
@@ -224,7 +203,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{content}\n请选择______处所填的词\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nE. {E}\nF. {F}\nG. {G}\n请从”A“，”B“，”C“，”D“，”E“，”F“，”G“中进行选择。答：",
         cloze_pattern: None,
         choices: ChoiceDisplay::AsLoaded,
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "jianzhen_iflytek_labels_v1",
@@ -233,7 +211,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{sentence}\n请判断上述应用描述属于哪一类应用。可选类别：{labels}\n请直接回答类别名称。\n答：",
         cloze_pattern: None,
         choices: ChoiceDisplay::LabelNames,
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "jianzhen_csldcp_labels_v1",
@@ -242,7 +219,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{content}\n请判断上述论文摘要属于哪个学科。可选学科：{labels}\n请直接回答学科名称。\n答：",
         cloze_pattern: None,
         choices: ChoiceDisplay::LabelNames,
-        published_max_out_len: None,
     },
     TaskTemplate {
         name: "chinese_simpleqa_gen",
@@ -251,7 +227,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{question}",
         cloze_pattern: None,
         choices: ChoiceDisplay::None,
-        published_max_out_len: Some(2048),
     },
     TaskTemplate {
         name: "cmath_evalscope_0shot",
@@ -260,7 +235,6 @@ static TEMPLATES: [TaskTemplate; 16] = [
         pattern: "{question}\n请一步一步推理，最后将答案放在\\boxed{}中。\n",
         cloze_pattern: None,
         choices: ChoiceDisplay::None,
-        published_max_out_len: None,
     },
 ];
 
