@@ -107,9 +107,12 @@ impl Grade {
 /// the question). A reply that declines and gives no answer is `refused`; one from
 /// which nothing can be read is `unextractable`.
 pub fn grade_reply(kind: AnswerKind, gold: &str, options: &[String], reply: &str) -> Grade {
-    // The text after the last `</think>`; a reasoning block that never closes is read
-    // whole.
-    let answer_text = crate::extract::strip_reasoning(reply).unwrap_or(reply);
+    // The text after the last `</think>`. A reasoning block that never closes holds no
+    // answer, as for multiple choice: reading it whole would grade the numbers and
+    // phrases the model was still weighing (CMATH takes the last number).
+    let Some(answer_text) = crate::extract::strip_reasoning(reply) else {
+        return Grade::unread(Outcome::Unextractable);
+    };
     let extracted = match kind {
         AnswerKind::Choice => match extract_choice(answer_text, options.len().max(1)) {
             Extraction::Choice(letter) => Some(letter.to_string()),
@@ -497,6 +500,27 @@ mod tests {
         );
         let grade = grade_reply(AnswerKind::Numeric, "7", &[], "我不会");
         assert_eq!(grade.outcome, Outcome::Unextractable);
+    }
+
+    #[test]
+    fn reasoning_is_skipped_and_an_unclosed_block_holds_no_answer() {
+        let closed = "<think>12个苹果减去5个是7，再加3……不对，应该是8</think>答案是7";
+        let grade = grade_reply(AnswerKind::Numeric, "7", &[], closed);
+        assert_eq!(
+            (grade.outcome, grade.extracted.as_deref()),
+            (Outcome::Correct, Some("7"))
+        );
+        // The last number inside the unfinished reasoning (7) matches the gold; reading
+        // it as the answer would score a reply that never answered.
+        let unclosed = "<think>先算12减5，得到7";
+        for kind in [AnswerKind::Numeric, AnswerKind::FreeText, AnswerKind::Span] {
+            let grade = grade_reply(kind, r#"["7"]"#, &[], unclosed);
+            assert_eq!(
+                (grade.outcome, grade.credit, grade.extracted),
+                (Outcome::Unextractable, 0.0, None),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]
