@@ -110,8 +110,10 @@ struct RunArgs {
     /// first ones.
     #[arg(long)]
     spread: bool,
-    /// `gen` (generate, extract the letter) or `loglik_first_token` (one token with
-    /// top_logprobs; the most likely option letter).
+    /// `gen` (generate, extract the answer), `loglik_first_token` (one token with
+    /// top_logprobs; the most likely option letter; chat endpoints too) or `loglik_echo`
+    /// (the option texts' summed log-probabilities from /v1/completions with echo, as
+    /// lm-eval `multiple_choice` and OpenCompass PPL; llama.cpp's server cannot).
     #[arg(long)]
     scoring: Option<String>,
     /// A judge model (OpenAI-compatible base URL) for suites graded by one (simpleqa):
@@ -605,7 +607,7 @@ async fn follow_run(
     );
     if outcome_count(&status, "api_error") > 0 {
         eprintln!(
-            "{} items ended in api_error (their errors are in the store); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
+            "{} items ended in api_error (their messages are below and in report.md); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
             outcome_count(&status, "api_error"),
             status.run_id
         );
@@ -662,6 +664,21 @@ async fn write_report(
             .take_while(|line| line.starts_with('|'))
             .collect();
         println!("{}", table.join("\n"));
+        // Failed requests say why here, not only in the store: a wrong key or an
+        // endpoint that cannot serve the scoring mode fails every item the same way.
+        let api_errors: Vec<&str> = text
+            .lines()
+            .skip_while(|line| *line != "## API errors")
+            .skip(1)
+            .take_while(|line| !line.starts_with("## "))
+            .filter(|line| line.starts_with('|') || line.ends_with("items)."))
+            .collect();
+        if !api_errors.is_empty() {
+            eprintln!(
+                "API errors (most frequent first):\n{}",
+                api_errors.join("\n")
+            );
+        }
     }
     Ok(())
 }

@@ -267,27 +267,8 @@ mod tests {
 
     fn row(endpoint: &str, subject: &str, category: &str, outcome: &str) -> ScoredRow {
         ScoredRow {
-            credit: f64::from(u8::from(outcome == "correct")),
-            weight: 1.0,
-            endpoint: endpoint.into(),
-            suite: "ceval".into(),
-            subject: subject.into(),
             category: category.into(),
-            item_id: format!("{subject}/val/x"),
-            repeat: 0,
-            gold: "A".into(),
-            extracted: None,
-            outcome: outcome.into(),
-            latency_ms: 10,
-            prompt_tokens: 1,
-            completion_tokens: 1,
-            attempts: 1,
-            throttled: 0,
-            messages_json: "[]".into(),
-            option_count: 4,
-            response_text: String::new(),
-            finish_reason: "stop".into(),
-            error_message: String::new(),
+            ..ScoredRow::example(endpoint, subject, outcome)
         }
     }
 

@@ -209,27 +209,10 @@ mod tests {
 
     fn row(endpoint: &str, item: &str, outcome: &str, extracted: &str) -> ScoredRow {
         ScoredRow {
-            credit: f64::from(u8::from(outcome == "correct")),
-            weight: 1.0,
-            endpoint: endpoint.into(),
-            suite: "ceval".into(),
-            subject: "law".into(),
-            category: "Humanities".into(),
             item_id: item.into(),
-            repeat: 0,
-            gold: "A".into(),
             extracted: Some(extracted.into()),
-            outcome: outcome.into(),
-            latency_ms: 1,
-            prompt_tokens: 1,
-            completion_tokens: 1,
-            attempts: 1,
-            throttled: 0,
-            messages_json: "[]".into(),
-            option_count: 4,
             response_text: extracted.into(),
-            finish_reason: "stop".into(),
-            error_message: String::new(),
+            ..ScoredRow::example(endpoint, "law", outcome)
         }
     }
 

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{ReportInput, percent, percent_interval};
+use crate::report::{self, ReportInput, percent, percent_interval};
 use crate::store::ScoredRow;
 use crate::summary::{CategorySummary, OUTCOMES};
 
@@ -118,6 +118,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     category_charts(&mut page, &summary.categories);
     heatmap(&mut page, input);
     outcome_bars(&mut page, input);
+    api_errors(&mut page, rows);
     comparisons(&mut page, input);
     endpoints(&mut page, input);
     if let Some(section) = provenance_markdown {
@@ -429,6 +430,37 @@ fn outcome_bars(page: &mut String, input: &ReportInput<'_>) {
         );
     }
     let _ = writeln!(page, "</div>");
+}
+
+/// Under the outcome bars: why requests failed, by message, so a reviewer need not open
+/// the store (nothing is written when no item failed).
+fn api_errors(page: &mut String, rows: &[ScoredRow]) {
+    let counts = report::api_error_counts(rows);
+    if counts.is_empty() {
+        return;
+    }
+    let _ = writeln!(page, "<h3 id=\"api-errors\">API errors</h3>");
+    let _ = writeln!(
+        page,
+        "<table><thead><tr><th>endpoint</th><th>items</th><th>message</th></tr></thead><tbody>"
+    );
+    for error in counts.iter().take(report::API_ERROR_MESSAGES_SHOWN) {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td><div class=\"answer\">{}</div></td></tr>",
+            escape(&error.endpoint),
+            error.items,
+            escape(&error.message)
+        );
+    }
+    let _ = writeln!(page, "</tbody></table>");
+    if counts.len() > report::API_ERROR_MESSAGES_SHOWN {
+        let _ = writeln!(
+            page,
+            "<p class=\"note\">{} more distinct messages: see <code>results.parquet</code>, column <code>error_message</code>.</p>",
+            counts.len() - report::API_ERROR_MESSAGES_SHOWN
+        );
+    }
 }
 
 fn comparisons(page: &mut String, input: &ReportInput<'_>) {

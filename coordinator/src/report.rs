@@ -5,6 +5,7 @@
 //! and a run can be re-reported without calling the model again). All outputs take their
 //! figures from one [`Summary`], so they agree to the digit.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::json;
@@ -116,6 +117,49 @@ pub fn render(
         });
     }
     Ok(files)
+}
+
+/// How many items of one endpoint ended in `api_error` with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiErrorCount {
+    pub endpoint: String,
+    pub message: String,
+    pub items: u64,
+}
+
+/// Distinct messages shown per run in `report.md` (and printed by `jianzhen run`); the
+/// rest are counted in one line and are in `results.parquet`.
+pub const API_ERROR_MESSAGES_SHOWN: usize = 5;
+
+/// The `api_error` items grouped by endpoint and message, most frequent first: a run
+/// whose items all fail says why in one line (a wrong key, an endpoint without echo)
+/// instead of leaving the reason in the store.
+pub fn api_error_counts(rows: &[ScoredRow]) -> Vec<ApiErrorCount> {
+    let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for row in rows.iter().filter(|row| row.outcome == "api_error") {
+        *counts
+            .entry((row.endpoint.as_str(), row.error_message.as_str()))
+            .or_default() += 1;
+    }
+    let mut counts: Vec<ApiErrorCount> = counts
+        .into_iter()
+        .map(|((endpoint, message), items)| ApiErrorCount {
+            endpoint: endpoint.to_string(),
+            message: message.to_string(),
+            items,
+        })
+        .collect();
+    // Stable: equal counts keep the (endpoint, message) order of the map.
+    counts.sort_by_key(|count| std::cmp::Reverse(count.items));
+    counts
+}
+
+/// One line of text fit for a Markdown table cell.
+fn table_cell(text: &str) -> String {
+    text.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('|', "\\|")
 }
 
 /// Verdict counts of one endpoint on one judged suite.
@@ -312,6 +356,35 @@ fn markdown(input: &ReportInput<'_>) -> String {
         }
     }
 
+    let api_errors = api_error_counts(input.rows);
+    if !api_errors.is_empty() {
+        let _ = writeln!(md, "\n## API errors\n");
+        let _ = writeln!(
+            md,
+            "Items whose request failed after its retries, by message (each item's own is in `results.parquet`, column `error_message`). `jianzhen retry RUN` asks them again once the cause is fixed.\n"
+        );
+        let _ = writeln!(md, "| endpoint | items | message |");
+        let _ = writeln!(md, "|---|---:|---|");
+        for error in api_errors.iter().take(API_ERROR_MESSAGES_SHOWN) {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                error.endpoint,
+                error.items,
+                table_cell(&error.message)
+            );
+        }
+        if api_errors.len() > API_ERROR_MESSAGES_SHOWN {
+            let rest = &api_errors[API_ERROR_MESSAGES_SHOWN..];
+            let _ = writeln!(
+                md,
+                "\n{} more distinct messages ({} items).",
+                rest.len(),
+                rest.iter().map(|error| error.items).sum::<u64>()
+            );
+        }
+    }
+
     if !summary.comparisons.is_empty() {
         let _ = writeln!(md, "\n## Paired comparisons\n");
         let _ = writeln!(
@@ -474,6 +547,41 @@ fn markdown(input: &ReportInput<'_>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn api_errors_are_grouped_by_endpoint_and_message_most_frequent_first() {
+        let failed = |endpoint: &str, message: &str| ScoredRow {
+            error_message: message.into(),
+            ..ScoredRow::example(endpoint, "law", "api_error")
+        };
+        let rows = vec![
+            failed("a", "HTTP 401: invalid key"),
+            failed("b", "no echo"),
+            failed("b", "no echo"),
+            ScoredRow::example("b", "law", "correct"),
+            failed("a", "HTTP 401: invalid key"),
+            failed("a", "timeout | after 120 s\nretried 3 times"),
+            failed("a", "HTTP 401: invalid key"),
+        ];
+        let counts = api_error_counts(&rows);
+        let summary: Vec<(&str, &str, u64)> = counts
+            .iter()
+            .map(|count| (count.endpoint.as_str(), count.message.as_str(), count.items))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a", "HTTP 401: invalid key", 3),
+                ("b", "no echo", 2),
+                ("a", "timeout | after 120 s\nretried 3 times", 1),
+            ]
+        );
+        assert_eq!(
+            table_cell(&counts[2].message),
+            "timeout \\| after 120 s retried 3 times"
+        );
+        assert!(api_error_counts(&rows[3..4]).is_empty());
+    }
 
     #[test]
     fn judged_metrics_follow_simpleqa_s_definitions() {

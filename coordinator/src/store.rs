@@ -292,6 +292,37 @@ pub struct ScoredRow {
     pub error_message: String,
 }
 
+#[cfg(test)]
+impl ScoredRow {
+    /// A C-Eval row of one item (`SUBJECT/val/x`) for unit tests, full credit when
+    /// `outcome` is `correct`; tests change the fields they are about.
+    pub(crate) fn example(endpoint: &str, subject: &str, outcome: &str) -> ScoredRow {
+        ScoredRow {
+            credit: f64::from(u8::from(outcome == "correct")),
+            weight: 1.0,
+            endpoint: endpoint.into(),
+            suite: "ceval".into(),
+            subject: subject.into(),
+            category: "Humanities".into(),
+            item_id: format!("{subject}/val/x"),
+            repeat: 0,
+            gold: "A".into(),
+            extracted: None,
+            outcome: outcome.into(),
+            latency_ms: 10,
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            attempts: 1,
+            throttled: 0,
+            messages_json: "[]".into(),
+            option_count: 4,
+            response_text: String::new(),
+            finish_reason: "stop".into(),
+            error_message: String::new(),
+        }
+    }
+}
+
 /// The credit of one stored result: partial credit and span F1 for the graded task-suite
 /// kinds when the answer was read (`correct` or `wrong`), otherwise 1 for `correct` and
 /// 0 for everything else.

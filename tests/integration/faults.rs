@@ -210,6 +210,27 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         (6, 2)
     );
     assert_eq!(server.requests(), 8);
+    // The report says why they failed, grouped by message.
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let api_errors = report
+        .split("## API errors")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no API errors section: {report}"));
+    let error_row = api_errors
+        .lines()
+        .find(|line| line.starts_with("| scripted |"))
+        .unwrap_or_else(|| panic!("no error row: {api_errors}"));
+    assert!(
+        error_row.starts_with("| scripted | 2 |") && error_row.contains("502"),
+        "{error_row}"
+    );
+    let html = String::from_utf8(report_file(&files, "report.html").to_vec()).expect("utf-8");
+    assert!(html.contains("<h3 id=\"api-errors\">"), "{html}");
 
     // Through the real CLI, as a user would.
     let output = run_cli(vec![
@@ -246,6 +267,13 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         10,
         "only the two failed items were asked again"
     );
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    assert!(!report.contains("## API errors"), "{report}");
     cluster.shutdown().await;
 }
 
