@@ -14,22 +14,14 @@ pub fn wilson_interval(successes: i64, trials: i64) -> (f64, f64) {
 }
 
 /// [`wilson_interval`] for a mean credit: `points` may be fractional where items earn
-/// partial credit (GAOKAO-Bench multi-select, CMRC2018 F1). The interval then treats
-/// the points as that many successes, an approximation (partial credit has less
-/// variance than a coin, so it is, if anything, conservative).
+/// partial credit (GAOKAO-Bench multi-select, CMRC2018 F1). One implementation serves
+/// scores and provenance: the provenance crate's (see its note on the approximation).
 pub fn wilson_interval_for_points(points: f64, trials: i64) -> (f64, f64) {
-    if trials <= 0 {
+    let Ok(trials) = usize::try_from(trials) else {
         return (0.0, 0.0);
-    }
-    let n = trials as f64;
-    let p = points / n;
-    let denominator = 1.0 + Z95 * Z95 / n;
-    let centre = (p + Z95 * Z95 / (2.0 * n)) / denominator;
-    let half_width = Z95 * ((p * (1.0 - p) / n) + Z95 * Z95 / (4.0 * n * n)).sqrt() / denominator;
-    (
-        (centre - half_width).max(0.0),
-        (centre + half_width).min(1.0),
-    )
+    };
+    jianzhen_provenance::agreement::wilson_interval_95_for_points(points, trials)
+        .map_or((0.0, 0.0), |interval| (interval.lower, interval.upper))
 }
 
 /// SplitMix64: a tiny, well-mixed generator, so a seed reproduces a bootstrap exactly

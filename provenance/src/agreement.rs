@@ -74,11 +74,19 @@ pub struct ProportionInterval {
 /// approximation because shared-error rates sit near 1 for wrappers, where the normal
 /// interval overshoots.
 pub fn wilson_interval_95(successes: usize, trials: usize) -> Option<ProportionInterval> {
+    wilson_interval_95_for_points(successes as f64, trials)
+}
+
+/// [`wilson_interval_95`] for a mean credit: `points` may be fractional where items earn
+/// partial credit (the coordinator's scores use it for GAOKAO-Bench multi-select and
+/// CMRC2018 F1). The points are treated as that many successes, an approximation that
+/// is, if anything, conservative (partial credit varies less than a coin).
+pub fn wilson_interval_95_for_points(points: f64, trials: usize) -> Option<ProportionInterval> {
     if trials == 0 {
         return None;
     }
     let trials_f = trials as f64;
-    let proportion = successes as f64 / trials_f;
+    let proportion = points / trials_f;
     let z_squared = WILSON_Z_95 * WILSON_Z_95;
     let denominator = 1.0 + z_squared / trials_f;
     let centre = (proportion + z_squared / (2.0 * trials_f)) / denominator;
