@@ -33,6 +33,8 @@ pub mod spec;
 pub mod subjects;
 pub mod tasks;
 pub mod template;
+#[cfg(test)]
+mod test_fixtures;
 
 pub use error::SuiteError;
 pub use item::{McItem, SourceLocation, SuiteName};

@@ -753,36 +753,10 @@ mod tests {
     use crate::load::load_suite;
     use crate::spec::{builtin_spec, load_spec_str};
 
-    fn write(dir: &Path, relative: &str, contents: &str) {
-        let path = dir.join(relative);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).expect("create fixture dir");
-        }
-        std::fs::write(path, contents).expect("write fixture");
-    }
-
-    // Small records written for these tests, in each suite's published layout.
-    const CEVAL_DEV: &str = "id,question,A,B,C,D,answer,explanation\r\n\
-        0,1+1等于____。,1,2,3,4,B,\"1. 一加一。\r\n2. 等于二。\"\r\n\
-        1,天空通常是什么颜色？,红,绿,蓝,黑,C,晴天时是蓝色\r\n";
-    const CEVAL_VAL: &str = "id,question,A,B,C,D,answer\r\n\
-        0,\"下列哪个是质数？\r\n（单选）\",4,6,7,9,C\r\n\
-        1,水的化学式是____。,H2O,CO2,O2,NaCl,A\r\n";
-    const CEVAL_TEST: &str = "id,question,A,B,C,D\r\n0,虚构问题一,甲,乙,丙,丁\r\n";
-    const CMMLU_TEST: &str = ",Question,A,B,C,D,Answer\n\
-        0,虚构的农学问题？,选项一,选项二,选项三,选项四,D\n\
-        1,\"另一个问题，\n跨两行\",甲,乙,丙,丁,A\n\
-        2,第三个问题,一, 二 ,三,四,B\n";
-    const CMMLU_DEV: &str = ",Question,A,B,C,D,Answer\n0,示例问题,a,b,c,d,A\n1,示例二,e,f,g,h,C\n";
+    use crate::test_fixtures::{CMMLU_DEV, CMMLU_TEST, ceval_folder, write};
 
     fn ceval_fixture() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for subject in ["toy_subject", "another"] {
-            write(dir.path(), &format!("dev/{subject}_dev.csv"), CEVAL_DEV);
-            write(dir.path(), &format!("val/{subject}_val.csv"), CEVAL_VAL);
-            write(dir.path(), &format!("test/{subject}_test.csv"), CEVAL_TEST);
-        }
-        dir
+        ceval_folder(&["toy_subject", "another"], &[])
     }
 
     fn assert_same(spec_load: &SpecLoad, loaded: &LoadedSuite) {
