@@ -385,6 +385,30 @@ impl Controller {
                     .await?;
                 continue;
             }
+            let mut items = Vec::with_capacity(open_items.len());
+            for open in open_items {
+                let messages: Vec<template::ChatMessage> =
+                    serde_json::from_str(&open.messages_json).map_err(|error| {
+                        CoordinatorError::Internal(format!(
+                            "stored prompt of item {} is not valid: {error}",
+                            open.item_key
+                        ))
+                    })?;
+                items.push(item_request(open, messages));
+            }
+            // Judged items call the run's judge model once each: the lease needs a share
+            // of the judge's concurrency too, or it waits like one over the budget.
+            let judge_share = match &spec.judge {
+                Some(judge) if items.iter().any(|item| item.judge.is_some()) => {
+                    let Some(judge_share) =
+                        leases.judge_share(&pending.run_id, judge.max_concurrency, share)
+                    else {
+                        continue;
+                    };
+                    judge_share
+                }
+                _ => 0,
+            };
             let epoch = self
                 .store
                 .lease_shard(&pending.run_id, &pending.shard_id)
@@ -405,21 +429,11 @@ impl Controller {
                     worker_id: worker_id.to_string(),
                     epoch,
                     concurrency_share: share,
+                    judge_share,
                     progress_timeout,
                 },
                 now,
             );
-            let mut items = Vec::with_capacity(open_items.len());
-            for open in open_items {
-                let messages: Vec<template::ChatMessage> =
-                    serde_json::from_str(&open.messages_json).map_err(|error| {
-                        CoordinatorError::Internal(format!(
-                            "stored prompt of item {} is not valid: {error}",
-                            open.item_key
-                        ))
-                    })?;
-                items.push(item_request(open, messages));
-            }
             tracing::debug!(worker_id, run_id = %pending.run_id, shard_id = %pending.shard_id, epoch, items = items.len(), share, "shard leased");
             return Ok(Some(v1::ShardLease {
                 run_id: pending.run_id,
@@ -442,18 +456,25 @@ impl Controller {
                     }),
                 }),
                 items,
-                judge: spec.judge.as_ref().map(|judge| v1::EndpointConfig {
-                    name: judge.name.clone(),
-                    base_url: judge.base_url.clone(),
-                    model: judge.model.clone(),
-                    api_key_env: judge.api_key_env.clone().unwrap_or_default(),
-                    max_concurrency: judge.max_concurrency,
-                    timeout_ms: (judge.timeout_secs * 1000.0) as u64,
-                    temperature: judge.temperature,
-                    max_tokens: judge.max_tokens,
-                    max_attempts: judge.max_attempts,
-                    requests_per_second: judge.requests_per_second.unwrap_or(0.0),
-                }),
+                judge: spec
+                    .judge
+                    .as_ref()
+                    .filter(|_| judge_share > 0)
+                    .map(|judge| v1::EndpointConfig {
+                        name: judge.name.clone(),
+                        base_url: judge.base_url.clone(),
+                        model: judge.model.clone(),
+                        api_key_env: judge.api_key_env.clone().unwrap_or_default(),
+                        max_concurrency: judge_share,
+                        timeout_ms: (judge.timeout_secs * 1000.0) as u64,
+                        temperature: judge.temperature,
+                        max_tokens: judge.max_tokens,
+                        max_attempts: judge.max_attempts,
+                        // Split like the concurrency, so the leases together keep the rate.
+                        requests_per_second: judge.requests_per_second.map_or(0.0, |rate| {
+                            rate * f64::from(judge_share) / f64::from(judge.max_concurrency.max(1))
+                        }),
+                    }),
                 progress_timeout_ms: u64::try_from(progress_timeout.as_millis())
                     .unwrap_or(u64::MAX),
             }));

@@ -33,6 +33,7 @@ struct Lease {
     epoch: u64,
     endpoint: EndpointRef,
     concurrency_share: u32,
+    judge_share: u32,
     progress_timeout: Duration,
     progress_deadline: Instant,
 }
@@ -47,6 +48,9 @@ pub struct Grant {
     pub epoch: u64,
     /// Requests in flight the holder may have against the endpoint.
     pub concurrency_share: u32,
+    /// Requests in flight the holder may have against the run's judge model (0 when
+    /// the shard has no judged item).
+    pub judge_share: u32,
     pub progress_timeout: Duration,
 }
 
@@ -150,6 +154,22 @@ impl LeaseTable {
         Some(even_share.min(remaining))
     }
 
+    /// The judge share a new lease of `run_id` may take: `wanted` (its endpoint share, as
+    /// each of its items calls the judge once) or what is left of the judge's
+    /// `max_concurrency`, whichever is smaller; `None` when the judge's budget is spent.
+    /// The judge is one model for the whole run, so its budget spans every endpoint's
+    /// leases: without it, N endpoints × their concurrency would call the judge at once.
+    pub fn judge_share(&self, run_id: &str, max_concurrency: u32, wanted: u32) -> Option<u32> {
+        let granted: u32 = self
+            .leases
+            .values()
+            .filter(|lease| lease.endpoint.run_id == run_id)
+            .map(|lease| lease.judge_share)
+            .sum();
+        let remaining = max_concurrency.max(1).saturating_sub(granted);
+        (remaining > 0).then(|| wanted.max(1).min(remaining))
+    }
+
     /// Grants a lease. The caller has already raised the shard's epoch in the store.
     pub fn grant(&mut self, grant: Grant, now: Instant) {
         self.leases.insert(
@@ -159,6 +179,7 @@ impl LeaseTable {
                 epoch: grant.epoch,
                 endpoint: grant.endpoint,
                 concurrency_share: grant.concurrency_share,
+                judge_share: grant.judge_share,
                 progress_timeout: grant.progress_timeout,
                 progress_deadline: now + grant.progress_timeout,
             },
@@ -254,6 +275,7 @@ mod tests {
             worker_id: worker_id.to_string(),
             epoch,
             concurrency_share,
+            judge_share: 0,
             progress_timeout: PROGRESS,
         }
     }
@@ -332,6 +354,41 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn judge_shares_never_exceed_the_judge_budget_across_endpoints() {
+        let mut table = LeaseTable::new(TTL);
+        let now = Instant::now();
+        // Two endpoints of one run share its judge (max 3); another run has its own.
+        let mut granted = Vec::new();
+        for (index, endpoint_name) in ["a", "b", "a", "b"].iter().enumerate() {
+            let Some(share) = table.judge_share("run", 3, 2) else {
+                granted.push(0);
+                continue;
+            };
+            granted.push(share);
+            table.grant(
+                Grant {
+                    endpoint: EndpointRef {
+                        run_id: "run".into(),
+                        endpoint: (*endpoint_name).into(),
+                    },
+                    judge_share: share,
+                    ..grant(shard(&format!("s{index}")), "w1", 1, 2)
+                },
+                now,
+            );
+        }
+        assert_eq!(
+            granted,
+            [2, 1, 0, 0],
+            "the run's judge budget spans endpoints"
+        );
+        assert_eq!(table.judge_share("other-run", 3, 2), Some(2));
+        // A lease that ends gives its judge share back.
+        assert!(table.release(&shard("s0"), 1, "w1"));
+        assert_eq!(table.judge_share("run", 3, 5), Some(2));
+    }
+
+    #[tokio::test]
     async fn concurrency_shares_never_exceed_the_endpoint_budget() {
         let mut table = LeaseTable::new(TTL);
         let now = Instant::now();

@@ -475,3 +475,54 @@ async fn simpleqa_answers_are_graded_by_the_judge_model_when_one_is_given() {
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_s_concurrency_limit_holds_across_workers_and_endpoints() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("simpleqa");
+    let lines: String = (0..12)
+        .map(|index| {
+            format!(
+                "{{\"id\": \"q{index}\", \"primary_category\": \"中华文化\", \"secondary_category\": \"文学\", \"question\": \"问题{index}：作者是谁？\", \"answer\": \"鲁迅\", \"urls\": []}}\n"
+            )
+        })
+        .collect();
+    write(&data.join("chinese_simpleqa.jsonl"), &lines);
+    let model = jianzhen_testkit::start(Script::new("鲁迅")).await;
+    // A slow judge allowing two requests at once: 2 workers × 2 endpoints × 4 slots
+    // would otherwise call it up to 16 at a time.
+    let judge =
+        jianzhen_testkit::start(Script::new("A").with_delay(Duration::from_millis(40))).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
+    let spec = run_spec(
+        "judge-budget",
+        &[("simpleqa", &data, 0)],
+        &model.base_url(),
+        4,
+        3,
+    ) + &format!(
+        "[[endpoints]]\nname = \"second\"\nbase_url = \"{}\"\nmodel = \"scripted\"\nmax_concurrency = 4\n\
+             [judge]\nname = \"judge\"\nbase_url = \"{}\"\nmodel = \"judge\"\nmax_concurrency = 2\ntimeout_secs = 10\n",
+        model.base_url(),
+        judge.base_url()
+    );
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(120)).await;
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    assert_eq!(
+        outcome_count(&status, "correct"),
+        24,
+        "{:?}",
+        status.outcomes
+    );
+    assert_eq!(judge.requests(), 24, "every answer judged once");
+    assert!(
+        judge.max_in_flight() <= 2,
+        "the judge saw {} requests at once; its max_concurrency is 2",
+        judge.max_in_flight()
+    );
+    cluster.shutdown().await;
+}

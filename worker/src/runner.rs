@@ -279,12 +279,13 @@ async fn run_shard(
     let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
     let total = lease.items.len();
     tracing::debug!(shard_id = %lease.shard_id, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "running shard");
-    // The judge model, for items graded by one: its own key and rate limit (none).
+    // The judge model, for items graded by one: its own key, concurrency and rate.
     let judge = lease.judge.clone().map(|endpoint| {
         Arc::new(Judge {
             key: resolve_api_key(&endpoint, &config.worker_id),
+            permits: Semaphore::new(endpoint.max_concurrency.max(1) as usize),
+            limiter: RateLimiter::new(endpoint.requests_per_second),
             endpoint,
-            limiter: RateLimiter::new(0.0),
         })
     });
 
@@ -466,10 +467,12 @@ async fn report(
 }
 
 /// The run's judge model as a worker calls it: its configuration, its key (or why there
-/// is none) and its own rate limiter.
+/// is none), and this lease's share of its concurrency and rate, which the coordinator
+/// sets so that all leases together keep the judge's own limits.
 struct Judge {
     endpoint: v1::EndpointConfig,
     key: Result<Option<String>, String>,
+    permits: Semaphore,
     limiter: RateLimiter,
 }
 
@@ -485,6 +488,7 @@ async fn judge_answer(
     let Some(Judge {
         endpoint,
         key,
+        permits,
         limiter,
     }) = judge
     else {
@@ -513,6 +517,12 @@ async fn judge_answer(
                 .replace("{predicted_answer}", &result.text),
         },
     ];
+    // Closed only when the lease ends, which cannot happen while its items run.
+    let Ok(_judge_permit) = permits.acquire().await else {
+        result.error_class = ErrorClass::Config as i32;
+        result.error_message = "the judge's request slots were closed".to_string();
+        return;
+    };
     let verdict = complete(
         http,
         endpoint,
