@@ -100,7 +100,11 @@ fn list() {
             info.name,
             info.suite,
             tasks::prompts::template_hash(info.name).unwrap_or_default(),
-            "gen",
+            if info.leads_to_letter() {
+                "gen,loglik_first_token"
+            } else {
+                "gen"
+            },
             info.source
         );
     }

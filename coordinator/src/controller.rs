@@ -3,7 +3,7 @@
 //!
 //! The gRPC layer in [`crate::service`] only translates messages to these calls.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -1438,25 +1438,63 @@ fn prepare_task_suite(
             ),
         });
     }
-    if scoring_mode(suite_spec) != template::ScoringMode::Gen {
-        return Err(CoordinatorError::InvalidSpec {
-            origin,
-            problem: format!(
-                "suite {task} is scored by generation in this version; remove `scoring` (first-token scoring is for C-Eval and CMMLU)"
-            ),
-        });
-    }
-    if !suite_spec.subjects.is_empty() {
-        return Err(CoordinatorError::InvalidSpec {
-            origin,
-            problem: "subject filters are for C-Eval and CMMLU; use `limit_per_subject` to run fewer items".to_string(),
-        });
+    let scoring = scoring_mode(suite_spec);
+    match scoring {
+        template::ScoringMode::Gen => {}
+        template::ScoringMode::LoglikFirstToken => {
+            if !tasks::prompts::template(&template)?.leads_to_letter() {
+                let offered: Vec<&str> = tasks::prompts::templates()
+                    .filter(|candidate| candidate.leads_to_letter())
+                    .map(|candidate| candidate.suite)
+                    .collect();
+                return Err(CoordinatorError::InvalidSpec {
+                    origin,
+                    problem: format!(
+                        "template `{template}` does not end on the answer cue before an option letter, so it cannot be scored by the first token; remove `scoring` (first-token scoring is offered for ceval, cmmlu, {})",
+                        offered.join(", ")
+                    ),
+                });
+            }
+        }
+        template::ScoringMode::LoglikEcho => {
+            return Err(CoordinatorError::InvalidSpec {
+                origin,
+                problem: format!(
+                    "suite {task} has no published log-likelihood template here (loglik_echo is for C-Eval and CMMLU); use `gen`, or `loglik_first_token` where the prompt ends on the answer cue"
+                ),
+            });
+        }
     }
     let split = suite_spec
         .split
         .clone()
         .unwrap_or_else(|| task.default_split().to_string());
-    let load = tasks::load_task(task, &suite_spec.data, &split)?;
+    let mut load = tasks::load_task(task, &suite_spec.data, &split)?;
+    if !suite_spec.subjects.is_empty() {
+        let known: BTreeSet<&str> = load
+            .items
+            .iter()
+            .map(|item| item.subject.as_str())
+            .collect();
+        let unknown: Vec<&str> = suite_spec
+            .subjects
+            .iter()
+            .map(String::as_str)
+            .filter(|subject| !known.contains(subject))
+            .collect();
+        if !unknown.is_empty() {
+            return Err(CoordinatorError::InvalidSpec {
+                origin,
+                problem: format!(
+                    "unknown subject(s) {} in split `{split}`; its subjects are: {}",
+                    unknown.join(", "),
+                    known.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        load.items
+            .retain(|item| suite_spec.subjects.contains(&item.subject));
+    }
     if !load.dropped.is_empty() {
         tracing::info!(
             suite = %task,
@@ -1466,7 +1504,7 @@ fn prepare_task_suite(
     }
     Ok(PreparedSuite {
         definition: SuiteDefinition::Task(task),
-        scoring: template::ScoringMode::Gen,
+        scoring,
         split,
         template,
         shots: 0,

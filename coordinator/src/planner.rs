@@ -151,8 +151,24 @@ impl PreparedSuite {
             self.limit_per_subject,
             self.spread,
         );
+        let first_token = self.scoring == ScoringMode::LoglikFirstToken;
         for item in kept {
             let gold = tasks::prompts::item_gold(&self.template, item)?;
+            // First-token scoring reads one option letter: an item with several answers
+            // or a free answer cannot be scored that way, and is refused, not skipped.
+            if first_token && gold.kind != tasks::grade::AnswerKind::Choice {
+                return Err(CoordinatorError::InvalidSpec {
+                    origin: format!("suite {label}"),
+                    problem: format!(
+                        "item {} ({}: {}) is graded as `{}`, not one option letter, so `loglik_first_token` cannot score it; leave its subject `{}` out with `subjects`, or use `gen`",
+                        item.id,
+                        item.source.path.display(),
+                        item.source.record,
+                        gold.kind.as_str(),
+                        item.subject
+                    ),
+                });
+            }
             let mut messages = tasks::prompts::render(&self.template, item)?;
             // Chinese SimpleQA's published grading asks a judge model; with one in the
             // spec, the judge prompt travels with the item.
@@ -188,11 +204,13 @@ impl PreparedSuite {
                 .push(RenderedItem {
                     kind: if judged.is_some() {
                         JUDGE_KIND.to_string()
+                    } else if first_token {
+                        FIRST_TOKEN_KIND.to_string()
                     } else {
                         gold.kind.as_str().to_string()
                     },
                     judge_identity,
-                    max_tokens: 0,
+                    max_tokens: u32::from(first_token),
                     item_key,
                     messages_json,
                     subject: item.subject.clone(),

@@ -303,6 +303,122 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
     cluster.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lettered_task_suites_are_scored_by_the_first_token_and_filtered_by_subject() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suites = write_fixtures(&dir.path().join("data"));
+    let path_of = |wanted: &str| {
+        suites
+            .iter()
+            .find(|(name, _)| *name == wanted)
+            .map(|(_, path)| path.as_path())
+            .expect("fixture")
+    };
+    let server = jianzhen_testkit::start(script()).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
+    let first_token_spec = |names: &[&str]| {
+        let suite_refs: Vec<(&str, &Path, u32)> =
+            names.iter().map(|name| (*name, path_of(name), 0)).collect();
+        run_spec("first-token", &suite_refs, &server.base_url(), 3, 4).replace(
+            "shots = 0\n",
+            "shots = 0\nscoring = \"loglik_first_token\"\n",
+        )
+    };
+
+    // AGIEval's cloze file cannot be scored by a letter: refused with the way out.
+    let error = cluster
+        .controller
+        .submit_run(&first_token_spec(&["agieval"]))
+        .await
+        .expect_err("a cloze item under first-token scoring is refused");
+    let message = error.to_string();
+    assert!(
+        message.contains("gaokao-mathcloze") && message.contains("subjects"),
+        "{message}"
+    );
+    // GAOKAO-Bench's prompt asks for the analysis first: no first-token scoring.
+    let error = cluster
+        .controller
+        .submit_run(&first_token_spec(&["gaokao"]))
+        .await
+        .expect_err("GAOKAO-Bench by first token is refused");
+    assert!(
+        error
+            .to_string()
+            .contains("first-token scoring is offered for"),
+        "{error}"
+    );
+    // A subject the data does not have is named with the ones it has.
+    let error = cluster
+        .controller
+        .submit_run(&first_token_spec(&["agieval"]).replace(
+            "name = \"agieval\"\n",
+            "name = \"agieval\"\nsubjects = [\"logiqa\"]\n",
+        ))
+        .await
+        .expect_err("an unknown subject is refused");
+    assert!(
+        error.to_string().contains("gaokao-mathcloze, logiqa-zh"),
+        "{error}"
+    );
+
+    let spec = first_token_spec(&["agieval", "c3", "ocnli", "fewclue_eprstmt"]).replace(
+        "name = \"agieval\"\n",
+        "name = \"agieval\"\nsubjects = [\"logiqa-zh\"]\n",
+    );
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    // 1 AGIEval (logiqa-zh only) + 2 C3 + 3 OCNLI + 2 eprstmt, each one request for the
+    // first token's log-probabilities.
+    assert_eq!(submitted.total_items, 8);
+    assert_eq!(
+        server
+            .counters
+            .logprob_requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        8
+    );
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let actual = scores(report_file(&files, "scores.csv"));
+    let correct: Vec<(&str, &str, u64, u64)> = actual
+        .iter()
+        .map(|((suite, subject), row)| (suite.as_str(), subject.as_str(), row.0, row.1))
+        .collect();
+    // The scripted model's letter is the most likely first token: C3 short text C (gold
+    // D), OCNLI contradiction C (gold B, as the prompt orders 矛盾 second), eprstmt's
+    // negative review A (gold B) are wrong.
+    assert_eq!(
+        correct,
+        [
+            ("agieval", "logiqa-zh", 1, 1),
+            ("c3", "c3-d", 1, 1),
+            ("c3", "c3-m", 1, 0),
+            ("fewclue_eprstmt", "eprstmt", 2, 1),
+            ("ocnli", "ocnli", 3, 2),
+        ]
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(report_file(&files, "manifest.json")).expect("manifest");
+    for suite in manifest["suites"].as_array().expect("suites") {
+        assert!(
+            suite["scoring"]
+                .as_str()
+                .is_some_and(|scoring| scoring.starts_with("loglik_first_token")),
+            "{suite}"
+        );
+    }
+    let (checked, changed) = cluster
+        .controller
+        .rescore_run(&submitted.run_id)
+        .await
+        .expect("rescore");
+    assert_eq!((checked, changed), (8, 0));
+    cluster.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_task_suite_with_shots_or_a_wrong_template_is_refused_with_advice() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -238,6 +238,20 @@ static TEMPLATES: [TaskTemplate; 16] = [
     },
 ];
 
+impl TaskTemplate {
+    /// Whether the prompt ends on the answer cue right before an option letter (`答：`,
+    /// `答案是： `), so the reply's first token is the letter: what first-token scoring
+    /// (`loglik_first_token`) reads. GAOKAO-Bench's prompt asks for 【解析】 first, the
+    /// label-name templates answer with names, and the others are not choice items.
+    pub fn leads_to_letter(&self) -> bool {
+        let lettered = matches!(
+            self.choices,
+            ChoiceDisplay::AsLoaded | ChoiceDisplay::Fixed { .. }
+        );
+        lettered && (self.pattern.ends_with("答：") || self.pattern.ends_with("答案是： "))
+    }
+}
+
 /// Every task template.
 pub fn templates() -> impl Iterator<Item = &'static TaskTemplate> {
     TEMPLATES.iter()
@@ -525,6 +539,29 @@ mod tests {
             points: None,
             source: RecordSource::at_line(std::path::Path::new("t.jsonl"), 1),
         }
+    }
+
+    #[test]
+    fn first_token_scoring_is_offered_where_the_prompt_ends_on_the_answer_cue() {
+        let first_token: Vec<&str> = templates()
+            .filter(|template| template.leads_to_letter())
+            .map(|template| template.name)
+            .collect();
+        assert_eq!(
+            first_token,
+            [
+                "agieval_gen_5c79b4",
+                "clue_c3_gen_8c358f",
+                "clue_ocnli_gen_c4cb6c",
+                "fewclue_tnews_gen_b90e4a",
+                "fewclue_ocnli_fc_gen_f97a97",
+                "fewclue_cluewsc_gen_c68933",
+                "fewclue_csl_gen_28b223",
+                "fewclue_bustm_gen_634f41",
+                "fewclue_eprstmt_gen_740ea0",
+                "fewclue_chid_gen_0a29a2",
+            ]
+        );
     }
 
     #[test]
