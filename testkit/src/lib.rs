@@ -89,6 +89,10 @@ pub struct Script {
     proxy: Option<Proxy>,
     /// Files served on GET (path → bytes), e.g. an archive for `jianzhen data fetch`.
     files: Vec<(String, Vec<u8>)>,
+    /// Echoed prompt log-probabilities are misplaced, as llama-cpp-python's server
+    /// returns them (each token scored by the distribution that follows it): every
+    /// prompt token scores -10.
+    misplaced_echo: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -138,6 +142,13 @@ impl Script {
         self.fault(needle, Fault::Cut(text.to_string()), None)
     }
 
+    /// Echoes prompt log-probabilities the way llama-cpp-python's server does: misplaced
+    /// by one token, so every prompt token looks unlikely (-10).
+    pub fn with_misplaced_echo(mut self) -> Self {
+        self.misplaced_echo = true;
+        self
+    }
+
     pub fn with_delay(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
@@ -163,6 +174,8 @@ pub struct Counters {
     pub requests: AtomicU64,
     /// Requests that asked for log-probabilities.
     pub logprob_requests: AtomicU64,
+    /// The first prompt of every `/v1/completions` request, in arrival order.
+    completion_prompts: Mutex<Vec<String>>,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     timeline: Mutex<Timeline>,
@@ -251,6 +264,19 @@ impl ScriptedServer {
 
     pub fn max_in_flight(&self) -> u64 {
         self.counters.max_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// How many `/v1/completions` requests had a first prompt starting with `prefix`.
+    pub fn completions_starting_with(&self, prefix: &str) -> usize {
+        self.counters
+            .completion_prompts
+            .lock()
+            .map_or(0, |prompts| {
+                prompts
+                    .iter()
+                    .filter(|prompt| prompt.starts_with(prefix))
+                    .count()
+            })
     }
 
     pub fn mean_in_flight(&self) -> f64 {
@@ -473,6 +499,22 @@ fn first_token_completion(model: &Value, answer: &str, prompt_chars: usize) -> S
     .to_string()
 }
 
+/// The first prompt of a completions request body (a string or a list of them).
+fn first_prompt(body: &[u8]) -> String {
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return String::new();
+    };
+    match &body["prompt"] {
+        Value::String(prompt) => prompt.clone(),
+        Value::Array(prompts) => prompts
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    }
+}
+
 /// A legacy completions answer with `echo`: every prompt character is one token with
 /// its offset; prompt tokens score -0.5 each, except the last one of a prompt, which
 /// scores -0.1 when it is the first option letter of the scripted answer for that prompt
@@ -517,6 +559,8 @@ fn echo_completion(script: &Script, body: &[u8]) -> Vec<u8> {
                 offsets.push(Value::from(position));
                 logprobs.push(if position == 0 {
                     Value::Null
+                } else if script.misplaced_echo {
+                    Value::from(-10.0)
                 } else if Some(position) == last_letter {
                     Value::from(if Some(*character) == chosen { -0.1 } else { -3.0 })
                 } else {
@@ -589,6 +633,9 @@ async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
                     .counters
                     .logprob_requests
                     .fetch_add(1, Ordering::SeqCst);
+                if let Ok(mut prompts) = state.counters.completion_prompts.lock() {
+                    prompts.push(first_prompt(&request.body));
+                }
                 Action::Respond(echo_completion(&state.script, &request.body))
             }
             _ => Action::Respond(response_bytes(

@@ -409,13 +409,52 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
             .expect("rescore");
         assert_eq!((checked, changed), (6, 0));
     }
-    // One request per item (all options in one `prompt` list), each asking for echo.
+    // One request per item (all options in one `prompt` list), each asking for echo,
+    // and the echo check, once per run on each worker that leased its shards.
+    let checks = server.completions_starting_with("1, 2, 3, 4,");
+    assert!((2..=4).contains(&checks), "{checks} echo checks");
     assert_eq!(
         server
             .counters
             .logprob_requests
             .load(std::sync::atomic::Ordering::SeqCst),
-        12
+        12 + checks as u64
+    );
+
+    // A server that misplaces echoed log-probabilities (llama-cpp-python's) fails the
+    // check: its items end in api_error saying why, and none is sent.
+    let misplaced = jianzhen_testkit::start(Script::new("A").with_misplaced_echo()).await;
+    let spec = run_spec(
+        "echo-misplaced",
+        &[("ceval", &data, 0)],
+        &misplaced.base_url(),
+        2,
+        4,
+    )
+    .replace("shots = 0\n", "shots = 0\nscoring = \"loglik_echo\"\n");
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    assert_eq!(outcome_count(&status, "api_error"), 6);
+    assert_eq!(
+        misplaced.requests() as usize,
+        misplaced.completions_starting_with("1, 2, 3, 4,"),
+        "only echo checks were sent"
+    );
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    assert!(
+        report.contains(
+            "| scripted | 6 | the endpoint's echoed prompt log-probabilities fail Jianzhen's check"
+        ) && report.contains("-10.00 per character"),
+        "{report}"
     );
 
     // A generation template cannot score options' texts: refused with the ones that can.

@@ -477,6 +477,78 @@ async fn attempt(
     }
 }
 
+/// The echo check's prompt: a counting sequence. After its first numbers a working model
+/// predicts every token almost surely, so correctly echoed log-probabilities of the
+/// continuation are close to 0.
+const ECHO_CHECK_PREFIX: &str = "1,";
+
+/// Mean log-probability per character of the counting sequence below which echoed
+/// log-probabilities cannot be the model's own. Measured 2026-11-29 with
+/// Qwen2.5-Coder-0.5B on llama-cpp-python 0.3.36's server, which scores each prompt token
+/// with the distribution that follows it: about -10 per character; the same server's
+/// distributions read at the right position give about -0.1.
+const ECHO_CHECK_MIN_MEAN_PER_CHAR: f64 = -1.5;
+
+fn echo_check_continuation() -> String {
+    (2..=40).map(|number| format!(" {number},")).collect()
+}
+
+/// What the echo check found about an endpoint's echoed prompt log-probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EchoCheck {
+    /// They look like the model's own predictions.
+    Passed,
+    /// They cannot be: scores from them would be wrong. Says why and what to do.
+    Failed(String),
+    /// No verdict (the request failed, or the endpoint does not echo); the items go
+    /// ahead and report their own errors.
+    Inconclusive,
+}
+
+/// The verdict on the summed log-probability of the counting sequence's `characters`.
+fn echo_check_verdict(sum: f64, characters: usize) -> EchoCheck {
+    let mean = sum / characters.max(1) as f64;
+    if mean >= ECHO_CHECK_MIN_MEAN_PER_CHAR {
+        return EchoCheck::Passed;
+    }
+    EchoCheck::Failed(format!(
+        "the endpoint's echoed prompt log-probabilities fail Jianzhen's check: the counting sequence \"1, 2, 3, … 40\" scored {mean:.2} per character, where a model's own predictions give about -0.1 (llama-cpp-python's server is known to score each prompt token with the distribution of the next one), so log-likelihood scores from it would be wrong; use scoring = \"loglik_first_token\""
+    ))
+}
+
+/// Asks the endpoint to echo a counting sequence and checks that the log-probabilities
+/// it returns are plausible, before any item is scored with them: a server that
+/// misplaces them (llama-cpp-python's) would otherwise produce confident, wrong scores.
+pub async fn check_echo_logprobs(
+    http: &reqwest::Client,
+    endpoint: &EndpointConfig,
+    api_key: Option<&str>,
+    limiter: &RateLimiter,
+) -> EchoCheck {
+    let continuation = echo_check_continuation();
+    let options = [LoglikOption {
+        label: "check".to_string(),
+        continuation: continuation.clone(),
+    }];
+    let call = Call::Loglik {
+        prefix: ECHO_CHECK_PREFIX,
+        options: &options,
+    };
+    let result = complete(http, endpoint, api_key, call, limiter).await;
+    if result.error_class != ErrorClass::None as i32 {
+        tracing::debug!(endpoint = %endpoint.name, error = %result.error_message, "echo check inconclusive");
+        return EchoCheck::Inconclusive;
+    }
+    let Some(sum) = result
+        .first_token_logprobs
+        .first()
+        .map(|candidate| candidate.logprob)
+    else {
+        return EchoCheck::Inconclusive;
+    };
+    echo_check_verdict(sum, continuation.chars().count())
+}
+
 /// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 30 s.
 fn backoff(attempt_number: u32) -> Duration {
     let ceiling_ms = 500u64
@@ -545,6 +617,30 @@ pub async fn complete(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_echo_check_tells_misplaced_log_probabilities_from_real_ones() {
+        let characters = echo_check_continuation().chars().count();
+        assert_eq!(
+            characters,
+            8 * 3 + 31 * 4,
+            "\" 2,\" … \" 9,\" and \" 10,\" … \" 40,\""
+        );
+        // Figures of the kind measured on llama-cpp-python: about -10 per token.
+        assert!(matches!(
+            echo_check_verdict(-10.0 * characters as f64, characters),
+            EchoCheck::Failed(message) if message.contains("loglik_first_token")
+        ));
+        assert_eq!(
+            echo_check_verdict(-0.1 * characters as f64, characters),
+            EchoCheck::Passed
+        );
+        // The scripted server's -0.5 per character passes too.
+        assert_eq!(
+            echo_check_verdict(-0.5 * characters as f64, characters),
+            EchoCheck::Passed
+        );
+    }
 
     #[test]
     fn a_chat_completion_body_is_read_with_usage() {

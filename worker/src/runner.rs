@@ -17,7 +17,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::client::{Call, complete};
+use crate::client::{Call, EchoCheck, check_echo_logprobs, complete};
 use crate::error::WorkerError;
 use crate::limiter::RateLimiter;
 
@@ -114,8 +114,7 @@ pub async fn run_worker(
         lost_tx,
     ));
 
-    let mut limiters: std::collections::HashMap<String, Arc<RateLimiter>> =
-        std::collections::HashMap::new();
+    let mut memory = EndpointMemory::default();
     let mut backoff = config.idle_poll;
     loop {
         if *shutdown.borrow() {
@@ -131,13 +130,12 @@ pub async fn run_worker(
             Ok(response) => match response.into_inner().lease {
                 Some(lease) => {
                     backoff = config.idle_poll;
-                    let limiter = lease_limiter(&mut limiters, &lease);
                     run_shard(
                         &client,
                         &http,
                         &config,
                         lease,
-                        limiter,
+                        &mut memory,
                         lost_rx.clone(),
                         shutdown.clone(),
                     )
@@ -235,6 +233,15 @@ async fn heartbeat_loop(
     }
 }
 
+/// What a worker keeps about the endpoints of its runs from one lease to the next, by
+/// `run/endpoint`: the rate limiter (so consecutive leases keep one pace) and the echo
+/// checks made.
+#[derive(Default)]
+struct EndpointMemory {
+    limiters: std::collections::HashMap<String, Arc<RateLimiter>>,
+    echo_checks: EchoChecks,
+}
+
 /// The worker's limiter for the lease's endpoint, set to the lease's rate share.
 fn lease_limiter(
     limiters: &mut std::collections::HashMap<String, Arc<RateLimiter>>,
@@ -265,7 +272,7 @@ async fn run_shard(
     http: &reqwest::Client,
     config: &WorkerConfig,
     lease: ShardLease,
-    limiter: Arc<RateLimiter>,
+    memory: &mut EndpointMemory,
     mut lost: watch::Receiver<u64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -275,9 +282,28 @@ async fn run_shard(
         return;
     };
     let endpoint = Arc::new(endpoint);
+    let limiter = lease_limiter(&mut memory.limiters, &lease);
     let api_key = resolve_api_key(&endpoint, &config.worker_id);
     let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
     let total = lease.items.len();
+    // Echoed log-probabilities are checked once per run and endpoint before any item is
+    // scored with them; a failed check fails those items without a request.
+    let echo_failure = match &api_key {
+        Ok(key)
+            if lease
+                .items
+                .iter()
+                .any(|item| !item.loglik_options.is_empty()) =>
+        {
+            let check_key = format!("{}/{}", lease.run_id, endpoint.name);
+            memory
+                .echo_checks
+                .verdict(&check_key, http, &endpoint, key.as_deref(), &limiter)
+                .await
+        }
+        _ => None,
+    }
+    .map(Arc::new);
     tracing::debug!(shard_id = %lease.shard_id, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "running shard");
     // The judge model, for items graded by one: its own key, concurrency and rate.
     let judge = lease.judge.clone().map(|endpoint| {
@@ -307,11 +333,18 @@ async fn run_shard(
         let results_tx = results_tx.clone();
         let limiter = limiter.clone();
         let judge = judge.clone();
+        let echo_failure = echo_failure.clone();
         calls.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
             let mut result = match &api_key {
+                Ok(_) if !item.loglik_options.is_empty() && echo_failure.is_some() => ItemResult {
+                    error_class: ErrorClass::BadBody as i32,
+                    error_message: echo_failure.as_deref().cloned().unwrap_or_default(),
+                    attempts: 0,
+                    ..ItemResult::default()
+                },
                 Ok(key) => {
                     let call = if item.loglik_options.is_empty() {
                         Call::Chat {
@@ -463,6 +496,39 @@ async fn report(
             tracing::warn!(shard_id, code = ?status.code(), message = status.message(), "report failed; will retry");
             ReportOutcome::Retry
         }
+    }
+}
+
+/// The echo checks this worker has made, by `run/endpoint`: `None` when the endpoint's
+/// echoed log-probabilities passed, the failure message when they did not. An
+/// inconclusive check is not kept, so the next lease asks again.
+#[derive(Default)]
+struct EchoChecks(std::collections::HashMap<String, Option<String>>);
+
+impl EchoChecks {
+    /// Why `endpoint`'s echoed log-probabilities cannot be used, or `None` when they can
+    /// (or no verdict could be had: the items then report their own errors).
+    async fn verdict(
+        &mut self,
+        check_key: &str,
+        http: &reqwest::Client,
+        endpoint: &v1::EndpointConfig,
+        api_key: Option<&str>,
+        limiter: &RateLimiter,
+    ) -> Option<String> {
+        if let Some(known) = self.0.get(check_key) {
+            return known.clone();
+        }
+        let failure = match check_echo_logprobs(http, endpoint, api_key, limiter).await {
+            EchoCheck::Passed => None,
+            EchoCheck::Failed(message) => {
+                tracing::warn!(endpoint = %endpoint.name, %message, "echoed log-probabilities failed the check; the loglik_echo items of this run will end in api_error");
+                Some(message)
+            }
+            EchoCheck::Inconclusive => return None,
+        };
+        self.0.insert(check_key.to_string(), failure.clone());
+        failure
     }
 }
 
