@@ -77,8 +77,7 @@ impl PreparedSuite {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
-            // Task suites publish no category tables; their subjects are the grouping.
-            SuiteDefinition::Task(_) => Vec::new(),
+            SuiteDefinition::Task(task) => vec![task.category(subject)],
         };
         if names.is_empty() {
             return "Other".to_string();

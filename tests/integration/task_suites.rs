@@ -290,6 +290,17 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
         })
         .collect();
     assert_eq!(templates["gaokao"], "gaokao_gen_5cfe9e");
+    // Exam subjects fall in C-Eval's categories; CLUE tasks are language understanding.
+    let markdown = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    for row in [
+        "| scripted | gaokao | Humanities | 1 | 3 |",
+        "| scripted | gaokao | STEM | 1 | 2 |",
+        "| scripted | gaokao | Social Science | 1 | 2 |",
+        "| scripted | c3 | Language understanding | 2 | 2 |",
+        "| scripted | cmath | STEM | 1 | 2 |",
+    ] {
+        assert!(markdown.contains(row), "{row} in {markdown}");
+    }
     assert_eq!(templates["ocnli"], "clue_ocnli_gen_c4cb6c");
     assert_eq!(templates["cmath"], "cmath_evalscope_0shot");
 

@@ -98,6 +98,23 @@ impl TaskSuite {
         }
     }
 
+    /// The category a subject of this suite counts in, in C-Eval's four (STEM, Social
+    /// Science, Humanities, Other) where the subject is an exam subject, as C-Eval files
+    /// them: mathematics and the sciences are STEM; geography and politics Social
+    /// Science; history, Chinese, English, law (JEC-QA) and logic (LogiQA) Humanities.
+    /// CLUE's reading and inference tasks are `Language understanding`; Chinese
+    /// SimpleQA's subjects are its own published primary categories and stay so.
+    pub fn category(self, subject: &str) -> String {
+        match self {
+            TaskSuite::Gaokao | TaskSuite::Agieval => exam_category(subject).to_string(),
+            TaskSuite::Cmath => "STEM".to_string(),
+            TaskSuite::C3 | TaskSuite::Cmrc2018 | TaskSuite::Ocnli | TaskSuite::FewClue(_) => {
+                "Language understanding".to_string()
+            }
+            TaskSuite::SimpleQa => subject.to_string(),
+        }
+    }
+
     /// What `--data` should point at, for messages and `suites list`.
     pub fn expected_layout(self) -> &'static str {
         match self {
@@ -115,6 +132,23 @@ impl TaskSuite {
             TaskSuite::Cmath => "CMATH's datasets/ folder with cmath_{split}.jsonl",
         }
     }
+}
+
+/// The C-Eval category of a GAOKAO-Bench or AGIEval subject, by the exam subject its
+/// file key names (`2010-2022_Physics_MCQs`, `gaokao-geography`, `jec-qa-kd`).
+fn exam_category(subject: &str) -> &'static str {
+    let key = subject.to_ascii_lowercase();
+    let names = |words: &[&str]| words.iter().any(|word| key.contains(word));
+    if names(&["math", "physics", "chemistry", "biology"]) {
+        return "STEM";
+    }
+    if names(&["geography", "political"]) {
+        return "Social Science";
+    }
+    if names(&["history", "chinese", "english", "jec-qa", "logiqa"]) {
+        return "Humanities";
+    }
+    "Other"
 }
 
 impl fmt::Display for TaskSuite {
@@ -354,6 +388,36 @@ pub fn item_gold(item: &EvalItem) -> ItemGold {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exam_subjects_fall_in_c_eval_s_categories() {
+        let gaokao = [
+            ("2010-2022_Math_I_MCQs", "STEM"),
+            ("2010-2022_Biology_MCQs", "STEM"),
+            ("2010-2022_Political_Science_MCQs", "Social Science"),
+            ("2010-2022_Geography_MCQs", "Social Science"),
+            ("2010-2022_History_MCQs", "Humanities"),
+            ("2010-2022_Chinese_Modern_Lit", "Humanities"),
+            ("2012-2022_English_Cloze_Test", "Humanities"),
+        ];
+        for (subject, category) in gaokao {
+            assert_eq!(TaskSuite::Gaokao.category(subject), category, "{subject}");
+        }
+        let agieval = [
+            ("gaokao-mathcloze", "STEM"),
+            ("gaokao-physics", "STEM"),
+            ("gaokao-geography", "Social Science"),
+            ("jec-qa-kd", "Humanities"),
+            ("logiqa-zh", "Humanities"),
+            ("some-new-subset", "Other"),
+        ];
+        for (subject, category) in agieval {
+            assert_eq!(TaskSuite::Agieval.category(subject), category, "{subject}");
+        }
+        assert_eq!(TaskSuite::Cmath.category("grade3"), "STEM");
+        assert_eq!(TaskSuite::C3.category("c3-d"), "Language understanding");
+        assert_eq!(TaskSuite::SimpleQa.category("自然科学"), "自然科学");
+    }
 
     #[test]
     fn names_parse_loosely_and_print_canonically() {
