@@ -1369,8 +1369,21 @@ fn prepare_declarative_suite(
             problem: "a declarative suite takes its template from its spec file; remove `template` from the run spec".to_string(),
         });
     }
-    if let Some(builtin) = &declarative.template.builtin {
-        require_gen_template(builtin, &origin, "ceval_gen_5f30c7")?;
+    // The spec file names its scoring mode; the run spec may name another, which the
+    // template must support too.
+    let scoring = match suite_spec.scoring {
+        Some(_) => scoring_mode(suite_spec),
+        None => declarative.scoring,
+    };
+    if !declarative.supports(scoring) {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: format!(
+                "the suite spec's template `{}` supports {}, not {scoring}; change `scoring`",
+                declarative.template_name(),
+                declarative.supported_modes()
+            ),
+        });
     }
     let split = suite_spec
         .split
@@ -1386,16 +1399,8 @@ fn prepare_declarative_suite(
         &split,
         &options,
     )?;
-    if scoring_mode(suite_spec) != template::ScoringMode::Gen {
-        return Err(CoordinatorError::InvalidSpec {
-            origin: format!("suite {} ({})", suite_spec.name, path.display()),
-            problem:
-                "declarative suites are scored by generation in this version; remove `scoring`"
-                    .to_string(),
-        });
-    }
     Ok(PreparedSuite {
-        scoring: template::ScoringMode::Gen,
+        scoring,
         template: declarative.template_name(),
         definition: SuiteDefinition::Declarative(Box::new(declarative)),
         split,

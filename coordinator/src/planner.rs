@@ -103,6 +103,9 @@ impl PreparedSuite {
                     .map_or(item.subject.as_str(), |info| info.chinese_name);
                 template::render_chat(&self.template, name, item, shots)?
             }
+            SuiteDefinition::Declarative(spec) if self.scoring == ScoringMode::LoglikEcho => {
+                loglik_messages(&spec.render_choice_continuations(item, shots)?)
+            }
             SuiteDefinition::Declarative(spec) => spec.render_chat(item, shots)?,
             SuiteDefinition::Task(suite) => {
                 return Err(CoordinatorError::Internal(format!(

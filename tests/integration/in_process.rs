@@ -268,6 +268,103 @@ async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suite_spec_s_own_scoring_mode_is_the_one_that_runs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    let questions = write_ceval(&data, &[("computer_network", 4)]).expect("fixture");
+    // The scripted letter is the likeliest option (echo) and the likeliest first token;
+    // the last item's scripted letter is wrong.
+    let mut script = Script::new("无法回答");
+    for (index, question) in questions.iter().enumerate() {
+        let wrong = if question.answer == 'A' { 'B' } else { 'A' };
+        let letter = if index == 3 { wrong } else { question.answer };
+        script = script.rule(&format!("{}：", question.marker), &letter.to_string());
+    }
+    let server = jianzhen_testkit::start(script).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "spec-modes").await, 2).await;
+    let builtin = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/specs/ceval.toml"),
+    )
+    .expect("the built-in C-Eval spec");
+    let logprob_requests = || {
+        server
+            .counters
+            .logprob_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    };
+    for (mode, template, run) in [
+        ("loglik_echo", "ceval_ppl_578f8d", "spec-echo"),
+        ("loglik_first_token", "ceval_gen_5f30c7", "spec-first-token"),
+    ] {
+        // A copy of the C-Eval spec naming another suite, template and scoring mode.
+        let text = builtin
+            .replace("name = \"ceval\"", &format!("name = \"{run}\""))
+            .replace("scoring = \"gen\"", &format!("scoring = \"{mode}\""))
+            .replace(
+                "builtin = \"ceval_gen_5f30c7\"",
+                &format!("builtin = \"{template}\""),
+            );
+        let spec_path = dir.path().join(format!("{run}.toml"));
+        std::fs::write(&spec_path, text).expect("spec file");
+        let spec = format!(
+            "name = \"{run}\"\n[[suites]]\nname = \"{run}\"\nspec = \"{}\"\ndata = \"{}\"\n[[endpoints]]\nname = \"scripted\"\nbase_url = \"{}\"\nmodel = \"m\"\n",
+            spec_path.display(),
+            data.display(),
+            server.base_url()
+        );
+        let before = logprob_requests();
+        let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+        let status = cluster
+            .controller
+            .run_status(&submitted.run_id)
+            .await
+            .expect("status");
+        assert_eq!(
+            [
+                outcome_count(&status, "correct"),
+                outcome_count(&status, "wrong")
+            ],
+            [3, 1],
+            "{mode}"
+        );
+        assert!(
+            logprob_requests() - before >= 4,
+            "{mode}: every item asked for log-probabilities"
+        );
+        let files = cluster
+            .controller
+            .render_report(&submitted.run_id)
+            .await
+            .expect("report");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(report_file(&files, "manifest.json")).expect("manifest");
+        let suite = &manifest["suites"][0];
+        assert_eq!(suite["template"], template);
+        assert!(
+            suite["scoring"]
+                .as_str()
+                .is_some_and(|scoring| scoring.starts_with(mode)),
+            "{suite}"
+        );
+        // The run spec may name another mode, which the template must support.
+        let error = cluster
+            .controller
+            .submit_run(&spec.replace(
+                "spec = ",
+                if mode == "loglik_echo" {
+                    "scoring = \"gen\"\nspec = "
+                } else {
+                    "scoring = \"loglik_echo\"\nspec = "
+                },
+            ))
+            .await
+            .expect_err("a mode the template lacks");
+        assert!(error.to_string().contains("supports"), "{error}");
+    }
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_token_scoring_picks_the_most_likely_option_letter() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("ceval");

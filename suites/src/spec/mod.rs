@@ -573,6 +573,47 @@ impl SuiteSpec {
         }
     }
 
+    /// Whether the spec's template can be scored in `mode`: a built-in template's own
+    /// modes, or `gen` and `loglik_first_token` for an inline template.
+    pub fn supports(&self, mode: ScoringMode) -> bool {
+        match &self.template.builtin {
+            Some(name) => template::template_info(name).is_ok_and(|info| info.supports(mode)),
+            None => inline::SCORING_MODES.contains(&mode),
+        }
+    }
+
+    /// The modes [`SuiteSpec::supports`], for messages.
+    pub fn supported_modes(&self) -> String {
+        match &self.template.builtin {
+            Some(name) => template::template_info(name)
+                .map(|info| modes_list(info.scoring_modes))
+                .unwrap_or_default(),
+            None => modes_list(inline::SCORING_MODES),
+        }
+    }
+
+    /// Renders `item` for `loglik_echo`: the shared prefix and each option's continuation,
+    /// with the spec's built-in template (OpenCompass PPL or lm-eval).
+    ///
+    /// # Errors
+    /// As [`crate::template::render_choice_continuations`]; an inline template, which
+    /// has no continuations ([`SuiteSpec::supports`] says so first).
+    pub fn render_choice_continuations(
+        &self,
+        item: &McItem,
+        shots: &[McItem],
+    ) -> Result<template::ChoicePrompts, SuiteError> {
+        let Some(name) = &self.template.builtin else {
+            return Err(SuiteError::UnknownTemplate {
+                name: format!(
+                    "{} (inline templates cannot score option texts)",
+                    self.template_name()
+                ),
+            });
+        };
+        template::render_choice_continuations(name, self.subject_name(&item.subject), item, shots)
+    }
+
     /// Renders `item` as chat messages with the spec's template, naming the subject with
     /// [`SuiteSpec::subject_name`].
     ///
