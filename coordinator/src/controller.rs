@@ -439,42 +439,13 @@ impl Controller {
                 run_id: pending.run_id,
                 shard_id: pending.shard_id,
                 epoch,
-                endpoint: Some(v1::EndpointConfig {
-                    name: endpoint.name.clone(),
-                    base_url: endpoint.base_url.clone(),
-                    model: endpoint.model.clone(),
-                    api_key_env: endpoint.api_key_env.clone().unwrap_or_default(),
-                    max_concurrency: share,
-                    timeout_ms: (endpoint.timeout_secs * 1000.0) as u64,
-                    temperature: endpoint.temperature,
-                    max_tokens: endpoint.max_tokens,
-                    max_attempts: endpoint.max_attempts,
-                    // The rate is split in proportion to the concurrency share, so the
-                    // leases together never exceed it (and it shrinks with the budget).
-                    requests_per_second: endpoint.requests_per_second.map_or(0.0, |rate| {
-                        rate * f64::from(share) / f64::from(endpoint.max_concurrency.max(1))
-                    }),
-                }),
+                endpoint: Some(lease_endpoint_config(endpoint, share)),
                 items,
                 judge: spec
                     .judge
                     .as_ref()
                     .filter(|_| judge_share > 0)
-                    .map(|judge| v1::EndpointConfig {
-                        name: judge.name.clone(),
-                        base_url: judge.base_url.clone(),
-                        model: judge.model.clone(),
-                        api_key_env: judge.api_key_env.clone().unwrap_or_default(),
-                        max_concurrency: judge_share,
-                        timeout_ms: (judge.timeout_secs * 1000.0) as u64,
-                        temperature: judge.temperature,
-                        max_tokens: judge.max_tokens,
-                        max_attempts: judge.max_attempts,
-                        // Split like the concurrency, so the leases together keep the rate.
-                        requests_per_second: judge.requests_per_second.map_or(0.0, |rate| {
-                            rate * f64::from(judge_share) / f64::from(judge.max_concurrency.max(1))
-                        }),
-                    }),
+                    .map(|judge| lease_endpoint_config(judge, judge_share)),
                 progress_timeout_ms: u64::try_from(progress_timeout.as_millis())
                     .unwrap_or(u64::MAX),
             }));
@@ -993,6 +964,26 @@ fn score_by_kind(
         score_response(result, gold, options_json)
     };
     (extracted, outcome.as_str().to_string())
+}
+
+/// An endpoint's (or the judge's) settings as one lease gets them: `share` of its
+/// concurrency and the same share of its rate, so the leases together never exceed
+/// either (and both shrink with the budget).
+fn lease_endpoint_config(endpoint: &crate::spec::EndpointSpec, share: u32) -> v1::EndpointConfig {
+    v1::EndpointConfig {
+        name: endpoint.name.clone(),
+        base_url: endpoint.base_url.clone(),
+        model: endpoint.model.clone(),
+        api_key_env: endpoint.api_key_env.clone().unwrap_or_default(),
+        max_concurrency: share,
+        timeout_ms: (endpoint.timeout_secs * 1000.0) as u64,
+        temperature: endpoint.temperature,
+        max_tokens: endpoint.max_tokens,
+        max_attempts: endpoint.max_attempts,
+        requests_per_second: endpoint.requests_per_second.map_or(0.0, |rate| {
+            rate * f64::from(share) / f64::from(endpoint.max_concurrency.max(1))
+        }),
+    }
 }
 
 /// The request for one open item: a chat prompt, or for a log-likelihood item (stored
