@@ -99,7 +99,7 @@ fn write_fixtures(root: &Path) -> Vec<(&'static str, std::path::PathBuf)> {
     );
     write(
         &fewclue.join("iflytek/test_public.json"),
-        "{\"label\": 10, \"label_des\": \"社区服务\", \"sentence\": \"应用甲：买菜到家\", \"id\": 1}\n{\"label\": 11, \"label_des\": \"银行\", \"sentence\": \"应用乙：手机转账\", \"id\": 2}\n",
+        "{\"label\": 10, \"label_des\": \"社区服务\", \"sentence\": \"应用甲：买菜到家\", \"id\": 1}\n{\"label\": 99, \"label_des\": \"银行\", \"sentence\": \"应用乙：手机转账\", \"id\": 2}\n",
     );
 
     let simpleqa = root.join("simpleqa");
