@@ -607,7 +607,7 @@ async fn follow_run(
     );
     if outcome_count(&status, "api_error") > 0 {
         eprintln!(
-            "{} items ended in api_error (their messages are below and in report.md); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
+            "{} items ended in api_error (report.md lists their messages; `jianzhen report RUN --out DIR` writes one); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
             outcome_count(&status, "api_error"),
             status.run_id
         );

@@ -375,6 +375,16 @@ impl Controller {
             let Some(share) = leases.concurrency_share(&endpoint_ref, limit, now) else {
                 continue;
             };
+            // A shard known to call the judge waits, without loading its items, while the
+            // run's judge budget is spent.
+            let judge_spent = spec.judge.as_ref().is_some_and(|judge| {
+                leases
+                    .judge_share(&pending.run_id, judge.max_concurrency, 1, now)
+                    .is_none()
+            });
+            if judge_spent && leases.shard_calls_judge(&shard) == Some(true) {
+                continue;
+            }
             let open_items = self
                 .store
                 .open_items(&pending.run_id, &pending.shard_id)
@@ -398,10 +408,12 @@ impl Controller {
             }
             // Judged items call the run's judge model once each: the lease needs a share
             // of the judge's concurrency too, or it waits like one over the budget.
+            let calls_judge = items.iter().any(|item| item.judge.is_some());
+            leases.note_shard_calls_judge(&shard, calls_judge);
             let judge_share = match &spec.judge {
-                Some(judge) if items.iter().any(|item| item.judge.is_some()) => {
+                Some(judge) if calls_judge => {
                     let Some(judge_share) =
-                        leases.judge_share(&pending.run_id, judge.max_concurrency, share)
+                        leases.judge_share(&pending.run_id, judge.max_concurrency, share, now)
                     else {
                         continue;
                     };
@@ -417,9 +429,18 @@ impl Controller {
             let judge_secs = spec.judge.as_ref().map_or(0.0, |judge| {
                 judge.timeout_secs * f64::from(judge.max_attempts)
             });
+            // Echo-scored items wait for the worker's check of the endpoint's echo first.
+            let echo_check_secs = if items.iter().any(|item| !item.loglik_options.is_empty()) {
+                jianzhen_proto::ECHO_CHECK_TIMEOUT.as_secs_f64()
+            } else {
+                0.0
+            };
             let progress_timeout = self.config.progress_timeout.unwrap_or_else(|| {
                 Duration::from_secs_f64(
-                    endpoint.timeout_secs * f64::from(endpoint.max_attempts) + judge_secs + 30.0,
+                    endpoint.timeout_secs * f64::from(endpoint.max_attempts)
+                        + judge_secs
+                        + echo_check_secs
+                        + 30.0,
                 )
             });
             leases.grant(
@@ -1407,7 +1428,8 @@ fn prepare_declarative_suite(
 }
 
 /// A suite read by `jianzhen_suites::formats` (GAOKAO-Bench, AGIEval, C3, CMRC2018,
-/// OCNLI, FewCLUE, Chinese SimpleQA, CMATH): zero-shot, scored by generation.
+/// OCNLI, FewCLUE, Chinese SimpleQA, CMATH): zero-shot, scored by generation or, where the
+/// prompt ends on the answer cue, by the first token.
 fn prepare_task_suite(
     suite_spec: &crate::spec::SuiteSpec,
     task: TaskSuite,
@@ -1456,7 +1478,7 @@ fn prepare_task_suite(
             return Err(CoordinatorError::InvalidSpec {
                 origin,
                 problem: format!(
-                    "suite {task} has no published log-likelihood template here (loglik_echo is for C-Eval and CMMLU); use `gen`, or `loglik_first_token` where the prompt ends on the answer cue"
+                    "suite {task} has no published log-likelihood template here (loglik_echo is for C-Eval, CMMLU and suite specs with their PPL or lm-eval templates); use `gen`, or `loglik_first_token` where the prompt ends on the answer cue"
                 ),
             });
         }

@@ -75,6 +75,10 @@ pub struct LeaseTable {
     heartbeat_ttl: Duration,
     workers: HashMap<String, Instant>,
     leases: HashMap<ShardRef, Lease>,
+    /// Whether a shard's items call the run's judge model, learned when its items are
+    /// first loaded, so that a spent judge budget skips judged shards without loading
+    /// them again.
+    calls_judge: HashMap<ShardRef, bool>,
 }
 
 impl LeaseTable {
@@ -83,6 +87,7 @@ impl LeaseTable {
             heartbeat_ttl,
             workers: HashMap::new(),
             leases: HashMap::new(),
+            calls_judge: HashMap::new(),
         }
     }
 
@@ -154,20 +159,39 @@ impl LeaseTable {
         Some(even_share.min(remaining))
     }
 
-    /// The judge share a new lease of `run_id` may take: `wanted` (its endpoint share, as
-    /// each of its items calls the judge once) or what is left of the judge's
-    /// `max_concurrency`, whichever is smaller; `None` when the judge's budget is spent.
-    /// The judge is one model for the whole run, so its budget spans every endpoint's
-    /// leases: without it, N endpoints × their concurrency would call the judge at once.
-    pub fn judge_share(&self, run_id: &str, max_concurrency: u32, wanted: u32) -> Option<u32> {
+    /// The judge share a new lease of `run_id` may take: at most `wanted` (its endpoint
+    /// share, as each of its items calls the judge once), an even split of the judge's
+    /// `max_concurrency` over the live workers, and what is left of it; `None` when the
+    /// judge's budget is spent. The judge is one model for the whole run, so its budget
+    /// spans every endpoint's leases: without it, N endpoints × their concurrency would
+    /// call the judge at once.
+    pub fn judge_share(
+        &self,
+        run_id: &str,
+        max_concurrency: u32,
+        wanted: u32,
+        now: Instant,
+    ) -> Option<u32> {
         let granted: u32 = self
             .leases
             .values()
             .filter(|lease| lease.endpoint.run_id == run_id)
             .map(|lease| lease.judge_share)
             .sum();
-        let remaining = max_concurrency.max(1).saturating_sub(granted);
-        (remaining > 0).then(|| wanted.max(1).min(remaining))
+        let max_concurrency = max_concurrency.max(1);
+        let remaining = max_concurrency.saturating_sub(granted);
+        let workers = self.alive_workers(now).max(1) as u32;
+        let even_share = max_concurrency.div_ceil(workers).max(1);
+        (remaining > 0).then(|| wanted.max(1).min(even_share).min(remaining))
+    }
+
+    /// Whether `shard`'s items call the judge, if its items were loaded before.
+    pub fn shard_calls_judge(&self, shard: &ShardRef) -> Option<bool> {
+        self.calls_judge.get(shard).copied()
+    }
+
+    pub fn note_shard_calls_judge(&mut self, shard: &ShardRef, calls_judge: bool) {
+        self.calls_judge.insert(shard.clone(), calls_judge);
     }
 
     /// Grants a lease. The caller has already raised the shard's epoch in the store.
@@ -360,7 +384,7 @@ mod tests {
         // Two endpoints of one run share its judge (max 3); another run has its own.
         let mut granted = Vec::new();
         for (index, endpoint_name) in ["a", "b", "a", "b"].iter().enumerate() {
-            let Some(share) = table.judge_share("run", 3, 2) else {
+            let Some(share) = table.judge_share("run", 3, 2, now) else {
                 granted.push(0);
                 continue;
             };
@@ -382,10 +406,14 @@ mod tests {
             [2, 1, 0, 0],
             "the run's judge budget spans endpoints"
         );
-        assert_eq!(table.judge_share("other-run", 3, 2), Some(2));
+        assert_eq!(table.judge_share("other-run", 3, 2, now), Some(2));
         // A lease that ends gives its judge share back.
         assert!(table.release(&shard("s0"), 1, "w1"));
-        assert_eq!(table.judge_share("run", 3, 5), Some(2));
+        assert_eq!(table.judge_share("run", 3, 5, now), Some(2));
+        // With two live workers, one lease takes at most half (rounded up) of a budget.
+        table.register("w1", now);
+        table.register("w2", now);
+        assert_eq!(table.judge_share("fresh-run", 4, 4, now), Some(2));
     }
 
     #[tokio::test]

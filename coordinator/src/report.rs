@@ -369,7 +369,7 @@ fn markdown(input: &ReportInput<'_>) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
-                error.endpoint,
+                table_cell(&error.endpoint),
                 error.items,
                 table_cell(&error.message)
             );

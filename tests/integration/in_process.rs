@@ -507,9 +507,9 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
         assert_eq!((checked, changed), (6, 0));
     }
     // One request per item (all options in one `prompt` list), each asking for echo,
-    // and the echo check, once per run on each worker that leased its shards.
+    // and the echo check, once per lease: 2 shards of 4 and 2 items in each run.
     let checks = server.completions_starting_with("1, 2, 3, 4,");
-    assert!((2..=4).contains(&checks), "{checks} echo checks");
+    assert_eq!(checks, 4, "echo checks");
     assert_eq!(
         server
             .counters
@@ -537,9 +537,12 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
         .expect("status");
     assert_eq!(outcome_count(&status, "api_error"), 6);
     assert_eq!(
-        misplaced.requests() as usize,
-        misplaced.completions_starting_with("1, 2, 3, 4,"),
-        "only echo checks were sent"
+        (
+            misplaced.requests(),
+            misplaced.completions_starting_with("1, 2, 3, 4,")
+        ),
+        (2, 2),
+        "only the echo checks were sent, one per lease"
     );
     let files = cluster
         .controller

@@ -13,7 +13,7 @@ use jianzhen_proto::v1::{
     self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest,
     RegisterWorkerRequest, ReportResultsRequest, ShardLease,
 };
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
@@ -233,37 +233,24 @@ async fn heartbeat_loop(
     }
 }
 
-/// What a worker keeps about the endpoints of its runs from one lease to the next, by
-/// `run/endpoint`: the rate limiter (so consecutive leases keep one pace) and the echo
-/// checks made.
+/// What a worker keeps about the endpoints of its runs from one lease to the next: their
+/// rate limiters, by `run/endpoint` (the judge's under `run/judge:NAME`), so that
+/// consecutive leases keep one pace instead of each starting with a burst.
 #[derive(Default)]
 struct EndpointMemory {
     limiters: std::collections::HashMap<String, Arc<RateLimiter>>,
-    echo_checks: EchoChecks,
 }
 
-/// The worker's limiter for the lease's endpoint, set to the lease's rate share.
-fn lease_limiter(
-    limiters: &mut std::collections::HashMap<String, Arc<RateLimiter>>,
-    lease: &ShardLease,
-) -> Arc<RateLimiter> {
-    let rate = lease
-        .endpoint
-        .as_ref()
-        .map_or(0.0, |endpoint| endpoint.requests_per_second);
-    let key = format!(
-        "{}/{}",
-        lease.run_id,
-        lease
-            .endpoint
-            .as_ref()
-            .map_or("", |endpoint| endpoint.name.as_str())
-    );
-    let limiter = limiters
-        .entry(key)
-        .or_insert_with(|| Arc::new(RateLimiter::new(rate)));
-    limiter.set_rate(rate);
-    limiter.clone()
+impl EndpointMemory {
+    /// The limiter kept under `key`, set to the lease's rate share.
+    fn limiter(&mut self, key: String, requests_per_second: f64) -> Arc<RateLimiter> {
+        let limiter = self
+            .limiters
+            .entry(key)
+            .or_insert_with(|| Arc::new(RateLimiter::new(requests_per_second)));
+        limiter.set_rate(requests_per_second);
+        limiter.clone()
+    }
 }
 
 /// Runs one leased shard to its end, or until the lease is lost.
@@ -282,35 +269,27 @@ async fn run_shard(
         return;
     };
     let endpoint = Arc::new(endpoint);
-    let limiter = lease_limiter(&mut memory.limiters, &lease);
+    let limiter = memory.limiter(
+        format!("{}/{}", lease.run_id, endpoint.name),
+        endpoint.requests_per_second,
+    );
     let api_key = resolve_api_key(&endpoint, &config.worker_id);
     let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
     let total = lease.items.len();
-    // Echoed log-probabilities are checked once per run and endpoint before any item is
-    // scored with them; a failed check fails those items without a request.
-    let echo_failure = match &api_key {
-        Ok(key)
-            if lease
-                .items
-                .iter()
-                .any(|item| !item.loglik_options.is_empty()) =>
-        {
-            let check_key = format!("{}/{}", lease.run_id, endpoint.name);
-            memory
-                .echo_checks
-                .verdict(&check_key, http, &endpoint, key.as_deref(), &limiter)
-                .await
-        }
-        _ => None,
-    }
-    .map(Arc::new);
+    // Echoed log-probabilities are checked once per lease, by the first echo-scored item
+    // (the others wait for its verdict): a failed check fails them without a request. Per
+    // lease, so a `jianzhen retry` after the server is fixed checks again.
+    let echo_check: Arc<OnceCell<EchoCheck>> = Arc::new(OnceCell::new());
     tracing::debug!(shard_id = %lease.shard_id, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "running shard");
     // The judge model, for items graded by one: its own key, concurrency and rate.
     let judge = lease.judge.clone().map(|endpoint| {
         Arc::new(Judge {
             key: resolve_api_key(&endpoint, &config.worker_id),
             permits: Semaphore::new(endpoint.max_concurrency.max(1) as usize),
-            limiter: RateLimiter::new(endpoint.requests_per_second),
+            limiter: memory.limiter(
+                format!("{}/judge:{}", lease.run_id, endpoint.name),
+                endpoint.requests_per_second,
+            ),
             endpoint,
         })
     });
@@ -333,31 +312,46 @@ async fn run_shard(
         let results_tx = results_tx.clone();
         let limiter = limiter.clone();
         let judge = judge.clone();
-        let echo_failure = echo_failure.clone();
+        let echo_check = echo_check.clone();
         calls.spawn(async move {
             let Ok(_permit) = permits.acquire_owned().await else {
                 return;
             };
             let mut result = match &api_key {
-                Ok(_) if !item.loglik_options.is_empty() && echo_failure.is_some() => ItemResult {
-                    error_class: ErrorClass::BadBody as i32,
-                    error_message: echo_failure.as_deref().cloned().unwrap_or_default(),
-                    attempts: 0,
-                    ..ItemResult::default()
-                },
-                Ok(key) => {
-                    let call = if item.loglik_options.is_empty() {
-                        Call::Chat {
-                            messages: &item.messages,
-                            top_logprobs: item.top_logprobs,
-                        }
-                    } else {
-                        Call::Loglik {
-                            prefix: &item.loglik_prefix,
-                            options: &item.loglik_options,
-                        }
+                Ok(key) if item.loglik_options.is_empty() => {
+                    let call = Call::Chat {
+                        messages: &item.messages,
+                        top_logprobs: item.top_logprobs,
                     };
                     complete(&http, &endpoint, key.as_deref(), call, &limiter).await
+                }
+                Ok(key) => {
+                    let verdict = echo_check
+                        .get_or_init(|| async {
+                            let verdict =
+                                check_echo_logprobs(&http, &endpoint, key.as_deref(), &limiter)
+                                    .await;
+                            if let EchoCheck::Failed(message) = &verdict {
+                                tracing::warn!(endpoint = %endpoint.name, %message, "echoed log-probabilities failed the check; this shard's loglik_echo items end in api_error");
+                            }
+                            verdict
+                        })
+                        .await;
+                    match verdict {
+                        EchoCheck::Failed(message) => ItemResult {
+                            error_class: ErrorClass::BadBody as i32,
+                            error_message: message.clone(),
+                            attempts: 0,
+                            ..ItemResult::default()
+                        },
+                        EchoCheck::Passed | EchoCheck::Inconclusive => {
+                            let call = Call::Loglik {
+                                prefix: &item.loglik_prefix,
+                                options: &item.loglik_options,
+                            };
+                            complete(&http, &endpoint, key.as_deref(), call, &limiter).await
+                        }
+                    }
                 }
                 Err(problem) => ItemResult {
                     error_class: ErrorClass::Config as i32,
@@ -499,39 +493,6 @@ async fn report(
     }
 }
 
-/// The echo checks this worker has made, by `run/endpoint`: `None` when the endpoint's
-/// echoed log-probabilities passed, the failure message when they did not. An
-/// inconclusive check is not kept, so the next lease asks again.
-#[derive(Default)]
-struct EchoChecks(std::collections::HashMap<String, Option<String>>);
-
-impl EchoChecks {
-    /// Why `endpoint`'s echoed log-probabilities cannot be used, or `None` when they can
-    /// (or no verdict could be had: the items then report their own errors).
-    async fn verdict(
-        &mut self,
-        check_key: &str,
-        http: &reqwest::Client,
-        endpoint: &v1::EndpointConfig,
-        api_key: Option<&str>,
-        limiter: &RateLimiter,
-    ) -> Option<String> {
-        if let Some(known) = self.0.get(check_key) {
-            return known.clone();
-        }
-        let failure = match check_echo_logprobs(http, endpoint, api_key, limiter).await {
-            EchoCheck::Passed => None,
-            EchoCheck::Failed(message) => {
-                tracing::warn!(endpoint = %endpoint.name, %message, "echoed log-probabilities failed the check; the loglik_echo items of this run will end in api_error");
-                Some(message)
-            }
-            EchoCheck::Inconclusive => return None,
-        };
-        self.0.insert(check_key.to_string(), failure.clone());
-        failure
-    }
-}
-
 /// The run's judge model as a worker calls it: its configuration, its key (or why there
 /// is none), and this lease's share of its concurrency and rate, which the coordinator
 /// sets so that all leases together keep the judge's own limits.
@@ -539,7 +500,7 @@ struct Judge {
     endpoint: v1::EndpointConfig,
     key: Result<Option<String>, String>,
     permits: Semaphore,
-    limiter: RateLimiter,
+    limiter: Arc<RateLimiter>,
 }
 
 /// Asks the judge model to grade `result`'s answer and stores its reply in

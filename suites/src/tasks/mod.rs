@@ -111,7 +111,8 @@ impl TaskSuite {
             TaskSuite::C3 | TaskSuite::Cmrc2018 | TaskSuite::Ocnli | TaskSuite::FewClue(_) => {
                 "Language understanding".to_string()
             }
-            TaskSuite::SimpleQa => subject.to_string(),
+            TaskSuite::SimpleQa if !subject.trim().is_empty() => subject.to_string(),
+            TaskSuite::SimpleQa => "Other".to_string(),
         }
     }
 
