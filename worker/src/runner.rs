@@ -314,7 +314,7 @@ async fn run_shard(
         let judge = judge.clone();
         let echo_check = echo_check.clone();
         calls.spawn(async move {
-            let Ok(_permit) = permits.acquire_owned().await else {
+            let Ok(endpoint_permit) = permits.acquire_owned().await else {
                 return;
             };
             let mut result = match &api_key {
@@ -360,6 +360,9 @@ async fn run_shard(
                     ..ItemResult::default()
                 },
             };
+            // The endpoint's slot is free once its answer is in: the next item need not
+            // wait for this one's verdict (the judge has slots of its own).
+            drop(endpoint_permit);
             if let Some(call) = &item.judge
                 && result.error_class == ErrorClass::None as i32
             {
