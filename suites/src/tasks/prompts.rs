@@ -317,6 +317,14 @@ pub fn template_hash(name: &str) -> Result<String, SuiteError> {
             hasher.update([0u8]);
         }
     }
+    // iflytek's label list is built in rather than read from a data file (whose sha256
+    // the manifest records), so it is part of the prompt's identity.
+    if template.suite == "fewclue_iflytek" {
+        for label in crate::formats::fewclue::IFLYTEK_LABELS {
+            hasher.update(label.as_bytes());
+            hasher.update([0u8]);
+        }
+    }
     Ok(hex::encode(hasher.finalize())[..16].to_string())
 }
 
