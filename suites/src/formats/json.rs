@@ -35,8 +35,12 @@ pub(crate) fn read_text(path: &Path) -> Result<String, SuiteError> {
 
 /// A file that is one JSON document.
 pub(crate) fn read_document(path: &Path) -> Result<Value, SuiteError> {
-    let text = read_text(path)?;
-    serde_json::from_str(&text).map_err(|error| SuiteError::Malformed {
+    parse_document(path, &read_text(path)?)
+}
+
+/// `text`, read from `path`, as one JSON document; an error names the line.
+pub(crate) fn parse_document(path: &Path, text: &str) -> Result<Value, SuiteError> {
+    serde_json::from_str(text).map_err(|error| SuiteError::Malformed {
         path: path.to_path_buf(),
         line: error.line() as u64,
         problem: format!("not valid JSON ({error})"),
@@ -49,7 +53,12 @@ pub(crate) type LineRecord = (RecordSource, Map<String, Value>);
 /// A file with one JSON object per line; blank lines are skipped. Each object comes with
 /// the [`RecordSource`] of its line.
 pub(crate) fn read_lines(path: &Path) -> Result<Vec<LineRecord>, SuiteError> {
-    let text = read_text(path)?;
+    parse_lines(path, &read_text(path)?)
+}
+
+/// `text`, read from `path`, as one JSON object per line (blank lines skipped), each with
+/// the [`RecordSource`] of its line.
+pub(crate) fn parse_lines(path: &Path, text: &str) -> Result<Vec<LineRecord>, SuiteError> {
     let mut records = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.trim().is_empty() {

@@ -28,7 +28,7 @@ pub mod ocnli;
 pub mod score;
 pub mod simpleqa;
 
-mod json;
+pub(crate) mod json;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::SuiteError;
-use crate::formats::RecordSource;
+use crate::formats::{RecordSource, json};
 use crate::item::{McItem, SourceLocation, SuiteName};
 use crate::load::{DataFileDigest, LoadedSuite, decode_like_python};
 use crate::spec::files::{MatchedFile, match_files};
@@ -255,29 +255,12 @@ fn read_records(
     let text = decode_like_python(path, bytes)?;
     match spec.format {
         DataFormat::Csv => read_csv(spec, path, &text),
-        DataFormat::Jsonl => {
-            let mut records = Vec::new();
-            for (index, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let source = RecordSource::at_line(path, index as u64 + 1);
-                let value: Value = serde_json::from_str(line)
-                    .map_err(|error| source.malformed(format!("not valid JSON ({error})")))?;
-                let Value::Object(fields) = value else {
-                    return Err(source.malformed("expected a JSON object on this line"));
-                };
-                records.push(Record { source, fields });
-            }
-            Ok(records)
-        }
+        DataFormat::Jsonl => Ok(json::parse_lines(path, &text)?
+            .into_iter()
+            .map(|(source, fields)| Record { source, fields })
+            .collect()),
         DataFormat::Json => {
-            let document: Value =
-                serde_json::from_str(&text).map_err(|error| SuiteError::Malformed {
-                    path: path.to_path_buf(),
-                    line: error.line() as u64,
-                    problem: format!("not valid JSON ({error})"),
-                })?;
+            let document = json::parse_document(path, &text)?;
             let Value::Array(values) = document else {
                 return Err(SuiteError::Malformed {
                     path: path.to_path_buf(),
