@@ -555,7 +555,11 @@ pub async fn check_echo_logprobs(
     else {
         return EchoCheck::Inconclusive;
     };
-    echo_check_verdict(sum, continuation.chars().count())
+    let verdict = echo_check_verdict(sum, continuation.chars().count());
+    if let EchoCheck::Failed(message) = &verdict {
+        tracing::warn!(endpoint = %endpoint.name, %message, "echoed log-probabilities failed the check; the shard's loglik_echo items end in api_error");
+    }
+    verdict
 }
 
 /// Exponential backoff with full jitter: 0.5 s, 1 s, 2 s ... capped at 30 s.

@@ -318,39 +318,36 @@ async fn run_shard(
                 return;
             };
             let mut result = match &api_key {
-                Ok(key) if item.loglik_options.is_empty() => {
-                    let call = Call::Chat {
-                        messages: &item.messages,
-                        top_logprobs: item.top_logprobs,
-                    };
-                    complete(&http, &endpoint, key.as_deref(), call, &limiter).await
-                }
                 Ok(key) => {
-                    let verdict = echo_check
-                        .get_or_init(|| async {
-                            let verdict =
-                                check_echo_logprobs(&http, &endpoint, key.as_deref(), &limiter)
-                                    .await;
-                            if let EchoCheck::Failed(message) = &verdict {
-                                tracing::warn!(endpoint = %endpoint.name, %message, "echoed log-probabilities failed the check; this shard's loglik_echo items end in api_error");
-                            }
-                            verdict
-                        })
-                        .await;
-                    match verdict {
-                        EchoCheck::Failed(message) => ItemResult {
+                    let call = if item.loglik_options.is_empty() {
+                        Call::Chat {
+                            messages: &item.messages,
+                            top_logprobs: item.top_logprobs,
+                        }
+                    } else {
+                        Call::Loglik {
+                            prefix: &item.loglik_prefix,
+                            options: &item.loglik_options,
+                        }
+                    };
+                    let echo_verdict = match call {
+                        Call::Chat { .. } => None,
+                        Call::Loglik { .. } => Some(
+                            echo_check
+                                .get_or_init(|| {
+                                    check_echo_logprobs(&http, &endpoint, key.as_deref(), &limiter)
+                                })
+                                .await,
+                        ),
+                    };
+                    match echo_verdict {
+                        Some(EchoCheck::Failed(message)) => ItemResult {
                             error_class: ErrorClass::BadBody as i32,
                             error_message: message.clone(),
                             attempts: 0,
                             ..ItemResult::default()
                         },
-                        EchoCheck::Passed | EchoCheck::Inconclusive => {
-                            let call = Call::Loglik {
-                                prefix: &item.loglik_prefix,
-                                options: &item.loglik_options,
-                            };
-                            complete(&http, &endpoint, key.as_deref(), call, &limiter).await
-                        }
+                        _ => complete(&http, &endpoint, key.as_deref(), call, &limiter).await,
                     }
                 }
                 Err(problem) => ItemResult {
