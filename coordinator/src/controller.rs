@@ -3,7 +3,7 @@
 //!
 //! The gRPC layer in [`crate::service`] only translates messages to these calls.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -1488,31 +1488,7 @@ fn prepare_task_suite(
         .clone()
         .unwrap_or_else(|| task.default_split().to_string());
     let mut load = tasks::load_task(task, &suite_spec.data, &split)?;
-    if !suite_spec.subjects.is_empty() {
-        let known: BTreeSet<&str> = load
-            .items
-            .iter()
-            .map(|item| item.subject.as_str())
-            .collect();
-        let unknown: Vec<&str> = suite_spec
-            .subjects
-            .iter()
-            .map(String::as_str)
-            .filter(|subject| !known.contains(subject))
-            .collect();
-        if !unknown.is_empty() {
-            return Err(CoordinatorError::InvalidSpec {
-                origin,
-                problem: format!(
-                    "unknown subject(s) {} in split `{split}`; its subjects are: {}",
-                    unknown.join(", "),
-                    known.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            });
-        }
-        load.items
-            .retain(|item| suite_spec.subjects.contains(&item.subject));
-    }
+    load.keep_subjects(&suite_spec.subjects)?;
     if !load.dropped.is_empty() {
         tracing::info!(
             suite = %task,

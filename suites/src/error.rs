@@ -73,13 +73,14 @@ pub enum SuiteError {
     },
 
     #[error(
-        "suite {suite} has no data file for subject `{subject}` in split `{split}`; \
-         run `list_subjects` (or drop the subject filter) to see the available subjects"
+        "suite {suite} has no subject `{subject}` in split `{split}`; its subjects are: {}",
+        available.join(", ")
     )]
     UnknownSubject {
-        suite: SuiteName,
+        suite: String,
         subject: String,
         split: String,
+        available: Vec<String>,
     },
 
     #[error(

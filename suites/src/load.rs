@@ -227,6 +227,30 @@ fn subject_from_file_name<'name>(
     Some(subject)
 }
 
+/// Checks that every requested subject is one of `available`.
+///
+/// # Errors
+/// [`SuiteError::UnknownSubject`] for the first that is not, listing the available ones.
+pub(crate) fn require_known_subjects(
+    suite: &str,
+    split: &str,
+    requested: &[String],
+    available: &[String],
+) -> Result<(), SuiteError> {
+    match requested
+        .iter()
+        .find(|subject| !available.contains(subject))
+    {
+        Some(subject) => Err(SuiteError::UnknownSubject {
+            suite: suite.to_string(),
+            subject: subject.clone(),
+            split: split.to_string(),
+            available: available.to_vec(),
+        }),
+        None => Ok(()),
+    }
+}
+
 fn select_subjects(
     suite: SuiteName,
     split: &str,
@@ -236,17 +260,13 @@ fn select_subjects(
     if requested_subjects.is_empty() {
         return Ok(available_subjects.to_vec());
     }
-    let mut selected = BTreeSet::new();
-    for subject in requested_subjects {
-        if !available_subjects.contains(subject) {
-            return Err(SuiteError::UnknownSubject {
-                suite,
-                subject: subject.clone(),
-                split: split.to_string(),
-            });
-        }
-        selected.insert(subject.clone());
-    }
+    require_known_subjects(
+        &suite.to_string(),
+        split,
+        requested_subjects,
+        available_subjects,
+    )?;
+    let selected: BTreeSet<String> = requested_subjects.iter().cloned().collect();
     Ok(selected.into_iter().collect())
 }
 

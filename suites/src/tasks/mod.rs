@@ -209,6 +209,27 @@ pub struct TaskLoad {
     pub dropped: Vec<String>,
 }
 
+impl TaskLoad {
+    /// Keeps the items of `subjects` only; empty keeps all.
+    ///
+    /// # Errors
+    /// [`SuiteError::UnknownSubject`] for a subject no item has, listing those they have.
+    pub fn keep_subjects(&mut self, subjects: &[String]) -> Result<(), SuiteError> {
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let available: std::collections::BTreeSet<&str> = self
+            .items
+            .iter()
+            .map(|item| item.subject.as_str())
+            .collect();
+        let available: Vec<String> = available.into_iter().map(str::to_string).collect();
+        crate::load::require_known_subjects(&self.suite.name(), &self.split, subjects, &available)?;
+        self.items.retain(|item| subjects.contains(&item.subject));
+        Ok(())
+    }
+}
+
 /// Loads `split` of `suite` from `data_dir`.
 ///
 /// # Errors
