@@ -382,7 +382,7 @@ impl Controller {
                     .judge_share(&pending.run_id, judge.max_concurrency, 1, now)
                     .is_none()
             });
-            if judge_spent && leases.shard_calls_judge(&shard) == Some(true) {
+            if judge_spent && leases.is_judged_shard(&shard) {
                 continue;
             }
             let open_items = self
@@ -408,10 +408,9 @@ impl Controller {
             }
             // Judged items call the run's judge model once each: the lease needs a share
             // of the judge's concurrency too, or it waits like one over the budget.
-            let calls_judge = items.iter().any(|item| item.judge.is_some());
-            leases.note_shard_calls_judge(&shard, calls_judge);
             let judge_share = match &spec.judge {
-                Some(judge) if calls_judge => {
+                Some(judge) if items.iter().any(|item| item.judge.is_some()) => {
+                    leases.note_judged_shard(&shard);
                     let Some(judge_share) =
                         leases.judge_share(&pending.run_id, judge.max_concurrency, share, now)
                     else {

@@ -8,7 +8,7 @@
 //! Epochs come from the store (they only grow, across restarts); this table only holds
 //! the live ones. A report is accepted only for the exact (shard, epoch, worker) held.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -75,10 +75,9 @@ pub struct LeaseTable {
     heartbeat_ttl: Duration,
     workers: HashMap<String, Instant>,
     leases: HashMap<ShardRef, Lease>,
-    /// Whether a shard's items call the run's judge model, learned when its items are
-    /// first loaded, so that a spent judge budget skips judged shards without loading
-    /// them again.
-    calls_judge: HashMap<ShardRef, bool>,
+    /// Shards whose items call the run's judge model, learned when their items are first
+    /// loaded, so that a spent judge budget skips them without loading them again.
+    judged_shards: HashSet<ShardRef>,
 }
 
 impl LeaseTable {
@@ -87,7 +86,7 @@ impl LeaseTable {
             heartbeat_ttl,
             workers: HashMap::new(),
             leases: HashMap::new(),
-            calls_judge: HashMap::new(),
+            judged_shards: HashSet::new(),
         }
     }
 
@@ -185,13 +184,13 @@ impl LeaseTable {
         (remaining > 0).then(|| wanted.max(1).min(even_share).min(remaining))
     }
 
-    /// Whether `shard`'s items call the judge, if its items were loaded before.
-    pub fn shard_calls_judge(&self, shard: &ShardRef) -> Option<bool> {
-        self.calls_judge.get(shard).copied()
+    /// Whether `shard`'s items were seen to call the judge.
+    pub fn is_judged_shard(&self, shard: &ShardRef) -> bool {
+        self.judged_shards.contains(shard)
     }
 
-    pub fn note_shard_calls_judge(&mut self, shard: &ShardRef, calls_judge: bool) {
-        self.calls_judge.insert(shard.clone(), calls_judge);
+    pub fn note_judged_shard(&mut self, shard: &ShardRef) {
+        self.judged_shards.insert(shard.clone());
     }
 
     /// Grants a lease. The caller has already raised the shard's epoch in the store.
