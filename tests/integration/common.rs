@@ -250,6 +250,12 @@ pub fn report_file<'a>(
         .content
 }
 
+/// One file of a rendered report as text (report.md, report.html, manifest.json …).
+pub fn report_text(files: &[jianzhen_coordinator::report::ReportFile], name: &str) -> String {
+    String::from_utf8(report_file(files, name).to_vec())
+        .unwrap_or_else(|error| panic!("{name} is not UTF-8: {error}"))
+}
+
 /// The `jianzhen` binary under test.
 pub const BINARY: &str = env!("CARGO_BIN_EXE_jianzhen");
 

@@ -163,7 +163,7 @@ async fn throttling_shrinks_the_budget_and_the_run_still_completes() {
         .render_report(&submitted.run_id)
         .await
         .expect("report");
-    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let report = report_text(&files, "report.md");
     assert!(report.contains("| scripted | 40 |"), "{report}");
     assert!(
         report.contains("| 12 |"),
@@ -216,7 +216,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         .render_report(&submitted.run_id)
         .await
         .expect("report");
-    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let report = report_text(&files, "report.md");
     let api_errors = report
         .split("## API errors")
         .nth(1)
@@ -229,7 +229,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         error_row.starts_with("| scripted | 2 |") && error_row.contains("502"),
         "{error_row}"
     );
-    let html = String::from_utf8(report_file(&files, "report.html").to_vec()).expect("utf-8");
+    let html = report_text(&files, "report.html");
     assert!(html.contains("<h3 id=\"api-errors\">"), "{html}");
 
     // Through the real CLI, as a user would.
@@ -272,7 +272,7 @@ async fn retry_reruns_only_the_items_that_ended_in_api_error() {
         .render_report(&submitted.run_id)
         .await
         .expect("report");
-    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let report = report_text(&files, "report.md");
     assert!(!report.contains("## API errors"), "{report}");
     cluster.shutdown().await;
 }

@@ -48,11 +48,7 @@ async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
         .render_report(&run_id)
         .await
         .expect("report");
-    let scores = files
-        .iter()
-        .find(|file| file.name == "scores.csv")
-        .expect("scores.csv");
-    let actual = parse_scores(&scores.content);
+    let actual = parse_scores(report_file(&files, "scores.csv"));
     let expected = expected_counts(&planned);
     assert_eq!(
         actual, expected,
@@ -60,19 +56,15 @@ async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
     );
 
     // Categories come from the published mappings.
-    let csv_text = String::from_utf8(scores.content.clone()).expect("utf-8");
+    let csv_text = report_text(&files, "scores.csv");
     assert!(
         csv_text.contains("ceval,computer_network,STEM,12,"),
         "{csv_text}"
     );
     assert!(csv_text.contains("ceval,law,Humanities,9,"), "{csv_text}");
 
-    let manifest = files
-        .iter()
-        .find(|file| file.name == "manifest.json")
-        .expect("manifest.json");
     let manifest: serde_json::Value =
-        serde_json::from_slice(&manifest.content).expect("manifest is JSON");
+        serde_json::from_slice(report_file(&files, "manifest.json")).expect("manifest is JSON");
     let templates: Vec<&str> = manifest["suites"]
         .as_array()
         .expect("suites")
@@ -88,11 +80,7 @@ async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
     assert_eq!(manifest["suites"][1]["shots"], 5);
     assert_eq!(manifest["report"]["answered_items"], planned.len() as u64);
 
-    let report_md = files
-        .iter()
-        .find(|file| file.name == "report.md")
-        .expect("report.md");
-    let report_md = String::from_utf8(report_md.content.clone()).expect("utf-8");
+    let report_md = report_text(&files, "report.md");
     assert!(
         report_md.contains("| scripted | ceval | 3 | 26 |"),
         "{report_md}"
@@ -232,7 +220,7 @@ async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
         .render_report(&run_id)
         .await
         .expect("report");
-    let scores = String::from_utf8(report_file(&files, "scores.csv").to_vec()).expect("utf-8");
+    let scores = report_text(&files, "scores.csv");
     // canteen: items 1, 3, 5 with labels 1, 0, 2 -> only item 3 right; library: all 3 right.
     assert!(
         scores.contains("scripted,campus-quiz,canteen,Facilities|Daily life,3,1,"),
@@ -242,7 +230,7 @@ async fn a_jsonl_suite_runs_with_a_declarative_spec_alone() {
         scores.contains("scripted,campus-quiz,library,Facilities,3,3,3.0,1.0"),
         "{scores}"
     );
-    let manifest = String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");
+    let manifest = report_text(&files, "manifest.json");
     assert!(
         manifest.contains("campus_quiz_v1"),
         "the spec's template is recorded: {manifest}"
@@ -420,7 +408,7 @@ async fn first_token_scoring_picks_the_most_likely_option_letter() {
         .render_report(&submitted.run_id)
         .await
         .expect("report");
-    let manifest = String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");
+    let manifest = report_text(&files, "manifest.json");
     assert!(
         manifest.contains("loglik_first_token"),
         "the scoring mode is in the manifest: {manifest}"
@@ -494,8 +482,7 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
             .render_report(&submitted.run_id)
             .await
             .expect("report");
-        let manifest =
-            String::from_utf8(report_file(&files, "manifest.json").to_vec()).expect("utf-8");
+        let manifest = report_text(&files, "manifest.json");
         assert!(manifest.contains("loglik_echo"), "{manifest}");
         assert!(manifest.contains(template), "{manifest}");
         // Re-scoring from the stored sums changes nothing.
@@ -549,7 +536,7 @@ async fn echo_scoring_sums_each_options_log_probabilities() {
         .render_report(&submitted.run_id)
         .await
         .expect("report");
-    let report = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let report = report_text(&files, "report.md");
     assert!(
         report.contains(
             "| scripted | 6 | the endpoint's echoed prompt log-probabilities fail Jianzhen's check"

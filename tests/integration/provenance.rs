@@ -180,10 +180,10 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
     );
 
     // The report says it in words.
-    let markdown = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let markdown = report_text(&files, "report.md");
     assert!(markdown.contains("## Provenance audit"), "{markdown}");
     assert!(markdown.contains("Provenance: wrapper"), "{markdown}");
-    let html = String::from_utf8(report_file(&files, "report.html").to_vec()).expect("utf-8");
+    let html = report_text(&files, "report.html");
     assert!(html.contains("id=\"provenance\""));
 
     // The origin's evidence saved as a profile (through the CLI) and used as a reference by

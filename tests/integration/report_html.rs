@@ -158,7 +158,7 @@ async fn the_html_report_renders_offline_in_chromium_with_the_polars_numbers() {
     for file in &files {
         std::fs::write(report_dir.join(&file.name), &file.content).expect("write report file");
     }
-    let html = String::from_utf8(report_file(&files, "report.html").to_vec()).expect("utf-8");
+    let html = report_text(&files, "report.html");
     assert!(
         html.contains("两个模型 &lt;report&gt;"),
         "names are escaped"
@@ -171,7 +171,7 @@ async fn the_html_report_renders_offline_in_chromium_with_the_polars_numbers() {
     assert_eq!(&report_file(&files, "results.parquet")[..4], b"PAR1");
 
     // What polars computed, from scores.csv: per (endpoint, suite) n, correct, means.
-    let scores = String::from_utf8(report_file(&files, "scores.csv").to_vec()).expect("utf-8");
+    let scores = report_text(&files, "scores.csv");
     let mut expected: BTreeMap<(String, String), (i64, i64, Vec<f64>)> = BTreeMap::new();
     let header: Vec<&str> = scores.lines().next().expect("header").split(',').collect();
     let column = |name: &str| {

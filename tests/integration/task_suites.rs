@@ -291,7 +291,7 @@ async fn every_task_suite_runs_and_scores_with_its_own_rules() {
         .collect();
     assert_eq!(templates["gaokao"], "gaokao_gen_5cfe9e");
     // Exam subjects fall in C-Eval's categories; CLUE tasks are language understanding.
-    let markdown = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let markdown = report_text(&files, "report.md");
     for row in [
         "| scripted | gaokao | Humanities | 1 | 3 |",
         "| scripted | gaokao | STEM | 1 | 2 |",
@@ -559,7 +559,7 @@ async fn simpleqa_answers_are_graded_by_the_judge_model_when_one_is_given() {
         serde_json::from_slice(report_file(&files, "manifest.json")).expect("manifest");
     assert_eq!(manifest["judge"]["prompt"], "chinese_simpleqa_judge");
     assert_eq!(manifest["judge"]["endpoint"]["model"], "judge");
-    let markdown = String::from_utf8(report_file(&files, "report.md").to_vec()).expect("utf-8");
+    let markdown = report_text(&files, "report.md");
     // 3 judged answers: 2 correct, 1 incorrect → given attempted 66.7%, F1 = 2·(2/3)·(2/3)/(4/3).
     assert!(
         markdown.contains("| scripted | simpleqa | 3 | 2 | 1 | 0 | 66.7 | 66.7 | 66.7 | 33.3 |"),
