@@ -499,29 +499,13 @@ fn first_token_completion(model: &Value, answer: &str, prompt_chars: usize) -> S
     .to_string()
 }
 
-/// The first prompt of a completions request body (a string or a list of them).
-fn first_prompt(body: &[u8]) -> String {
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
-        return String::new();
-    };
-    match &body["prompt"] {
-        Value::String(prompt) => prompt.clone(),
-        Value::Array(prompts) => prompts
-            .first()
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        _ => String::new(),
-    }
-}
-
 /// A legacy completions answer with `echo`: every prompt character is one token with
 /// its offset; prompt tokens score -0.5 each, except the last one of a prompt, which
 /// scores -0.1 when it is the first option letter of the scripted answer for that prompt
 /// and -3.0 otherwise, so the scripted letter's text is the most likely. Without `echo`
 /// only the generated token comes back, with no log-probabilities (as llama.cpp's server
 /// answers), which a log-likelihood scorer cannot use.
-fn echo_completion(script: &Script, body: &[u8]) -> Vec<u8> {
+fn echo_completion(script: &Script, counters: &Counters, body: &[u8]) -> Vec<u8> {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return response_bytes(400, &[], r#"{"error":{"message":"body is not JSON"}}"#);
     };
@@ -533,6 +517,9 @@ fn echo_completion(script: &Script, body: &[u8]) -> Vec<u8> {
             .collect(),
         _ => Vec::new(),
     };
+    if let Ok(mut seen) = counters.completion_prompts.lock() {
+        seen.push(prompts.first().cloned().unwrap_or_default());
+    }
     let echo = body["echo"] == true;
     let mut prompt_tokens = 0;
     let choices: Vec<Value> = prompts
@@ -633,10 +620,11 @@ async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
                     .counters
                     .logprob_requests
                     .fetch_add(1, Ordering::SeqCst);
-                if let Ok(mut prompts) = state.counters.completion_prompts.lock() {
-                    prompts.push(first_prompt(&request.body));
-                }
-                Action::Respond(echo_completion(&state.script, &request.body))
+                Action::Respond(echo_completion(
+                    &state.script,
+                    &state.counters,
+                    &request.body,
+                ))
             }
             _ => Action::Respond(response_bytes(
                 404,
