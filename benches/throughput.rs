@@ -77,7 +77,8 @@ fn main() {
         let started = Instant::now();
         let mut handles = Vec::new();
         for index in 0..workers {
-            let config = jianzhen_worker::WorkerConfig::new(&url, &format!("bench-{index}"));
+            let mut config = jianzhen_worker::WorkerConfig::new(&url, &format!("bench-{index}"));
+            config.egress = jianzhen_worker::egress::EgressPolicy::with_loopback();
             handles.push(tokio::spawn(jianzhen_worker::run_worker(config, stopped.clone())));
         }
         loop {

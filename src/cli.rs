@@ -13,11 +13,9 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use jianzhen_coordinator::spec::{EndpointSpec, RunSpec, SuiteSpec};
 use jianzhen_coordinator::{Controller, CoordinatorConfig};
-use jianzhen_proto::CoordinatorClient;
 use jianzhen_proto::v1;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::transport::Channel;
 
 const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7443";
 
@@ -60,6 +58,72 @@ enum Command {
     /// Save an endpoint's provenance evidence from a run as a fingerprint profile (JSON),
     /// to compare later endpoints with (`--reference`).
     Fingerprint(FingerprintArgs),
+    /// Create, list and revoke access tokens (directly in the store; operator only).
+    #[command(subcommand)]
+    Token(crate::access_cmd::TokenCommand),
+    /// Register your endpoint (URL, model, key) with a coordinator, or list yours.
+    #[command(subcommand)]
+    Endpoint(crate::access_cmd::EndpointCommand),
+    /// Publish a suite on the coordinator for vendors to be evaluated on (admin).
+    Publish(crate::access_cmd::PublishArgs),
+    /// List the suites published to vendors.
+    Published(crate::access_cmd::ClientOnlyArgs),
+    /// Show who did what on the coordinator (admin).
+    Audit(crate::access_cmd::AuditArgs),
+}
+
+/// How a client reaches and proves itself to a coordinator. The token is read from
+/// `JIANZHEN_TOKEN` or a file, never from a flag value (which shell history and `ps`
+/// would keep).
+#[derive(Args, Clone)]
+pub(crate) struct ClientArgs {
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    pub(crate) coordinator: String,
+    /// A file holding the token from `jianzhen token create` (else JIANZHEN_TOKEN).
+    #[arg(long, env = "JIANZHEN_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
+    /// The CA certificate (PEM) that signed the coordinator's certificate, for https://.
+    #[arg(long, env = "JIANZHEN_CA_CERT")]
+    ca_cert: Option<PathBuf>,
+    /// This client's certificate (PEM), for a coordinator started with --client-ca.
+    #[arg(long, env = "JIANZHEN_CLIENT_CERT", requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// The key (PEM) of --client-cert.
+    #[arg(long, env = "JIANZHEN_CLIENT_KEY", requires = "client_cert")]
+    client_key: Option<PathBuf>,
+}
+
+impl ClientArgs {
+    pub(crate) fn credentials(&self) -> Result<jianzhen_proto::client::ClientCredentials> {
+        let read = |path: &PathBuf, what: &str| {
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the {what} {}", path.display()))
+        };
+        let token = match &self.token_file {
+            Some(path) => Some(read(path, "token file")?.trim().to_string()),
+            None => std::env::var("JIANZHEN_TOKEN")
+                .ok()
+                .map(|token| token.trim().to_string())
+                .filter(|token| !token.is_empty()),
+        };
+        let identity_pem = match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                Some((read(cert, "client certificate")?, read(key, "client key")?))
+            }
+            _ => None,
+        };
+        Ok(jianzhen_proto::client::ClientCredentials {
+            token,
+            tls: jianzhen_proto::client::ClientTls {
+                ca_pem: self
+                    .ca_cert
+                    .as_ref()
+                    .map(|path| read(path, "CA certificate"))
+                    .transpose()?,
+                identity_pem,
+            },
+        })
+    }
 }
 
 #[derive(Args)]
@@ -70,8 +134,8 @@ struct FingerprintArgs {
     endpoint: String,
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -178,6 +242,10 @@ struct RunArgs {
     /// A fingerprint profile of a known model to compare with; repeatable.
     #[arg(long = "reference")]
     references: Vec<PathBuf>,
+    /// A private network, address or host name the endpoint may be on (loopback is
+    /// allowed on one machine; e.g. 10.0.0.0/8 for a vLLM on the lab's network).
+    #[arg(long = "allow-endpoint")]
+    allow_endpoint: Vec<String>,
 }
 
 #[derive(Args)]
@@ -196,22 +264,48 @@ struct CoordinatorArgs {
     /// Progress deadline of a lease (default: derived from the endpoint's timeout).
     #[arg(long)]
     progress_timeout_secs: Option<f64>,
+    /// The coordinator's TLS certificate (PEM); with --tls-key, clients use https://.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (PEM) from every client (mTLS).
+    #[arg(long, requires = "tls_cert")]
+    client_ca: Option<PathBuf>,
+    /// 32 random bytes (or 64 hex digits) that seal vendors' endpoint keys at rest;
+    /// create with `head -c 32 /dev/urandom > FILE`. Without it, endpoint keys are refused.
+    #[arg(long, env = "JIANZHEN_SECRETS_KEY_FILE")]
+    secrets_key_file: Option<PathBuf>,
+    /// No authentication (every caller is admin) and, off loopback, no TLS. Only for a
+    /// coordinator nobody else can reach; every status line says so.
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Args)]
 struct WorkerArgs {
-    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
     /// Unique worker id (default: host, pid and a random suffix).
     #[arg(long)]
     id: Option<String>,
+    /// An environment variable that run specs may name as an endpoint's key
+    /// (`api_key_env`); repeatable. Any other name is refused.
+    #[arg(long = "allow-key-env")]
+    allow_key_env: Vec<String>,
+    /// A network (10.0.0.0/8), address or host name that endpoint calls may reach although
+    /// it is loopback, private or link-local; repeatable. By default workers call public
+    /// addresses only (docs/security.md, egress guard).
+    #[arg(long = "allow-endpoint")]
+    allow_endpoint: Vec<String>,
 }
 
 #[derive(Args)]
 struct SubmitArgs {
     spec: PathBuf,
-    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -221,15 +315,15 @@ struct StatusArgs {
     /// Follow the run until it completes.
     #[arg(long)]
     watch: bool,
-    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Args)]
 struct RetryArgs {
     run: String,
-    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -244,8 +338,8 @@ struct ReportArgs {
     /// run's endpoints with in the provenance section; repeatable.
     #[arg(long = "reference")]
     references: Vec<PathBuf>,
-    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
-    coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
 }
 
 pub fn main() -> ExitCode {
@@ -276,6 +370,11 @@ pub fn main() -> ExitCode {
             Command::Retry(args) => retry(args).await,
             Command::Fingerprint(args) => fingerprint(args).await,
             Command::Rescore(args) => rescore(args).await,
+            Command::Token(command) => crate::access_cmd::token(command).await,
+            Command::Endpoint(command) => crate::access_cmd::endpoint(command).await,
+            Command::Publish(args) => crate::access_cmd::publish(args).await,
+            Command::Published(args) => crate::access_cmd::published(args).await,
+            Command::Audit(args) => crate::access_cmd::audit(args).await,
         }
     });
     match result {
@@ -353,6 +452,8 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             temperature: args.temperature,
             max_tokens: args.max_tokens,
             max_attempts: 3,
+            registered: false,
+            max_response_bytes: None,
         }],
         judge: match (&args.judge_endpoint, &args.judge_model) {
             (Some(base_url), Some(model)) => Some(EndpointSpec {
@@ -367,6 +468,8 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
                 temperature: 0.0,
                 max_tokens: 32,
                 max_attempts: 3,
+                registered: false,
+                max_response_bytes: None,
             }),
             _ => None,
         },
@@ -392,16 +495,24 @@ fn read_spec(path: &Path) -> Result<(RunSpec, String)> {
     Ok((spec, text))
 }
 
-async fn connect(url: &str) -> Result<CoordinatorClient<Channel>> {
-    let client = CoordinatorClient::connect(url.to_string())
+pub(crate) type Client = jianzhen_proto::client::AuthedClient;
+
+pub(crate) async fn connect(args: &ClientArgs) -> Result<Client> {
+    let url = &args.coordinator;
+    let credentials = args.credentials()?;
+    jianzhen_proto::client::connect(url, &credentials)
         .await
-        .with_context(|| format!("cannot reach the coordinator at {url}; is `jianzhen coordinator` running there? (set --coordinator or JIANZHEN_COORDINATOR)"))?;
-    Ok(client
-        .max_decoding_message_size(64 * 1024 * 1024)
-        .max_encoding_message_size(64 * 1024 * 1024))
+        .with_context(|| format!("cannot reach the coordinator at {url}; is `jianzhen coordinator` running there, and for https:// is --ca-cert its CA? (set --coordinator or JIANZHEN_COORDINATOR)"))
 }
 
-fn status_error(status: tonic::Status) -> anyhow::Error {
+/// The local client of the embedded coordinator of `jianzhen run`.
+async fn connect_local(url: &str) -> Result<Client> {
+    jianzhen_proto::client::connect(url, &jianzhen_proto::client::ClientCredentials::default())
+        .await
+        .with_context(|| format!("cannot reach the embedded coordinator at {url}"))
+}
+
+pub(crate) fn status_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{}", status.message())
 }
 
@@ -432,12 +543,25 @@ async fn run(args: RunArgs) -> Result<()> {
         },
     ));
     let url = format!("http://{address}");
+    // One machine: loopback (a local llama.cpp or vLLM) is allowed, and what the user adds.
+    let egress = egress_policy(
+        jianzhen_worker::egress::EgressPolicy::with_loopback(),
+        &args.allow_endpoint,
+    )?;
     let mut workers = Vec::new();
     for index in 0..args.workers.max(1) {
-        let config = jianzhen_worker::WorkerConfig::new(
+        let mut config = jianzhen_worker::WorkerConfig::new(
             &url,
             &format!("local-{index}-{}", std::process::id()),
         );
+        config.egress = egress.clone();
+        // The one-machine run reads only the key variables its own spec names.
+        config.allowed_key_envs = spec
+            .endpoints
+            .iter()
+            .chain(&spec.judge)
+            .filter_map(|endpoint| endpoint.api_key_env.clone())
+            .collect();
         workers.push(tokio::spawn(jianzhen_worker::run_worker(
             config,
             stopped.clone(),
@@ -474,7 +598,7 @@ async fn drive_run(
 ) -> Result<()> {
     // Read the reference profiles before spending any endpoint call.
     read_references(references)?;
-    let mut client = connect(url).await?;
+    let mut client = connect_local(url).await?;
     let submitted = client
         .submit_run(v1::SubmitRunRequest {
             spec_toml: spec_toml.to_string(),
@@ -524,11 +648,7 @@ fn outcome_count(status: &v1::RunStatus, outcome: &str) -> u64 {
 }
 
 /// Polls the run's status with a progress bar until it completes.
-async fn follow_run(
-    client: &mut CoordinatorClient<Channel>,
-    run_id: &str,
-    progress: bool,
-) -> Result<()> {
+async fn follow_run(client: &mut Client, run_id: &str, progress: bool) -> Result<()> {
     let bar = if progress && std::io::stderr().is_terminal() {
         ProgressBar::new(0)
     } else {
@@ -633,7 +753,7 @@ fn read_references(paths: &[PathBuf]) -> Result<Vec<String>> {
 }
 
 async fn write_report(
-    client: &mut CoordinatorClient<Channel>,
+    client: &mut Client,
     run_id: &str,
     out: &Path,
     compare_with: Option<&str>,
@@ -650,6 +770,17 @@ async fn write_report(
         .into_inner();
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for file in &report.files {
+        // The names come from the coordinator: only plain file names, written under --out.
+        let plain = Path::new(&file.name)
+            .file_name()
+            .is_some_and(|name| name == std::ffi::OsStr::new(&file.name))
+            && !file.name.starts_with('.');
+        if !plain {
+            bail!(
+                "the coordinator sent a report file named {:?}, which is not a plain file name; nothing of it was written (is the coordinator the one you meant?)",
+                file.name
+            );
+        }
         let path = out.join(&file.name);
         std::fs::write(&path, &file.content)
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -690,6 +821,36 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
         }
         Ok(Duration::from_secs_f64(value))
     };
+    let read = |path: &PathBuf, what: &str| {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the {what} {}", path.display()))
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(jianzhen_coordinator::ServerTls {
+            certificate_pem: read(cert, "TLS certificate")?,
+            key_pem: read(key, "TLS key")?,
+            client_ca_pem: args
+                .client_ca
+                .as_ref()
+                .map(|path| read(path, "client CA certificate"))
+                .transpose()?,
+        }),
+        _ => None,
+    };
+    // A coordinator that others can reach must not be open to all: refuse to start
+    // without TLS off loopback, or without authentication, unless told --insecure.
+    let loopback = args.listen.ip().is_loopback();
+    if !args.insecure && !loopback && tls.is_none() {
+        bail!(
+            "refusing to listen on {} without TLS: anyone on the network could read prompts, answers and keys; pass --tls-cert and --tls-key (docs/security.md), or --insecure for a network nobody else can reach",
+            args.listen
+        );
+    }
+    let secrets = args
+        .secrets_key_file
+        .as_ref()
+        .map(|path| jianzhen_coordinator::secrets::SecretBox::from_key_file(path))
+        .transpose()?;
     let config = CoordinatorConfig {
         heartbeat_ttl: positive(args.heartbeat_ttl_secs, "--heartbeat-ttl-secs")?,
         heartbeat_interval: positive(args.heartbeat_interval_secs, "--heartbeat-interval-secs")?,
@@ -697,11 +858,14 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
             .progress_timeout_secs
             .map(|secs| positive(secs, "--progress-timeout-secs"))
             .transpose()?,
+        secrets,
+        insecure: args.insecure,
         ..CoordinatorConfig::default()
     };
+    let shown_store = jianzhen_coordinator::store::redact_url(&args.store);
     let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION"))
         .await
-        .with_context(|| format!("cannot open the store {}", args.store))?;
+        .with_context(|| format!("cannot open the store {shown_store}"))?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is another coordinator running there?",
@@ -709,22 +873,53 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
         )
     })?;
     let address = listener.local_addr()?;
-    tracing::info!(listen = %address, store = %args.store, "coordinator serving");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if args.insecure {
+        tracing::warn!(listen = %address, "INSECURE: no authentication; every caller is admin (started with --insecure)");
+    }
+    tracing::info!(listen = %address, store = %shown_store, tls = tls.is_some(), mtls = args.client_ca.is_some(), authentication = !args.insecure, "coordinator serving");
     // Printed on stdout so scripts (and tests) that pass port 0 learn the real address.
-    println!("coordinator listening on http://{address}");
+    println!("coordinator listening on {scheme}://{address}");
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    jianzhen_coordinator::serve(listener, controller, async {
+    let options = jianzhen_coordinator::ServeOptions {
+        authentication: if args.insecure {
+            jianzhen_coordinator::service::Authentication::LocalAdmin
+        } else {
+            jianzhen_coordinator::service::Authentication::Tokens
+        },
+        tls,
+    };
+    jianzhen_coordinator::serve_with(listener, controller, options, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
-    .context("the coordinator's gRPC server failed")?;
+    .context("the coordinator's gRPC server failed (for TLS: are --tls-cert and --tls-key a matching PEM pair?)")?;
     Ok(())
+}
+
+fn egress_policy(
+    mut policy: jianzhen_worker::egress::EgressPolicy,
+    allowed: &[String],
+) -> Result<jianzhen_worker::egress::EgressPolicy> {
+    for text in allowed {
+        policy.allowed.push(
+            jianzhen_worker::egress::Allowed::parse(text)
+                .map_err(|problem| anyhow::anyhow!("--allow-endpoint: {problem}"))?,
+        );
+    }
+    Ok(policy)
 }
 
 async fn worker(args: WorkerArgs) -> Result<()> {
     let worker_id = args.id.unwrap_or_else(jianzhen_worker::default_worker_id);
-    let config = jianzhen_worker::WorkerConfig::new(&args.coordinator, &worker_id);
+    let mut config = jianzhen_worker::WorkerConfig::new(&args.client.coordinator, &worker_id);
+    config.credentials = args.client.credentials()?;
+    config.allowed_key_envs = args.allow_key_env.into_iter().collect();
+    config.egress = egress_policy(
+        jianzhen_worker::egress::EgressPolicy::public_only(),
+        &args.allow_endpoint,
+    )?;
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -736,7 +931,7 @@ async fn worker(args: WorkerArgs) -> Result<()> {
 
 async fn submit(args: SubmitArgs) -> Result<()> {
     let (_, spec_toml) = read_spec(&args.spec)?;
-    let mut client = connect(&args.coordinator).await?;
+    let mut client = connect(&args.client).await?;
     let submitted = client
         .submit_run(v1::SubmitRunRequest { spec_toml })
         .await
@@ -782,8 +977,13 @@ fn status_line(status: &v1::RunStatus) -> String {
             )
         })
         .collect();
+    let warning = if status.coordinator_insecure {
+        "INSECURE coordinator (--insecure: no authentication)  "
+    } else {
+        ""
+    };
     format!(
-        "{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}",
+        "{warning}{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}",
         status.run_id,
         status.name,
         state,
@@ -799,7 +999,7 @@ fn status_line(status: &v1::RunStatus) -> String {
 }
 
 async fn status(args: StatusArgs) -> Result<()> {
-    let mut client = connect(&args.coordinator).await?;
+    let mut client = connect(&args.client).await?;
     let Some(run_id) = args.run else {
         let runs = client
             .list_runs(v1::ListRunsRequest {})
@@ -828,7 +1028,7 @@ async fn status(args: StatusArgs) -> Result<()> {
 }
 
 async fn rescore(args: RetryArgs) -> Result<()> {
-    let mut client = connect(&args.coordinator).await?;
+    let mut client = connect(&args.client).await?;
     let response = client
         .rescore_run(v1::RescoreRunRequest {
             run_id: args.run.clone(),
@@ -844,7 +1044,7 @@ async fn rescore(args: RetryArgs) -> Result<()> {
 }
 
 async fn fingerprint(args: FingerprintArgs) -> Result<()> {
-    let mut client = connect(&args.coordinator).await?;
+    let mut client = connect(&args.client).await?;
     let profile = client
         .export_profile(v1::ExportProfileRequest {
             run_id: args.run.clone(),
@@ -869,7 +1069,7 @@ async fn fingerprint(args: FingerprintArgs) -> Result<()> {
 }
 
 async fn retry(args: RetryArgs) -> Result<()> {
-    let mut client = connect(&args.coordinator).await?;
+    let mut client = connect(&args.client).await?;
     let requeued = client
         .retry_run(v1::RetryRunRequest {
             run_id: args.run.clone(),
@@ -886,7 +1086,7 @@ async fn retry(args: RetryArgs) -> Result<()> {
 }
 
 async fn report(args: ReportArgs) -> Result<()> {
-    let mut client = connect(&args.coordinator).await?;
+    let mut client = connect(&args.client).await?;
     write_report(
         &mut client,
         &args.run,

@@ -1,6 +1,7 @@
 //! The `jianzhen` command line: parses flags, calls the libraries, maps errors to exit
 //! codes. No evaluation logic lives here.
 
+mod access_cmd;
 mod cli;
 mod data_fetch;
 mod suites_cmd;

@@ -40,7 +40,7 @@ impl AdaptiveBudget {
         if events == 0 {
             return;
         }
-        self.throttled_total += u64::from(events);
+        self.throttled_total = self.throttled_total.saturating_add(u64::from(events));
         let cooled_down = self
             .last_decrease
             .is_none_or(|last| now.saturating_duration_since(last) >= DECREASE_COOLDOWN);

@@ -224,6 +224,7 @@ mod tests {
             manifest_json: "{}".into(),
             state: "complete".into(),
             created_at_ms: 0,
+            owner: String::new(),
         }
     }
 

@@ -27,6 +27,9 @@ use crate::report::{self, ProvenanceReport, ReportFile};
 use crate::spec::RunSpec;
 use crate::store::{RUN_COMPLETE, RunRecord, ScoreUpdate, ScoringInput, Store, StoredResult};
 
+mod tenancy;
+pub use tenancy::{create_token, revoke_token};
+
 /// Timing knobs. Defaults suit a cluster; tests shorten them.
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
@@ -39,6 +42,11 @@ pub struct CoordinatorConfig {
     /// Progress deadline of a lease; `None` derives it from the endpoint's timeout and
     /// attempts, so a slow but working endpoint never loses its leases.
     pub progress_timeout: Option<Duration>,
+    /// Seals and opens the keys of vendor-registered endpoints; without it, registering
+    /// an endpoint with a key is refused.
+    pub secrets: Option<crate::secrets::SecretBox>,
+    /// Started with `--insecure`: every status says so.
+    pub insecure: bool,
 }
 
 impl Default for CoordinatorConfig {
@@ -48,6 +56,8 @@ impl Default for CoordinatorConfig {
             heartbeat_interval: Duration::from_secs(3),
             sweep_interval: Duration::from_millis(500),
             progress_timeout: None,
+            secrets: None,
+            insecure: false,
         }
     }
 }
@@ -61,6 +71,9 @@ pub struct Controller {
     /// Adaptive concurrency budgets per endpoint of a run (AIMD on throttling).
     budgets: std::sync::Mutex<HashMap<EndpointRef, AdaptiveBudget>>,
     harness_version: String,
+    /// Which token registered each worker id: a lease is bound to the worker id that
+    /// took it, and a worker id to the token that registered it.
+    worker_tokens: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// What `submit_run` tells the client.
@@ -105,6 +118,7 @@ impl Controller {
             specs: Mutex::new(HashMap::new()),
             budgets: std::sync::Mutex::new(HashMap::new()),
             harness_version: harness_version.to_string(),
+            worker_tokens: std::sync::Mutex::new(HashMap::new()),
         }))
     }
 
@@ -122,20 +136,60 @@ impl Controller {
     /// # Errors
     /// Invalid spec, unreadable or malformed data, store errors.
     pub async fn submit_run(&self, spec_toml: &str) -> Result<Submitted, CoordinatorError> {
-        let spec = RunSpec::from_toml(spec_toml, "submitted spec")?;
-        let canonical = spec.to_toml()?;
+        self.submit_run_as(&crate::auth::Principal::local_admin(), spec_toml)
+            .await
+    }
+
+    /// Plans and stores a spec already admitted and resolved for `tenant` (see
+    /// `tenancy`). A vendor's run id and request keys include the tenant, so the same
+    /// spec from two tenants gives two runs and two caches.
+    async fn submit_resolved(
+        &self,
+        spec: RunSpec,
+        tenant: &crate::auth::Tenant,
+    ) -> Result<Submitted, CoordinatorError> {
+        let owner = tenant.to_stored();
+        let mut canonical = spec.to_toml()?;
+        if !owner.is_empty() {
+            canonical.push_str(&format!("\n# owner = {owner}\n"));
+        }
+        let cache_scope = owner.clone();
         let harness_version = self.harness_version.clone();
         let loading_spec = spec.clone();
         // Loading reads and hashes every data file: keep it off the async workers.
         let (prepared, plan) = tokio::task::spawn_blocking(move || {
             let prepared = prepare_suites(&loading_spec)?;
+            // Refuse a run too large to plan before planning it (memory is the limit).
+            let suite_items: u64 = prepared
+                .iter()
+                .map(|suite| (suite.items.len() + suite.task_items.len()) as u64)
+                .sum();
+            let planned = suite_items
+                .saturating_mul(loading_spec.endpoints.len() as u64)
+                .saturating_mul(u64::from(loading_spec.repeats));
+            if planned > crate::spec::MAX_PLANNED_ITEMS {
+                return Err(CoordinatorError::InvalidSpec {
+                    origin: "submitted spec".to_string(),
+                    problem: format!(
+                        "the run would plan {planned} items (suite items × endpoints × repeats); at most {} are accepted: split it into several runs",
+                        crate::spec::MAX_PLANNED_ITEMS
+                    ),
+                });
+            }
             let run_id = planner::run_id_for(&canonical, &prepared);
             let probes = if loading_spec.provenance {
                 provenance_probes()?
             } else {
                 Vec::new()
             };
-            let plan = planner::plan(&run_id, &loading_spec, &prepared, &probes, &harness_version)?;
+            let plan = planner::plan(
+                &run_id,
+                &loading_spec,
+                &prepared,
+                &probes,
+                &harness_version,
+                &cache_scope,
+            )?;
             Ok::<_, CoordinatorError>((prepared, plan))
         })
         .await
@@ -146,7 +200,14 @@ impl Controller {
         let spec_toml = spec.to_toml()?;
         let is_new = self
             .store
-            .insert_plan(&plan, &spec.name, &spec_toml, &manifest_json, now_ms())
+            .insert_plan(
+                &plan,
+                &spec.name,
+                &spec_toml,
+                &manifest_json,
+                &owner,
+                now_ms(),
+            )
             .await?;
         let counts_before = self.store.run_counts(&plan.run_id).await?;
         let from_cache = if spec.cache {
@@ -342,6 +403,20 @@ impl Controller {
         &self,
         worker_id: &str,
     ) -> Result<Option<v1::ShardLease>, CoordinatorError> {
+        self.lease_shard_for(worker_id, true).await
+    }
+
+    /// As [`Controller::lease_shard`]; a worker the operator does not trust with gold
+    /// answers (`trusted` false) is never given a shard with judged items, whose judge
+    /// prompts carry the gold.
+    ///
+    /// # Errors
+    /// Store errors; a registered endpoint whose key cannot be opened.
+    pub async fn lease_shard_for(
+        &self,
+        worker_id: &str,
+        trusted: bool,
+    ) -> Result<Option<v1::ShardLease>, CoordinatorError> {
         let mut leases = self.leases.lock().await;
         let now = Instant::now();
         if !leases.is_alive(worker_id, now) {
@@ -406,6 +481,15 @@ impl Controller {
                     })?;
                 items.push(item_request(open, messages));
             }
+            let judged = items.iter().any(|item| item.judge.is_some());
+            if judged && !trusted {
+                continue;
+            }
+            let mut endpoint_config = lease_endpoint_config(endpoint, share);
+            if endpoint.registered {
+                endpoint_config.api_key =
+                    self.registered_key(&pending.run_id, &endpoint.name).await?;
+            }
             // Judged items call the run's judge model once each: the lease needs a share
             // of the judge's concurrency too, or it waits like one over the budget.
             let judge_share = match &spec.judge {
@@ -459,7 +543,7 @@ impl Controller {
                 run_id: pending.run_id,
                 shard_id: pending.shard_id,
                 epoch,
-                endpoint: Some(lease_endpoint_config(endpoint, share)),
+                endpoint: Some(endpoint_config),
                 items,
                 judge: spec
                     .judge
@@ -487,7 +571,7 @@ impl Controller {
             shard_id: request.shard_id.clone(),
         };
         {
-            let mut leases = self.leases.lock().await;
+            let leases = self.leases.lock().await;
             if !leases.holds(&shard, request.epoch, &request.worker_id) {
                 return Err(CoordinatorError::StaleLease {
                     shard_id: request.shard_id,
@@ -495,13 +579,20 @@ impl Controller {
                     worker_id: request.worker_id,
                 });
             }
-            leases.record_progress(&shard, Instant::now());
         }
         let received_at_ms = now_ms();
         let mut stored_results = Vec::with_capacity(request.results.len());
         let mut unknown = 0u32;
-        let throttled: u32 = request.results.iter().map(|result| result.throttled).sum();
-        for result in request.results {
+        // Reported counts are the worker's word: they saturate, never overflow.
+        let throttled: u32 = request.results.iter().fold(0u32, |total, result| {
+            total.saturating_add(result.throttled.min(result.attempts))
+        });
+        for mut result in request.results {
+            // What a worker reports is bounded before it is scored or stored.
+            truncate_text(&mut result.text, MAX_STORED_TEXT_BYTES);
+            truncate_text(&mut result.judge_text, MAX_STORED_TEXT_BYTES);
+            truncate_text(&mut result.error_message, MAX_ERROR_MESSAGE_BYTES);
+            result.throttled = result.throttled.min(result.attempts);
             let Some((endpoint, scoring)) = self
                 .store
                 .scoring_input(
@@ -553,7 +644,18 @@ impl Controller {
             self.record_throttling(&request.run_id, &endpoint, throttled);
         }
         let stored = self.store.insert_results(&stored_results).await?;
-        let duplicates = u32::try_from(stored_results.len()).unwrap_or(u32::MAX) - stored + unknown;
+        // Progress is results stored for the first time: an empty batch, or the same
+        // results sent again, must not hold a lease past its deadline.
+        if stored > 0 {
+            self.leases
+                .lock()
+                .await
+                .record_progress(&shard, Instant::now());
+        }
+        let duplicates = u32::try_from(stored_results.len())
+            .unwrap_or(u32::MAX)
+            .saturating_sub(stored)
+            .saturating_add(unknown);
         Ok((stored, duplicates))
     }
 
@@ -724,6 +826,7 @@ impl Controller {
                 .collect(),
             created_at_ms: u64::try_from(record.created_at_ms).unwrap_or(0),
             budgets,
+            coordinator_insecure: self.config.insecure,
         })
     }
 
@@ -853,6 +956,23 @@ impl Controller {
             })?;
         Ok(profile.to_json()?)
     }
+}
+
+/// The longest answer (and judge reply) stored per item; a longer one is cut.
+pub const MAX_STORED_TEXT_BYTES: usize = 1024 * 1024;
+/// The longest error message stored per item (it is shown in reports).
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 2_000;
+
+/// Cuts `text` to at most `limit` bytes on a character boundary.
+fn truncate_text(text: &mut String, limit: usize) {
+    if text.len() <= limit {
+        return;
+    }
+    let mut end = limit;
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
 }
 
 /// Milliseconds since the Unix epoch as an RFC 3339 UTC timestamp (no time-zone data
@@ -1003,6 +1123,8 @@ fn lease_endpoint_config(endpoint: &crate::spec::EndpointSpec, share: u32) -> v1
         requests_per_second: endpoint.requests_per_second.map_or(0.0, |rate| {
             rate * f64::from(share) / f64::from(endpoint.max_concurrency.max(1))
         }),
+        api_key: String::new(),
+        max_response_bytes: endpoint.max_response_bytes.unwrap_or(0),
     }
 }
 

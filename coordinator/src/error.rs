@@ -52,6 +52,12 @@ pub enum CoordinatorError {
     Aggregation(#[from] polars::error::PolarsError),
     #[error("{0}")]
     InvalidRequest(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -65,6 +71,10 @@ impl From<CoordinatorError> for tonic::Status {
             | CoordinatorError::NoGoldAnswers { .. } => tonic::Status::invalid_argument(message),
             CoordinatorError::UnknownRun { .. } => tonic::Status::not_found(message),
             CoordinatorError::InvalidRequest(_) => tonic::Status::invalid_argument(message),
+            CoordinatorError::Auth(error) => error.into(),
+            CoordinatorError::NotConfigured(_) => tonic::Status::failed_precondition(message),
+            // Never the secret itself: the messages name the remedy only.
+            CoordinatorError::Secret(_) => tonic::Status::failed_precondition(message),
             CoordinatorError::StaleLease { .. } => tonic::Status::failed_precondition(message),
             CoordinatorError::Provenance(_)
             | CoordinatorError::Store(_)

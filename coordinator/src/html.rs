@@ -79,6 +79,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         summary,
         rows,
         provenance_markdown,
+        ..
     } = input;
     let mut page = String::new();
     let _ = write!(

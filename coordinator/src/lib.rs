@@ -14,10 +14,14 @@
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
 //!   and paired tests, and the report files.
-//! - [`serve`]: run the gRPC server on a listener until shutdown.
+//! - [`auth`] and [`secrets`]: roles, tokens and sealed endpoint keys; the controller's
+//!   `tenancy` part applies them (who owns which run, what a vendor may submit).
+//! - [`serve`]: run the gRPC server on a listener until shutdown; [`serve_with`] adds
+//!   TLS and token authentication.
 
 pub mod aggregate;
 pub mod audit;
+pub mod auth;
 pub mod budget;
 pub mod compare;
 pub mod controller;
@@ -26,6 +30,7 @@ pub mod html;
 pub mod lease;
 pub mod planner;
 pub mod report;
+pub mod secrets;
 pub mod service;
 pub mod spec;
 pub mod stats;
@@ -45,8 +50,26 @@ use tonic::transport::server::TcpIncoming;
 /// report of a big run.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
+/// TLS material of the coordinator, as PEM text.
+#[derive(Clone)]
+pub struct ServerTls {
+    pub certificate_pem: String,
+    pub key_pem: String,
+    /// When set, only clients with a certificate signed by this CA may connect (mTLS).
+    pub client_ca_pem: Option<String>,
+}
+
+/// How the coordinator is served.
+#[derive(Clone)]
+pub struct ServeOptions {
+    pub authentication: service::Authentication,
+    pub tls: Option<ServerTls>,
+}
+
 /// Serves the coordinator on `listener` until `shutdown` resolves, sweeping expired
-/// leases in the background.
+/// leases in the background. Every caller is the local admin: for the embedded
+/// coordinator of `jianzhen run` on loopback (and tests). A shared coordinator uses
+/// [`serve_with`].
 ///
 /// # Errors
 /// The transport fails.
@@ -55,13 +78,48 @@ pub async fn serve(
     controller: Arc<Controller>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    serve_with(
+        listener,
+        controller,
+        ServeOptions {
+            authentication: service::Authentication::LocalAdmin,
+            tls: None,
+        },
+        shutdown,
+    )
+    .await
+}
+
+/// Serves the coordinator with the given authentication and TLS.
+///
+/// # Errors
+/// Bad TLS material; the transport fails.
+pub async fn serve_with(
+    listener: TcpListener,
+    controller: Arc<Controller>,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        let mut config = tonic::transport::ServerTlsConfig::new().identity(
+            tonic::transport::Identity::from_pem(&tls.certificate_pem, &tls.key_pem),
+        );
+        if let Some(ca) = &tls.client_ca_pem {
+            config = config.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+        }
+        builder = builder.tls_config(config)?;
+    }
     let (stop_sweeper, sweeper_shutdown) = tokio::sync::watch::channel(false);
     let sweeper = controller.spawn_sweeper(sweeper_shutdown);
-    let service = CoordinatorServer::new(service::CoordinatorService::new(controller))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let service = CoordinatorServer::new(service::CoordinatorService::with_authentication(
+        controller,
+        options.authentication,
+    ))
+    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let result = tonic::transport::Server::builder()
+    let result = builder
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;

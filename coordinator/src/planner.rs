@@ -429,6 +429,7 @@ pub fn plan(
     suites: &[PreparedSuite],
     probes: &[ProbeItem],
     harness_version: &str,
+    cache_scope: &str,
 ) -> Result<Plan, CoordinatorError> {
     let mut items = Vec::new();
     let mut shards = Vec::new();
@@ -518,6 +519,7 @@ pub fn plan(
                         suite: &label,
                         subject,
                         template: &prepared.template,
+                        cache_scope,
                     },
                     rendered,
                     &mut items,
@@ -567,6 +569,7 @@ pub fn plan(
                         suite: PROVENANCE_SUITE,
                         subject: kind,
                         template: "probe",
+                        cache_scope,
                     },
                     rendered,
                     &mut items,
@@ -727,6 +730,8 @@ struct ShardContext<'a> {
     suite: &'a str,
     subject: &'a str,
     template: &'a str,
+    /// The tenant's cache scope, part of every request key (empty for the lab).
+    cache_scope: &'a str,
 }
 
 /// Expands rendered items into units (item × repeat) and groups them into shards of at
@@ -744,6 +749,7 @@ fn emit_shards(
         suite,
         subject,
         template,
+        cache_scope,
     } = context;
     let mut units: Vec<(u32, &RenderedItem)> = Vec::new();
     for repeat in 0..spec.repeats {
@@ -797,6 +803,11 @@ fn emit_shards(
             ];
             if !item.judge_identity.is_empty() {
                 parts.push(&item.judge_identity);
+            }
+            // A tenant's cached answers serve only that tenant (the lab's scope is empty,
+            // which keeps the keys of runs stored before tenants existed).
+            if !cache_scope.is_empty() {
+                parts.push(*cache_scope);
             }
             let request_key = short_hash(&parts, 32);
             items.push(PlannedItem {
@@ -916,8 +927,8 @@ mod tests {
     #[test]
     fn planning_twice_gives_identical_ids() {
         let suites = [prepared(items(30))];
-        let first = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0").expect("plans");
-        let second = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0").expect("plans");
+        let first = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0", "").expect("plans");
+        let second = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0", "").expect("plans");
         assert_eq!(first.items, second.items);
         assert_eq!(first.shards, second.shards);
     }
@@ -925,7 +936,8 @@ mod tests {
     #[test]
     fn every_unit_is_planned_once_in_a_shard_of_one_endpoint_and_subject() {
         let suites = [prepared(items(30))];
-        let planned = plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0").expect("plans");
+        let planned =
+            plan("run-x", &spec(&["a", "b"], 4, 2), &suites, &[], "0", "").expect("plans");
         // 30 items × 2 endpoints × 2 repeats.
         assert_eq!(planned.items.len(), 120);
         let mut keys: Vec<_> = planned
@@ -957,8 +969,8 @@ mod tests {
     #[test]
     fn item_keys_do_not_depend_on_the_endpoint_or_run() {
         let suites = [prepared(items(4))];
-        let one = plan("run-1", &spec(&["a"], 10, 1), &suites, &[], "0").expect("plans");
-        let two = plan("run-2", &spec(&["b"], 10, 1), &suites, &[], "0").expect("plans");
+        let one = plan("run-1", &spec(&["a"], 10, 1), &suites, &[], "0", "").expect("plans");
+        let two = plan("run-2", &spec(&["b"], 10, 1), &suites, &[], "0", "").expect("plans");
         let keys = |plan: &Plan| {
             plan.items
                 .iter()
@@ -973,8 +985,15 @@ mod tests {
     fn items_without_gold_answers_are_refused_with_their_location() {
         let mut hidden = items(2);
         hidden[1].answer = None;
-        let error = plan("run-x", &spec(&["a"], 10, 1), &[prepared(hidden)], &[], "0")
-            .expect_err("refused");
+        let error = plan(
+            "run-x",
+            &spec(&["a"], 10, 1),
+            &[prepared(hidden)],
+            &[],
+            "0",
+            "",
+        )
+        .expect_err("refused");
         assert!(error.to_string().contains("val/law_val.csv:3"), "{error}");
     }
 
@@ -1002,15 +1021,15 @@ mod tests {
     fn limit_per_subject_takes_the_first_items() {
         let mut suite = prepared(items(10));
         suite.limit_per_subject = Some(2);
-        let planned = plan("run-x", &spec(&["a"], 10, 1), &[suite], &[], "0").expect("plans");
+        let planned = plan("run-x", &spec(&["a"], 10, 1), &[suite], &[], "0", "").expect("plans");
         assert_eq!(planned.items.len(), 4);
     }
 
     #[test]
     fn request_keys_differ_by_endpoint_setting_and_repeat_but_not_by_run() {
         let suites = [prepared(items(2))];
-        let one = plan("run-1", &spec(&["a"], 10, 2), &suites, &[], "0").expect("plans");
-        let two = plan("run-2", &spec(&["a"], 10, 2), &suites, &[], "0").expect("plans");
+        let one = plan("run-1", &spec(&["a"], 10, 2), &suites, &[], "0", "").expect("plans");
+        let two = plan("run-2", &spec(&["a"], 10, 2), &suites, &[], "0", "").expect("plans");
         assert_eq!(
             one.items[0].request_key, two.items[0].request_key,
             "same request in another run"
@@ -1023,7 +1042,7 @@ mod tests {
         assert_eq!(keys.len(), 4, "2 items x 2 repeats are 4 distinct requests");
         let mut hotter = spec(&["a"], 10, 2);
         hotter.endpoints[0].temperature = 0.7;
-        let three = plan("run-1", &hotter, &suites, &[], "0").expect("plans");
+        let three = plan("run-1", &hotter, &suites, &[], "0", "").expect("plans");
         assert_ne!(one.items[0].request_key, three.items[0].request_key);
     }
 

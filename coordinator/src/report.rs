@@ -42,6 +42,9 @@ pub struct ReportInput<'a> {
     pub rows: &'a [ScoredRow],
     /// The provenance audit's Markdown section, when the run collected probes.
     pub provenance_markdown: Option<&'a str>,
+    /// A vendor's view: aggregate scores only, without the operator's paths and the
+    /// pointers to per-item files (which a vendor does not get).
+    pub vendor_view: bool,
 }
 
 /// The provenance audit of a run, for the report.
@@ -75,6 +78,7 @@ pub fn render(
         summary: &summary,
         rows,
         provenance_markdown: provenance.map(|report| report.markdown.as_str()),
+        vendor_view: false,
     };
 
     let mut full_manifest = manifest.clone();
@@ -117,6 +121,48 @@ pub fn render(
         });
     }
     Ok(files)
+}
+
+/// The report a vendor gets of its own run: `report.md` with aggregate tables only and
+/// `scores.csv` (per subject). No `results.parquet`, `report.html` (example items),
+/// `manifest.json` (the operator's data paths) or provenance files: nothing per item, no
+/// gold answer.
+///
+/// # Errors
+/// Aggregation errors; a stored manifest that is not JSON.
+pub fn render_vendor_view(
+    record: &RunRecord,
+    counts: &RunCounts,
+    rows: &[ScoredRow],
+) -> Result<Vec<ReportFile>, CoordinatorError> {
+    let aggregates = aggregate::aggregate(rows)?;
+    let summary = summary::summarise(&aggregates, rows)?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&record.manifest_json).map_err(|error| {
+            CoordinatorError::Internal(format!(
+                "stored manifest of {} is not JSON: {error}",
+                record.run_id
+            ))
+        })?;
+    let input = ReportInput {
+        record,
+        counts,
+        manifest: &manifest,
+        summary: &summary,
+        rows,
+        provenance_markdown: None,
+        vendor_view: true,
+    };
+    Ok(vec![
+        ReportFile {
+            name: "report.md".to_string(),
+            content: markdown(&input).into_bytes(),
+        },
+        ReportFile {
+            name: "scores.csv".to_string(),
+            content: aggregate::scores_csv(&aggregates.by_subject)?,
+        },
+    ])
 }
 
 /// How many items of one endpoint ended in `api_error` with one message.
@@ -500,6 +546,14 @@ fn markdown(input: &ReportInput<'_>) -> String {
     if let Some(section) = input.provenance_markdown {
         md.push('\n');
         md.push_str(section);
+    }
+
+    if input.vendor_view {
+        let _ = writeln!(
+            md,
+            "\nThis is a vendor's view of the run: aggregate scores only. Per-item data (prompts, replies, correct answers) stays with the operator (docs/security.md)."
+        );
+        return md;
     }
 
     let _ = writeln!(md, "\n## Provenance of this run\n");

@@ -52,7 +52,10 @@ pub struct SuiteSpec {
     /// not know: its files, field map, subjects, categories and template.
     #[serde(default)]
     pub spec: Option<PathBuf>,
-    /// The folder holding the suite's files in its published layout.
+    /// The folder holding the suite's files in its published layout. Absent: `name` is a
+    /// suite the operator published (`jianzhen publish`), whose data the coordinator
+    /// holds; vendors can only name such suites.
+    #[serde(default, skip_serializing_if = "path_is_empty")]
     pub data: PathBuf,
     /// Split to evaluate; defaults to the suite's split with public answers.
     #[serde(default)]
@@ -85,9 +88,17 @@ pub struct SuiteSpec {
 pub struct EndpointSpec {
     /// Name used in reports; unique within the run.
     pub name: String,
-    /// Base URL of an OpenAI-compatible API, e.g. `http://127.0.0.1:8000/v1`.
+    /// Base URL of an OpenAI-compatible API, e.g. `http://127.0.0.1:8000/v1`. Absent for
+    /// an endpoint registered with `jianzhen endpoint add` (then `name` names it).
+    #[serde(default)]
     pub base_url: String,
+    #[serde(default)]
     pub model: String,
+    /// The endpoint was registered with `jianzhen endpoint add`: its URL and model come
+    /// from the registry, and its key goes to workers inside the lease (sealed at rest).
+    /// Set by the coordinator when it resolves the spec.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registered: bool,
     /// The maker the vendor declares (e.g. "Alibaba", "DeepSeek"): the provenance audit
     /// compares it with what the model says about itself.
     #[serde(default)]
@@ -111,6 +122,34 @@ pub struct EndpointSpec {
     /// Attempts per request on transient failures (connect, timeout, 429, 5xx).
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// A reply body larger than this many bytes ends the item as `api_error` ("response
+    /// too large"); absent: the worker's default, 4 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_response_bytes: Option<u64>,
+}
+
+/// Bounds on what a spec may ask for: each far above any real evaluation, each far below
+/// what would exhaust the coordinator.
+pub const MAX_REPEATS: u64 = 100;
+pub const MAX_SHARD_SIZE: u64 = 1_000;
+pub const MAX_SUITES: u64 = 64;
+pub const MAX_ENDPOINTS: u64 = 64;
+pub const MAX_SHOTS: u64 = 64;
+pub const MAX_SUBJECTS: u64 = 1_000;
+pub const MAX_NAME_BYTES: u64 = 200;
+pub const MAX_URL_BYTES: u64 = 2_048;
+pub const MAX_TIMEOUT_SECS: f64 = 3_600.0;
+pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
+pub const MAX_CONCURRENCY: u64 = 4_096;
+pub const MAX_ATTEMPTS: u64 = 20;
+pub const MAX_TOKENS: u64 = 131_072;
+pub const MIN_RESPONSE_BYTES: u64 = 1_024;
+pub const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
+/// Items of a run (suite items × endpoints × repeats) planned at most.
+pub const MAX_PLANNED_ITEMS: u64 = 20_000_000;
+
+fn path_is_empty(path: &Path) -> bool {
+    path.as_os_str().is_empty()
 }
 
 fn default_repeats() -> u32 {
@@ -161,7 +200,7 @@ impl RunSpec {
     /// be submitted from anywhere.
     pub fn resolve_paths(&mut self, base: &Path) {
         for suite in &mut self.suites {
-            if suite.data.is_relative() {
+            if suite.data.is_relative() && !path_is_empty(&suite.data) {
                 suite.data = base.join(&suite.data);
             }
             if let Some(spec) = &mut suite.spec
@@ -193,6 +232,47 @@ impl RunSpec {
         if self.shard_size == 0 {
             return Err(invalid("`shard_size` must be at least 1".into()));
         }
+        // Every number a client sends is bounded where it enters (docs/security.md).
+        let within = |field: &str, value: u64, max: u64| -> Result<(), CoordinatorError> {
+            if value > max {
+                return Err(invalid(format!(
+                    "`{field}` is {value}; at most {max} is accepted"
+                )));
+            }
+            Ok(())
+        };
+        within("repeats", u64::from(self.repeats), MAX_REPEATS)?;
+        within("shard_size", u64::from(self.shard_size), MAX_SHARD_SIZE)?;
+        within("number of [[suites]]", self.suites.len() as u64, MAX_SUITES)?;
+        within(
+            "number of [[endpoints]]",
+            self.endpoints.len() as u64,
+            MAX_ENDPOINTS,
+        )?;
+        within("length of `name`", self.name.len() as u64, MAX_NAME_BYTES)?;
+        for suite in &self.suites {
+            within(
+                &format!("suite `{}`: shots", suite.name),
+                u64::from(suite.shots),
+                MAX_SHOTS,
+            )?;
+            within(
+                &format!("suite `{}`: number of subjects", suite.name),
+                suite.subjects.len() as u64,
+                MAX_SUBJECTS,
+            )?;
+            within(
+                "length of a suite name",
+                suite.name.len() as u64,
+                MAX_NAME_BYTES,
+            )?;
+            if suite.limit_per_subject == Some(0) {
+                return Err(invalid(format!(
+                    "suite `{}`: limit_per_subject must be at least 1 (leave it out for all items)",
+                    suite.name
+                )));
+            }
+        }
         for suite in &self.suites {
             match suite.scoring.as_deref() {
                 None | Some("gen" | "loglik_first_token" | "loglik_echo") => {}
@@ -203,7 +283,9 @@ impl RunSpec {
                     )));
                 }
             }
+            // A suite without `data` names a published suite, resolved by the coordinator.
             if suite.spec.is_none()
+                && !path_is_empty(&suite.data)
                 && suite
                     .name
                     .parse::<jianzhen_suites::tasks::TaskSuite>()
@@ -222,7 +304,9 @@ impl RunSpec {
                     endpoint.name
                 )));
             }
-            if !(endpoint.base_url.starts_with("http://")
+            // An empty URL names a registered endpoint; the coordinator resolves it.
+            if !(endpoint.base_url.is_empty()
+                || endpoint.base_url.starts_with("http://")
                 || endpoint.base_url.starts_with("https://"))
             {
                 return Err(invalid(format!(
@@ -236,24 +320,72 @@ impl RunSpec {
                     endpoint.name
                 )));
             }
-            if endpoint.timeout_secs.is_nan() || endpoint.timeout_secs <= 0.0 {
+            if !(endpoint.timeout_secs.is_finite()
+                && endpoint.timeout_secs > 0.0
+                && endpoint.timeout_secs <= MAX_TIMEOUT_SECS)
+            {
                 return Err(invalid(format!(
-                    "endpoint `{}`: timeout_secs must be positive",
+                    "endpoint `{}`: timeout_secs must be a positive number of seconds, at most {MAX_TIMEOUT_SECS}",
                     endpoint.name
                 )));
             }
-            if endpoint
-                .requests_per_second
-                .is_some_and(|rate| rate.is_nan() || rate <= 0.0)
-            {
+            if endpoint.requests_per_second.is_some_and(|rate| {
+                !(rate.is_finite() && rate > 0.0 && rate <= MAX_REQUESTS_PER_SECOND)
+            }) {
                 return Err(invalid(format!(
-                    "endpoint `{}`: requests_per_second must be positive (leave it out for no limit)",
+                    "endpoint `{}`: requests_per_second must be positive and at most {MAX_REQUESTS_PER_SECOND} (leave it out for no limit)",
+                    endpoint.name
+                )));
+            }
+            if !(endpoint.temperature.is_finite() && (0.0..=2.0).contains(&endpoint.temperature)) {
+                return Err(invalid(format!(
+                    "endpoint `{}`: temperature must be between 0 and 2",
                     endpoint.name
                 )));
             }
             if endpoint.max_attempts == 0 {
                 return Err(invalid(format!(
                     "endpoint `{}`: max_attempts must be at least 1",
+                    endpoint.name
+                )));
+            }
+            if endpoint.max_tokens == 0 {
+                return Err(invalid(format!(
+                    "endpoint `{}`: max_tokens must be at least 1",
+                    endpoint.name
+                )));
+            }
+            let field = |name: &str| format!("endpoint `{}`: {name}", endpoint.name);
+            within(
+                &field("max_concurrency"),
+                u64::from(endpoint.max_concurrency),
+                MAX_CONCURRENCY,
+            )?;
+            within(
+                &field("max_attempts"),
+                u64::from(endpoint.max_attempts),
+                MAX_ATTEMPTS,
+            )?;
+            within(
+                &field("max_tokens"),
+                u64::from(endpoint.max_tokens),
+                MAX_TOKENS,
+            )?;
+            within(
+                &field("length of base_url"),
+                endpoint.base_url.len() as u64,
+                MAX_URL_BYTES,
+            )?;
+            within(
+                &field("length of the name"),
+                endpoint.name.len() as u64,
+                MAX_NAME_BYTES,
+            )?;
+            if let Some(bytes) = endpoint.max_response_bytes
+                && !(MIN_RESPONSE_BYTES..=MAX_RESPONSE_BYTES).contains(&bytes)
+            {
+                return Err(invalid(format!(
+                    "endpoint `{}`: max_response_bytes must be between {MIN_RESPONSE_BYTES} and {MAX_RESPONSE_BYTES}",
                     endpoint.name
                 )));
             }

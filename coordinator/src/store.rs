@@ -15,6 +15,9 @@ use sqlx::{AnyPool, Row};
 use crate::error::CoordinatorError;
 use crate::planner::Plan;
 
+mod access;
+pub use access::{AuditRecord, EndpointRecord, PublishedSuiteRecord, TokenRecord};
+
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY,
@@ -23,7 +26,8 @@ const SCHEMA: &[&str] = &[
         manifest_json TEXT NOT NULL,
         state TEXT NOT NULL,
         created_at_ms BIGINT NOT NULL,
-        finished_at_ms BIGINT
+        finished_at_ms BIGINT,
+        owner TEXT NOT NULL DEFAULT ''
     )",
     "CREATE TABLE IF NOT EXISTS shards (
         run_id TEXT NOT NULL,
@@ -99,11 +103,48 @@ const SCHEMA: &[&str] = &[
         created_at_ms BIGINT NOT NULL
     )",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    // Bearer tokens: only their SHA-256 (the token is shown once, at creation).
+    "CREATE TABLE IF NOT EXISTS tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        trusted BIGINT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        expires_at_ms BIGINT,
+        revoked_at_ms BIGINT
+    )",
+    // Vendor-registered endpoints; the key only sealed (secrets.rs).
+    "CREATE TABLE IF NOT EXISTS endpoints (
+        owner TEXT NOT NULL,
+        name TEXT NOT NULL,
+        base_url TEXT NOT NULL,
+        model TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        key_nonce TEXT NOT NULL,
+        key_sealed TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (owner, name)
+    )",
+    // Suites the operator publishes to vendors: a `[[suites]]` table with its data path.
+    "CREATE TABLE IF NOT EXISTS published_suites (
+        name TEXT PRIMARY KEY,
+        suite_toml TEXT NOT NULL,
+        description TEXT NOT NULL,
+        items BIGINT NOT NULL,
+        published_at_ms BIGINT NOT NULL
+    )",
+    // Who did what, for the operator.
+    "CREATE TABLE IF NOT EXISTS audit (
+        at_ms BIGINT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL
+    )",
 ];
 
 /// Bumped whenever the schema changes; a store of another version is refused with advice
 /// rather than failing later on a missing column.
-pub const SCHEMA_VERSION: &str = "5";
+pub const SCHEMA_VERSION: &str = "6";
 
 pub const SHARD_PENDING: &str = "pending";
 pub const SHARD_LEASED: &str = "leased";
@@ -201,6 +242,8 @@ pub struct RunRecord {
     pub manifest_json: String,
     pub state: String,
     pub created_at_ms: i64,
+    /// Whose run it is (`auth::Tenant`, stored form).
+    pub owner: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -413,7 +456,11 @@ impl Store {
                 .transpose()?;
         let found = match version {
             Some(version) if version == SCHEMA_VERSION => return Ok(()),
-            Some(version) if version == "4" => return self.migrate_4_to_5().await,
+            Some(version) if version == "4" => {
+                self.migrate_4_to_5().await?;
+                return self.migrate_5_to_6().await;
+            }
+            Some(version) if version == "5" => return self.migrate_5_to_6().await,
             Some(version) => version,
             None => {
                 let runs: i64 = sqlx::query("SELECT COUNT(*) AS n FROM runs")
@@ -450,12 +497,36 @@ impl Store {
         ] {
             sqlx::query(statement).execute(&mut *transaction).await?;
         }
+        sqlx::query("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        tracing::info!("store upgraded from schema 4 to 5 (judge replies)");
+        Ok(())
+    }
+
+    /// Schema 5 → 6: every run has an owner (the lab's, `''`, for all earlier runs); the
+    /// tables of tokens, registered endpoints, published suites and the audit are new
+    /// (created by [`SCHEMA`] before this runs).
+    async fn migrate_5_to_6(&self) -> Result<(), CoordinatorError> {
+        // A store whose runs table already has owners (made by a build between the two)
+        // only needs its version bumped.
+        let has_owner = sqlx::query("SELECT owner FROM runs WHERE 1 = 0")
+            .fetch_all(&self.pool)
+            .await
+            .is_ok();
+        let mut transaction = self.pool.begin().await?;
+        if !has_owner {
+            sqlx::query("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+                .execute(&mut *transaction)
+                .await?;
+        }
         sqlx::query("UPDATE meta SET value = $1 WHERE key = 'schema_version'")
             .bind(SCHEMA_VERSION)
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await?;
-        tracing::info!("store upgraded from schema 4 to 5 (judge replies)");
+        tracing::info!("store upgraded from schema 5 to 6 (run owners, tokens, endpoints)");
         Ok(())
     }
 
@@ -470,12 +541,13 @@ impl Store {
         name: &str,
         spec_toml: &str,
         manifest_json: &str,
+        owner: &str,
         now_ms: i64,
     ) -> Result<bool, sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
         let inserted = sqlx::query(
-            "INSERT INTO runs (run_id, name, spec_toml, manifest_json, state, created_at_ms)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO NOTHING",
+            "INSERT INTO runs (run_id, name, spec_toml, manifest_json, state, created_at_ms, owner)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (run_id) DO NOTHING",
         )
         .bind(&plan.run_id)
         .bind(name)
@@ -483,6 +555,7 @@ impl Store {
         .bind(manifest_json)
         .bind(RUN_RUNNING)
         .bind(now_ms)
+        .bind(owner)
         .execute(&mut *transaction)
         .await?
         .rows_affected()
@@ -940,7 +1013,7 @@ impl Store {
     /// Database errors.
     pub async fn run_record(&self, run_id: &str) -> Result<Option<RunRecord>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms FROM runs WHERE run_id = $1",
+            "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms, owner FROM runs WHERE run_id = $1",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)
@@ -952,7 +1025,7 @@ impl Store {
     /// Database errors.
     pub async fn list_runs(&self) -> Result<Vec<RunRecord>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms FROM runs ORDER BY created_at_ms, run_id",
+            "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms, owner FROM runs ORDER BY created_at_ms, run_id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -1189,6 +1262,7 @@ fn run_record_from_row(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {
         manifest_json: row.try_get("manifest_json")?,
         state: row.try_get("state")?,
         created_at_ms: row.try_get("created_at_ms")?,
+        owner: row.try_get("owner")?,
     })
 }
 
@@ -1277,6 +1351,8 @@ mod tests {
                 "ALTER TABLE results DROP COLUMN judge_text",
                 "ALTER TABLE retired_results DROP COLUMN judge_text",
                 "ALTER TABLE response_cache DROP COLUMN judge_text",
+                // Schema 4 had no run owners either (schema 6).
+                "ALTER TABLE runs DROP COLUMN owner",
             ] {
                 sqlx::query(statement)
                     .execute(&store.pool)

@@ -51,6 +51,10 @@ pub enum Fault {
     ContentFilter,
     /// HTTP 200 with this text and `finish_reason: length`.
     Cut(String),
+    /// A redirect (303 See Other) to this location.
+    Redirect(String),
+    /// HTTP 200 with a JSON body of this many bytes (a reply meant to exhaust memory).
+    HugeBody(usize),
 }
 
 #[derive(Debug, Clone)]
@@ -176,6 +180,9 @@ pub struct Counters {
     pub logprob_requests: AtomicU64,
     /// The first prompt of every `/v1/completions` request, in arrival order.
     completion_prompts: Mutex<Vec<String>>,
+    /// The `Authorization` header of every request that had one (tests check which keys
+    /// reached the endpoint, and which never did).
+    authorizations: Mutex<Vec<String>>,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     timeline: Mutex<Timeline>,
@@ -282,6 +289,15 @@ impl ScriptedServer {
     pub fn mean_in_flight(&self) -> f64 {
         self.counters.mean_in_flight()
     }
+
+    /// The `Authorization` headers received, in arrival order.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.counters
+            .authorizations
+            .lock()
+            .map(|seen| seen.clone())
+            .unwrap_or_default()
+    }
 }
 
 impl Drop for ScriptedServer {
@@ -376,6 +392,7 @@ struct Request {
     path: String,
     body: Vec<u8>,
     close: bool,
+    authorization: Option<String>,
 }
 
 /// Reads one HTTP/1.1 request; `None` at end of stream or on a malformed request.
@@ -389,6 +406,7 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
     let path = parts.next()?.to_string();
     let mut content_length = 0usize;
     let mut close = false;
+    let mut authorization = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).await.ok()? == 0 {
@@ -407,6 +425,8 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
             content_length = value.parse().ok()?;
         } else if name == "connection" && value.eq_ignore_ascii_case("close") {
             close = true;
+        } else if name == "authorization" {
+            authorization = Some(value.to_string());
         }
     }
     let mut body = vec![0u8; content_length];
@@ -416,6 +436,7 @@ async fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Request> {
         path,
         body,
         close,
+        authorization,
     })
 }
 
@@ -606,6 +627,11 @@ async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
             }
             continue;
         }
+        if let Some(authorization) = &request.authorization
+            && let Ok(mut seen) = state.counters.authorizations.lock()
+        {
+            seen.push(authorization.clone());
+        }
         let action = match (request.method.as_str(), request.path.as_str()) {
             ("GET", "/v1/models") => Action::Respond(response_bytes(
                 200,
@@ -775,6 +801,19 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
             &[],
             &completion(model, &text, "length", prompt_chars),
         )),
+        Fault::Redirect(location) => Action::Respond(response_bytes(
+            303,
+            &[("location".to_string(), location)],
+            "{}",
+        )),
+        Fault::HugeBody(bytes) => {
+            let filler = "A".repeat(bytes);
+            Action::Respond(response_bytes(
+                200,
+                &[],
+                &completion(model, &filler, "stop", prompt_chars),
+            ))
+        }
     }
 }
 

@@ -159,7 +159,24 @@ pub struct InProcessCluster {
 
 impl InProcessCluster {
     pub async fn start(store_url: &str, workers: usize) -> InProcessCluster {
-        let controller = Controller::open(store_url, CoordinatorConfig::default(), "test")
+        // The scripted endpoints listen on loopback.
+        Self::start_with(
+            store_url,
+            workers,
+            CoordinatorConfig::default(),
+            jianzhen_worker::egress::EgressPolicy::with_loopback(),
+        )
+        .await
+    }
+
+    /// With the coordinator's settings and the workers' egress policy of a test.
+    pub async fn start_with(
+        store_url: &str,
+        workers: usize,
+        config: CoordinatorConfig,
+        egress: jianzhen_worker::egress::EgressPolicy,
+    ) -> InProcessCluster {
+        let controller = Controller::open(store_url, config, "test")
             .await
             .expect("open the store");
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -178,7 +195,9 @@ impl InProcessCluster {
             .expect("coordinator serves");
         }));
         for index in 0..workers {
-            let config = jianzhen_worker::WorkerConfig::new(&url, &format!("test-worker-{index}"));
+            let mut config =
+                jianzhen_worker::WorkerConfig::new(&url, &format!("test-worker-{index}"));
+            config.egress = egress.clone();
             let stopped = stopped.clone();
             tasks.push(tokio::spawn(async move {
                 jianzhen_worker::run_worker(config, stopped)
@@ -281,7 +300,14 @@ impl Reaped {
 pub fn start_coordinator_process(store: &str, listen: &str) -> (Reaped, String) {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(BINARY)
-        .args(["coordinator", "--listen", listen, "--store", store])
+        .args([
+            "coordinator",
+            "--listen",
+            listen,
+            "--store",
+            store,
+            "--insecure",
+        ])
         .args([
             "--heartbeat-ttl-secs",
             "1.5",
@@ -311,6 +337,7 @@ pub fn start_worker_process(url: &str, id: &str) -> Reaped {
     Reaped(
         std::process::Command::new(BINARY)
             .args(["worker", "--coordinator", url, "--id", id])
+            .args(["--allow-endpoint", "127.0.0.0/8"])
             .env("JIANZHEN_LOG", "error")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit())

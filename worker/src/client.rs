@@ -17,12 +17,55 @@ use rand::Rng;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::egress::{EgressPolicy, EgressRefusal, GuardedResolver};
 use crate::limiter::RateLimiter;
+
+/// The default cap on a reply's body: far above any completion of a benchmark item, far
+/// below what would hurt a worker (an endpoint answering 80 MiB must not be read whole).
+pub const DEFAULT_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The HTTP client for endpoints, with the egress guard around every call: its resolver
+/// refuses forbidden addresses, it never follows redirects, and [`attempt`] checks each
+/// URL before sending.
+#[derive(Clone)]
+pub struct EndpointHttp {
+    client: reqwest::Client,
+    policy: std::sync::Arc<EgressPolicy>,
+}
+
+impl EndpointHttp {
+    /// # Errors
+    /// The HTTP client cannot be built.
+    pub fn new(policy: EgressPolicy) -> Result<EndpointHttp, reqwest::Error> {
+        let policy = std::sync::Arc::new(policy);
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(std::sync::Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
+            .build()?;
+        Ok(EndpointHttp { client, policy })
+    }
+}
+
+/// Whether a reqwest error was the egress guard refusing an address, and why.
+fn egress_refusal(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if let Some(refusal) = current.downcast_ref::<EgressRefusal>() {
+            return Some(refusal.to_string());
+        }
+        source = current.source();
+    }
+    None
+}
 
 /// Longest wait a `Retry-After` header may impose on one attempt.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// How much of an unexpected body is kept in an error message.
-const BODY_SNIPPET_CHARS: usize = 300;
+/// How much of an unexpected body is kept in an error message (it reaches reports).
+const BODY_SNIPPET_CHARS: usize = 200;
 
 #[derive(Serialize)]
 struct WireMessage<'a> {
@@ -100,12 +143,67 @@ fn is_moderation_body(body: &str) -> bool {
         .any(|marker| lowered.contains(marker))
 }
 
+/// A short piece of an unexpected body for an error message, scrubbed of anything that
+/// looks like a credential: a hostile or misdirected endpoint (a metadata service) must
+/// not get its secrets into the store and the report through our error messages.
 fn snippet(text: &str) -> String {
     let mut cut: String = text.chars().take(BODY_SNIPPET_CHARS).collect();
     if text.chars().count() > BODY_SNIPPET_CHARS {
         cut.push('…');
     }
-    cut
+    scrub_secrets(&cut)
+}
+
+/// Replaces every run of key-like characters (letters, digits, `-_+/=.`) of 16 or more
+/// that mixes letters and digits, and every `sk-…` token, with `[redacted]`.
+pub fn scrub_secrets(text: &str) -> String {
+    let is_key_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '=' | '.');
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let has_digit = run.chars().any(|c| c.is_ascii_digit());
+        let has_letter = run.chars().any(|c| c.is_ascii_alphabetic());
+        let looks_like_key = (run.len() >= 16 && has_digit && has_letter)
+            || (run.starts_with("sk-") && run.len() > 6);
+        if looks_like_key {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_key_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Reads a body up to `limit` bytes. `Err(None)`: larger than the limit.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<String, Option<reqwest::Error>> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
+        return Err(None);
+    }
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Some)? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 fn failure(class: ErrorClass, message: String, http_status: u32) -> ItemResult {
@@ -313,7 +411,7 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 async fn attempt(
-    http: &reqwest::Client,
+    http: &EndpointHttp,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     call: Call<'_>,
@@ -374,7 +472,17 @@ async fn attempt(
             };
         }
     };
+    let refused = |message: String| Attempt {
+        result: failure(ErrorClass::Config, message, 0),
+        retryable: false,
+        throttled: false,
+        retry_after: None,
+    };
+    if let Err(refusal) = http.policy.check_url(&url, api_key.is_some()) {
+        return refused(refusal.to_string());
+    }
     let mut request = http
+        .client
         .post(&url)
         .timeout(Duration::from_millis(endpoint.timeout_ms.max(1)))
         .json(&body);
@@ -390,6 +498,9 @@ async fn attempt(
     let response = match request.send().await {
         Ok(response) => response,
         Err(error) => {
+            if let Some(refusal) = egress_refusal(&error) {
+                return refused(refusal);
+            }
             let class = if error.is_timeout() {
                 ErrorClass::Timeout
             } else {
@@ -402,9 +513,29 @@ async fn attempt(
     let status = response.status();
     let http_status = u32::from(status.as_u16());
     let wait = retry_after(response.headers());
-    let text = match response.text().await {
+    let limit = if endpoint.max_response_bytes == 0 {
+        DEFAULT_MAX_RESPONSE_BYTES
+    } else {
+        endpoint.max_response_bytes
+    };
+    let text = match read_capped(response, limit).await {
         Ok(text) => text,
-        Err(error) => {
+        // Asking again would bring the same flood: not retried.
+        Err(None) => {
+            return Attempt {
+                result: failure(
+                    ErrorClass::BadBody,
+                    format!(
+                        "response too large: the reply from {url} exceeds {limit} bytes (max_response_bytes of the endpoint)"
+                    ),
+                    http_status,
+                ),
+                retryable: false,
+                throttled: false,
+                retry_after: None,
+            };
+        }
+        Err(Some(error)) => {
             let class = if error.is_timeout() {
                 ErrorClass::Timeout
             } else {
@@ -520,7 +651,7 @@ fn echo_check_verdict(sum: f64, characters: usize) -> EchoCheck {
 /// it returns are plausible, before any item is scored with them: a server that
 /// misplaces them (llama-cpp-python's) would otherwise produce confident, wrong scores.
 pub async fn check_echo_logprobs(
-    http: &reqwest::Client,
+    http: &EndpointHttp,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     limiter: &RateLimiter,
@@ -579,7 +710,7 @@ fn millis(duration: Duration) -> u64 {
 /// waiting for a slot of `limiter`. Always returns a result; its `error_class` says
 /// whether it is an answer, and its `attempt_log` shows every attempt.
 pub async fn complete(
-    http: &reqwest::Client,
+    http: &EndpointHttp,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     call: Call<'_>,

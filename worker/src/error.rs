@@ -10,6 +10,12 @@ pub enum WorkerError {
         #[source]
         source: tonic::transport::Error,
     },
+    #[error("cannot set up the connection to the coordinator at `{url}`: {source}")]
+    Coordinator {
+        url: String,
+        #[source]
+        source: jianzhen_proto::client::ClientError,
+    },
     #[error("could not build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
 }

@@ -11,6 +11,7 @@
 //! - [`error`]: the crate's error type.
 
 pub mod client;
+pub mod egress;
 pub mod error;
 pub mod limiter;
 pub mod runner;

@@ -8,20 +8,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jianzhen_proto::CoordinatorClient;
+use jianzhen_proto::client::{AuthedClient, ClientCredentials};
 use jianzhen_proto::v1::{
     self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest,
     RegisterWorkerRequest, ReportResultsRequest, ShardLease,
 };
 use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
-use tonic::transport::{Channel, Endpoint};
 
-use crate::client::{Call, EchoCheck, check_echo_logprobs, complete};
+use crate::client::{Call, EchoCheck, EndpointHttp, check_echo_logprobs, complete};
+use crate::egress::EgressPolicy;
 use crate::error::WorkerError;
 use crate::limiter::RateLimiter;
-
-const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -35,6 +33,14 @@ pub struct WorkerConfig {
     pub report_batch: usize,
     /// ...or when the oldest unsent one is this old.
     pub report_interval: Duration,
+    /// The worker token and TLS material it presents to the coordinator.
+    pub credentials: ClientCredentials,
+    /// The environment variables a lease may name as an endpoint's key
+    /// (`--allow-key-env`). Anything else is refused: a spec must never be able to read
+    /// an arbitrary variable of the worker's environment and send it to an endpoint.
+    pub allowed_key_envs: std::collections::BTreeSet<String>,
+    /// Where endpoint calls may go (`--allow-endpoint`); public addresses only by default.
+    pub egress: EgressPolicy,
 }
 
 impl WorkerConfig {
@@ -45,6 +51,9 @@ impl WorkerConfig {
             idle_poll: Duration::from_millis(300),
             report_batch: 16,
             report_interval: Duration::from_millis(200),
+            credentials: ClientCredentials::default(),
+            allowed_key_envs: std::collections::BTreeSet::new(),
+            egress: EgressPolicy::public_only(),
         }
     }
 }
@@ -67,18 +76,17 @@ pub fn default_worker_id() -> String {
 /// Connects lazily: the channel reconnects by itself when the coordinator restarts.
 ///
 /// # Errors
-/// The URL is not valid.
-pub fn coordinator_channel(url: &str) -> Result<CoordinatorClient<Channel>, WorkerError> {
-    let endpoint = Endpoint::from_shared(url.to_string())
-        .map_err(|source| WorkerError::InvalidCoordinatorUrl {
+/// The URL, token or TLS material is not valid.
+pub fn coordinator_channel(
+    url: &str,
+    credentials: &ClientCredentials,
+) -> Result<AuthedClient, WorkerError> {
+    jianzhen_proto::client::connect_lazy(url, credentials).map_err(|source| {
+        WorkerError::Coordinator {
             url: url.to_string(),
             source,
-        })?
-        .connect_timeout(Duration::from_secs(3))
-        .tcp_nodelay(true);
-    Ok(CoordinatorClient::new(endpoint.connect_lazy())
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+        }
+    })
 }
 
 /// Runs the worker until `shutdown` turns true. Connection failures are retried
@@ -90,14 +98,11 @@ pub async fn run_worker(
     config: WorkerConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), WorkerError> {
-    let client = coordinator_channel(&config.coordinator_url)?;
+    let client = coordinator_channel(&config.coordinator_url, &config.credentials)?;
     // reqwest is built without a bundled crypto provider (it would pull aws-lc); install
     // ring once per process. A provider already installed by the embedder is kept.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .tcp_nodelay(true)
-        .build()?;
+    let http = EndpointHttp::new(config.egress.clone())?;
     let heartbeat_interval = register_until_accepted(&client, &config, &mut shutdown).await;
     let Some(heartbeat_interval) = heartbeat_interval else {
         return Ok(());
@@ -159,7 +164,7 @@ pub async fn run_worker(
 }
 
 async fn register_until_accepted(
-    client: &CoordinatorClient<Channel>,
+    client: &AuthedClient,
     config: &WorkerConfig,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Option<Duration> {
@@ -195,7 +200,7 @@ async fn register_until_accepted(
 /// Heartbeats; when the coordinator no longer knows this worker, registers again and
 /// bumps `lost` so the current shard is dropped (its lease is gone).
 async fn heartbeat_loop(
-    client: CoordinatorClient<Channel>,
+    client: AuthedClient,
     config: WorkerConfig,
     interval: Duration,
     mut shutdown: watch::Receiver<bool>,
@@ -255,8 +260,8 @@ impl EndpointMemory {
 
 /// Runs one leased shard to its end, or until the lease is lost.
 async fn run_shard(
-    client: &CoordinatorClient<Channel>,
-    http: &reqwest::Client,
+    client: &AuthedClient,
+    http: &EndpointHttp,
     config: &WorkerConfig,
     lease: ShardLease,
     memory: &mut EndpointMemory,
@@ -273,7 +278,7 @@ async fn run_shard(
         format!("{}/{}", lease.run_id, endpoint.name),
         endpoint.requests_per_second,
     );
-    let api_key = resolve_api_key(&endpoint, &config.worker_id);
+    let api_key = resolve_api_key(&endpoint, config);
     let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
     let total = lease.items.len();
     // Echoed log-probabilities are checked once per lease, by the first echo-scored item
@@ -284,7 +289,7 @@ async fn run_shard(
     // The judge model, for items graded by one: its own key, concurrency and rate.
     let judge = lease.judge.clone().map(|endpoint| {
         Arc::new(Judge {
-            key: resolve_api_key(&endpoint, &config.worker_id),
+            key: resolve_api_key(&endpoint, config),
             permits: Semaphore::new(endpoint.max_concurrency.max(1) as usize),
             limiter: memory.limiter(
                 format!("{}/judge:{}", lease.run_id, endpoint.name),
@@ -455,7 +460,7 @@ enum ReportOutcome {
 }
 
 async fn report(
-    client: &CoordinatorClient<Channel>,
+    client: &AuthedClient,
     config: &WorkerConfig,
     run_id: &str,
     shard_id: &str,
@@ -507,7 +512,7 @@ struct Judge {
 /// `result.judge_text`. A judge that cannot be reached makes the item an error (the answer
 /// is kept in the result for the record), so `jianzhen retry` asks both again.
 async fn judge_answer(
-    http: &reqwest::Client,
+    http: &EndpointHttp,
     judge: Option<&Judge>,
     call: &v1::JudgeCall,
     result: &mut ItemResult,
@@ -572,13 +577,24 @@ async fn judge_answer(
     result.judge_text = verdict.text;
 }
 
-/// Reads the key from the variable the spec names. `Ok(None)`: no key configured.
+/// The endpoint's key: the one the lease carries (a registered endpoint), or the one in
+/// the variable the spec names, if this worker allows that variable. `Ok(None)`: no key.
 fn resolve_api_key(
     endpoint: &v1::EndpointConfig,
-    worker_id: &str,
+    config: &WorkerConfig,
 ) -> Result<Option<String>, String> {
+    if !endpoint.api_key.is_empty() {
+        return Ok(Some(endpoint.api_key.clone()));
+    }
     if endpoint.api_key_env.is_empty() {
         return Ok(None);
+    }
+    let worker_id = &config.worker_id;
+    if !config.allowed_key_envs.contains(&endpoint.api_key_env) {
+        return Err(format!(
+            "worker {worker_id} does not allow the key variable `{}` (endpoint `{}`); its operator must start it with --allow-key-env {}",
+            endpoint.api_key_env, endpoint.name, endpoint.api_key_env
+        ));
     }
     match std::env::var(&endpoint.api_key_env) {
         Ok(key) if !key.is_empty() => Ok(Some(key)),
@@ -586,5 +602,40 @@ fn resolve_api_key(
             "environment variable `{}` (the key of endpoint `{}`) is not set on worker {worker_id}; export it where the worker runs",
             endpoint.api_key_env, endpoint.name
         )),
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    fn endpoint(api_key_env: &str, api_key: &str) -> v1::EndpointConfig {
+        v1::EndpointConfig {
+            name: "acme".into(),
+            api_key_env: api_key_env.into(),
+            api_key: api_key.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_allowed_key_variables_are_read() {
+        // PATH is set in every test environment: a spec naming it must not get its value.
+        let mut config = WorkerConfig::new("http://127.0.0.1:1", "w1");
+        let refused = resolve_api_key(&endpoint("PATH", ""), &config).expect_err("refused");
+        assert!(refused.contains("--allow-key-env PATH"), "{refused}");
+        config.allowed_key_envs.insert("PATH".into());
+        let key = resolve_api_key(&endpoint("PATH", ""), &config).expect("allowed");
+        assert_eq!(key, std::env::var("PATH").ok());
+    }
+
+    #[test]
+    fn a_key_carried_by_the_lease_is_used_as_is() {
+        let config = WorkerConfig::new("http://127.0.0.1:1", "w1");
+        assert_eq!(
+            resolve_api_key(&endpoint("", "sk-registered"), &config),
+            Ok(Some("sk-registered".to_string()))
+        );
+        assert_eq!(resolve_api_key(&endpoint("", ""), &config), Ok(None));
     }
 }
