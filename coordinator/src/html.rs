@@ -119,6 +119,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     heatmap(&mut page, input);
     outcome_bars(&mut page, input);
     api_errors(&mut page, rows);
+    crate::consistency::html_section(&mut page, rows);
     comparisons(&mut page, input);
     endpoints(&mut page, input);
     if let Some(section) = provenance_markdown {

@@ -13,13 +13,15 @@
 //! - [`controller`]: the logic tying them together, independent of gRPC.
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
-//!   and paired tests, and the report files.
+//!   and paired tests, and the report files; [`consistency`]: answers that changed
+//!   between repeats.
 //! - [`serve`]: run the gRPC server on a listener until shutdown.
 
 pub mod aggregate;
 pub mod audit;
 pub mod budget;
 pub mod compare;
+pub mod consistency;
 pub mod controller;
 pub mod error;
 pub mod html;

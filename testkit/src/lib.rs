@@ -51,6 +51,10 @@ pub enum Fault {
     ContentFilter,
     /// HTTP 200 with this text and `finish_reason: length`.
     Cut(String),
+    /// HTTP 200 with this answer instead of the scripted one: with `times`, a model
+    /// that answers the same question differently when asked again (as a server
+    /// batching parallel requests does at temperature 0).
+    Answer(String),
 }
 
 #[derive(Debug, Clone)]
@@ -774,6 +778,11 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
             200,
             &[],
             &completion(model, &text, "length", prompt_chars),
+        )),
+        Fault::Answer(text) => Action::Respond(response_bytes(
+            200,
+            &[],
+            &completion(model, &text, "stop", prompt_chars),
         )),
     }
 }
