@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod data_fetch;
 mod faults;
+mod first_hour;
 mod in_process;
 mod processes;
 mod provenance;
