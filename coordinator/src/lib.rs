@@ -14,7 +14,7 @@
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
 //!   and paired tests, and the report files; [`consistency`]: answers that changed
-//!   between repeats.
+//!   between repeats; [`font`]: the CJK font subset embedded in `report.html`.
 //! - [`serve`]: run the gRPC server on a listener until shutdown.
 
 pub mod aggregate;
@@ -24,6 +24,7 @@ pub mod compare;
 pub mod consistency;
 pub mod controller;
 pub mod error;
+pub mod font;
 pub mod html;
 pub mod lease;
 pub mod planner;

@@ -27,6 +27,16 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// Says that a test (or part of one) was skipped and why, on the terminal. The test
+/// harness captures `eprintln!` of passing tests, so a skip would otherwise be silent and
+/// "N passed" would overstate what ran; the stderr handle written to directly is not
+/// captured. CI sets the variables that turn these skips into failures
+/// (`JIANZHEN_REQUIRE_BROWSER`, `JIANZHEN_TEST_POSTGRES_URL`).
+pub fn skipped(test: &str, reason: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
 /// A way for the server to fail a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
