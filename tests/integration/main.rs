@@ -11,5 +11,6 @@ mod first_hour;
 mod in_process;
 mod processes;
 mod provenance;
+mod readme;
 mod report_html;
 mod task_suites;
