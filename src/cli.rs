@@ -706,7 +706,12 @@ fn truncation_hint(status: &v1::RunStatus, spec: Option<&RunSpec>) -> Option<Str
     }
     let share = truncated as f64 * 100.0 / status.done_items as f64;
     let limits: Vec<u32> = spec
-        .map(|spec| spec.endpoints.iter().map(|endpoint| endpoint.max_tokens).collect())
+        .map(|spec| {
+            spec.endpoints
+                .iter()
+                .map(|endpoint| endpoint.max_tokens)
+                .collect()
+        })
         .unwrap_or_default();
     let how = match limits.iter().max() {
         Some(&limit) if spec.is_some_and(|spec| spec.endpoints.len() == 1) => format!(
@@ -810,8 +815,7 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
             .transpose()?,
         ..CoordinatorConfig::default()
     };
-    let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION"))
-        .await?;
+    let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION")).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is another coordinator running there?",

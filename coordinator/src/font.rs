@@ -33,9 +33,18 @@ pub const FAMILY: &str = "Jianzhen CJK";
 pub const KNOWN_FONTS: [(&str, usize); 5] = [
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
     ("/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/opentype/noto-cjk/NotoSansCJK-Regular.ttc", 2),
-    ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0),
+    (
+        "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
+        2,
+    ),
+    (
+        "/usr/share/fonts/opentype/noto-cjk/NotoSansCJK-Regular.ttc",
+        2,
+    ),
+    (
+        "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+        0,
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -262,7 +271,16 @@ mod tests {
             .read::<FontData<'_>>()
             .expect("the subset is a font");
         let provider = subset.table_provider(0).expect("one face");
-        for table in [tag::CMAP, tag::HEAD, tag::HHEA, tag::HMTX, tag::MAXP, tag::NAME, tag::OS_2, tag::POST] {
+        for table in [
+            tag::CMAP,
+            tag::HEAD,
+            tag::HHEA,
+            tag::HMTX,
+            tag::MAXP,
+            tag::NAME,
+            tag::OS_2,
+            tag::POST,
+        ] {
             assert!(provider.has_table(table), "table {table:08x} is kept");
         }
         let cmap_data = provider.read_table_data(tag::CMAP).expect("cmap");
@@ -272,11 +290,17 @@ mod tests {
             .expect("a Unicode cmap");
         for character in text.chars() {
             let glyph = subtable.map_glyph(u32::from(character)).expect("lookup");
-            assert!(glyph.is_some_and(|glyph| glyph != 0), "{character} is mapped");
+            assert!(
+                glyph.is_some_and(|glyph| glyph != 0),
+                "{character} is mapped"
+            );
         }
         for absent in ['国', '字', 'Q'] {
             let glyph = subtable.map_glyph(u32::from(absent)).expect("lookup");
-            assert!(glyph.is_none_or(|glyph| glyph == 0), "{absent} is not in the subset");
+            assert!(
+                glyph.is_none_or(|glyph| glyph == 0),
+                "{absent} is not in the subset"
+            );
         }
         assert_eq!(font.covered, {
             let mut distinct: Vec<char> = text.chars().collect();

@@ -18,8 +18,13 @@ fn first_line_starting(reader: &mut impl BufRead, prefix: &str) -> String {
     let mut line = String::new();
     loop {
         line.clear();
-        let read = reader.read_line(&mut line).expect("read the child's output");
-        assert!(read > 0, "the output ended before a line starting {prefix:?}");
+        let read = reader
+            .read_line(&mut line)
+            .expect("read the child's output");
+        assert!(
+            read > 0,
+            "the output ended before a line starting {prefix:?}"
+        );
         if let Some(rest) = line.trim_end().strip_prefix(prefix) {
             return rest.to_string();
         }
@@ -271,6 +276,9 @@ async fn answers_that_change_between_repeats_are_counted_and_report_help_names_e
     let mut names: Vec<String> = files.iter().map(|file| file.name.clone()).collect();
     names.extend(["provenance.json", "compare.md", "compare.csv"].map(String::from));
     for name in &names {
-        assert!(help.contains(name.as_str()), "`report --help` names {name}:\n{help}");
+        assert!(
+            help.contains(name.as_str()),
+            "`report --help` names {name}:\n{help}"
+        );
     }
 }

@@ -36,7 +36,8 @@ struct Block {
 
 fn readme() -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
 }
 
 /// The `sh` blocks with their markers; panics on a block without one, so a new command
@@ -108,8 +109,8 @@ fn free_port() -> u16 {
 
 /// Runs one block with bash in `dir`; the whole process group (background jobs too) is
 /// killed afterwards, so a failing block leaves no coordinator behind.
-fn run_block(block: &Block, text: &str, dir: &Path, path_env: &str) -> (bool, String) {
-    let log = dir.join(format!("block-{}.log", block.line));
+fn run_block(line: usize, text: &str, dir: &Path, path_env: &str) -> (bool, String) {
+    let log = dir.join(format!("block-{line}.log"));
     let log_file = std::fs::File::create(&log).expect("create the block's log");
     let mut child = Command::new("bash")
         .args(["-euo", "pipefail", "-c", text])
@@ -143,7 +144,10 @@ fn run_block(block: &Block, text: &str, dir: &Path, path_env: &str) -> (bool, St
     let output = std::fs::read_to_string(&log).unwrap_or_default();
     match status {
         Some(status) => (status.success(), format!("{output}\n[{status}]")),
-        None => (false, format!("{output}\n[timed out after {BLOCK_TIMEOUT:?}]")),
+        None => (
+            false,
+            format!("{output}\n[timed out after {BLOCK_TIMEOUT:?}]"),
+        ),
     }
 }
 
@@ -151,17 +155,26 @@ fn run_block(block: &Block, text: &str, dir: &Path, path_env: &str) -> (bool, St
 fn every_shell_block_of_the_readme_says_whether_it_is_run() {
     let blocks = shell_blocks(&readme());
     assert!(
-        blocks.iter().filter(|block| block.marker == Marker::Run).count() >= 2,
+        blocks
+            .iter()
+            .filter(|block| block.marker == Marker::Run)
+            .count()
+            >= 2,
         "the first-hour commands are run: {blocks:?}"
     );
     for block in &blocks {
         if let Marker::Skip(reason) = &block.marker {
-            assert!(!reason.trim().is_empty(), "README.md:{}: say why", block.line);
+            assert!(
+                !reason.trim().is_empty(),
+                "README.md:{}: say why",
+                block.line
+            );
         }
     }
     // The two set-up commands stay in the README, as its first block.
     assert!(
-        blocks[0].text.contains("scripts/demo.sh") && blocks[0].text.contains("cargo test --workspace"),
+        blocks[0].text.contains("scripts/demo.sh")
+            && blocks[0].text.contains("cargo test --workspace"),
         "{:?}",
         blocks[0]
     );
@@ -202,18 +215,12 @@ async fn the_readme_commands_that_need_no_network_run_as_written() {
             .replace(DEMO_URL, &model_url)
             .replace(COORDINATOR_ADDRESS, &address);
         let (work, path_env) = (work.clone(), path_env.clone());
-        let block_line = block.line;
-        let (ok, output) = tokio::task::spawn_blocking({
-            let block = Block {
-                line: block.line,
-                marker: Marker::Run,
-                text: String::new(),
-            };
-            move || run_block(&block, &text, &work, &path_env)
-        })
-        .await
-        .expect("the block's task");
-        assert!(ok, "README.md:{block_line}: the block failed:\n{output}");
+        let line = block.line;
+        let (ok, output) =
+            tokio::task::spawn_blocking(move || run_block(line, &text, &work, &path_env))
+                .await
+                .expect("the block's task");
+        assert!(ok, "README.md:{line}: the block failed:\n{output}");
         ran += 1;
     }
     assert!(ran >= 2);
@@ -223,7 +230,6 @@ async fn the_readme_commands_that_need_no_network_run_as_written() {
     let first = std::fs::read_to_string(work.join("out/first/report.md")).expect("out/first");
     assert!(first.contains("## Consistency between repeats"), "{first}");
     assert!(work.join("out/first/report.html").is_file());
-    let cluster =
-        std::fs::read_to_string(work.join("out/cluster/report.md")).expect("out/cluster");
+    let cluster = std::fs::read_to_string(work.join("out/cluster/report.md")).expect("out/cluster");
     assert!(cluster.contains("| qwen-local | ceval |"), "{cluster}");
 }

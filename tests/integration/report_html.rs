@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use jianzhen_testkit::{Script, skipped};
 use jianzhen_testkit::fixtures::{write_ceval, write_cmmlu};
 use jianzhen_testkit::stores::test_store_url;
+use jianzhen_testkit::{Script, skipped};
 
 use crate::common::*;
 
@@ -292,7 +292,10 @@ fn fontconfig(path: &Path, dirs: &[PathBuf], cache: &Path) {
     for dir in dirs {
         text.push_str(&format!("  <dir>{}</dir>\n", dir.display()));
     }
-    text.push_str(&format!("  <cachedir>{}</cachedir>\n</fontconfig>\n", cache.display()));
+    text.push_str(&format!(
+        "  <cachedir>{}</cachedir>\n</fontconfig>\n",
+        cache.display()
+    ));
     std::fs::write(path, text).expect("write fonts.conf");
 }
 
@@ -318,7 +321,10 @@ fn screenshot_with_fonts(
             "--window-size=1000,700",
             "--virtual-time-budget=3000",
         ])
-        .arg(format!("--user-data-dir={}", work.join(format!("profile-{name}")).display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join(format!("profile-{name}")).display()
+        ))
         .arg(format!("--screenshot={}", shot.display()))
         .arg(format!("file://{}", page.display()))
         .output()
@@ -433,13 +439,17 @@ async fn the_html_report_carries_its_cjk_font_and_reads_the_same_without_cjk_fon
         screenshot_with_fonts(&browser, work, "without-latin", &latin_conf, &without_font);
     let without_on_cjk =
         screenshot_with_fonts(&browser, work, "without-cjk", &cjk_conf, &without_font);
-    let with_on_latin = screenshot_with_fonts(&browser, work, "with-latin", &latin_conf, &with_font);
+    let with_on_latin =
+        screenshot_with_fonts(&browser, work, "with-latin", &latin_conf, &with_font);
     let with_on_cjk = screenshot_with_fonts(&browser, work, "with-cjk", &cjk_conf, &with_font);
     let artifact = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::write(artifact.join("report-no-cjk-fonts.png"), &with_on_latin)
         .expect("keep the screenshot");
-    std::fs::write(artifact.join("report-no-cjk-fonts-no-embedded-font.png"), &without_on_latin)
-        .expect("keep the screenshot");
+    std::fs::write(
+        artifact.join("report-no-cjk-fonts-no-embedded-font.png"),
+        &without_on_latin,
+    )
+    .expect("keep the screenshot");
     assert_ne!(
         without_on_latin, without_on_cjk,
         "the configurations differ in CJK fonts: without an embedded font the page must look different"
@@ -449,7 +459,8 @@ async fn the_html_report_carries_its_cjk_font_and_reads_the_same_without_cjk_fon
         "on a machine without CJK fonts, the embedded font changes what the page shows"
     );
     assert_eq!(
-        with_on_latin, with_on_cjk,
+        with_on_latin,
+        with_on_cjk,
         "with its embedded font the page reads the same with or without CJK fonts installed (screenshots in {})",
         artifact.display()
     );
