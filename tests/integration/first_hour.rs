@@ -166,13 +166,15 @@ async fn status_watch_prints_progress_lines_and_workers_log_each_shard_to_a_file
         .lines()
         .filter(|line| line.contains("shard completed"))
         .collect();
-    assert_eq!(completed.len(), 4, "one line per shard of 8 items: {log}");
-    assert!(
-        completed
-            .iter()
-            .all(|line| line.contains("shard_id=") && line.contains(&run_id)),
-        "{log}"
-    );
+    assert!(completed.iter().all(|line| line.contains(&run_id)), "{log}");
+    // A lease that expired on a slow machine may complete a shard twice; each of the
+    // four shards of 8 items is logged at least once.
+    let shards: std::collections::BTreeSet<&str> = completed
+        .iter()
+        .filter_map(|line| line.split("shard_id=").nth(1))
+        .filter_map(|rest| rest.split_whitespace().next())
+        .collect();
+    assert_eq!(shards.len(), 4, "one line per shard of 8 items: {log}");
     assert!(!log.contains('\u{1b}'), "no ANSI codes in a file: {log:?}");
 }
 
