@@ -283,6 +283,18 @@ mod tests {
         ] {
             assert!(provider.has_table(table), "table {table:08x} is kept");
         }
+        // The licence asks that the copyright and licence notices go with the font: the
+        // subset keeps the original `name` table, which holds both.
+        let original = std::fs::read(&source.path).expect("read the font");
+        let original = ReadScope::new(&original)
+            .read::<FontData<'_>>()
+            .expect("the font");
+        let original = original.table_provider(source.index).expect("the face");
+        assert_eq!(
+            provider.read_table_data(tag::NAME).expect("name").as_ref(),
+            original.read_table_data(tag::NAME).expect("name").as_ref(),
+            "the name table (copyright, licence) is kept as it is"
+        );
         let cmap_data = provider.read_table_data(tag::CMAP).expect("cmap");
         let cmap = ReadScope::new(&cmap_data).read::<Cmap<'_>>().expect("cmap");
         let (_, subtable) = allsorts::font::read_cmap_subtable(&cmap)
