@@ -42,7 +42,9 @@ enum Command {
     Submit(SubmitArgs),
     /// Show a run's progress, or list the runs.
     Status(StatusArgs),
-    /// Write a run's report folder (report.md, scores.csv, manifest.json).
+    /// Write a run's report folder: report.md, report.html, scores.csv, results.parquet,
+    /// manifest.json; provenance.json when the run has a provenance audit; compare.md and
+    /// compare.csv with --compare.
     Report(ReportArgs),
     /// Queue again the items of a run that ended in api_error; everything else is kept.
     Retry(RetryArgs),
@@ -252,7 +254,9 @@ struct RunArgs {
 struct CoordinatorArgs {
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: SocketAddr,
-    /// sqlite:PATH
+    /// Where runs and results are kept: `sqlite:PATH` (one machine; missing folders are
+    /// created) or `postgres://USER:PASSWORD@HOST:5432/DATABASE` (a cluster, several
+    /// coordinators' restarts, backups).
     #[arg(long, default_value = "sqlite:jianzhen.db")]
     store: String,
     /// A worker silent this long is dead and its shards are requeued.
@@ -390,8 +394,10 @@ fn init_tracing(quiet_by_default: bool) {
     let default = if quiet_by_default { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("JIANZHEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour codes only for a terminal: a log file or a pipe gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -527,8 +533,7 @@ async fn run(args: RunArgs) -> Result<()> {
         CoordinatorConfig::default(),
         env!("CARGO_PKG_VERSION"),
     )
-    .await
-    .with_context(|| format!("cannot open the store {store_url}"))?;
+    .await?;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .context("cannot bind a loopback port")?;
@@ -634,8 +639,16 @@ async fn drive_run(
             .requeued;
         eprintln!("{requeued} items that ended in api_error queued again");
     }
-    follow_run(&mut client, &submitted.run_id, progress).await?;
+    let progress = if progress {
+        Progress::Stderr
+    } else {
+        Progress::Hidden
+    };
+    let status = follow_run(&mut client, &submitted.run_id, progress).await?;
     write_report(&mut client, &submitted.run_id, out, None, references).await?;
+    if let Some(hint) = truncation_hint(&status, Some(spec)) {
+        eprintln!("{hint}");
+    }
     Ok(())
 }
 
@@ -647,13 +660,66 @@ fn outcome_count(status: &v1::RunStatus, outcome: &str) -> u64 {
         .map_or(0, |count| count.count)
 }
 
-/// Polls the run's status with a progress bar until it completes.
-async fn follow_run(client: &mut Client, run_id: &str, progress: bool) -> Result<()> {
-    let bar = if progress && std::io::stderr().is_terminal() {
+/// How a followed run shows its progress.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Nothing until the end (`run --no-progress`).
+    Hidden,
+    /// A progress bar on a terminal; otherwise a line on stderr now and then, so a log
+    /// file or a CI job sees the run move.
+    Stderr,
+    /// A progress bar on a terminal; otherwise a line on stdout now and then
+    /// (`status --watch > file`).
+    Stdout,
+}
+
+/// Least time between two progress lines when the output is not a terminal.
+const PROGRESS_LINE_EVERY: Duration = Duration::from_secs(2);
+
+fn progress_line(status: &v1::RunStatus, started: std::time::Instant) -> String {
+    let elapsed = started.elapsed().as_secs();
+    let share = if status.total_items == 0 {
+        0.0
+    } else {
+        status.done_items as f64 * 100.0 / status.total_items as f64
+    };
+    format!(
+        "[{:02}:{:02}:{:02}] {} {}/{} items ({share:.0}%)  correct {}  wrong {}  unextractable {}  truncated {}  refused {}  api_error {}  workers {}",
+        elapsed / 3600,
+        elapsed / 60 % 60,
+        elapsed % 60,
+        status.run_id,
+        status.done_items,
+        status.total_items,
+        outcome_count(status, "correct"),
+        outcome_count(status, "wrong"),
+        outcome_count(status, "unextractable"),
+        outcome_count(status, "truncated"),
+        outcome_count(status, "refused"),
+        outcome_count(status, "api_error"),
+        status.workers_alive
+    )
+}
+
+/// Polls the run's status with a progress bar (or progress lines) until it completes;
+/// returns the last status.
+async fn follow_run(
+    client: &mut Client,
+    run_id: &str,
+    progress: Progress,
+) -> Result<v1::RunStatus> {
+    let terminal = match progress {
+        Progress::Stdout => std::io::stdout().is_terminal(),
+        Progress::Stderr | Progress::Hidden => std::io::stderr().is_terminal(),
+    };
+    let bar = if progress != Progress::Hidden && terminal {
         ProgressBar::new(0)
     } else {
         ProgressBar::hidden()
     };
+    let lines = progress != Progress::Hidden && !terminal;
+    let started = std::time::Instant::now();
+    let mut last_line: Option<(std::time::Instant, u64)> = None;
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:36.cyan/blue} {pos}/{len} items  {per_sec}  ETA {eta}  {msg}",
@@ -698,6 +764,20 @@ async fn follow_run(client: &mut Client, run_id: &str, progress: bool) -> Result
             status.workers_alive
         ));
         let complete = status.state == v1::RunState::Complete as i32;
+        let due = last_line.is_none_or(|(at, done)| {
+            done != status.done_items && at.elapsed() >= PROGRESS_LINE_EVERY
+        });
+        if lines && due && !complete {
+            let line = progress_line(&status, started);
+            if progress == Progress::Stdout {
+                println!("{line}");
+                use std::io::Write as _;
+                let _ = std::io::stdout().flush();
+            } else {
+                eprintln!("{line}");
+            }
+            last_line = Some((std::time::Instant::now(), status.done_items));
+        }
         last = Some(status);
         if complete {
             break;
@@ -732,7 +812,47 @@ async fn follow_run(client: &mut Client, run_id: &str, progress: bool) -> Result
             status.run_id
         );
     }
-    Ok(())
+    Ok(status)
+}
+
+/// The `max_tokens` to suggest when answers were cut off: four times the old limit, at
+/// least 1024 (what a model that reasons before it answers needs for a C-Eval item).
+fn suggested_max_tokens(current: u32) -> u32 {
+    current.saturating_mul(4).max(1024)
+}
+
+/// Says, at the end of a run, how many answers the token limit cut off and how to
+/// rerun: a truncated answer is scored as wrong-like, so a low limit lowers the score.
+fn truncation_hint(status: &v1::RunStatus, spec: Option<&RunSpec>) -> Option<String> {
+    let truncated = outcome_count(status, "truncated");
+    if truncated == 0 || status.done_items == 0 {
+        return None;
+    }
+    let share = truncated as f64 * 100.0 / status.done_items as f64;
+    let limits: Vec<u32> = spec
+        .map(|spec| {
+            spec.endpoints
+                .iter()
+                .map(|endpoint| endpoint.max_tokens)
+                .collect()
+        })
+        .unwrap_or_default();
+    let how = match limits.iter().max() {
+        Some(&limit) if spec.is_some_and(|spec| spec.endpoints.len() == 1) => format!(
+            "run again with --max-tokens {} (or `max_tokens = {}` in a run spec)",
+            suggested_max_tokens(limit),
+            suggested_max_tokens(limit)
+        ),
+        Some(&limit) => format!(
+            "raise `max_tokens` in the run spec (e.g. to {}) and run again",
+            suggested_max_tokens(limit)
+        ),
+        None => "raise `max_tokens` in the run spec (e.g. to 1024) and submit it again".to_string(),
+    };
+    Some(format!(
+        "{truncated} of {} answers ({share:.0}%) were cut off by the token limit (outcome truncated; they count against the score): {how}. A new limit makes a new run, which asks every item again",
+        status.done_items
+    ))
 }
 
 fn read_references(paths: &[PathBuf]) -> Result<Vec<String>> {
@@ -750,6 +870,17 @@ fn read_references(paths: &[PathBuf]) -> Result<Vec<String>> {
             Ok(text)
         })
         .collect()
+}
+
+/// A name that stays inside the folder it is joined to: no separator, no `..`, not
+/// hidden, not absolute.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0'])
+        && Path::new(name)
+            .file_name()
+            .is_some_and(|file| file == std::ffi::OsStr::new(name))
 }
 
 async fn write_report(
@@ -771,11 +902,7 @@ async fn write_report(
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for file in &report.files {
         // The names come from the coordinator: only plain file names, written under --out.
-        let plain = Path::new(&file.name)
-            .file_name()
-            .is_some_and(|name| name == std::ffi::OsStr::new(&file.name))
-            && !file.name.starts_with('.');
-        if !plain {
+        if !is_plain_file_name(&file.name) {
             bail!(
                 "the coordinator sent a report file named {:?}, which is not a plain file name; nothing of it was written (is the coordinator the one you meant?)",
                 file.name
@@ -863,9 +990,8 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
         ..CoordinatorConfig::default()
     };
     let shown_store = jianzhen_coordinator::store::redact_url(&args.store);
-    let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION"))
-        .await
-        .with_context(|| format!("cannot open the store {shown_store}"))?;
+    // The store's own errors name it (without its password) and say what to do.
+    let controller = Controller::open(&args.store, config, env!("CARGO_PKG_VERSION")).await?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
             "cannot listen on {}; is another coordinator running there?",
@@ -1016,7 +1142,11 @@ async fn status(args: StatusArgs) -> Result<()> {
         return Ok(());
     };
     if args.watch {
-        return follow_run(&mut client, &run_id, true).await;
+        let status = follow_run(&mut client, &run_id, Progress::Stdout).await?;
+        if let Some(hint) = truncation_hint(&status, None) {
+            eprintln!("{hint}");
+        }
+        return Ok(());
     }
     let status = client
         .get_run_status(v1::GetRunStatusRequest { run_id })
@@ -1095,4 +1225,21 @@ async fn report(args: ReportArgs) -> Result<()> {
         &args.references,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_file_name;
+
+    #[test]
+    fn report_files_from_a_coordinator_stay_under_out() {
+        for good in ["report.md", "results.parquet", "compare.csv"] {
+            assert!(is_plain_file_name(good), "{good}");
+        }
+        for bad in [
+            "../x", "/x", "a/b", "..", ".", ".bashrc", "", "a\\b", "x\0y",
+        ] {
+            assert!(!is_plain_file_name(bad), "{bad:?}");
+        }
+    }
 }

@@ -38,6 +38,23 @@ pub enum CoordinatorError {
         #[source]
         source: sqlx::Error,
     },
+    #[error(
+        "cannot open the SQLite store {store}: {source}; check that its folder is writable and the file is a Jianzhen store (or pick another path)"
+    )]
+    SqliteUnavailable {
+        store: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "cannot create the folder {folder} for the SQLite store {store}: {source}; create it yourself or pick a --store path in a folder you can write"
+    )]
+    StoreFolder {
+        folder: String,
+        store: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("invalid store: {problem}")]
     InvalidStore { problem: String },
     #[error(
@@ -80,6 +97,8 @@ impl From<CoordinatorError> for tonic::Status {
             | CoordinatorError::Store(_)
             | CoordinatorError::StoreVersion { .. }
             | CoordinatorError::StoreUnavailable { .. }
+            | CoordinatorError::SqliteUnavailable { .. }
+            | CoordinatorError::StoreFolder { .. }
             | CoordinatorError::InvalidStore { .. }
             | CoordinatorError::Aggregation(_)
             | CoordinatorError::Internal(_) => tonic::Status::internal(message),

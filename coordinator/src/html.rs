@@ -1,5 +1,6 @@
 //! `report.html`: one self-contained file a reviewer can open anywhere. Inline CSS and
-//! SVG only — no script, no font, no image from the network — and a CJK-capable font stack.
+//! SVG only — no script, no font, no image from the network — and the page's own CJK
+//! font: a subset of a CJK font with only the characters it uses ([`crate::font`]).
 //!
 //! Sections: leaderboard, category bars with 95% whiskers, subject heatmap, outcome
 //! stacked bars, paired comparisons, latency and tokens, the manifest, and example items
@@ -57,7 +58,7 @@ fn anchor(suite: &str, subject: &str) -> String {
 }
 
 const STYLE: &str = r#"
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Helvetica Neue", Arial, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 1rem; }
+body { font-family: "Jianzhen CJK", "Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei", "Helvetica Neue", Arial, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 1rem; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; margin-top: 2.2rem; }
 table { border-collapse: collapse; margin: 0.6rem 0; font-size: 0.9rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.5rem; vertical-align: top; }
@@ -84,7 +85,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     let mut page = String::new();
     let _ = write!(
         page,
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Jianzhen report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Jianzhen report: {}</title>\n<style>{FONT_FACE_SLOT}{STYLE}</style>\n</head>\n<body>\n",
         escape(&record.name)
     );
     let _ = writeln!(
@@ -120,6 +121,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     heatmap(&mut page, input);
     outcome_bars(&mut page, input);
     api_errors(&mut page, rows);
+    crate::consistency::html_section(&mut page, rows);
     comparisons(&mut page, input);
     endpoints(&mut page, input);
     if let Some(section) = provenance_markdown {
@@ -144,7 +146,29 @@ pub fn render(input: &ReportInput<'_>) -> String {
 
     examples(&mut page, rows);
     let _ = writeln!(page, "</body>\n</html>");
-    page
+    embed_font(page)
+}
+
+/// Where the `@font-face` rule goes once the page's characters are known.
+const FONT_FACE_SLOT: &str = "/* font */";
+
+/// Puts a subset of a CJK font with the page's characters into its style sheet, so
+/// Chinese text does not depend on the reader's fonts.
+fn embed_font(page: String) -> String {
+    let Some(source) = crate::font::find_font() else {
+        tracing::warn!(
+            "no CJK font to embed in report.html: its Chinese text shows in the reader's fonts (empty boxes where there are none); install one (Debian: apt-get install fonts-noto-cjk) or set {}",
+            crate::font::FONT_ENV
+        );
+        return page;
+    };
+    match crate::font::subset_for_text(&source, &page) {
+        Ok(font) => page.replacen(FONT_FACE_SLOT, &font.css(), 1),
+        Err(error) => {
+            tracing::warn!(%error, "report.html is written without an embedded font");
+            page
+        }
+    }
 }
 
 fn leaderboard(page: &mut String, input: &ReportInput<'_>) {

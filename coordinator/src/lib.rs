@@ -13,7 +13,8 @@
 //! - [`controller`]: the logic tying them together, independent of gRPC.
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
-//!   and paired tests, and the report files.
+//!   and paired tests, and the report files; [`consistency`]: answers that changed
+//!   between repeats; [`font`]: the CJK font subset embedded in `report.html`.
 //! - [`auth`] and [`secrets`]: roles, tokens and sealed endpoint keys; the controller's
 //!   `tenancy` part applies them (who owns which run, what a vendor may submit).
 //! - [`serve`]: run the gRPC server on a listener until shutdown; [`serve_with`] adds
@@ -24,8 +25,10 @@ pub mod audit;
 pub mod auth;
 pub mod budget;
 pub mod compare;
+pub mod consistency;
 pub mod controller;
 pub mod error;
+pub mod font;
 pub mod html;
 pub mod lease;
 pub mod planner;

@@ -431,6 +431,8 @@ fn markdown(input: &ReportInput<'_>) -> String {
         }
     }
 
+    crate::consistency::markdown_section(&mut md, input.rows);
+
     if !summary.comparisons.is_empty() {
         let _ = writeln!(md, "\n## Paired comparisons\n");
         let _ = writeln!(

@@ -422,14 +422,23 @@ impl Store {
             StoreKind::Sqlite => 1,
             StoreKind::Postgres => 8,
         };
+        if kind == StoreKind::Sqlite {
+            create_sqlite_folder(&url)?;
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(std::time::Duration::from_secs(30))
             .connect(&url)
             .await
-            .map_err(|source| CoordinatorError::StoreUnavailable {
-                store: redact_url(&url),
-                source,
+            .map_err(|source| match kind {
+                StoreKind::Sqlite => CoordinatorError::SqliteUnavailable {
+                    store: sqlite_path(&url).unwrap_or(&url).to_string(),
+                    source,
+                },
+                StoreKind::Postgres => CoordinatorError::StoreUnavailable {
+                    store: redact_url(&url),
+                    source,
+                },
             })?;
         let store = Store { pool };
         if kind == StoreKind::Sqlite && !url.contains(":memory:") {
@@ -1293,6 +1302,34 @@ pub fn normalise_url(url: &str) -> String {
     url
 }
 
+/// The file path of a normalised `sqlite:` URL (`None` for an in-memory database).
+fn sqlite_path(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("sqlite:")?;
+    let path = path.strip_prefix("//").unwrap_or(path);
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
+/// SQLite creates a missing file but not a missing folder, and says only "unable to
+/// open database file"; a fresh machine rarely has `/var/lib/jianzhen`, so the folder is
+/// made here (or the error names it).
+fn create_sqlite_folder(url: &str) -> Result<(), CoordinatorError> {
+    let Some(path) = sqlite_path(url) else {
+        return Ok(());
+    };
+    let Some(folder) = std::path::Path::new(path)
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+    else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(folder).map_err(|source| CoordinatorError::StoreFolder {
+        folder: folder.display().to_string(),
+        store: path.to_string(),
+        source,
+    })
+}
+
 /// The store kinds: SQLite embedded (the default), PostgreSQL for clusters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -1338,6 +1375,50 @@ mod tests {
             redact_url("postgres://jz:secret@db:5432/x"),
             "postgres://jz:***@db:5432/x"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_store_in_a_missing_folder_creates_the_folder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("var/lib/jianzhen/jianzhen.db");
+        Store::open(&format!("sqlite:{}", path.display()))
+            .await
+            .expect("the missing folders are created");
+        assert!(path.is_file(), "{} was created", path.display());
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_folder_that_cannot_be_made_is_named_without_database_server_advice() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A file where the folder should be: no user, root included, can make it.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, b"x").expect("write blocker");
+        let url = format!("sqlite:{}", blocker.join("sub/jianzhen.db").display());
+        let Err(error) = Store::open(&url).await else {
+            panic!("a store under a file cannot open");
+        };
+        let message = error.to_string();
+        assert!(
+            matches!(error, CoordinatorError::StoreFolder { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains(&blocker.join("sub").display().to_string()),
+            "names the folder: {message}"
+        );
+        assert!(!message.contains("database server"), "{message}");
+        assert!(!message.contains("mode=rwc"), "{message}");
+    }
+
+    #[test]
+    fn sqlite_paths_are_read_from_urls() {
+        assert_eq!(
+            sqlite_path("sqlite:/var/lib/j.db?mode=rwc"),
+            Some("/var/lib/j.db")
+        );
+        assert_eq!(sqlite_path("sqlite://rel/j.db"), Some("rel/j.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("postgres://h/db"), None);
     }
 
     #[tokio::test]

@@ -17,12 +17,21 @@ fn real_data_root() -> Option<PathBuf> {
     if root.is_dir() {
         Some(root)
     } else {
-        eprintln!(
-            "real benchmark data not found at {}; skipping",
+        skipped(&format!(
+            "real benchmark data not found at {} (set JIANZHEN_REAL_DATA)",
             root.display()
-        );
+        ));
         None
     }
+}
+
+/// Says on the terminal that the running test skipped (part of) its work: the harness
+/// captures `eprintln!` of passing tests, not the stderr handle written to directly.
+fn skipped(reason: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
 
 #[test]

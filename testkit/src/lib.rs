@@ -27,6 +27,16 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+/// Says that a test (or part of one) was skipped and why, on the terminal. The test
+/// harness captures `eprintln!` of passing tests, so a skip would otherwise be silent and
+/// "N passed" would overstate what ran; the stderr handle written to directly is not
+/// captured. CI sets the variables that turn these skips into failures
+/// (`JIANZHEN_REQUIRE_BROWSER`, `JIANZHEN_TEST_POSTGRES_URL`).
+pub fn skipped(test: &str, reason: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
 /// A way for the server to fail a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -55,6 +65,10 @@ pub enum Fault {
     Redirect(String),
     /// HTTP 200 with a JSON body of this many bytes (a reply meant to exhaust memory).
     HugeBody(usize),
+    /// HTTP 200 with this answer instead of the scripted one: with `times`, a model
+    /// that answers the same question differently when asked again (as a server
+    /// batching parallel requests does at temperature 0).
+    Answer(String),
 }
 
 #[derive(Debug, Clone)]
@@ -814,6 +828,11 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
                 &completion(model, &filler, "stop", prompt_chars),
             ))
         }
+        Fault::Answer(text) => Action::Respond(response_bytes(
+            200,
+            &[],
+            &completion(model, &text, "stop", prompt_chars),
+        )),
     }
 }
 

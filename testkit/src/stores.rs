@@ -18,7 +18,16 @@ pub const POSTGRES_ENV: &str = "JIANZHEN_TEST_POSTGRES_URL";
 pub async fn test_store_url(dir: &Path, name: &str) -> String {
     match std::env::var(POSTGRES_ENV) {
         Ok(base) if !base.is_empty() => fresh_postgres_database(&base, name).await,
-        _ => format!("sqlite:{}", dir.join(format!("{name}.db")).display()),
+        _ => {
+            static SAID: std::sync::Once = std::sync::Once::new();
+            SAID.call_once(|| {
+                crate::skipped(
+                    "the PostgreSQL runs of the store tests",
+                    &format!("{POSTGRES_ENV} is not set; they ran on SQLite (scripts/start-postgres.sh starts a server)"),
+                );
+            });
+            format!("sqlite:{}", dir.join(format!("{name}.db")).display())
+        }
     }
 }
 

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use jianzhen_testkit::Script;
 use jianzhen_testkit::fixtures::{write_ceval, write_cmmlu};
 use jianzhen_testkit::stores::test_store_url;
+use jianzhen_testkit::{Script, skipped};
 
 use crate::common::*;
 
@@ -195,8 +195,9 @@ async fn the_html_report_renders_offline_in_chromium_with_the_polars_numbers() {
     assert_eq!(expected.len(), 4, "2 endpoints x 2 suites");
 
     let Some(browser) = browser else {
-        eprintln!(
-            "Chromium not found; the browser half of this test was skipped (set JIANZHEN_REQUIRE_BROWSER=1 to require it)"
+        skipped(
+            "report_html::the_html_report_renders_offline_in_chromium_with_the_polars_numbers (browser half)",
+            "Chromium not found (set JIANZHEN_REQUIRE_BROWSER=1 to require it)",
         );
         return;
     };
@@ -280,4 +281,187 @@ async fn the_html_report_renders_offline_in_chromium_with_the_polars_numbers() {
     }
     // Two endpoints: the paired comparison table is there.
     assert!(dom.contains("comparisons-table"));
+}
+
+/// A fontconfig file for Chromium with only these font folders (and its own cache), so
+/// a test controls which fonts the "machine" has.
+fn fontconfig(path: &Path, dirs: &[PathBuf], cache: &Path) {
+    let mut text = String::from(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n<fontconfig>\n",
+    );
+    for dir in dirs {
+        text.push_str(&format!("  <dir>{}</dir>\n", dir.display()));
+    }
+    text.push_str(&format!(
+        "  <cachedir>{}</cachedir>\n</fontconfig>\n",
+        cache.display()
+    ));
+    std::fs::write(path, text).expect("write fonts.conf");
+}
+
+fn screenshot_with_fonts(
+    browser: &Path,
+    work: &Path,
+    name: &str,
+    fonts_conf: &Path,
+    page: &Path,
+) -> Vec<u8> {
+    let shot = work.join(format!("{name}.png"));
+    let output = Command::new(browser)
+        .env("FONTCONFIG_FILE", fonts_conf)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=1000,700",
+            "--virtual-time-budget=3000",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            work.join(format!("profile-{name}")).display()
+        ))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("run headless chromium");
+    std::fs::read(&shot).unwrap_or_else(|error| {
+        panic!(
+            "no screenshot {name} ({error}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// On a machine without CJK fonts the report's Chinese still reads: Chromium renders it
+/// with fontconfig set to Latin fonts only, and the screenshot is the same as on a
+/// machine with CJK fonts — while the same page without its embedded font differs
+/// between the two (there its Chinese is empty boxes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_html_report_carries_its_cjk_font_and_reads_the_same_without_cjk_fonts() {
+    let required = std::env::var("JIANZHEN_REQUIRE_BROWSER").is_ok_and(|value| value == "1");
+    let browser = find_browser();
+    let font = jianzhen_coordinator::font::find_font();
+    let (Some(browser), Some(font)) = (browser.clone(), font.clone()) else {
+        assert!(
+            !required,
+            "needs Chromium and a CJK font: apt-get install chromium fonts-noto-cjk (browser {browser:?}, font {font:?})"
+        );
+        skipped(
+            "report_html::the_html_report_carries_its_cjk_font_and_reads_the_same_without_cjk_fonts",
+            "Chromium or a CJK font (fonts-noto-cjk) not found",
+        );
+        return;
+    };
+    let latin_dirs: Vec<PathBuf> = [
+        "/usr/share/fonts/truetype/dejavu",
+        "/usr/share/fonts/truetype/liberation",
+        "/usr/share/fonts/dejavu",
+        "/usr/share/fonts/liberation",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .filter(|dir| dir.is_dir())
+    .collect();
+    assert!(
+        !latin_dirs.is_empty(),
+        "no Latin font folder (Debian: fonts-dejavu-core or fonts-liberation, which chromium pulls in)"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ceval_dir = dir.path().join("ceval");
+    write_ceval(&ceval_dir, &[("law", 4), ("logic", 3)]).expect("fixture");
+    let server = jianzhen_testkit::start(Script::new("我认为正确答案是B。")).await;
+    let spec = format!(
+        "name = \"鉴真字体测试\"\n[[suites]]\nname = \"ceval\"\ndata = \"{}\"\n[[endpoints]]\nname = \"模型甲\"\nbase_url = \"{}\"\nmodel = \"m\"\n",
+        ceval_dir.display(),
+        server.base_url()
+    );
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "font").await, 1).await;
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    cluster.shutdown().await;
+    let html = report_text(&files, "report.html");
+    let start = html
+        .find("@font-face")
+        .unwrap_or_else(|| panic!("report.html embeds {} as a font", font.path.display()));
+    let end = start + html[start..].find('}').expect("end of the rule") + 1;
+    assert!(html[start..end].contains("data:font/otf;base64,"));
+    assert!(
+        html.len() < 2_000_000,
+        "a subset, not the whole font: {} bytes",
+        html.len()
+    );
+    let with_font = dir.path().join("with-font.html");
+    std::fs::write(&with_font, &html).expect("write page");
+    // The same page with its font rule taken out: what a reader saw before.
+    let without_font = dir.path().join("without-font.html");
+    std::fs::write(&without_font, format!("{}{}", &html[..start], &html[end..]))
+        .expect("write page");
+
+    // The "machine with CJK fonts" has the same Latin fonts plus only the font the
+    // report embedded, so the two differ in CJK coverage alone.
+    let cjk_dir = dir.path().join("cjk-fonts");
+    std::fs::create_dir_all(&cjk_dir).expect("cjk dir");
+    std::os::unix::fs::symlink(
+        &font.path,
+        cjk_dir.join(font.path.file_name().expect("font file name")),
+    )
+    .expect("link the font");
+    let latin_conf = dir.path().join("latin.conf");
+    let cjk_conf = dir.path().join("cjk.conf");
+    fontconfig(&latin_conf, &latin_dirs, &dir.path().join("fc-latin"));
+    let mut all_dirs = latin_dirs.clone();
+    all_dirs.push(cjk_dir);
+    fontconfig(&cjk_conf, &all_dirs, &dir.path().join("fc-cjk"));
+    if let Ok(listed) = Command::new("fc-list")
+        .env("FONTCONFIG_FILE", &latin_conf)
+        .args([":lang=zh", "file"])
+        .output()
+    {
+        assert!(
+            listed.stdout.is_empty(),
+            "the Latin-only configuration has CJK fonts: {}",
+            String::from_utf8_lossy(&listed.stdout)
+        );
+    }
+
+    let work = dir.path();
+    let without_on_latin =
+        screenshot_with_fonts(&browser, work, "without-latin", &latin_conf, &without_font);
+    let without_on_cjk =
+        screenshot_with_fonts(&browser, work, "without-cjk", &cjk_conf, &without_font);
+    let with_on_latin =
+        screenshot_with_fonts(&browser, work, "with-latin", &latin_conf, &with_font);
+    let with_on_cjk = screenshot_with_fonts(&browser, work, "with-cjk", &cjk_conf, &with_font);
+    let artifact = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(artifact.join("report-no-cjk-fonts.png"), &with_on_latin)
+        .expect("keep the screenshot");
+    std::fs::write(
+        artifact.join("report-no-cjk-fonts-no-embedded-font.png"),
+        &without_on_latin,
+    )
+    .expect("keep the screenshot");
+    assert_ne!(
+        without_on_latin, without_on_cjk,
+        "the configurations differ in CJK fonts: without an embedded font the page must look different"
+    );
+    assert_ne!(
+        with_on_latin, without_on_latin,
+        "on a machine without CJK fonts, the embedded font changes what the page shows"
+    );
+    assert_eq!(
+        with_on_latin,
+        with_on_cjk,
+        "with its embedded font the page reads the same with or without CJK fonts installed (screenshots in {})",
+        artifact.display()
+    );
 }

@@ -285,7 +285,9 @@ async fn run_shard(
     // (the others wait for its verdict): a failed check fails them without a request. Per
     // lease, so a `jianzhen retry` after the server is fixed checks again.
     let echo_check: Arc<OnceCell<EchoCheck>> = Arc::new(OnceCell::new());
-    tracing::debug!(shard_id = %lease.shard_id, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "running shard");
+    // One line per shard at info: what an operator reads in a worker's log.
+    let started = std::time::Instant::now();
+    tracing::info!(worker_id = %config.worker_id, run_id = %lease.run_id, shard_id = %lease.shard_id, endpoint = %endpoint.name, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "shard leased");
     // The judge model, for items graded by one: its own key, concurrency and rate.
     let judge = lease.judge.clone().map(|endpoint| {
         Arc::new(Judge {
@@ -445,7 +447,7 @@ async fn run_shard(
         .await;
     match completed {
         Ok(response) => {
-            tracing::debug!(shard_id = %lease.shard_id, reported, done = response.get_ref().done, "shard completed")
+            tracing::info!(worker_id = %config.worker_id, run_id = %lease.run_id, shard_id = %lease.shard_id, endpoint = %endpoint.name, items = reported, seconds = format_args!("{:.1}", started.elapsed().as_secs_f64()), done = response.get_ref().done, "shard completed")
         }
         Err(status) => {
             tracing::warn!(shard_id = %lease.shard_id, message = status.message(), "completing the shard failed; its lease will expire and the coordinator will check it")

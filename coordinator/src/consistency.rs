@@ -1,0 +1,210 @@
+//! Consistency between repeats: how many items got a different answer when asked again.
+//!
+//! Temperature 0 does not make an endpoint deterministic. A server batching requests
+//! across parallel slots (llama.cpp's `-np`, vLLM, SGLang) sums floating-point values in
+//! an order that depends on what else is in the batch, so a close call between two
+//! options can flip from one request to the next; vendor APIs add load balancing over
+//! replicas and silent model updates. A run with `repeats > 1` measures this instead of
+//! hiding it: for every item answered in at least two repeats, the report says whether
+//! all its answers agree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::html::escape;
+use crate::report::percent;
+use crate::store::ScoredRow;
+
+/// How consistent one endpoint was on one suite over the repeats of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatConsistency {
+    pub endpoint: String,
+    pub suite: String,
+    /// Repeats per item in the run (the most any item has).
+    pub repeats: u32,
+    /// Items answered (without an API error) in at least two repeats.
+    pub items: u64,
+    /// Of those, items whose answers differ between repeats.
+    pub changed_answer: u64,
+    /// Of those, items scored correct in one repeat and not in another.
+    pub changed_outcome: u64,
+}
+
+impl RepeatConsistency {
+    /// Share of compared items whose answer changed, in `[0, 1]`.
+    pub fn changed_share(&self) -> f64 {
+        if self.items == 0 {
+            return f64::NAN;
+        }
+        self.changed_answer as f64 / self.items as f64
+    }
+}
+
+/// What counts as "the answer" of a row: the extracted answer, or the outcome when none
+/// could be extracted (an unextractable answer differs from a letter).
+fn answer_of(row: &ScoredRow) -> String {
+    match &row.extracted {
+        Some(extracted) => format!("answer:{extracted}"),
+        None => format!("outcome:{}", row.outcome),
+    }
+}
+
+/// Consistency per (endpoint, suite), for runs whose items were asked more than once;
+/// empty when every item was asked once.
+pub fn repeat_consistency(rows: &[ScoredRow]) -> Vec<RepeatConsistency> {
+    // (endpoint, suite) -> item -> (repeat, answer, correct)
+    type Answers<'a> = BTreeMap<&'a str, Vec<(u32, String, bool)>>;
+    let mut by_item: BTreeMap<(&str, &str), Answers<'_>> = BTreeMap::new();
+    for row in rows.iter().filter(|row| row.outcome != "api_error") {
+        by_item
+            .entry((row.endpoint.as_str(), row.suite.as_str()))
+            .or_default()
+            .entry(row.item_id.as_str())
+            .or_default()
+            .push((row.repeat, answer_of(row), row.outcome == "correct"));
+    }
+    let repeats = rows.iter().map(|row| row.repeat + 1).max().unwrap_or(0);
+    if repeats < 2 {
+        return Vec::new();
+    }
+    by_item
+        .into_iter()
+        .map(|((endpoint, suite), items)| {
+            let mut consistency = RepeatConsistency {
+                endpoint: endpoint.to_string(),
+                suite: suite.to_string(),
+                repeats,
+                items: 0,
+                changed_answer: 0,
+                changed_outcome: 0,
+            };
+            for answers in items.values().filter(|answers| answers.len() >= 2) {
+                consistency.items += 1;
+                let first = &answers[0];
+                consistency.changed_answer +=
+                    u64::from(answers.iter().any(|answer| answer.1 != first.1));
+                consistency.changed_outcome +=
+                    u64::from(answers.iter().any(|answer| answer.2 != first.2));
+            }
+            consistency
+        })
+        .collect()
+}
+
+const EXPLANATION: &str = "Items answered in at least two repeats (API errors left out), and how many got a different answer (the extracted answer, or unextractable) or a different score between repeats. Temperature 0 is not deterministic on most servers: batching across parallel requests changes the order of floating-point sums, so close calls flip (see docs/reports.md). Scores are means over all repeats.";
+
+/// The `## Consistency between repeats` section of `report.md`; nothing for a run with
+/// one repeat.
+pub fn markdown_section(md: &mut String, rows: &[ScoredRow]) {
+    let consistency = repeat_consistency(rows);
+    if consistency.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "\n## Consistency between repeats\n");
+    let _ = writeln!(md, "{EXPLANATION}\n");
+    let _ = writeln!(
+        md,
+        "| endpoint | suite | repeats | items compared | answer changed | % | score changed |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
+    for row in &consistency {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            row.endpoint,
+            row.suite,
+            row.repeats,
+            row.items,
+            row.changed_answer,
+            percent(row.changed_share()),
+            row.changed_outcome
+        );
+    }
+}
+
+/// The same section for `report.html`.
+pub fn html_section(page: &mut String, rows: &[ScoredRow]) {
+    let consistency = repeat_consistency(rows);
+    if consistency.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        page,
+        "<h2 id=\"consistency\">Consistency between repeats</h2>\n<p class=\"note\">{}</p>",
+        escape(EXPLANATION)
+    );
+    let _ = writeln!(
+        page,
+        "<table id=\"consistency-table\"><thead><tr><th>endpoint</th><th>suite</th><th>repeats</th><th>items compared</th><th>answer changed</th><th>%</th><th>score changed</th></tr></thead><tbody>"
+    );
+    for row in &consistency {
+        let _ = writeln!(
+            page,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\" data-metric=\"answer_changed\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(&row.endpoint),
+            escape(&row.suite),
+            row.repeats,
+            row.items,
+            row.changed_answer,
+            percent(row.changed_share()),
+            row.changed_outcome
+        );
+    }
+    let _ = writeln!(page, "</tbody></table>");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(item: &str, repeat: u32, extracted: Option<&str>, outcome: &str) -> ScoredRow {
+        ScoredRow {
+            item_id: item.into(),
+            repeat,
+            extracted: extracted.map(str::to_string),
+            ..ScoredRow::example("m", "law", outcome)
+        }
+    }
+
+    #[test]
+    fn items_whose_answer_changed_between_repeats_are_counted() {
+        let rows = vec![
+            // Same answer twice.
+            answered("a", 0, Some("B"), "correct"),
+            answered("a", 1, Some("B"), "correct"),
+            // A different wrong answer: the answer changed, the score did not.
+            answered("b", 0, Some("C"), "wrong"),
+            answered("b", 1, Some("D"), "wrong"),
+            // Right, then unreadable: both changed.
+            answered("c", 0, Some("A"), "correct"),
+            answered("c", 1, None, "unextractable"),
+            // Only one repeat answered: not compared.
+            answered("d", 0, Some("A"), "correct"),
+            answered("d", 1, None, "api_error"),
+        ];
+        let consistency = repeat_consistency(&rows);
+        assert_eq!(
+            consistency,
+            [RepeatConsistency {
+                endpoint: "m".into(),
+                suite: rows[0].suite.clone(),
+                repeats: 2,
+                items: 3,
+                changed_answer: 2,
+                changed_outcome: 1,
+            }]
+        );
+        let mut md = String::new();
+        markdown_section(&mut md, &rows);
+        assert!(md.contains("| m | ceval | 2 | 3 | 2 | 66.7 | 1 |"), "{md}");
+    }
+
+    #[test]
+    fn a_run_with_one_repeat_has_no_section() {
+        let rows = vec![answered("a", 0, Some("B"), "correct")];
+        assert!(repeat_consistency(&rows).is_empty());
+        let mut md = String::new();
+        markdown_section(&mut md, &rows);
+        assert!(md.is_empty());
+    }
+}
