@@ -285,6 +285,15 @@ struct CoordinatorArgs {
     /// coordinator nobody else can reach; every status line says so.
     #[arg(long)]
     insecure: bool,
+    /// Most items (suite items × endpoints × repeats) in one run of a vendor token.
+    #[arg(long, default_value_t = 200_000)]
+    vendor_max_items: u64,
+    /// Most runs of one vendor not yet complete.
+    #[arg(long, default_value_t = 4)]
+    vendor_max_runs: u64,
+    /// Most repeats in a vendor's run.
+    #[arg(long, default_value_t = 5)]
+    vendor_max_repeats: u32,
 }
 
 #[derive(Args)]
@@ -987,6 +996,11 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
             .transpose()?,
         secrets,
         insecure: args.insecure,
+        vendor_quota: jianzhen_coordinator::controller::VendorQuota {
+            max_items_per_run: args.vendor_max_items,
+            max_runs_in_flight: args.vendor_max_runs,
+            max_repeats: args.vendor_max_repeats,
+        },
         ..CoordinatorConfig::default()
     };
     let shown_store = jianzhen_coordinator::store::redact_url(&args.store);

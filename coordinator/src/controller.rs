@@ -47,6 +47,28 @@ pub struct CoordinatorConfig {
     pub secrets: Option<crate::secrets::SecretBox>,
     /// Started with `--insecure`: every status says so.
     pub insecure: bool,
+    /// What one vendor token may ask for.
+    pub vendor_quota: VendorQuota,
+}
+
+/// Per-vendor limits: a vendor is evaluated, it does not get the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VendorQuota {
+    /// Items of one run (suite items × endpoints × repeats).
+    pub max_items_per_run: u64,
+    /// Runs of the vendor not yet complete.
+    pub max_runs_in_flight: u64,
+    pub max_repeats: u32,
+}
+
+impl Default for VendorQuota {
+    fn default() -> Self {
+        VendorQuota {
+            max_items_per_run: 200_000,
+            max_runs_in_flight: 4,
+            max_repeats: 5,
+        }
+    }
 }
 
 impl Default for CoordinatorConfig {
@@ -58,6 +80,7 @@ impl Default for CoordinatorConfig {
             progress_timeout: None,
             secrets: None,
             insecure: false,
+            vendor_quota: VendorQuota::default(),
         }
     }
 }
@@ -147,6 +170,7 @@ impl Controller {
         &self,
         spec: RunSpec,
         tenant: &crate::auth::Tenant,
+        max_items: u64,
     ) -> Result<Submitted, CoordinatorError> {
         let owner = tenant.to_stored();
         let mut canonical = spec.to_toml()?;
@@ -167,12 +191,12 @@ impl Controller {
             let planned = suite_items
                 .saturating_mul(loading_spec.endpoints.len() as u64)
                 .saturating_mul(u64::from(loading_spec.repeats));
-            if planned > crate::spec::MAX_PLANNED_ITEMS {
+            let limit = max_items.min(crate::spec::MAX_PLANNED_ITEMS);
+            if planned > limit {
                 return Err(CoordinatorError::InvalidSpec {
                     origin: "submitted spec".to_string(),
                     problem: format!(
-                        "the run would plan {planned} items (suite items × endpoints × repeats); at most {} are accepted: split it into several runs",
-                        crate::spec::MAX_PLANNED_ITEMS
+                        "the run would plan {planned} items (suite items × endpoints × repeats); at most {limit} are accepted for this token: split it into several runs, or limit_per_subject"
                     ),
                 });
             }
@@ -423,6 +447,7 @@ impl Controller {
             // A worker we forgot (after a restart or a long pause) is welcome back.
             leases.register(worker_id, now);
         }
+        leases.note_asked(worker_id, now);
         for pending in self.store.pending_shards(500).await? {
             let shard = ShardRef {
                 run_id: pending.run_id.clone(),

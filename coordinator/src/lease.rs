@@ -74,6 +74,9 @@ pub struct ExpiredLease {
 pub struct LeaseTable {
     heartbeat_ttl: Duration,
     workers: HashMap<String, Instant>,
+    /// When each worker last asked for work: a registered worker that never asks (or a
+    /// flood of made-up worker ids) must not dilute the shares of the ones that work.
+    asked: HashMap<String, Instant>,
     leases: HashMap<ShardRef, Lease>,
     /// Shards whose items call the run's judge model, learned when their items are first
     /// loaded, so that a spent judge budget skips them without loading them again.
@@ -85,6 +88,7 @@ impl LeaseTable {
         LeaseTable {
             heartbeat_ttl,
             workers: HashMap::new(),
+            asked: HashMap::new(),
             leases: HashMap::new(),
             judged_shards: HashSet::new(),
         }
@@ -123,6 +127,30 @@ impl LeaseTable {
             .count()
     }
 
+    /// Records that a worker asked for a lease.
+    pub fn note_asked(&mut self, worker_id: &str, now: Instant) {
+        self.asked.insert(worker_id.to_string(), now);
+    }
+
+    /// The live workers that hold a lease or asked for one within a heartbeat TTL: the
+    /// ones budgets are split over.
+    pub fn working_workers(&self, now: Instant) -> usize {
+        self.workers
+            .iter()
+            .filter(|(_, last_seen)| {
+                now.saturating_duration_since(**last_seen) <= self.heartbeat_ttl
+            })
+            .filter(|(worker_id, _)| {
+                self.asked.get(*worker_id).is_some_and(|asked| {
+                    now.saturating_duration_since(*asked) <= self.heartbeat_ttl
+                }) || self
+                    .leases
+                    .values()
+                    .any(|lease| &lease.worker_id == *worker_id)
+            })
+            .count()
+    }
+
     pub fn is_leased(&self, shard: &ShardRef) -> bool {
         self.leases.contains_key(shard)
     }
@@ -153,7 +181,7 @@ impl LeaseTable {
         if remaining == 0 {
             return None;
         }
-        let workers = self.alive_workers(now).max(1) as u32;
+        let workers = self.working_workers(now).max(1) as u32;
         let even_share = max_concurrency.div_ceil(workers).max(1);
         Some(even_share.min(remaining))
     }
@@ -179,7 +207,7 @@ impl LeaseTable {
             .sum();
         let max_concurrency = max_concurrency.max(1);
         let remaining = max_concurrency.saturating_sub(granted);
-        let workers = self.alive_workers(now).max(1) as u32;
+        let workers = self.working_workers(now).max(1) as u32;
         let even_share = max_concurrency.div_ceil(workers).max(1);
         (remaining > 0).then(|| wanted.max(1).min(even_share).min(remaining))
     }
@@ -246,6 +274,7 @@ impl LeaseTable {
             .collect();
         for worker_id in &dead {
             self.workers.remove(worker_id);
+            self.asked.remove(worker_id);
         }
         self.leases.retain(|shard, lease| {
             let reason = if !self.workers.contains_key(&lease.worker_id) {
@@ -412,6 +441,7 @@ mod tests {
         // With two live workers, one lease takes at most half (rounded up) of a budget.
         table.register("w1", now);
         table.register("w2", now);
+        table.note_asked("w2", now);
         assert_eq!(table.judge_share("fresh-run", 4, 4, now), Some(2));
     }
 
@@ -421,6 +451,7 @@ mod tests {
         let now = Instant::now();
         for worker in ["w1", "w2", "w3", "w4"] {
             table.register(worker, now);
+            table.note_asked(worker, now);
         }
         let mut granted = 0;
         for (index, worker) in ["w1", "w2", "w3", "w4"].iter().enumerate() {
@@ -436,5 +467,23 @@ mod tests {
         assert!(table.concurrency_share(&endpoint(), 3, now).is_none());
         assert!(table.release(&shard("s0"), 1, "w1"));
         assert_eq!(table.concurrency_share(&endpoint(), 3, now), Some(1));
+    }
+
+    #[tokio::test]
+    async fn workers_that_never_ask_for_work_do_not_dilute_the_shares() {
+        let mut table = LeaseTable::new(TTL);
+        let now = Instant::now();
+        table.register("real", now);
+        table.note_asked("real", now);
+        for index in 0..50 {
+            table.register(&format!("fake-{index}"), now);
+        }
+        assert_eq!(table.alive_workers(now), 51);
+        assert_eq!(table.working_workers(now), 1);
+        assert_eq!(table.concurrency_share(&endpoint(), 8, now), Some(8));
+        // A second worker that asks halves the share.
+        table.register("second", now);
+        table.note_asked("second", now);
+        assert_eq!(table.concurrency_share(&endpoint(), 8, now), Some(4));
     }
 }

@@ -71,6 +71,10 @@ struct Secure {
 
 impl Secure {
     fn start(client_ca: bool) -> Secure {
+        Self::start_with(client_ca, &[])
+    }
+
+    fn start_with(client_ca: bool, extra: &[&str]) -> Secure {
         let dir = tempfile::tempdir().expect("temp dir");
         let pki = make_pki("jianzhen");
         let write = |name: &str, text: &str| {
@@ -107,6 +111,7 @@ impl Secure {
         if client_ca {
             command.arg("--client-ca").arg(&ca_file);
         }
+        command.args(extra);
         let mut child = command.spawn().expect("start the coordinator");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
@@ -1284,4 +1289,96 @@ async fn judged_items_go_only_to_workers_trusted_with_gold() {
         judge.user_template.contains("鲁迅"),
         "the judge prompt carries the gold"
     );
+}
+
+/// A vendor token gets a quota: items per run, runs in flight, repeats.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vendor_quotas_hold() {
+    let secure = Secure::start_with(
+        false,
+        &[
+            "--vendor-max-items",
+            "8",
+            "--vendor-max-runs",
+            "1",
+            "--vendor-max-repeats",
+            "2",
+        ],
+    );
+    let admin = secure.token("admin", "ops", &[]);
+    let acme = secure.token("vendor", "acme", &[]);
+    let data = secure.dir.path().join("ceval");
+    write_ceval(&data, &[("law", 6)]).expect("fixture");
+    let server = jianzhen_testkit::start(Script::new("A")).await;
+    succeeded(
+        &secure.cli(
+            &admin,
+            &[
+                "publish",
+                "small",
+                "--suite",
+                "ceval",
+                "--data",
+                data.to_str().expect("utf-8"),
+            ],
+            None,
+        ),
+        "publish",
+    );
+    succeeded(
+        &secure.cli(
+            &acme,
+            &[
+                "endpoint",
+                "add",
+                "--name",
+                "e",
+                "--url",
+                &server.base_url(),
+                "--model",
+                "m",
+            ],
+            None,
+        ),
+        "endpoint add",
+    );
+    let mut client = secure.client(&acme).await;
+    let spec = |repeats: u32| {
+        format!(
+            "name = \"q\"\nrepeats = {repeats}\n[[suites]]\nname = \"small\"\n[[endpoints]]\nname = \"e\"\n"
+        )
+    };
+    let refused = client
+        .submit_run(v1::SubmitRunRequest { spec_toml: spec(3) })
+        .await
+        .expect_err("repeats over the quota");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    assert!(refused.message().contains("at most 2"), "{refused:?}");
+    // 6 items × 2 repeats = 12 > 8.
+    let refused = client
+        .submit_run(v1::SubmitRunRequest { spec_toml: spec(2) })
+        .await
+        .expect_err("items over the quota");
+    assert!(refused.message().contains("at most 8"), "{refused:?}");
+    // One run in flight (no worker runs it), then the next is refused.
+    client
+        .submit_run(v1::SubmitRunRequest { spec_toml: spec(1) })
+        .await
+        .expect("within the quota");
+    let refused = client
+        .submit_run(v1::SubmitRunRequest {
+            spec_toml: spec(1).replace("name = \"q\"", "name = \"q2\""),
+        })
+        .await
+        .expect_err("runs in flight over the quota");
+    assert!(refused.message().contains("in flight"), "{refused:?}");
+    // The lab's admin has no vendor quota.
+    let mut admin_client = secure.client(&admin).await;
+    admin_client
+        .submit_run(v1::SubmitRunRequest {
+            spec_toml: run_spec("lab", &[("ceval", &data, 0)], &server.base_url(), 2, 10)
+                .replace("shard_size = 10", "shard_size = 10\nrepeats = 3"),
+        })
+        .await
+        .expect("the lab is not a vendor");
 }

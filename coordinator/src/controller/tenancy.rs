@@ -193,7 +193,13 @@ impl Controller {
         }
         let spec = self.resolve_spec(principal, spec).await?;
         let tenant = principal.tenant();
-        let submitted = self.submit_resolved(spec, &tenant).await?;
+        let max_items = if principal.role == Role::Vendor {
+            self.check_vendor_quota(&tenant, &spec).await?;
+            self.config.vendor_quota.max_items_per_run
+        } else {
+            u64::MAX
+        };
+        let submitted = self.submit_resolved(spec, &tenant, max_items).await?;
         record_audit(
             &self.store,
             &principal.name,
@@ -202,6 +208,39 @@ impl Controller {
         )
         .await;
         Ok(submitted)
+    }
+
+    /// A vendor's repeats and runs in flight within its quota (items are checked when
+    /// the run is planned).
+    async fn check_vendor_quota(
+        &self,
+        tenant: &Tenant,
+        spec: &RunSpec,
+    ) -> Result<(), CoordinatorError> {
+        let quota = self.config.vendor_quota;
+        if spec.repeats > quota.max_repeats {
+            return Err(AuthError::Forbidden(format!(
+                "a vendor's run may repeat items at most {} times (repeats = {}); ask the operator for more",
+                quota.max_repeats, spec.repeats
+            ))
+            .into());
+        }
+        let owner = tenant.to_stored();
+        let in_flight = self
+            .store
+            .list_runs()
+            .await?
+            .iter()
+            .filter(|run| run.owner == owner && run.state != crate::store::RUN_COMPLETE)
+            .count() as u64;
+        if in_flight >= quota.max_runs_in_flight {
+            return Err(AuthError::Forbidden(format!(
+                "{in_flight} of this vendor's runs are not complete; at most {} may be in flight: wait for one (`jianzhen status`)",
+                quota.max_runs_in_flight
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// Fills in published suites (a suite without `data`) and registered endpoints (an
