@@ -246,6 +246,15 @@ pub struct RunRecord {
     pub owner: String,
 }
 
+/// See [`Store::result_coverage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResultCoverage {
+    pub planned: u64,
+    pub stored: u64,
+    pub missing: u64,
+    pub unplanned: u64,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunCounts {
     pub total_items: u64,
@@ -1234,32 +1243,33 @@ impl Store {
             .collect()
     }
 
-    /// How many results are stored for each (endpoint, item, repeat) of a run; used by
-    /// tests and `status` to prove that nothing was counted twice.
+    /// How a run's planned items are covered by stored results: (items planned, results
+    /// stored, planned items without a result, results for no planned item). A run whose
+    /// every item was stored exactly once has `planned == stored` and no gap either way.
     ///
     /// # Errors
     /// Database errors.
-    pub async fn result_multiplicity(
-        &self,
-        run_id: &str,
-    ) -> Result<Vec<(String, String, u32, u64)>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT endpoint, item_key, repeat_index, COUNT(*) AS n FROM results WHERE run_id = $1
-             GROUP BY endpoint, item_key, repeat_index ORDER BY endpoint, item_key, repeat_index",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.try_get("endpoint")?,
-                    row.try_get("item_key")?,
-                    as_u32(row.try_get("repeat_index")?),
-                    as_u64(row.try_get("n")?),
-                ))
-            })
-            .collect()
+    pub async fn result_coverage(&self, run_id: &str) -> Result<ResultCoverage, sqlx::Error> {
+        let count = |sql: &'static str| async move {
+            let row = sqlx::query(sql).bind(run_id).fetch_one(&self.pool).await?;
+            Ok::<u64, sqlx::Error>(as_u64(row.try_get("n")?))
+        };
+        Ok(ResultCoverage {
+            planned: count("SELECT COUNT(*) AS n FROM items WHERE run_id = $1").await?,
+            stored: count("SELECT COUNT(*) AS n FROM results WHERE run_id = $1").await?,
+            missing: count(
+                "SELECT COUNT(*) AS n FROM items i WHERE i.run_id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM results r WHERE r.run_id = i.run_id AND r.endpoint = i.endpoint
+                      AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index)",
+            )
+            .await?,
+            unplanned: count(
+                "SELECT COUNT(*) AS n FROM results r WHERE r.run_id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM items i WHERE i.run_id = r.run_id AND i.endpoint = r.endpoint
+                      AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index)",
+            )
+            .await?,
+        })
     }
 }
 

@@ -197,6 +197,9 @@ pub struct Counters {
     /// The `Authorization` header of every request that had one (tests check which keys
     /// reached the endpoint, and which never did).
     authorizations: Mutex<Vec<String>>,
+    /// The last user message of every chat request, in arrival order: how many times each
+    /// item was asked (the exactly-once checks count them).
+    chat_questions: Mutex<Vec<String>>,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     timeline: Mutex<Timeline>,
@@ -302,6 +305,15 @@ impl ScriptedServer {
 
     pub fn mean_in_flight(&self) -> f64 {
         self.counters.mean_in_flight()
+    }
+
+    /// How many chat requests asked a question containing `needle` (an item's marker).
+    pub fn chat_requests_containing(&self, needle: &str) -> usize {
+        self.counters.chat_questions.lock().map_or(0, |seen| {
+            seen.iter()
+                .filter(|question| question.contains(needle))
+                .count()
+        })
     }
 
     /// The `Authorization` headers received, in arrival order.
@@ -736,6 +748,9 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
         .and_then(|message| message["content"].as_str())
         .unwrap_or_default()
         .to_string();
+    if let Ok(mut seen) = state.counters.chat_questions.lock() {
+        seen.push(question.clone());
+    }
     let contents = messages
         .iter()
         .filter_map(|message| message["content"].as_str());

@@ -86,15 +86,37 @@ async fn a_run_over_ceval_and_cmmlu_fixtures_scores_exactly_as_scripted() {
         "{report_md}"
     );
 
-    // Every item is stored once; resubmitting finds the work done and calls nothing.
-    let multiplicity = cluster
+    // Every item was asked exactly as often as scripted — once, or max_attempts (2) times
+    // for a server error — and stored exactly once; resubmitting calls nothing.
+    let coverage = cluster
         .controller
         .store()
-        .result_multiplicity(&run_id)
+        .result_coverage(&run_id)
         .await
-        .expect("multiplicity");
-    assert_eq!(multiplicity.len(), planned.len());
-    assert!(multiplicity.iter().all(|(_, _, _, count)| *count == 1));
+        .expect("coverage");
+    let total = planned.len() as u64;
+    assert_eq!(
+        coverage,
+        jianzhen_coordinator::store::ResultCoverage {
+            planned: total,
+            stored: total,
+            missing: 0,
+            unplanned: 0
+        }
+    );
+    for entry in &planned {
+        let expected = if matches!(entry.reply, Reply::HttpError(_)) {
+            2
+        } else {
+            1
+        };
+        assert_eq!(
+            server.chat_requests_containing(&entry.needle),
+            expected,
+            "requests for {}",
+            entry.needle
+        );
+    }
     let requests_before = server.requests();
     let again = cluster
         .controller

@@ -898,4 +898,22 @@ mod tests {
         assert!(backoff(3) >= Duration::from_millis(2000));
         assert!(backoff(20) <= Duration::from_secs(30));
     }
+
+    #[test]
+    fn error_snippets_keep_no_credentials() {
+        let body = r#"{"Code":"Success","AccessKeyId":"AKIAIOSFODNN7EXAMPLE","SecretAccessKey":"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY","Token":"sk-live-abc123"}"#;
+        let kept = snippet(body);
+        for secret in ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "sk-live-abc123"] {
+            assert!(!kept.contains(secret), "{kept}");
+        }
+        assert!(
+            kept.contains("AccessKeyId") && kept.contains("[redacted]"),
+            "{kept}"
+        );
+        assert_eq!(
+            scrub_secrets("HTTP 500 from model: overloaded"),
+            "HTTP 500 from model: overloaded"
+        );
+        assert!(snippet(&"x".repeat(1000)).chars().count() <= BODY_SNIPPET_CHARS + 1);
+    }
 }
