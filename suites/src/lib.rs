@@ -21,12 +21,15 @@
 //!   scoring rules; a parallel API beside [`load`], run through [`tasks`].
 //! - [`tasks`]: the `formats` suites as runnable suites: data layouts and splits, prompt
 //!   templates, and grading of multi-answer, span, numeric, free-text and label replies.
+//! - [`left_out`]: records that cannot become items, left out visibly (or refused under
+//!   `--strict`), counted per file and subject.
 //! - [`error`]: the crate's error type.
 
 pub mod error;
 pub mod extract;
 pub mod formats;
 pub mod item;
+pub mod left_out;
 pub mod load;
 pub mod outcome;
 pub mod spec;
@@ -38,5 +41,6 @@ mod test_fixtures;
 
 pub use error::SuiteError;
 pub use item::{McItem, SourceLocation, SuiteName};
+pub use left_out::{Intake, LeftOut, RecordPolicy};
 pub use spec::{SuiteSpec, load_spec_file, load_with_spec};
 pub use template::ScoringMode;
