@@ -56,7 +56,7 @@ enum Command {
     Data(crate::data_fetch::DataCommand),
     /// Re-score a finished run's stored answers with the current answer extraction; no
     /// endpoint is called. Then `jianzhen report` shows the new scores.
-    Rescore(RetryArgs),
+    Rescore(RescoreArgs),
     /// Save an endpoint's provenance evidence from a run as a fingerprint profile (JSON),
     /// to compare later endpoints with (`--reference`).
     Fingerprint(FingerprintArgs),
@@ -116,6 +116,17 @@ struct RunArgs {
     /// lm-eval `multiple_choice` and OpenCompass PPL; llama.cpp's server cannot).
     #[arg(long)]
     scoring: Option<String>,
+    /// Refuse the data at the first record that cannot become an item (empty answer,
+    /// empty option, answer outside the options), instead of leaving it out and naming
+    /// it in the report.
+    #[arg(long)]
+    strict: bool,
+    /// Read generated answers as the template's source framework does (`opencompass`)
+    /// or with a named peer extractor (`opencompass_first_capital`,
+    /// `opencompass_first_option`, `gaokao_bench`) instead of Jianzhen's cascade
+    /// (`jianzhen`, the default). The report shows both readings either way.
+    #[arg(long)]
+    extractor: Option<String>,
     /// A judge model (OpenAI-compatible base URL) for suites graded by one (simpleqa):
     /// every answer is sent to it with the suite's published judge prompt.
     #[arg(long, requires = "judge_model")]
@@ -233,6 +244,19 @@ struct RetryArgs {
 }
 
 #[derive(Args)]
+struct RescoreArgs {
+    run: String,
+    /// Read the answers with this extractor from now on: `jianzhen` (Jianzhen's cascade),
+    /// `opencompass` (each suite's template's own post-processor) or a peer extractor's
+    /// name (`opencompass_first_capital`, `opencompass_first_option`, `gaokao_bench`);
+    /// recorded in the manifest. Without it, each suite keeps its extractor.
+    #[arg(long)]
+    extractor: Option<String>,
+    #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]
+    coordinator: String,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     run: String,
     #[arg(long)]
@@ -340,6 +364,8 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             limit_per_subject: args.limit_per_subject,
             spread: args.spread,
             scoring: args.scoring.clone(),
+            strict: args.strict,
+            extractor: args.extractor.clone(),
         }],
         endpoints: vec![EndpointSpec {
             name: endpoint_name,
@@ -664,6 +690,20 @@ async fn write_report(
             .take_while(|line| line.starts_with('|'))
             .collect();
         println!("{}", table.join("\n"));
+        // A hidden split has no scores: say what will be submitted instead.
+        let hidden: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("## Hidden test split"))
+            .skip(1)
+            .take_while(|line| !line.starts_with("## "))
+            .filter(|line| line.starts_with('|'))
+            .collect();
+        if !hidden.is_empty() {
+            println!(
+                "no accuracy for a hidden split; predictions for the leaderboard:\n{}",
+                hidden.join("\n")
+            );
+        }
         // Failed requests say why here, not only in the store: a wrong key or an
         // endpoint that cannot serve the scoring mode fails every item the same way.
         let api_errors: Vec<&str> = text
@@ -782,8 +822,19 @@ fn status_line(status: &v1::RunStatus) -> String {
             )
         })
         .collect();
+    let left_out: u64 = status.left_out.iter().map(|count| count.records).sum();
+    let left_out = if left_out == 0 {
+        String::new()
+    } else {
+        let files: Vec<String> = status
+            .left_out
+            .iter()
+            .map(|count| format!("{} {} {}", count.suite, count.file, count.records))
+            .collect();
+        format!("  left out {left_out} records ({})", files.join(", "))
+    };
     format!(
-        "{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}",
+        "{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}{left_out}",
         status.run_id,
         status.name,
         state,
@@ -827,11 +878,12 @@ async fn status(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
-async fn rescore(args: RetryArgs) -> Result<()> {
+async fn rescore(args: RescoreArgs) -> Result<()> {
     let mut client = connect(&args.coordinator).await?;
     let response = client
         .rescore_run(v1::RescoreRunRequest {
             run_id: args.run.clone(),
+            extractor: args.extractor.clone().unwrap_or_default(),
         })
         .await
         .map_err(status_error)?

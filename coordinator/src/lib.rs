@@ -14,6 +14,8 @@
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
 //!   and paired tests, and the report files.
+//! - [`peer_compare`]: the replies read by Jianzhen and by the template's source
+//!   framework (OpenCompass's post-processors), set side by side in the report.
 //! - [`serve`]: run the gRPC server on a listener until shutdown.
 
 pub mod aggregate;
@@ -24,6 +26,7 @@ pub mod controller;
 pub mod error;
 pub mod html;
 pub mod lease;
+pub mod peer_compare;
 pub mod planner;
 pub mod report;
 pub mod service;

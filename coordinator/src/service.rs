@@ -178,9 +178,11 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         &self,
         request: Request<v1::RescoreRunRequest>,
     ) -> Result<Response<v1::RescoreRunResponse>, Status> {
+        let request = request.into_inner();
+        let extractor = Some(request.extractor.as_str()).filter(|name| !name.is_empty());
         let (checked, changed) = self
             .controller
-            .rescore_run(&request.into_inner().run_id)
+            .rescore_run_with(&request.run_id, extractor)
             .await?;
         Ok(Response::new(v1::RescoreRunResponse {
             checked,

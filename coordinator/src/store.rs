@@ -1118,6 +1118,41 @@ impl Store {
         transaction.commit().await
     }
 
+    /// Switches the answer reading of a run's generated single-letter items: for each
+    /// (suite, kind), items of the suite whose kind is `choice` or starts with
+    /// `peer_prefix` get `kind`; the run's manifest becomes `manifest_json`. One
+    /// transaction, so the kinds and the manifest never disagree.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn set_answer_reading(
+        &self,
+        run_id: &str,
+        kinds: &[(String, String)],
+        peer_prefix: &str,
+        manifest_json: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        for (suite, kind) in kinds {
+            sqlx::query(
+                "UPDATE items SET kind = $1
+                 WHERE run_id = $2 AND suite = $3 AND (kind = 'choice' OR kind LIKE $4)",
+            )
+            .bind(kind)
+            .bind(run_id)
+            .bind(suite)
+            .bind(format!("{peer_prefix}%"))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        sqlx::query("UPDATE runs SET manifest_json = $1 WHERE run_id = $2")
+            .bind(manifest_json)
+            .bind(run_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await
+    }
+
     /// Answers to the provenance probes of a run.
     ///
     /// # Errors

@@ -15,6 +15,8 @@
 //!   JSON multiple-choice set into [`McItem`]s; C-Eval and CMMLU ship as such specs.
 //! - [`extract`]: answer extraction from Chinese and English model output, and refusal
 //!   detection; checked against the regression corpus in `corpus/extraction.jsonl`.
+//! - [`peer`]: the answer readings of the frameworks whose templates are reproduced
+//!   (OpenCompass's post-processors), as named extractors, to score a run as they do.
 //! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
 //! - [`formats`]: loaders for more suites (GAOKAO-Bench, AGIEval, C3, CMRC2018, OCNLI,
 //!   FewCLUE, Chinese SimpleQA, CMATH) into a general [`formats::EvalItem`], with their
@@ -32,6 +34,7 @@ pub mod item;
 pub mod left_out;
 pub mod load;
 pub mod outcome;
+pub mod peer;
 pub mod spec;
 pub mod subjects;
 pub mod tasks;
