@@ -631,6 +631,19 @@ async fn follow_run(
         outcome_count(&status, "refused"),
         outcome_count(&status, "api_error"),
     );
+    // Hidden splits' replies are predictions, counted apart from any score.
+    if outcome_count(&status, "answered") > 0 {
+        eprintln!(
+            "{} answers to questions whose gold is withheld (hidden split): predictions for the benchmark's leaderboard, not scored",
+            outcome_count(&status, "answered")
+        );
+    }
+    let left_out: u64 = status.left_out.iter().map(|count| count.records).sum();
+    if left_out > 0 {
+        eprintln!(
+            "{left_out} records of the data files could not become items and were left out (report.md lists them; --strict refuses them instead)"
+        );
+    }
     if outcome_count(&status, "api_error") > 0 {
         eprintln!(
             "{} items ended in api_error (report.md lists their messages; `jianzhen report RUN --out DIR` writes one); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
@@ -689,7 +702,10 @@ async fn write_report(
             .skip_while(|line| !line.starts_with("| endpoint | suite | subjects"))
             .take_while(|line| line.starts_with('|'))
             .collect();
-        println!("{}", table.join("\n"));
+        // Only a header when every suite was a hidden split: nothing to show.
+        if table.len() > 2 {
+            println!("{}", table.join("\n"));
+        }
         // A hidden split has no scores: say what will be submitted instead.
         let hidden: Vec<&str> = text
             .lines()

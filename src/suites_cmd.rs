@@ -343,6 +343,7 @@ fn show(args: &ShowArgs) -> Result<()> {
             loaded.items.len(),
             loaded.fewshot_pool.values().map(Vec::len).sum::<usize>()
         );
+        print_left_out(&loaded.left_out);
         if let Some(first) = loaded.items.first() {
             let name = subject_info(suite, &first.subject)
                 .map_or(first.subject.as_str(), |info| info.chinese_name);
