@@ -1560,7 +1560,12 @@ fn prepare_declarative_suite(
         &split,
         &options,
     )?;
-    let extractor = answer_reading(suite_spec, &declarative.template_name(), scoring)?;
+    // The run spec's reading, else the suite spec's own.
+    let mut reading_spec = suite_spec.clone();
+    if reading_spec.extractor.is_none() {
+        reading_spec.extractor = declarative.extractor.clone();
+    }
+    let extractor = answer_reading(&reading_spec, &declarative.template_name(), scoring)?;
     Ok(PreparedSuite {
         scoring,
         template: declarative.template_name(),

@@ -150,5 +150,30 @@ async fn runs_are_read_by_jianzhen_and_by_the_template_s_framework() {
             .contains("has no OpenCompass text post-processor"),
         "{error}"
     );
+
+    // A suite spec names its reading too (a run spec's `extractor` would override it).
+    let spec_path = dir.path().join("ceval-like.toml");
+    write(
+        &spec_path,
+        &jianzhen_suites::spec::CEVAL_SPEC
+            .replacen(
+                "name = \"ceval\"",
+                "name = \"ceval-like\"\nextractor = \"opencompass\"",
+                1,
+            )
+            .replace("count = 5", "count = 0"),
+    );
+    let from_spec = submit_and_wait(
+        &cluster.controller,
+        &format!(
+            "name = \"reading-spec\"\n[[suites]]\nname = \"ceval-like\"\nspec = \"{}\"\ndata = \"{}\"\n[[endpoints]]\nname = \"scripted\"\nbase_url = \"{}\"\nmodel = \"scripted\"\ntimeout_secs = 10\n",
+            spec_path.display(),
+            data.display(),
+            server.base_url()
+        ),
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(correct(&cluster, &from_spec.run_id).await, 1);
     cluster.shutdown().await;
 }

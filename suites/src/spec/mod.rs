@@ -74,6 +74,11 @@ pub struct SuiteSpec {
     /// leaving it out and naming it (as `--strict` does for one run).
     #[serde(default)]
     pub strict: bool,
+    /// How a run reads generated answers unless its run spec says otherwise: `jianzhen`
+    /// (default), `opencompass` (the template's OpenCompass post-processor) or a peer
+    /// extractor's name ([`crate::peer`]); checked when a run is prepared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractor: Option<String>,
 }
 
 fn default_scoring() -> ScoringMode {
