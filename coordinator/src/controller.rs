@@ -1707,6 +1707,9 @@ fn answer_reading(
 fn resolve_extractor(name: Option<&str>, template: &str) -> Result<Option<PeerExtractor>, String> {
     match name {
         None | Some("jianzhen") => Ok(None),
+        Some("opencompass") if template == "agieval_gen_5c79b4" => Err(
+            "AGIEval's OpenCompass configuration reads its single-choice subsets with `opencompass_first_option_abcde` and its multi-answer ones with `opencompass_first_capital_multi`; run the subsets apart with `subjects` and name the one that applies (the report compares both readings per subset)".to_string(),
+        ),
         Some("opencompass") => peer_for_template(template).map(Some).ok_or_else(|| {
             format!(
                 "template `{template}` has no OpenCompass text post-processor reproduced here; name one of {} or use `jianzhen`",

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use jianzhen_suites::peer::{AnswerShape, PeerExtractor, peer_for_template};
+use jianzhen_suites::peer::{AnswerShape, PeerExtractor, peer_for};
 
 use crate::store::ScoredRow;
 
@@ -69,9 +69,15 @@ fn is_letters(text: &str) -> bool {
 }
 
 /// The peer's credit for `read` against `gold`, as its evaluator gives it: answers
-/// compared position by position (a list of another length earns nothing), and for a
-/// multi-select set half credit for a subset of the gold letters (GAOKAO-Bench's rule).
-fn peer_credit(shape: AnswerShape, gold: &[String], read: &[String]) -> f64 {
+/// compared position by position (a list of another length earns nothing), and, for
+/// GAOKAO-Bench's multi-select sets only, half credit for a subset of the gold letters
+/// (OpenCompass's `AccEvaluator`, used elsewhere, compares whole strings).
+fn peer_credit(
+    extractor: PeerExtractor,
+    shape: AnswerShape,
+    gold: &[String],
+    read: &[String],
+) -> f64 {
     if gold.len() != read.len() || gold.is_empty() {
         return 0.0;
     }
@@ -81,7 +87,8 @@ fn peer_credit(shape: AnswerShape, gold: &[String], read: &[String]) -> f64 {
         .map(|(gold, read)| {
             if gold == read {
                 1.0
-            } else if shape == AnswerShape::MultiSelect
+            } else if extractor == PeerExtractor::GaokaoBench
+                && shape == AnswerShape::MultiSelect
                 && read.chars().all(|letter| gold.contains(letter))
             {
                 0.5
@@ -114,7 +121,8 @@ fn peer_text(shape: AnswerShape, read: &[String]) -> String {
 /// The comparisons of a run: one per endpoint and generation-scored suite whose template
 /// has a peer reading (`manifest.suites[].template`), over the rows with letter golds.
 pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComparison> {
-    let mut peers: BTreeMap<String, PeerExtractor> = BTreeMap::new();
+    // Suite → its template, for suites scored from generated text.
+    let mut templates: BTreeMap<String, String> = BTreeMap::new();
     for suite in manifest["suites"].as_array().into_iter().flatten() {
         let generated = suite["scoring"]
             .as_str()
@@ -123,14 +131,17 @@ pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComp
             suite["suite"].as_str(),
             suite["template"].as_str(),
             generated,
-        ) && let Some(peer) = peer_for_template(template)
-        {
-            peers.insert(name.to_string(), peer);
+        ) {
+            templates.insert(name.to_string(), template.to_string());
         }
     }
-    let mut comparisons: BTreeMap<(String, String), PeerComparison> = BTreeMap::new();
+    let mut comparisons: BTreeMap<(String, String, PeerExtractor), PeerComparison> =
+        BTreeMap::new();
     for row in rows {
-        let Some(extractor) = peers.get(&row.suite).copied() else {
+        let Some(extractor) = templates
+            .get(&row.suite)
+            .and_then(|template| peer_for(template, &row.subject))
+        else {
             continue;
         };
         let Some((shape, gold)) = shape_of(&row.gold) else {
@@ -142,7 +153,7 @@ pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComp
             extractor.read(&row.response_text, shape)
         };
         let entry = comparisons
-            .entry((row.endpoint.clone(), row.suite.clone()))
+            .entry((row.endpoint.clone(), row.suite.clone(), extractor))
             .or_insert_with(|| PeerComparison {
                 endpoint: row.endpoint.clone(),
                 suite: row.suite.clone(),
@@ -157,7 +168,7 @@ pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComp
         entry.items += 1;
         entry.weight += row.weight;
         entry.jianzhen_points += row.credit * row.weight;
-        entry.peer_points += peer_credit(shape, &gold, &read) * row.weight;
+        entry.peer_points += peer_credit(extractor, shape, &gold, &read) * row.weight;
         let jianzhen = jianzhen_reading(row);
         let peer = peer_text(shape, &read);
         if jianzhen != peer {
@@ -323,6 +334,57 @@ mod tests {
     }
 
     #[test]
+    fn agieval_is_read_per_subset_as_its_configuration_says() {
+        let manifest = serde_json::json!({"suites": [
+            {"suite": "agieval", "template": "agieval_gen_5c79b4", "scoring": "gen: …"}
+        ]});
+        let in_subject =
+            |subject: &str, item: &str, gold: &str, reply: &str, extracted: &str, outcome: &str| {
+                ScoredRow {
+                    suite: "agieval".into(),
+                    subject: subject.into(),
+                    ..row(item, gold, reply, Some(extracted), outcome)
+                }
+            };
+        let rows = vec![
+            // first_option_postprocess(ABCDE): `答案是?\s?([ABCDE])` finds E.
+            in_subject("logiqa-zh", "l1", "E", "答案是E", "E", "correct"),
+            // first_capital_postprocess_multi: the first run of A-D, "AB", not the gold "B".
+            in_subject(
+                "jec-qa-kd",
+                "k1",
+                "B",
+                "AB两项中B正确，答案：B",
+                "B",
+                "correct",
+            ),
+            in_subject("gaokao-mathcloze", "c1", "3", "3", "3", "correct"),
+        ];
+        let comparisons = compare(&manifest, &rows);
+        let read: Vec<(&str, PeerExtractor, f64, usize)> = comparisons
+            .iter()
+            .map(|c| (c.suite.as_str(), c.extractor, c.peer_points, c.differ))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                (
+                    "agieval",
+                    PeerExtractor::OpencompassFirstOptionAbcde,
+                    1.0,
+                    0
+                ),
+                (
+                    "agieval",
+                    PeerExtractor::OpencompassFirstCapitalMulti,
+                    0.0,
+                    1
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn gaokao_sub_questions_and_multi_select_follow_its_evaluator() {
         assert_eq!(
             shape_of(r#"["B","C"]"#).map(|(shape, _)| shape),
@@ -334,18 +396,30 @@ mod tests {
         );
         assert_eq!(shape_of(r#"["北京"]"#), None);
         assert_eq!(shape_of("12"), None);
+        let gaokao = PeerExtractor::GaokaoBench;
+        // AGIEval's accuracy compares whole strings: a subset earns nothing.
+        let multi = PeerExtractor::OpencompassFirstCapitalMulti;
         let gold = ["AC".to_string()];
         assert_eq!(
-            peer_credit(AnswerShape::MultiSelect, &gold, &["A".into()]),
+            peer_credit(multi, AnswerShape::MultiSelect, &gold, &["A".into()]),
+            0.0
+        );
+        assert_eq!(
+            peer_credit(multi, AnswerShape::MultiSelect, &gold, &["AC".into()]),
+            1.0
+        );
+        assert_eq!(
+            peer_credit(gaokao, AnswerShape::MultiSelect, &gold, &["A".into()]),
             0.5
         );
         assert_eq!(
-            peer_credit(AnswerShape::MultiSelect, &gold, &["AD".into()]),
+            peer_credit(gaokao, AnswerShape::MultiSelect, &gold, &["AD".into()]),
             0.0
         );
         let sub = ["B".to_string(), "C".to_string()];
         assert_eq!(
             peer_credit(
+                gaokao,
                 AnswerShape::SubQuestions(2),
                 &sub,
                 &["B".into(), "D".into()]
@@ -353,7 +427,7 @@ mod tests {
             0.5
         );
         assert_eq!(
-            peer_credit(AnswerShape::SubQuestions(2), &sub, &["B".into()]),
+            peer_credit(gaokao, AnswerShape::SubQuestions(2), &sub, &["B".into()]),
             0.0
         );
         // No peer reading for templates without one, or for log-likelihood runs.

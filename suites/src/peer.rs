@@ -12,13 +12,19 @@
 //! |---|---|
 //! | `opencompass_first_capital` | `first_capital_postprocess`, `opencompass/utils/text_postprocessors.py` (open-compass/opencompass @ 014fb105): the first character for which Python's `str.isupper()` holds, else nothing |
 //! | `opencompass_first_option` | `first_option_postprocess(text, options='ABCD')`, same file: an ordered list of Chinese and English answer patterns, then the "cushion" patterns; the first pattern that matches gives the first option letter inside its match |
+//! | `opencompass_first_option_abcde` | the same with `options='ABCDE'` |
+//! | `opencompass_first_capital_multi` | `first_capital_postprocess_multi`, same file: the first run of `A`-`D` letters (`re.search(r'([A-D]+)')`) |
 //! | `gaokao_bench` | `GaokaoBenchEvaluator.do_predictions_postprocess`, `opencompass/datasets/GaokaoBench.py` (open-compass/opencompass @ 2de18782): single choice the last `A`-`D` of the reply; multi-select the `A`-`D` after `【答案】` (else in the last 10 characters, whitespace removed); sub-questions one letter after each `【答案】` when there are as many as sub-questions, else the first capital letters; seven-choose-five the first five `A`-`G` |
 //!
 //! Which template uses which is [`peer_for_template`]: OpenCompass's `ceval_gen_5f30c7`,
 //! `cmmlu_gen_c13365` and the CLUE generation configurations (`CLUE_C3_gen_8c358f`,
 //! `CLUE_ocnli_gen_c4cb6c`) name `first_capital_postprocess`; `ceval_zero_shot_gen_bd40ef`
 //! names `first_option_postprocess` with `ABCD`; `GaokaoBench_gen_5cfe9e` scores with
-//! `GaokaoBenchEvaluator`. lm-evaluation-harness's `ceval-valid` and `cmmlu` are
+//! `GaokaoBenchEvaluator`; `agieval_gen_5c79b4` (open-compass/opencompass @ 659c25b7)
+//! reads its single-choice subsets with `first_option_postprocess(options='ABCDE')` and
+//! `gaokao-physics`, `jec-qa-kd`, `jec-qa-ca` with `first_capital_postprocess_multi`
+//! (its cloze subsets with `AGIEvalEvaluator`, not reproduced), so its reading depends on
+//! the subject ([`peer_for`]). lm-evaluation-harness's `ceval-valid` and `cmmlu` are
 //! `multiple_choice` tasks: lm-eval reads no generated text for them (its reading is the
 //! log-likelihood argmax, Jianzhen's `loglik_echo`), so they have no peer text reading.
 
@@ -37,14 +43,20 @@ pub enum PeerExtractor {
     OpencompassFirstCapital,
     /// OpenCompass `first_option_postprocess` with options `ABCD`.
     OpencompassFirstOption,
+    /// OpenCompass `first_option_postprocess` with options `ABCDE` (AGIEval).
+    OpencompassFirstOptionAbcde,
+    /// OpenCompass `first_capital_postprocess_multi` (AGIEval's multi-answer subsets).
+    OpencompassFirstCapitalMulti,
     /// OpenCompass / GAOKAO-Bench `GaokaoBenchEvaluator`'s extraction.
     GaokaoBench,
 }
 
 impl PeerExtractor {
-    pub const ALL: [PeerExtractor; 3] = [
+    pub const ALL: [PeerExtractor; 5] = [
         PeerExtractor::OpencompassFirstCapital,
         PeerExtractor::OpencompassFirstOption,
+        PeerExtractor::OpencompassFirstOptionAbcde,
+        PeerExtractor::OpencompassFirstCapitalMulti,
         PeerExtractor::GaokaoBench,
     ];
 
@@ -52,6 +64,8 @@ impl PeerExtractor {
         match self {
             PeerExtractor::OpencompassFirstCapital => "opencompass_first_capital",
             PeerExtractor::OpencompassFirstOption => "opencompass_first_option",
+            PeerExtractor::OpencompassFirstOptionAbcde => "opencompass_first_option_abcde",
+            PeerExtractor::OpencompassFirstCapitalMulti => "opencompass_first_capital_multi",
             PeerExtractor::GaokaoBench => "gaokao_bench",
         }
     }
@@ -64,6 +78,12 @@ impl PeerExtractor {
             }
             PeerExtractor::OpencompassFirstOption => {
                 "OpenCompass first_option_postprocess, options ABCD (opencompass/utils/text_postprocessors.py)"
+            }
+            PeerExtractor::OpencompassFirstOptionAbcde => {
+                "OpenCompass first_option_postprocess, options ABCDE (opencompass/utils/text_postprocessors.py)"
+            }
+            PeerExtractor::OpencompassFirstCapitalMulti => {
+                "OpenCompass first_capital_postprocess_multi (opencompass/utils/text_postprocessors.py)"
             }
             PeerExtractor::GaokaoBench => {
                 "OpenCompass GaokaoBenchEvaluator (opencompass/datasets/GaokaoBench.py)"
@@ -82,6 +102,13 @@ impl PeerExtractor {
                 .map(String::from)
                 .into_iter()
                 .collect(),
+            (PeerExtractor::OpencompassFirstOptionAbcde, _) => first_option(reply, "ABCDE")
+                .map(String::from)
+                .into_iter()
+                .collect(),
+            (PeerExtractor::OpencompassFirstCapitalMulti, _) => {
+                first_capital_multi(reply).into_iter().collect()
+            }
             (PeerExtractor::GaokaoBench, shape) => gaokao_bench(reply, shape),
         }
     }
@@ -122,8 +149,23 @@ pub enum AnswerShape {
     FiveOutOfSeven,
 }
 
+/// The peer reading of the framework a template comes from for items of `subject`, when
+/// it has one that reads generated text (AGIEval's depends on the subset).
+pub fn peer_for(template: &str, subject: &str) -> Option<PeerExtractor> {
+    if template == "agieval_gen_5c79b4" {
+        return match subject {
+            "gaokao-physics" | "jec-qa-kd" | "jec-qa-ca" => {
+                Some(PeerExtractor::OpencompassFirstCapitalMulti)
+            }
+            "gaokao-mathcloze" => None,
+            _ => Some(PeerExtractor::OpencompassFirstOptionAbcde),
+        };
+    }
+    peer_for_template(template)
+}
+
 /// The peer reading of the framework a template comes from, when it has one that reads
-/// generated text.
+/// generated text and it is the same for every subject (not AGIEval's: [`peer_for`]).
 pub fn peer_for_template(template: &str) -> Option<PeerExtractor> {
     match template {
         "ceval_gen_5f30c7"
@@ -141,6 +183,16 @@ pub fn peer_for_template(template: &str) -> Option<PeerExtractor> {
 /// (`Ａ`, `Σ`), as Rust's `char::is_uppercase` is.
 fn first_capital(reply: &str) -> Option<char> {
     reply.chars().find(|character| character.is_uppercase())
+}
+
+/// `first_capital_postprocess_multi`: the first run of letters `A`-`D`.
+fn first_capital_multi(reply: &str) -> Option<String> {
+    let start = reply.find(|character: char| ('A'..='D').contains(&character))?;
+    let run: String = reply[start..]
+        .chars()
+        .take_while(|character| ('A'..='D').contains(character))
+        .collect();
+    Some(run)
 }
 
 /// `first_option_postprocess(text, options, cushion=True)`'s patterns, in its order, with
@@ -193,15 +245,17 @@ const FIRST_OPTION_PATTERNS: [&str; 43] = [
     r"[{o}]",
 ];
 
-/// The compiled patterns for options `ABCD`.
-fn first_option_patterns() -> &'static [Regex] {
-    static PATTERNS: OnceLock<Vec<Regex>> = OnceLock::new();
-    PATTERNS.get_or_init(|| {
+/// The compiled patterns for `options` (`ABCD` or `ABCDE`).
+fn first_option_patterns(options: &str) -> &'static [Regex] {
+    static ABCD: OnceLock<Vec<Regex>> = OnceLock::new();
+    static ABCDE: OnceLock<Vec<Regex>> = OnceLock::new();
+    let cell = if options == "ABCDE" { &ABCDE } else { &ABCD };
+    cell.get_or_init(|| {
         FIRST_OPTION_PATTERNS
             .iter()
             // Every pattern is a constant checked by the tests; one that failed to
             // compile would only be skipped.
-            .filter_map(|pattern| Regex::new(&pattern.replace("{o}", "ABCD")).ok())
+            .filter_map(|pattern| Regex::new(&pattern.replace("{o}", options)).ok())
             .collect()
     })
 }
@@ -209,7 +263,7 @@ fn first_option_patterns() -> &'static [Regex] {
 /// `first_option_postprocess`: the first pattern that matches anywhere (`re.search`)
 /// gives the first of `options` (in the options' order) that occurs in the whole match.
 fn first_option(reply: &str, options: &str) -> Option<char> {
-    first_option_patterns().iter().find_map(|pattern| {
+    first_option_patterns(options).iter().find_map(|pattern| {
         let matched = pattern.find(reply)?.as_str();
         options.chars().find(|option| matched.contains(*option))
     })
@@ -310,7 +364,20 @@ mod tests {
                 "{pattern} compiles"
             );
         }
-        assert_eq!(first_option_patterns().len(), FIRST_OPTION_PATTERNS.len());
+        assert_eq!(
+            first_option_patterns("ABCD").len(),
+            FIRST_OPTION_PATTERNS.len()
+        );
+        assert_eq!(
+            first_option_patterns("ABCDE").len(),
+            FIRST_OPTION_PATTERNS.len()
+        );
+        // AGIEval's five options: E is an answer there, not with ABCD.
+        assert_eq!(
+            PeerExtractor::OpencompassFirstOptionAbcde.read("答案是E", AnswerShape::Single),
+            ["E"]
+        );
+        assert_eq!(read("答案是E"), Vec::<String>::new());
         // `答案是?\s?([ABCD])` comes first, so the answer wins over earlier letters.
         assert_eq!(read("A和B都不对，答案是C"), ["C"]);
         assert_eq!(read("答案应该选 D"), ["D"]);
@@ -390,5 +457,26 @@ mod tests {
             Some(PeerExtractor::OpencompassFirstOption)
         );
         assert_eq!(peer_for_template("lmeval_cmmlu"), None);
+        assert_eq!(
+            peer_for("agieval_gen_5c79b4", "jec-qa-kd"),
+            Some(PeerExtractor::OpencompassFirstCapitalMulti)
+        );
+        assert_eq!(
+            peer_for("agieval_gen_5c79b4", "logiqa-zh"),
+            Some(PeerExtractor::OpencompassFirstOptionAbcde)
+        );
+        assert_eq!(peer_for("agieval_gen_5c79b4", "gaokao-mathcloze"), None);
+        assert_eq!(peer_for_template("agieval_gen_5c79b4"), None);
+    }
+
+    #[test]
+    fn first_capital_multi_is_the_first_run_of_a_to_d() {
+        let read = |reply: &str| {
+            PeerExtractor::OpencompassFirstCapitalMulti.read(reply, AnswerShape::MultiSelect)
+        };
+        assert_eq!(read("答案是：ACD，因为B错"), ["ACD"]);
+        // `[A-D]+` takes the run it finds first, even inside a word.
+        assert_eq!(read("DNS"), ["D"]);
+        assert_eq!(read("选EF"), Vec::<String>::new());
     }
 }
