@@ -402,3 +402,42 @@ fn subjects_come_from_a_list_field_with_pick() {
         "{error}"
     );
 }
+
+#[test]
+fn spec_csv_rows_of_the_wrong_width_and_json_non_objects_are_left_out() {
+    use jianzhen_suites::spec::builtin_spec;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "test/arts.csv",
+        ",Question,A,B,C,D,Answer\n0,问题,1,2,3,4,A\n1,问题,1,2,3\n2,问题,1,2,3,4,C\n",
+    );
+    let spec = builtin_spec(SuiteName::Cmmlu).expect("spec");
+    let options = SpecLoadOptions {
+        skip_fewshot: true,
+        ..SpecLoadOptions::default()
+    };
+    let load = load_with_spec_options(&spec, dir.path(), "test", &options).expect("loads");
+    assert_eq!(load.items.len(), 2);
+    assert_eq!(
+        load.left_out,
+        vec![left(
+            "test/arts.csv",
+            "line 3",
+            "arts",
+            "record has 5 columns but the header has 7"
+        )]
+    );
+
+    write(
+        dir.path(),
+        "xiezhi.json",
+        &XIEZHI_RECORDS.replacen("[\n", "[\n  \"不是对象\",\n", 1),
+    );
+    let spec = load_spec_str(XIEZHI_SPEC, "xiezhi.toml").expect("spec");
+    let load = load_with_spec_options(&spec, dir.path(), "test", &SpecLoadOptions::default())
+        .expect("loads");
+    assert_eq!(load.items.len(), 2);
+    assert_eq!(load.left_out[0].record, "[0]");
+    assert_eq!(load.left_out[0].reason, "expected a JSON object");
+}

@@ -283,6 +283,20 @@ fn load_split(
 struct Record {
     source: RecordSource,
     fields: Map<String, Value>,
+    /// What makes the record unreadable before its fields are looked at (a CSV row with
+    /// another number of cells than the header, a JSON entry that is not an object): it
+    /// is left out (or refused) like any other broken record.
+    problem: Option<String>,
+}
+
+impl Record {
+    fn new(source: RecordSource, fields: Map<String, Value>) -> Record {
+        Record {
+            source,
+            fields,
+            problem: None,
+        }
+    }
 }
 
 fn read_records(
@@ -296,7 +310,7 @@ fn read_records(
         DataFormat::Csv => read_csv(spec, path, &text),
         DataFormat::Jsonl => Ok(json::parse_lines(path, &text)?
             .into_iter()
-            .map(|(source, fields)| Record { source, fields })
+            .map(|(source, fields)| Record::new(source, fields))
             .collect()),
         DataFormat::Json => {
             let document = json::parse_document(path, &text)?;
@@ -307,17 +321,21 @@ fn read_records(
                     problem: "expected a JSON array of records (format = \"json\")".to_string(),
                 });
             };
-            values
+            Ok(values
                 .into_iter()
                 .enumerate()
                 .map(|(index, value)| {
                     let source = RecordSource::at_record(path, format!("[{index}]"));
                     match value {
-                        Value::Object(fields) => Ok(Record { source, fields }),
-                        _ => Err(source.malformed("expected a JSON object")),
+                        Value::Object(fields) => Record::new(source, fields),
+                        _ => Record {
+                            source,
+                            fields: Map::new(),
+                            problem: Some("expected a JSON object".to_string()),
+                        },
                     }
                 })
-                .collect()
+                .collect())
         }
     }
 }
@@ -359,11 +377,16 @@ fn read_csv(spec: &SuiteSpec, path: &Path, text: &str) -> Result<Vec<Record>, Su
         let line = record.position().map_or(0, csv::Position::line);
         let source = RecordSource::at_line(path, line);
         if record.len() != headers.len() {
-            return Err(source.malformed(format!(
-                "record has {} columns but the header has {}",
-                record.len(),
-                headers.len()
-            )));
+            records.push(Record {
+                source,
+                fields: Map::new(),
+                problem: Some(format!(
+                    "record has {} columns but the header has {}",
+                    record.len(),
+                    headers.len()
+                )),
+            });
+            continue;
         }
         let mut fields = Map::new();
         for (header, cell) in headers.iter().zip(record.iter()) {
@@ -372,7 +395,7 @@ fn read_csv(spec: &SuiteSpec, path: &Path, text: &str) -> Result<Vec<Record>, Su
                 .entry(header.clone())
                 .or_insert_with(|| Value::String(cell.to_string()));
         }
-        records.push(Record { source, fields });
+        records.push(Record::new(source, fields));
     }
     Ok(records)
 }
@@ -404,6 +427,9 @@ fn to_item(
     record: &Record,
 ) -> Result<McItem, SuiteError> {
     let source = &record.source;
+    if let Some(problem) = &record.problem {
+        return Err(source.malformed(problem.clone()));
+    }
     let fields = &spec.fields;
     let text_of = |field: &str| -> Result<Option<String>, SuiteError> {
         match record.fields.get(field) {
