@@ -18,8 +18,9 @@
 //!
 //! Which template uses which is [`peer_for_template`]: OpenCompass's `ceval_gen_5f30c7`,
 //! `cmmlu_gen_c13365` and the CLUE generation configurations (`CLUE_C3_gen_8c358f`,
-//! `CLUE_ocnli_gen_c4cb6c`) name `first_capital_postprocess`; `ceval_zero_shot_gen_bd40ef`
-//! names `first_option_postprocess` with `ABCD`; `GaokaoBench_gen_5cfe9e` scores with
+//! `CLUE_ocnli_gen_c4cb6c`, and the lettered `FewCLUE_*_gen_*`, whose `*_eval_cfg` set
+//! `pred_postprocessor=first_capital_postprocess`) name `first_capital_postprocess`;
+//! `ceval_zero_shot_gen_bd40ef` names `first_option_postprocess` with `ABCD`; `GaokaoBench_gen_5cfe9e` scores with
 //! `GaokaoBenchEvaluator`; `agieval_gen_5c79b4` (open-compass/opencompass @ 659c25b7)
 //! reads its single-choice subsets with `first_option_postprocess(options='ABCDE')` and
 //! `gaokao-physics`, `jec-qa-kd`, `jec-qa-ca` with `first_capital_postprocess_multi`
@@ -171,7 +172,14 @@ pub fn peer_for_template(template: &str) -> Option<PeerExtractor> {
         "ceval_gen_5f30c7"
         | "cmmlu_gen_c13365"
         | "clue_c3_gen_8c358f"
-        | "clue_ocnli_gen_c4cb6c" => Some(PeerExtractor::OpencompassFirstCapital),
+        | "clue_ocnli_gen_c4cb6c"
+        | "fewclue_tnews_gen_b90e4a"
+        | "fewclue_ocnli_fc_gen_f97a97"
+        | "fewclue_cluewsc_gen_c68933"
+        | "fewclue_csl_gen_28b223"
+        | "fewclue_bustm_gen_634f41"
+        | "fewclue_eprstmt_gen_740ea0"
+        | "fewclue_chid_gen_0a29a2" => Some(PeerExtractor::OpencompassFirstCapital),
         "ceval_zero_shot_gen_bd40ef" => Some(PeerExtractor::OpencompassFirstOption),
         "gaokao_gen_5cfe9e" => Some(PeerExtractor::GaokaoBench),
         _ => None,
@@ -457,6 +465,12 @@ mod tests {
             Some(PeerExtractor::OpencompassFirstOption)
         );
         assert_eq!(peer_for_template("lmeval_cmmlu"), None);
+        assert_eq!(
+            peer_for_template("fewclue_bustm_gen_634f41"),
+            Some(PeerExtractor::OpencompassFirstCapital)
+        );
+        // iflytek and csldcp are Jianzhen's own templates, answered by label name.
+        assert_eq!(peer_for_template("jianzhen_iflytek_labels_v1"), None);
         assert_eq!(
             peer_for("agieval_gen_5c79b4", "jec-qa-kd"),
             Some(PeerExtractor::OpencompassFirstCapitalMulti)
