@@ -380,7 +380,7 @@ fn print_left_out(records: &[LeftOut]) {
         return;
     }
     println!(
-        "records left out: {} (they cannot become items; --strict refuses them instead)",
+        "records left out: {} (they cannot become items, or the suite's own rules leave them out; --strict refuses the former instead)",
         records.len()
     );
     for ((file, subject), count) in left_out::counts(records) {

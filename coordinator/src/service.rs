@@ -187,7 +187,10 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         Ok(Response::new(v1::RescoreRunResponse {
             checked,
             changed,
-            extractor: jianzhen_suites::extract::EXTRACTOR_VERSION.to_string(),
+            // The reading now in effect: the one asked for, or this build's cascade.
+            extractor: extractor
+                .unwrap_or(jianzhen_suites::extract::EXTRACTOR_VERSION)
+                .to_string(),
         }))
     }
 
