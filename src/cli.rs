@@ -594,7 +594,12 @@ async fn follow_run(
             })
             .collect();
         bar.set_message(format!(
-            "correct {}  wrong {}  unextractable {}  truncated {}  refused {}  errors {}  workers {}{throttling}",
+            "{}correct {}  wrong {}  unextractable {}  truncated {}  refused {}  errors {}  workers {}{throttling}",
+            // Predictions of a hidden split are counted apart from any score.
+            match outcome_count(&status, "answered") {
+                0 => String::new(),
+                answered => format!("answered (hidden split) {answered}  "),
+            },
             outcome_count(&status, "correct"),
             outcome_count(&status, "wrong"),
             outcome_count(&status, "unextractable"),

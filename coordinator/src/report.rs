@@ -64,6 +64,7 @@ pub fn render(
 ) -> Result<Vec<ReportFile>, CoordinatorError> {
     // Items of a split whose answers the benchmark withholds have no gold: their replies
     // are predictions for its leaderboard, kept out of every score.
+    let all_rows = rows;
     let (hidden_rows, scored_rows): (Vec<ScoredRow>, Vec<ScoredRow>) =
         rows.iter().cloned().partition(|row| row.gold.is_empty());
     let rows = scored_rows.as_slice();
@@ -121,7 +122,8 @@ pub fn render(
         },
         ReportFile {
             name: "results.parquet".to_string(),
-            content: aggregate::results_parquet(rows)?,
+            // Every item with its prompt and raw reply, hidden-split predictions included.
+            content: aggregate::results_parquet(all_rows)?,
         },
         ReportFile {
             name: "manifest.json".to_string(),
