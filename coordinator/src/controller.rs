@@ -13,7 +13,7 @@ use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
 use jianzhen_suites::left_out::RecordPolicy;
 use jianzhen_suites::load::load_suite_with;
 use jianzhen_suites::outcome::{Outcome, classify_choice, score_choice_reply};
-use jianzhen_suites::peer::{AnswerShape, PeerExtractor, peer_for_template};
+use jianzhen_suites::peer::{AnswerReading, AnswerShape, PeerExtractor, has_framework_reading};
 use jianzhen_suites::tasks::grade::{AnswerKind, grade_reply};
 use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::{SuiteName, template};
@@ -321,17 +321,22 @@ impl Controller {
             let reading = resolve_extractor(Some(name), &template).map_err(|problem| {
                 CoordinatorError::InvalidRequest(format!("suite {label}: {problem}"))
             })?;
-            suite["answer_reading"] = match reading {
-                Some(peer) => serde_json::Value::from(peer.as_str()),
-                None => serde_json::Value::Null,
-            };
-            if let Some(object) = suite.as_object_mut()
-                && reading.is_none()
-            {
-                object.remove("answer_reading");
+            match (reading, suite.as_object_mut()) {
+                (Some(reading), _) => {
+                    suite["answer_reading"] = serde_json::Value::from(reading.name(&template));
+                }
+                (None, Some(object)) => {
+                    object.remove("answer_reading");
+                }
+                (None, None) => {}
             }
-            let kind = reading.map_or_else(|| "choice".to_string(), planner::peer_choice_kind);
-            kinds.push((label, kind));
+            // The reading may depend on the subject (AGIEval): one kind per subject.
+            for subject in self.store.suite_subjects(run_id, &label).await? {
+                let kind = reading
+                    .and_then(|reading| reading.for_subject(&template, &subject))
+                    .map_or_else(|| "choice".to_string(), planner::peer_choice_kind);
+                kinds.push((label.clone(), subject, kind));
+            }
         }
         let manifest_json = serde_json::to_string_pretty(&manifest)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
@@ -1682,7 +1687,7 @@ fn answer_reading(
     suite_spec: &crate::spec::SuiteSpec,
     template: &str,
     scoring: template::ScoringMode,
-) -> Result<Option<PeerExtractor>, CoordinatorError> {
+) -> Result<Option<AnswerReading>, CoordinatorError> {
     let origin = format!("suite {}", suite_spec.name);
     let reading =
         resolve_extractor(suite_spec.extractor.as_deref(), template).map_err(|problem| {
@@ -1702,21 +1707,22 @@ fn answer_reading(
     Ok(reading)
 }
 
-/// `jianzhen` (or none) → `None`; `opencompass` → `template`'s OpenCompass reading; a
-/// peer extractor's name → it. The error says what is known.
-fn resolve_extractor(name: Option<&str>, template: &str) -> Result<Option<PeerExtractor>, String> {
+/// `jianzhen` (or none) → `None`; `opencompass` → the reading of `template`'s framework
+/// (subject by subject for AGIEval); a peer extractor's name → it. The error says what is
+/// known.
+fn resolve_extractor(name: Option<&str>, template: &str) -> Result<Option<AnswerReading>, String> {
     match name {
         None | Some("jianzhen") => Ok(None),
-        Some("opencompass") if template == "agieval_gen_5c79b4" => Err(
-            "AGIEval's OpenCompass configuration reads its single-choice subsets with `opencompass_first_option_abcde` and its multi-answer ones with `opencompass_first_capital_multi`; run the subsets apart with `subjects` and name the one that applies (the report compares both readings per subset)".to_string(),
-        ),
-        Some("opencompass") => peer_for_template(template).map(Some).ok_or_else(|| {
-            format!(
-                "template `{template}` has no OpenCompass text post-processor reproduced here; name one of {} or use `jianzhen`",
-                PeerExtractor::ALL.map(PeerExtractor::as_str).join(", ")
-            )
-        }),
-        Some(name) => name.parse().map(Some),
+        Some("opencompass") if has_framework_reading(template) => {
+            Ok(Some(AnswerReading::Framework))
+        }
+        Some("opencompass") => Err(format!(
+            "template `{template}` has no OpenCompass text post-processor reproduced here; name one of {} or use `jianzhen`",
+            PeerExtractor::ALL.map(PeerExtractor::as_str).join(", ")
+        )),
+        Some(name) => name
+            .parse()
+            .map(|extractor| Some(AnswerReading::Named(extractor))),
     }
 }
 

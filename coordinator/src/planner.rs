@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use jianzhen_suites::formats::EvalItem;
 use jianzhen_suites::left_out::LeftOut;
 use jianzhen_suites::load::DataFileDigest;
-use jianzhen_suites::peer::PeerExtractor;
+use jianzhen_suites::peer::{AnswerReading, PeerExtractor};
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::tasks::{self, TaskSuite};
@@ -59,7 +59,7 @@ pub struct PreparedSuite {
     pub left_out: Vec<LeftOut>,
     /// A peer reading of generated single-letter answers instead of Jianzhen's cascade
     /// (`--extractor`); `None` reads them with Jianzhen's.
-    pub extractor: Option<PeerExtractor>,
+    pub extractor: Option<AnswerReading>,
 }
 
 impl PreparedSuite {
@@ -548,9 +548,11 @@ pub fn plan(
                 });
         }
 
-        if let Some(extractor) = prepared.extractor {
+        if let Some(reading) = prepared.extractor {
             for item in rendered_by_subject.values_mut().flatten() {
-                if item.kind == "choice" {
+                if item.kind == "choice"
+                    && let Some(extractor) = reading.for_subject(&prepared.template, &item.subject)
+                {
                     item.kind = peer_choice_kind(extractor);
                 }
             }
@@ -581,7 +583,7 @@ pub fn plan(
             predictions_file: hidden.then(|| predictions_file_name(&label)),
             answer_reading: prepared
                 .extractor
-                .map(|extractor| extractor.as_str().to_string()),
+                .map(|reading| reading.name(&prepared.template)),
         });
 
         for endpoint in &spec.endpoints {

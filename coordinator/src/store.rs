@@ -1118,8 +1118,27 @@ impl Store {
         transaction.commit().await
     }
 
+    /// The subjects of a run's suite, sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn suite_subjects(
+        &self,
+        run_id: &str,
+        suite: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT subject FROM items WHERE run_id = $1 AND suite = $2 ORDER BY subject",
+        )
+        .bind(run_id)
+        .bind(suite)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| row.try_get("subject")).collect()
+    }
+
     /// Switches the answer reading of a run's generated single-letter items: for each
-    /// (suite, kind), items of the suite whose kind is `choice` or starts with
+    /// (suite, subject, kind), items of them whose kind is `choice` or starts with
     /// `peer_prefix` get `kind`; the run's manifest becomes `manifest_json`. One
     /// transaction, so the kinds and the manifest never disagree.
     ///
@@ -1128,19 +1147,21 @@ impl Store {
     pub async fn set_answer_reading(
         &self,
         run_id: &str,
-        kinds: &[(String, String)],
+        kinds: &[(String, String, String)],
         peer_prefix: &str,
         manifest_json: &str,
     ) -> Result<(), sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
-        for (suite, kind) in kinds {
+        for (suite, subject, kind) in kinds {
             sqlx::query(
                 "UPDATE items SET kind = $1
-                 WHERE run_id = $2 AND suite = $3 AND (kind = 'choice' OR kind LIKE $4)",
+                 WHERE run_id = $2 AND suite = $3 AND subject = $4
+                   AND (kind = 'choice' OR kind LIKE $5)",
             )
             .bind(kind)
             .bind(run_id)
             .bind(suite)
+            .bind(subject)
             .bind(format!("{peer_prefix}%"))
             .execute(&mut *transaction)
             .await?;

@@ -137,6 +137,48 @@ impl FromStr for PeerExtractor {
     }
 }
 
+/// The answer reading a run asks for instead of Jianzhen's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerReading {
+    /// The reading of the framework the template comes from (`opencompass`), subject by
+    /// subject where it depends on the subject (AGIEval).
+    Framework,
+    /// One peer extractor for every item.
+    Named(PeerExtractor),
+}
+
+impl AnswerReading {
+    /// The extractor for items of `subject` rendered with `template`; `None` where the
+    /// framework has no text reading for them (AGIEval's cloze subset).
+    pub fn for_subject(self, template: &str, subject: &str) -> Option<PeerExtractor> {
+        match self {
+            AnswerReading::Named(extractor) => Some(extractor),
+            AnswerReading::Framework => peer_for(template, subject),
+        }
+    }
+
+    /// The name recorded in the manifest: the extractor, or for a framework reading the
+    /// template's extractor where it is one, else `opencompass (per subject)`.
+    pub fn name(self, template: &str) -> String {
+        match self {
+            AnswerReading::Named(extractor) => extractor.as_str().to_string(),
+            AnswerReading::Framework => peer_for_template(template).map_or_else(
+                || "opencompass (per subject)".to_string(),
+                |extractor| extractor.as_str().to_string(),
+            ),
+        }
+    }
+}
+
+/// Whether the framework `template` comes from reads generated text in a way reproduced
+/// here, for some subject at least.
+pub fn has_framework_reading(template: &str) -> bool {
+    peer_for_template(template).is_some() || template == AGIEVAL_TEMPLATE
+}
+
+/// The AGIEval template, whose OpenCompass reading depends on the subset.
+const AGIEVAL_TEMPLATE: &str = "agieval_gen_5c79b4";
+
 /// What shape of answer an item takes, as GAOKAO-Bench's question types say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerShape {
@@ -153,7 +195,7 @@ pub enum AnswerShape {
 /// The peer reading of the framework a template comes from for items of `subject`, when
 /// it has one that reads generated text (AGIEval's depends on the subset).
 pub fn peer_for(template: &str, subject: &str) -> Option<PeerExtractor> {
-    if template == "agieval_gen_5c79b4" {
+    if template == AGIEVAL_TEMPLATE {
         return match subject {
             "gaokao-physics" | "jec-qa-kd" | "jec-qa-ca" => {
                 Some(PeerExtractor::OpencompassFirstCapitalMulti)
@@ -481,6 +523,27 @@ mod tests {
         );
         assert_eq!(peer_for("agieval_gen_5c79b4", "gaokao-mathcloze"), None);
         assert_eq!(peer_for_template("agieval_gen_5c79b4"), None);
+        // `opencompass` reads AGIEval subset by subset.
+        assert!(has_framework_reading("agieval_gen_5c79b4"));
+        assert!(!has_framework_reading("lmeval_cmmlu"));
+        let framework = AnswerReading::Framework;
+        assert_eq!(
+            framework.for_subject("agieval_gen_5c79b4", "jec-qa-ca"),
+            Some(PeerExtractor::OpencompassFirstCapitalMulti)
+        );
+        assert_eq!(
+            framework.name("agieval_gen_5c79b4"),
+            "opencompass (per subject)"
+        );
+        assert_eq!(
+            framework.name("ceval_gen_5f30c7"),
+            "opencompass_first_capital"
+        );
+        let named = AnswerReading::Named(PeerExtractor::GaokaoBench);
+        assert_eq!(
+            named.for_subject("ceval_gen_5f30c7", "law"),
+            Some(PeerExtractor::GaokaoBench)
+        );
     }
 
     #[test]

@@ -177,3 +177,59 @@ async fn runs_are_read_by_jianzhen_and_by_the_template_s_framework() {
     assert_eq!(correct(&cluster, &from_spec.run_id).await, 1);
     cluster.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agieval_is_read_subset_by_subset_as_opencompass_configures_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("agieval");
+    write(
+        &data.join("logiqa-zh.jsonl"),
+        "{\"passage\": null, \"question\": \"逻辑甲？\", \"options\": [\"(A)一\", \"(B)二\", \"(C)三\", \"(D)四\", \"(E)五\"], \"label\": \"E\", \"answer\": null}\n",
+    );
+    write(
+        &data.join("jec-qa-kd.jsonl"),
+        "{\"passage\": null, \"question\": \"法律甲？\", \"options\": [\"(A)一\", \"(B)二\", \"(C)三\", \"(D)四\"], \"label\": \"B\", \"answer\": null}\n",
+    );
+    // first_option_postprocess(ABCDE) reads E; first_capital_postprocess_multi reads "AB".
+    let server = jianzhen_testkit::start(
+        Script::new("无法回答")
+            .rule("逻辑甲", "答案是E")
+            .rule("法律甲", "AB两项中只有B正确，答案是B"),
+    )
+    .await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 1).await;
+    let spec = format!(
+        "name = \"agieval-reading\"\n[[suites]]\nname = \"agieval\"\ndata = \"{}\"\nextractor = \"opencompass\"\n[[endpoints]]\nname = \"scripted\"\nbase_url = \"{}\"\nmodel = \"scripted\"\ntimeout_secs = 10\n",
+        data.display(),
+        server.base_url()
+    );
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    assert_eq!(correct(&cluster, &submitted.run_id).await, 1);
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&report_text(&files, "manifest.json")).expect("manifest");
+    assert_eq!(
+        manifest["suites"][0]["answer_reading"],
+        "opencompass (per subject)"
+    );
+    // Back to Jianzhen's reading, which reads B for the law question, and again per subset.
+    let (_, changed) = cluster
+        .controller
+        .rescore_run_with(&submitted.run_id, Some("jianzhen"))
+        .await
+        .expect("rescore");
+    assert_eq!(changed, 1);
+    assert_eq!(correct(&cluster, &submitted.run_id).await, 2);
+    let (_, changed) = cluster
+        .controller
+        .rescore_run_with(&submitted.run_id, Some("opencompass"))
+        .await
+        .expect("rescore");
+    assert_eq!(changed, 1);
+    assert_eq!(correct(&cluster, &submitted.run_id).await, 1);
+    cluster.shutdown().await;
+}
