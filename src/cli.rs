@@ -123,7 +123,8 @@ struct RunArgs {
     strict: bool,
     /// Read generated answers as the template's source framework does (`opencompass`)
     /// or with a named peer extractor (`opencompass_first_capital`,
-    /// `opencompass_first_option`, `gaokao_bench`) instead of Jianzhen's cascade
+    /// `opencompass_first_option`, `opencompass_first_option_abcde`,
+    /// `opencompass_first_capital_multi`, `gaokao_bench`) instead of Jianzhen's cascade
     /// (`jianzhen`, the default). The report shows both readings either way.
     #[arg(long)]
     extractor: Option<String>,
@@ -248,8 +249,10 @@ struct RescoreArgs {
     run: String,
     /// Read the answers with this extractor from now on: `jianzhen` (Jianzhen's cascade),
     /// `opencompass` (each suite's template's own post-processor) or a peer extractor's
-    /// name (`opencompass_first_capital`, `opencompass_first_option`, `gaokao_bench`);
-    /// recorded in the manifest. Without it, each suite keeps its extractor.
+    /// name (`opencompass_first_capital`, `opencompass_first_option`,
+    /// `opencompass_first_option_abcde`, `opencompass_first_capital_multi`,
+    /// `gaokao_bench`); recorded in the manifest. Without it, each suite keeps its
+    /// extractor.
     #[arg(long)]
     extractor: Option<String>,
     #[arg(long, env = "JIANZHEN_COORDINATOR", default_value = DEFAULT_COORDINATOR)]

@@ -84,7 +84,8 @@ pub struct SuiteSpec {
     pub strict: bool,
     /// How generated single-letter answers are read: `jianzhen` (default, Jianzhen's
     /// cascade), `opencompass` (the template's OpenCompass post-processor, as its
-    /// leaderboard reads them) or a peer extractor's name (`opencompass_first_capital`, …).
+    /// leaderboard reads them; AGIEval subset by subset) or a peer extractor's name
+    /// (`opencompass_first_capital`, …; see `jianzhen_suites::peer`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extractor: Option<String>,
 }
