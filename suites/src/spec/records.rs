@@ -5,9 +5,9 @@
 //! specs reproduce their items exactly: cell text is kept as published (CSV line endings
 //! normalised like Python's universal newlines), ids are `{subject}/{split}/{row id}`,
 //! items are sorted by subject and then file order, and any record that cannot be read
-//! exactly (missing field, empty option, answer that names no option, duplicate id) is an
-//! error naming the file and line (CSV, JSONL) or the record's position (JSON), never an
-//! item with a guessed answer.
+//! exactly (missing field, empty option, answer that names no option, duplicate id) is
+//! left out naming the file and line (CSV, JSONL) or the record's position (JSON), or
+//! refused so under `strict` — never an item with a guessed answer.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
