@@ -116,8 +116,9 @@ pub enum SuiteError {
     /// A file none of whose records could be read: the wrong format, or a spec naming
     /// the wrong fields, rather than a few broken records (which are left out).
     #[error(
-        "{}: none of the {left_out} records could be read (first: {first}); check that this \
-         is the suite's file format, or the spec's field names",
+        "{}: none of the {left_out} records could be read (first: {first}); the file as a \
+         whole does not fit (its format, a spec's field names, or a split whose answers are \
+         withheld): the first reason says which",
         path.display()
     )]
     NothingReadable {
