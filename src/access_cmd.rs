@@ -277,6 +277,8 @@ pub async fn publish(args: PublishArgs) -> Result<()> {
         limit_per_subject: args.limit_per_subject,
         spread: false,
         scoring: args.scoring.clone(),
+        strict: false,
+        extractor: None,
     };
     let suite_toml = toml::to_string(&suite).context("cannot write the suite table")?;
     let mut client = connect(&args.client).await?;

@@ -56,7 +56,7 @@ enum Command {
     Data(crate::data_fetch::DataCommand),
     /// Re-score a finished run's stored answers with the current answer extraction; no
     /// endpoint is called. Then `jianzhen report` shows the new scores.
-    Rescore(RetryArgs),
+    Rescore(RescoreArgs),
     /// Save an endpoint's provenance evidence from a run as a fingerprint profile (JSON),
     /// to compare later endpoints with (`--reference`).
     Fingerprint(FingerprintArgs),
@@ -182,6 +182,18 @@ struct RunArgs {
     /// lm-eval `multiple_choice` and OpenCompass PPL; llama.cpp's server cannot).
     #[arg(long)]
     scoring: Option<String>,
+    /// Refuse the data at the first record that cannot become an item (empty answer,
+    /// empty option, answer outside the options), instead of leaving it out and naming
+    /// it in the report.
+    #[arg(long)]
+    strict: bool,
+    /// Read generated answers as the template's source framework does (`opencompass`)
+    /// or with a named peer extractor (`opencompass_first_capital`,
+    /// `opencompass_first_option`, `opencompass_first_option_abcde`,
+    /// `opencompass_first_capital_multi`, `gaokao_bench`) instead of Jianzhen's cascade
+    /// (`jianzhen`, the default). The report shows both readings either way.
+    #[arg(long)]
+    extractor: Option<String>,
     /// A judge model (OpenAI-compatible base URL) for suites graded by one (simpleqa):
     /// every answer is sent to it with the suite's published judge prompt.
     #[arg(long, requires = "judge_model")]
@@ -340,6 +352,21 @@ struct RetryArgs {
 }
 
 #[derive(Args)]
+struct RescoreArgs {
+    run: String,
+    /// Read the answers with this extractor from now on: `jianzhen` (Jianzhen's cascade),
+    /// `opencompass` (each suite's template's own post-processor) or a peer extractor's
+    /// name (`opencompass_first_capital`, `opencompass_first_option`,
+    /// `opencompass_first_option_abcde`, `opencompass_first_capital_multi`,
+    /// `gaokao_bench`); recorded in the manifest. Without it, each suite keeps its
+    /// extractor.
+    #[arg(long)]
+    extractor: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
 struct ReportArgs {
     run: String,
     #[arg(long)]
@@ -454,6 +481,8 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             limit_per_subject: args.limit_per_subject,
             spread: args.spread,
             scoring: args.scoring.clone(),
+            strict: args.strict,
+            extractor: args.extractor.clone(),
         }],
         endpoints: vec![EndpointSpec {
             name: endpoint_name,
@@ -763,7 +792,12 @@ async fn follow_run(
             })
             .collect();
         bar.set_message(format!(
-            "correct {}  wrong {}  unextractable {}  truncated {}  refused {}  errors {}  workers {}{throttling}",
+            "{}correct {}  wrong {}  unextractable {}  truncated {}  refused {}  errors {}  workers {}{throttling}",
+            // Predictions of a hidden split are counted apart from any score.
+            match outcome_count(&status, "answered") {
+                0 => String::new(),
+                answered => format!("answered (hidden split) {answered}  "),
+            },
             outcome_count(&status, "correct"),
             outcome_count(&status, "wrong"),
             outcome_count(&status, "unextractable"),
@@ -814,6 +848,19 @@ async fn follow_run(
         outcome_count(&status, "refused"),
         outcome_count(&status, "api_error"),
     );
+    // Hidden splits' replies are predictions, counted apart from any score.
+    if outcome_count(&status, "answered") > 0 {
+        eprintln!(
+            "{} answers to questions whose gold is withheld (hidden split): predictions for the benchmark's leaderboard, not scored",
+            outcome_count(&status, "answered")
+        );
+    }
+    let left_out: u64 = status.left_out.iter().map(|count| count.records).sum();
+    if left_out > 0 {
+        eprintln!(
+            "{left_out} records of the data files could not become items and were left out (report.md lists them; --strict refuses them instead)"
+        );
+    }
     if outcome_count(&status, "api_error") > 0 {
         eprintln!(
             "{} items ended in api_error (report.md lists their messages; `jianzhen report RUN --out DIR` writes one); `jianzhen retry {}` (or `run ... --retry-errors`) asks them again",
@@ -881,8 +928,15 @@ fn read_references(paths: &[PathBuf]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// A name that stays inside the folder it is joined to: no separator, no `..`, not
-/// hidden, not absolute.
+/// A report file name that stays inside the folder it is joined to: a plain file name,
+/// or one folder and a file (`{endpoint}/ceval_submission.json` of a run with several
+/// endpoints); no `..`, nothing hidden, nothing absolute.
+fn is_safe_report_path(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    parts.len() <= 2 && parts.iter().all(|part| is_plain_file_name(part))
+}
+
+/// One path component: no separator, no `..`, not hidden.
 fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
@@ -910,14 +964,18 @@ async fn write_report(
         .into_inner();
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     for file in &report.files {
-        // The names come from the coordinator: only plain file names, written under --out.
-        if !is_plain_file_name(&file.name) {
+        // The names come from the coordinator: only names that stay under --out.
+        if !is_safe_report_path(&file.name) {
             bail!(
                 "the coordinator sent a report file named {:?}, which is not a plain file name; nothing of it was written (is the coordinator the one you meant?)",
                 file.name
             );
         }
         let path = out.join(&file.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
         std::fs::write(&path, &file.content)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
@@ -930,7 +988,24 @@ async fn write_report(
             .skip_while(|line| !line.starts_with("| endpoint | suite | subjects"))
             .take_while(|line| line.starts_with('|'))
             .collect();
-        println!("{}", table.join("\n"));
+        // Only a header when every suite was a hidden split: nothing to show.
+        if table.len() > 2 {
+            println!("{}", table.join("\n"));
+        }
+        // A hidden split has no scores: say what will be submitted instead.
+        let hidden: Vec<&str> = text
+            .lines()
+            .skip_while(|line| !line.starts_with("## Hidden test split"))
+            .skip(1)
+            .take_while(|line| !line.starts_with("## "))
+            .filter(|line| line.starts_with('|'))
+            .collect();
+        if !hidden.is_empty() {
+            println!(
+                "no accuracy for a hidden split; predictions for the leaderboard:\n{}",
+                hidden.join("\n")
+            );
+        }
         // Failed requests say why here, not only in the store: a wrong key or an
         // endpoint that cannot serve the scoring mode fails every item the same way.
         let api_errors: Vec<&str> = text
@@ -1122,8 +1197,19 @@ fn status_line(status: &v1::RunStatus) -> String {
     } else {
         ""
     };
+    let left_out: u64 = status.left_out.iter().map(|count| count.records).sum();
+    let left_out = if left_out == 0 {
+        String::new()
+    } else {
+        let files: Vec<String> = status
+            .left_out
+            .iter()
+            .map(|count| format!("{} {} {}", count.suite, count.file, count.records))
+            .collect();
+        format!("  left out {left_out} records ({})", files.join(", "))
+    };
     format!(
-        "{warning}{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}",
+        "{warning}{}  {}  {}  {}/{} items  shards {}/{} done, {} leased  workers {}  [{}]  {{{}}}{left_out}",
         status.run_id,
         status.name,
         state,
@@ -1171,11 +1257,12 @@ async fn status(args: StatusArgs) -> Result<()> {
     Ok(())
 }
 
-async fn rescore(args: RetryArgs) -> Result<()> {
+async fn rescore(args: RescoreArgs) -> Result<()> {
     let mut client = connect(&args.client).await?;
     let response = client
         .rescore_run(v1::RescoreRunRequest {
             run_id: args.run.clone(),
+            extractor: args.extractor.clone().unwrap_or_default(),
         })
         .await
         .map_err(status_error)?
@@ -1243,17 +1330,18 @@ async fn report(args: ReportArgs) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::is_plain_file_name;
+    use super::is_safe_report_path;
 
     #[test]
     fn report_files_from_a_coordinator_stay_under_out() {
-        for good in ["report.md", "results.parquet", "compare.csv"] {
-            assert!(is_plain_file_name(good), "{good}");
+        for good in ["report.md", "results.parquet", "qwen/ceval_submission.json"] {
+            assert!(is_safe_report_path(good), "{good}");
         }
         for bad in [
-            "../x", "/x", "a/b", "..", ".", ".bashrc", "", "a\\b", "x\0y",
+            "../x", "/x", "a/../b", "a/b/c", "..", ".", ".bashrc", "a/.x", "", "a/", "a\\b",
+            "x\0y",
         ] {
-            assert!(!is_plain_file_name(bad), "{bad:?}");
+            assert!(!is_safe_report_path(bad), "{bad:?}");
         }
     }
 }

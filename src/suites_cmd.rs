@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use jianzhen_suites::formats::{EvalItem, ItemKind};
-use jianzhen_suites::load::{DataFileDigest, load_suite};
+use jianzhen_suites::left_out::{self, LeftOut, RecordPolicy};
+use jianzhen_suites::load::{DataFileDigest, load_suite_with};
 use jianzhen_suites::spec::{
     SpecLoad, SpecLoadOptions, SuiteSpec, load_spec_file, load_with_spec_options,
 };
 use jianzhen_suites::subjects::{subject_info, subjects};
-use jianzhen_suites::tasks::{self, TaskSuite, load_task};
+use jianzhen_suites::tasks::{self, TaskSuite, load_task_with};
 use jianzhen_suites::template::{default_template, render_chat, template_hash, templates};
 use jianzhen_suites::{McItem, SuiteName};
 
@@ -38,6 +39,10 @@ pub struct ShowArgs {
     data: Option<PathBuf>,
     #[arg(long)]
     split: Option<String>,
+    /// Refuse the data at the first record that cannot become an item, as `run --strict`
+    /// does, instead of listing the records left out.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]
@@ -48,6 +53,10 @@ pub struct CheckArgs {
     data: PathBuf,
     #[arg(long)]
     split: Option<String>,
+    /// Refuse the data at the first record that cannot become an item, as `run --strict`
+    /// does, instead of listing the records left out.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(command: SuitesCommand) -> Result<()> {
@@ -124,8 +133,14 @@ fn kind_name(item: &EvalItem) -> &'static str {
 
 /// `suites show` / `suites check` for a task suite: counts by subject and kind, the
 /// files, and (with `preview`) the prompt of the first item.
-fn describe_task(suite: TaskSuite, data: &Path, split: &str, preview: bool) -> Result<()> {
-    let load = load_task(suite, data, split)
+fn describe_task(
+    suite: TaskSuite,
+    data: &Path,
+    split: &str,
+    preview: bool,
+    policy: RecordPolicy,
+) -> Result<()> {
+    let load = load_task_with(suite, data, split, policy)
         .with_context(|| format!("suite `{suite}` does not load from {}", data.display()))?;
     let template = tasks::prompts::default_template(suite);
     println!(
@@ -149,18 +164,12 @@ fn describe_task(suite: TaskSuite, data: &Path, split: &str, preview: bool) -> R
             .collect::<Vec<_>>()
             .join(", ")
     );
-    if !load.dropped.is_empty() {
-        println!(
-            "left out by the suite's rules (label `-`): {} records, e.g. {}",
-            load.dropped.len(),
-            load.dropped[0]
-        );
-    }
     for (subject, count) in &by_subject {
         println!("  {subject:<40} {count:>6}");
     }
     println!("files:");
     print_files(&load.files);
+    print_left_out(&load.left_out);
     if preview && let Some(first) = load.items.first() {
         let gold = tasks::prompts::item_gold(template, first)?;
         println!(
@@ -178,7 +187,7 @@ fn describe_task(suite: TaskSuite, data: &Path, split: &str, preview: bool) -> R
 
 /// `suites show SPEC.toml`: what a suite spec declares, and with data, counts and a
 /// prompt preview.
-fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>) -> Result<()> {
+fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>, strict: bool) -> Result<()> {
     let spec = load_spec_file(path)?;
     println!(
         "suite `{}` version {} (spec {}), template `{}` (hash {})",
@@ -192,7 +201,7 @@ fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>) -> Result<()
         println!("(give --data DIR to count items and preview a prompt)");
         return Ok(());
     };
-    let (split, load) = load_spec_data(&spec, path, data, split)?;
+    let (split, load) = load_spec_data(&spec, path, data, split, strict)?;
     let counts = count_by_subject(&load.items);
     println!(
         "split `{split}`: {} items in {} subjects",
@@ -200,6 +209,7 @@ fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>) -> Result<()
         counts.len()
     );
     print_spec_subjects(&spec, &counts);
+    print_left_out(&load.left_out);
     if let Some(first) = load.items.first() {
         println!("\nprompt of {} (0-shot):", first.id);
         for message in spec.render_chat(first, &[])? {
@@ -216,17 +226,21 @@ fn load_spec_data(
     path: &Path,
     data: &Path,
     split: Option<&str>,
+    strict: bool,
 ) -> Result<(String, SpecLoad)> {
     let split = split.map_or_else(|| spec.default_split().to_string(), str::to_string);
-    let load = load_with_spec_options(spec, data, &split, &SpecLoadOptions::default())
-        .with_context(|| {
-            format!(
-                "suite `{}` (spec {}) does not load from {}",
-                spec.name,
-                path.display(),
-                data.display()
-            )
-        })?;
+    let options = SpecLoadOptions {
+        strict,
+        ..SpecLoadOptions::default()
+    };
+    let load = load_with_spec_options(spec, data, &split, &options).with_context(|| {
+        format!(
+            "suite `{}` (spec {}) does not load from {}",
+            spec.name,
+            path.display(),
+            data.display()
+        )
+    })?;
     Ok((split, load))
 }
 
@@ -254,7 +268,12 @@ fn show(args: &ShowArgs) -> Result<()> {
         .extension()
         .is_some_and(|extension| extension == "toml")
     {
-        return show_spec(as_path, args.data.as_deref(), args.split.as_deref());
+        return show_spec(
+            as_path,
+            args.data.as_deref(),
+            args.split.as_deref(),
+            args.strict,
+        );
     }
     if let Ok(task) = args.name.parse::<TaskSuite>() {
         let split = args
@@ -272,7 +291,7 @@ fn show(args: &ShowArgs) -> Result<()> {
             println!("(give --data DIR to count items and preview a prompt)");
             return Ok(());
         };
-        return describe_task(task, data, &split, true);
+        return describe_task(task, data, &split, true, RecordPolicy::strict(args.strict));
     }
     let suite: SuiteName = args.name.parse()?;
     let split = args
@@ -280,7 +299,14 @@ fn show(args: &ShowArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| suite.default_split().to_string());
     let loaded = match &args.data {
-        Some(data) => Some(load_suite(suite, data, &split, &[], true)?),
+        Some(data) => Some(load_suite_with(
+            suite,
+            data,
+            &split,
+            &[],
+            true,
+            RecordPolicy::strict(args.strict),
+        )?),
         None => None,
     };
     let counts = loaded
@@ -317,6 +343,7 @@ fn show(args: &ShowArgs) -> Result<()> {
             loaded.items.len(),
             loaded.fewshot_pool.values().map(Vec::len).sum::<usize>()
         );
+        print_left_out(&loaded.left_out);
         if let Some(first) = loaded.items.first() {
             let name = subject_info(suite, &first.subject)
                 .map_or(first.subject.as_str(), |info| info.chinese_name);
@@ -345,6 +372,36 @@ fn print_files(files: &[DataFileDigest]) {
     }
 }
 
+/// The records left out, counted per file and subject and then one by one with their
+/// reasons; `--strict` turns the first into an error instead.
+fn print_left_out(records: &[LeftOut]) {
+    if records.is_empty() {
+        println!("records left out: none");
+        return;
+    }
+    println!(
+        "records left out: {} (they cannot become items, or the suite's own rules leave them out; --strict refuses the former instead)",
+        records.len()
+    );
+    for ((file, subject), count) in left_out::counts(records) {
+        let subject = if subject.is_empty() { "?" } else { &subject };
+        println!("  {file:<60} {subject:<30} {count:>6}");
+    }
+    for record in records.iter().take(LEFT_OUT_LISTED) {
+        println!("  - {}", record.describe());
+    }
+    if records.len() > LEFT_OUT_LISTED {
+        println!(
+            "  … and {} more (all are in a run's manifest.json)",
+            records.len() - LEFT_OUT_LISTED
+        );
+    }
+}
+
+/// Left-out records listed one by one; published files hold a handful, a wrong spec
+/// could leave out thousands.
+const LEFT_OUT_LISTED: usize = 100;
+
 fn check(args: &CheckArgs) -> Result<()> {
     let as_path = Path::new(&args.suite);
     if as_path
@@ -352,7 +409,13 @@ fn check(args: &CheckArgs) -> Result<()> {
         .is_some_and(|extension| extension == "toml")
     {
         let spec = load_spec_file(as_path)?;
-        let (split, load) = load_spec_data(&spec, as_path, &args.data, args.split.as_deref())?;
+        let (split, load) = load_spec_data(
+            &spec,
+            as_path,
+            &args.data,
+            args.split.as_deref(),
+            args.strict,
+        )?;
         let counts = count_by_subject(&load.items);
         println!(
             "suite `{}` version {} from {}: ok",
@@ -374,6 +437,7 @@ fn check(args: &CheckArgs) -> Result<()> {
         );
         println!("files:");
         print_files(&load.files);
+        print_left_out(&load.left_out);
         return Ok(());
     }
     if let Ok(task) = args.suite.parse::<TaskSuite>() {
@@ -381,7 +445,13 @@ fn check(args: &CheckArgs) -> Result<()> {
             .split
             .clone()
             .unwrap_or_else(|| task.default_split().to_string());
-        return describe_task(task, &args.data, &split, false);
+        return describe_task(
+            task,
+            &args.data,
+            &split,
+            false,
+            RecordPolicy::strict(args.strict),
+        );
     }
     let Ok(suite) = args.suite.parse::<SuiteName>() else {
         bail!(
@@ -394,8 +464,15 @@ fn check(args: &CheckArgs) -> Result<()> {
         .split
         .clone()
         .unwrap_or_else(|| suite.default_split().to_string());
-    let loaded = load_suite(suite, &args.data, &split, &[], true)
-        .with_context(|| format!("suite `{suite}` does not load from {}", args.data.display()))?;
+    let loaded = load_suite_with(
+        suite,
+        &args.data,
+        &split,
+        &[],
+        true,
+        RecordPolicy::strict(args.strict),
+    )
+    .with_context(|| format!("suite `{suite}` does not load from {}", args.data.display()))?;
     let counts = count_by_subject(&loaded.items);
     let unmapped: Vec<&&str> = counts
         .keys()
@@ -415,7 +492,7 @@ fn check(args: &CheckArgs) -> Result<()> {
     );
     if hidden > 0 {
         println!(
-            "note: {hidden} items have no gold answer (hidden split); runs need a split with answers"
+            "note: {hidden} items have no gold answer (hidden split): a run reports no accuracy for them and writes their predictions to {suite}_submission.json for the benchmark's leaderboard"
         );
     }
     if !unmapped.is_empty() {
@@ -423,5 +500,6 @@ fn check(args: &CheckArgs) -> Result<()> {
     }
     println!("files:");
     print_files(&loaded.files);
+    print_left_out(&loaded.left_out);
     Ok(())
 }

@@ -10,8 +10,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jianzhen_proto::v1;
 use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
-use jianzhen_suites::load::load_suite;
-use jianzhen_suites::outcome::{Outcome, score_choice_reply};
+use jianzhen_suites::left_out::RecordPolicy;
+use jianzhen_suites::load::load_suite_with;
+use jianzhen_suites::outcome::{Outcome, classify_choice, score_choice_reply};
+use jianzhen_suites::peer::{AnswerReading, AnswerShape, PeerExtractor, has_framework_reading};
 use jianzhen_suites::tasks::grade::{AnswerKind, grade_reply};
 use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::{SuiteName, template};
@@ -324,7 +326,26 @@ impl Controller {
     /// # Errors
     /// Unknown run; store errors.
     pub async fn rescore_run(&self, run_id: &str) -> Result<(u64, u64), CoordinatorError> {
+        self.rescore_run_with(run_id, None).await
+    }
+
+    /// [`Controller::rescore_run`], first switching every suite's generated single-letter
+    /// items to the answer reading `extractor` names (`jianzhen`, `opencompass` for each
+    /// template's own, or a peer extractor), recorded in the manifest
+    /// (`suites[].answer_reading`); `None` keeps each suite's reading.
+    ///
+    /// # Errors
+    /// Unknown run or extractor, `opencompass` for a suite whose template has no
+    /// OpenCompass text reading; store errors.
+    pub async fn rescore_run_with(
+        &self,
+        run_id: &str,
+        extractor: Option<&str>,
+    ) -> Result<(u64, u64), CoordinatorError> {
         self.spec_for(run_id).await?;
+        if let Some(name) = extractor {
+            self.switch_answer_reading(run_id, name).await?;
+        }
         let inputs = self.store.rescore_inputs(run_id).await?;
         let updates: Vec<ScoreUpdate> = inputs
             .iter()
@@ -358,6 +379,56 @@ impl Controller {
             "run re-scored"
         );
         Ok((inputs.len() as u64, updates.len() as u64))
+    }
+
+    /// Sets the answer reading of every generation-scored suite of the run to `name`, in
+    /// the items' kinds and the manifest.
+    async fn switch_answer_reading(
+        &self,
+        run_id: &str,
+        name: &str,
+    ) -> Result<(), CoordinatorError> {
+        let record = self.run_record(run_id).await?;
+        let mut manifest: serde_json::Value =
+            serde_json::from_str(&record.manifest_json).map_err(|error| {
+                CoordinatorError::Internal(format!("stored manifest of {run_id}: {error}"))
+            })?;
+        let mut kinds = Vec::new();
+        for suite in manifest["suites"].as_array_mut().into_iter().flatten() {
+            let generated = suite["scoring"]
+                .as_str()
+                .is_some_and(|scoring| scoring.starts_with("gen"));
+            if !generated || suite["predictions_file"].is_string() {
+                continue;
+            }
+            let label = suite["suite"].as_str().unwrap_or_default().to_string();
+            let template = suite["template"].as_str().unwrap_or_default().to_string();
+            let reading = resolve_extractor(Some(name), &template).map_err(|problem| {
+                CoordinatorError::InvalidRequest(format!("suite {label}: {problem}"))
+            })?;
+            match (reading, suite.as_object_mut()) {
+                (Some(reading), _) => {
+                    suite["answer_reading"] = serde_json::Value::from(reading.name(&template));
+                }
+                (None, Some(object)) => {
+                    object.remove("answer_reading");
+                }
+                (None, None) => {}
+            }
+            // The reading may depend on the subject (AGIEval): one kind per subject.
+            for subject in self.store.suite_subjects(run_id, &label).await? {
+                let kind = reading
+                    .and_then(|reading| reading.for_subject(&template, &subject))
+                    .map_or_else(|| "choice".to_string(), planner::peer_choice_kind);
+                kinds.push((label.clone(), subject, kind));
+            }
+        }
+        let manifest_json = serde_json::to_string_pretty(&manifest)
+            .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+        self.store
+            .set_answer_reading(run_id, &kinds, planner::PEER_CHOICE_PREFIX, &manifest_json)
+            .await?;
+        Ok(())
     }
 
     /// Queues again the run's items that ended in `api_error`.
@@ -852,6 +923,7 @@ impl Controller {
             created_at_ms: u64::try_from(record.created_at_ms).unwrap_or(0),
             budgets,
             coordinator_insecure: self.config.insecure,
+            left_out: left_out_counts(&record.manifest_json),
         })
     }
 
@@ -1048,6 +1120,29 @@ fn logprobs_from_json(text: &str) -> Vec<v1::TokenLogprob> {
         .collect()
 }
 
+/// The manifest's left-out records counted per suite, file and subject, for `status`.
+/// A manifest written before records were left out has none.
+fn left_out_counts(manifest_json: &str) -> Vec<v1::LeftOutCount> {
+    let manifest: planner::Manifest = match serde_json::from_str(manifest_json) {
+        Ok(manifest) => manifest,
+        Err(_) => return Vec::new(),
+    };
+    manifest
+        .suites
+        .iter()
+        .flat_map(|suite| {
+            jianzhen_suites::left_out::counts(&suite.left_out)
+                .into_iter()
+                .map(|((file, subject), records)| v1::LeftOutCount {
+                    suite: suite.suite.clone(),
+                    file,
+                    subject,
+                    records: records as u64,
+                })
+        })
+        .collect()
+}
+
 /// The outcome of a response that carries no answer at all: an endpoint failure
 /// (`api_error`) or a refusal by moderation (`refused`); `None` for an answer.
 fn non_answer_outcome(result: &v1::ItemResult) -> Option<Outcome> {
@@ -1118,6 +1213,13 @@ fn score_by_kind(
         score_graded(result, graded, gold, options_json)
     } else if kind == planner::JUDGE_KIND {
         score_judged(result)
+    } else if kind == planner::HIDDEN_CHOICE_KIND {
+        return read_prediction(result, options_json);
+    } else if let Some(peer) = kind
+        .strip_prefix(planner::PEER_CHOICE_PREFIX)
+        .and_then(|name| name.parse::<PeerExtractor>().ok())
+    {
+        score_peer(result, peer, gold)
     } else if kind != "choice" {
         let outcome = if result.error_class == v1::ErrorClass::None as i32 {
             RECORDED
@@ -1303,6 +1405,54 @@ pub fn score_response(
     (letter(extraction), outcome)
 }
 
+/// Scores a single-letter reply as a peer framework reads it: its post-processor's letter
+/// against the gold. Failures, moderation refusals and cut-off replies stay apart as
+/// always; a reply the peer reads no letter from is `unextractable`.
+pub fn score_peer(
+    result: &v1::ItemResult,
+    peer: PeerExtractor,
+    gold: &str,
+) -> (Option<String>, Outcome) {
+    if let Some(outcome) = non_answer_outcome(result) {
+        return (None, outcome);
+    }
+    let letter = peer
+        .read(&result.text, AnswerShape::Single)
+        .into_iter()
+        .next();
+    if result.finish_reason == "length" {
+        return (letter, Outcome::Truncated);
+    }
+    match letter {
+        Some(letter) if letter == gold => (Some(letter), Outcome::Correct),
+        Some(letter) => (Some(letter), Outcome::Wrong),
+        None => (None, Outcome::Unextractable),
+    }
+}
+
+/// Reads a reply to an item whose gold the benchmark withholds: the option letter is a
+/// prediction (`answered`); failures, refusals, cut-off and unreadable replies are counted
+/// as for scored items, and none of them is a prediction.
+fn read_prediction(result: &v1::ItemResult, options_json: &str) -> (Option<String>, String) {
+    if let Some(outcome) = non_answer_outcome(result) {
+        return (None, outcome.as_str().to_string());
+    }
+    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
+    let (extraction, outcome) = classify_choice(&result.text, &options);
+    let letter = match extraction {
+        Extraction::Choice(letter) => Some(letter.to_string()),
+        Extraction::Unextractable => None,
+    };
+    if result.finish_reason == "length" {
+        return (letter, Outcome::Truncated.as_str().to_string());
+    }
+    match (letter, outcome) {
+        (Some(letter), None) => (Some(letter), planner::ANSWERED.to_string()),
+        (_, Some(outcome)) => (None, outcome.as_str().to_string()),
+        (None, None) => (None, Outcome::Unextractable.as_str().to_string()),
+    }
+}
+
 /// Finish reasons with which providers signal that they withheld the answer: OpenAI and
 /// Azure `content_filter`, Zhipu `sensitive`.
 const CONTENT_FILTER_FINISH_REASONS: [&str; 2] = ["content_filter", "sensitive"];
@@ -1416,12 +1566,14 @@ fn prepare_builtin_suite(
         template::ScoringMode::LoglikEcho => echo_template(suite_spec, suite)?,
         _ => generation_template(suite_spec, suite, scoring)?,
     };
-    let loaded = load_suite(
+    let extractor = answer_reading(suite_spec, &template, scoring)?;
+    let loaded = load_suite_with(
         suite,
         &suite_spec.data,
         &split,
         &suite_spec.subjects,
         suite_spec.shots > 0,
+        RecordPolicy::strict(suite_spec.strict),
     )?;
     Ok(PreparedSuite {
         definition: SuiteDefinition::Builtin(suite),
@@ -1436,6 +1588,8 @@ fn prepare_builtin_suite(
         task_items: Vec::new(),
         fewshot_pool: loaded.fewshot_pool,
         files: loaded.files,
+        left_out: loaded.left_out,
+        extractor,
     })
 }
 
@@ -1550,6 +1704,7 @@ fn prepare_declarative_suite(
     let options = jianzhen_suites::spec::SpecLoadOptions {
         subjects: suite_spec.subjects.clone(),
         skip_fewshot: suite_spec.shots == 0,
+        strict: suite_spec.strict,
     };
     let load = jianzhen_suites::spec::load_with_spec_options(
         &declarative,
@@ -1557,6 +1712,12 @@ fn prepare_declarative_suite(
         &split,
         &options,
     )?;
+    // The run spec's reading, else the suite spec's own.
+    let mut reading_spec = suite_spec.clone();
+    if reading_spec.extractor.is_none() {
+        reading_spec.extractor = declarative.extractor.clone();
+    }
+    let extractor = answer_reading(&reading_spec, &declarative.template_name(), scoring)?;
     Ok(PreparedSuite {
         scoring,
         template: declarative.template_name(),
@@ -1570,6 +1731,8 @@ fn prepare_declarative_suite(
         task_items: Vec::new(),
         fewshot_pool: load.fewshot_pool,
         files: load.files,
+        left_out: load.left_out,
+        extractor,
     })
 }
 
@@ -1633,15 +1796,14 @@ fn prepare_task_suite(
         .split
         .clone()
         .unwrap_or_else(|| task.default_split().to_string());
-    let mut load = tasks::load_task(task, &suite_spec.data, &split)?;
+    let mut load = tasks::load_task_with(
+        task,
+        &suite_spec.data,
+        &split,
+        RecordPolicy::strict(suite_spec.strict),
+    )?;
     load.keep_subjects(&suite_spec.subjects)?;
-    if !load.dropped.is_empty() {
-        tracing::info!(
-            suite = %task,
-            dropped = load.dropped.len(),
-            "records left out by the suite's own rules (OCNLI label `-`)"
-        );
-    }
+    let extractor = answer_reading(suite_spec, &template, scoring)?;
     Ok(PreparedSuite {
         definition: SuiteDefinition::Task(task),
         scoring,
@@ -1655,7 +1817,60 @@ fn prepare_task_suite(
         task_items: load.items,
         fewshot_pool: BTreeMap::new(),
         files: load.files,
+        left_out: load.left_out,
+        extractor,
     })
+}
+
+/// The answer reading a suite of the run spec asks for (`extractor`): `None` for
+/// Jianzhen's own (`jianzhen`, or no key), the template's framework's reading for
+/// `opencompass`, or a named peer extractor.
+///
+/// # Errors
+/// [`CoordinatorError::InvalidSpec`] for an unknown name, `opencompass` with a template
+/// that has no OpenCompass text reading, or a log-likelihood scoring mode (which reads
+/// no text).
+fn answer_reading(
+    suite_spec: &crate::spec::SuiteSpec,
+    template: &str,
+    scoring: template::ScoringMode,
+) -> Result<Option<AnswerReading>, CoordinatorError> {
+    let origin = format!("suite {}", suite_spec.name);
+    let reading =
+        resolve_extractor(suite_spec.extractor.as_deref(), template).map_err(|problem| {
+            CoordinatorError::InvalidSpec {
+                origin: origin.clone(),
+                problem,
+            }
+        })?;
+    if reading.is_some() && scoring != template::ScoringMode::Gen {
+        return Err(CoordinatorError::InvalidSpec {
+            origin,
+            problem: format!(
+                "`extractor` reads generated text, and this suite is scored by {scoring}; drop `extractor` or use `gen`"
+            ),
+        });
+    }
+    Ok(reading)
+}
+
+/// `jianzhen` (or none) → `None`; `opencompass` → the reading of `template`'s framework
+/// (subject by subject for AGIEval); a peer extractor's name → it. The error says what is
+/// known.
+fn resolve_extractor(name: Option<&str>, template: &str) -> Result<Option<AnswerReading>, String> {
+    match name {
+        None | Some("jianzhen") => Ok(None),
+        Some("opencompass") if has_framework_reading(template) => {
+            Ok(Some(AnswerReading::Framework))
+        }
+        Some("opencompass") => Err(format!(
+            "template `{template}` has no OpenCompass text post-processor reproduced here; name one of {} or use `jianzhen`",
+            PeerExtractor::ALL.map(PeerExtractor::as_str).join(", ")
+        )),
+        Some(name) => name
+            .parse()
+            .map(|extractor| Some(AnswerReading::Named(extractor))),
+    }
 }
 
 fn display_path(path: &Path) -> String {

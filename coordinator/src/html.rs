@@ -80,6 +80,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         summary,
         rows,
         provenance_markdown,
+        hidden_markdown,
         ..
     } = input;
     let mut page = String::new();
@@ -116,6 +117,13 @@ pub fn render(input: &ReportInput<'_>) -> String {
         "<nav><a href=\"#leaderboard\">Leaderboard</a><a href=\"#categories\">Categories</a><a href=\"#subjects\">Subjects</a><a href=\"#outcomes\">Outcomes</a><a href=\"#comparisons\">Comparisons</a><a href=\"#endpoints\">Endpoints</a><a href=\"#manifest\">Manifest</a><a href=\"#examples\">Examples</a></nav>"
     );
 
+    if let Some(section) = hidden_markdown {
+        let _ = writeln!(
+            page,
+            "<div id=\"hidden-split\">{}</div>",
+            markdown_to_html(section)
+        );
+    }
     leaderboard(&mut page, input);
     category_charts(&mut page, &summary.categories);
     heatmap(&mut page, input);
@@ -131,6 +139,20 @@ pub fn render(input: &ReportInput<'_>) -> String {
             markdown_to_html(section)
         );
     }
+
+    let reading = crate::peer_compare::markdown(&crate::peer_compare::compare(manifest, rows));
+    if !reading.is_empty() {
+        let _ = writeln!(
+            page,
+            "<div id=\"answer-reading\">{}</div>",
+            markdown_to_html(&reading)
+        );
+    }
+    let _ = writeln!(
+        page,
+        "<div id=\"left-out\">{}</div>",
+        markdown_to_html(&crate::report::left_out_markdown(manifest))
+    );
 
     let _ = writeln!(page, "<h2 id=\"manifest\">Manifest</h2>");
     let _ = writeln!(

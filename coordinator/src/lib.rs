@@ -15,6 +15,8 @@
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
 //!   and paired tests, and the report files; [`consistency`]: answers that changed
 //!   between repeats; [`font`]: the CJK font subset embedded in `report.html`.
+//! - [`peer_compare`]: the replies read by Jianzhen and by the template's source
+//!   framework (OpenCompass's post-processors), set side by side in the report.
 //! - [`auth`] and [`secrets`]: roles, tokens and sealed endpoint keys; the controller's
 //!   `tenancy` part applies them (who owns which run, what a vendor may submit).
 //! - [`serve`]: run the gRPC server on a listener until shutdown; [`serve_with`] adds
@@ -31,6 +33,7 @@ pub mod error;
 pub mod font;
 pub mod html;
 pub mod lease;
+pub mod peer_compare;
 pub mod planner;
 pub mod report;
 pub mod secrets;

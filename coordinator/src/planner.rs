@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use jianzhen_suites::formats::EvalItem;
+use jianzhen_suites::left_out::LeftOut;
 use jianzhen_suites::load::DataFileDigest;
+use jianzhen_suites::peer::{AnswerReading, PeerExtractor};
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::tasks::{self, TaskSuite};
@@ -52,6 +54,12 @@ pub struct PreparedSuite {
     pub fewshot_pool: BTreeMap<String, Vec<McItem>>,
     /// Every data file read, with its hash.
     pub files: Vec<DataFileDigest>,
+    /// Records of those files left out (file, record, subject, reason): part of the run
+    /// id, the manifest and the report.
+    pub left_out: Vec<LeftOut>,
+    /// A peer reading of generated single-letter answers instead of Jianzhen's cascade
+    /// (`--extractor`); `None` reads them with Jianzhen's.
+    pub extractor: Option<AnswerReading>,
 }
 
 impl PreparedSuite {
@@ -113,6 +121,19 @@ impl PreparedSuite {
                 )));
             }
         })
+    }
+
+    /// Whether the benchmark withholds the evaluated split's answers (C-Eval's `test`, a
+    /// spec's `answer_hidden_in`): its items are answered for the benchmark's own
+    /// leaderboard and written as a predictions file, never scored here.
+    pub fn answers_hidden(&self) -> bool {
+        match &self.definition {
+            SuiteDefinition::Builtin(suite) => *suite == SuiteName::Ceval && self.split == "test",
+            SuiteDefinition::Declarative(spec) => {
+                spec.fields.answer_hidden_in.contains(&self.split)
+            }
+            SuiteDefinition::Task(_) => false,
+        }
     }
 
     fn template_hash(&self) -> Result<String, CoordinatorError> {
@@ -356,6 +377,24 @@ pub struct SuiteManifest {
     pub items: usize,
     pub subjects: usize,
     pub files: Vec<DataFileDigest>,
+    /// Records of the files that could not become items and were left out, each with
+    /// its file, record, subject and reason.
+    #[serde(default)]
+    pub left_out: Vec<LeftOut>,
+    /// For a split whose answers the benchmark withholds: the report file holding the
+    /// predictions for its leaderboard; no accuracy exists for such a split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predictions_file: Option<String>,
+    /// The peer extractor that reads this suite's generated single-letter answers
+    /// (`--extractor`, `jianzhen rescore --extractor`); absent: Jianzhen's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_reading: Option<String>,
+}
+
+/// The predictions file of a suite's hidden split, written beside the report:
+/// `ceval_submission.json` for C-Eval, as its leaderboard names it.
+pub fn predictions_file_name(suite: &str) -> String {
+    format!("{suite}_submission.json")
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -404,13 +443,19 @@ fn short_hash(parts: &[&str], hex_chars: usize) -> String {
     digest[..hex_chars].to_string()
 }
 
-/// The run id: a hash of the spec and of every data file the run reads, so the same
-/// spec over the same data is the same run, and changed data is a new run.
+/// The run id: a hash of the spec, of every data file the run reads and of the records
+/// left out of them, so the same spec over the same data is the same run, and changed
+/// data (or a change in which records are left out) is a new run.
 pub fn run_id_for(spec_toml: &str, suites: &[PreparedSuite]) -> String {
     let mut parts: Vec<String> = vec![spec_toml.to_string()];
     for suite in suites {
         for file in &suite.files {
             parts.push(format!("{}:{}", file.relative_path, file.sha256));
+        }
+        // The same files give the same left-out records; a harness that reads them
+        // differently evaluates other items, which is another run.
+        for record in &suite.left_out {
+            parts.push(format!("left out {}:{}", record.file, record.record));
         }
     }
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
@@ -449,25 +494,44 @@ pub fn plan(
             prepared.limit_per_subject,
             prepared.spread,
         );
+        let hidden = prepared.answers_hidden();
+        if hidden && prepared.scoring != ScoringMode::Gen {
+            return Err(CoordinatorError::InvalidSpec {
+                origin: format!("suite {label}"),
+                problem: format!(
+                    "split `{}` has its answers withheld, so its replies are written as a predictions file for the benchmark's leaderboard; that needs generated answers: use `gen` scoring",
+                    prepared.split
+                ),
+            });
+        }
         for item in kept {
-            let Some(gold) = item.answer else {
-                return Err(CoordinatorError::NoGoldAnswers {
-                    suite: label.clone(),
-                    split: prepared.split.clone(),
-                    location: format!("{}:{}", item.source.path.display(), item.source.line),
-                });
+            // A hidden split's items have no gold: their replies are predictions.
+            let gold = match item.answer {
+                _ if hidden => String::new(),
+                Some(gold) => gold.to_string(),
+                None => {
+                    return Err(CoordinatorError::NoGoldAnswers {
+                        suite: label.clone(),
+                        split: prepared.split.clone(),
+                        location: format!("{}:{}", item.source.path.display(), item.source.line),
+                    });
+                }
             };
             let category = prepared.categories(&item.subject);
             let shots = few_shot_examples(prepared, &item.subject)?;
             let messages = prepared.render(item, shots)?;
             let messages_json = messages_json(&messages)?;
-            let item_key = prepared.item_key(&label, &item.id, &messages_json, &gold.to_string());
+            let item_key = prepared.item_key(&label, &item.id, &messages_json, &gold);
             rendered_by_subject
                 .entry(item.subject.clone())
                 .or_default()
                 .push(RenderedItem {
                     judge_identity: String::new(),
-                    kind: choice_kind(prepared.scoring).to_string(),
+                    kind: if hidden {
+                        HIDDEN_CHOICE_KIND.to_string()
+                    } else {
+                        choice_kind(prepared.scoring).to_string()
+                    },
                     max_tokens: if prepared.scoring == ScoringMode::Gen {
                         0
                     } else {
@@ -478,13 +542,22 @@ pub fn plan(
                     subject: item.subject.clone(),
                     category,
                     item_id: item.id.clone(),
-                    gold: gold.to_string(),
+                    gold,
                     options: item.options.clone(),
                     messages,
                     source: format!("{}:{}", item.source.path.display(), item.source.line),
                 });
         }
 
+        if let Some(reading) = prepared.extractor {
+            for item in rendered_by_subject.values_mut().flatten() {
+                if item.kind == "choice"
+                    && let Some(extractor) = reading.for_subject(&prepared.template, &item.subject)
+                {
+                    item.kind = peer_choice_kind(extractor);
+                }
+            }
+        }
         let item_count: usize = rendered_by_subject.values().map(Vec::len).sum();
         suite_manifests.push(SuiteManifest {
             suite: label.clone(),
@@ -507,6 +580,11 @@ pub fn plan(
             items: item_count,
             subjects: rendered_by_subject.len(),
             files: prepared.files.clone(),
+            left_out: prepared.left_out.clone(),
+            predictions_file: hidden.then(|| predictions_file_name(&label)),
+            answer_reading: prepared
+                .extractor
+                .map(|reading| reading.name(&prepared.template)),
         });
 
         for endpoint in &spec.endpoints {
@@ -717,6 +795,20 @@ pub fn is_logprob_kind(kind: &str) -> bool {
     kind == FIRST_TOKEN_KIND || kind == LOGLIK_ECHO_KIND
 }
 
+/// The kind of a generated single-letter item read by a peer extractor.
+pub fn peer_choice_kind(extractor: PeerExtractor) -> String {
+    format!("{PEER_CHOICE_PREFIX}{extractor}")
+}
+
+/// Prefix of [`peer_choice_kind`]s: `choice@opencompass_first_capital`.
+pub const PEER_CHOICE_PREFIX: &str = "choice@";
+
+/// Items of a split whose answers the benchmark withholds: the letter read from the reply
+/// is a prediction for the benchmark's leaderboard (outcome `answered`), never scored.
+pub const HIDDEN_CHOICE_KIND: &str = "choice:hidden";
+/// The outcome of a hidden-split item whose reply names an option.
+pub const ANSWERED: &str = "answered";
+
 /// Items scored by the first token's log-probabilities.
 pub const FIRST_TOKEN_KIND: &str = "choice:first_token";
 /// How many top candidates a first-token item asks for.
@@ -896,6 +988,8 @@ mod tests {
             task_items: Vec::new(),
             fewshot_pool: BTreeMap::new(),
             files: vec![],
+            left_out: vec![],
+            extractor: None,
         }
     }
 

@@ -45,6 +45,9 @@ pub struct ReportInput<'a> {
     /// A vendor's view: aggregate scores only, without the operator's paths and the
     /// pointers to per-item files (which a vendor does not get).
     pub vendor_view: bool,
+    /// The section on hidden splits (predictions for a leaderboard, no accuracy), when
+    /// the run evaluated one.
+    pub hidden_markdown: Option<&'a str>,
 }
 
 /// The provenance audit of a run, for the report.
@@ -62,6 +65,12 @@ pub fn render(
     rows: &[ScoredRow],
     provenance: Option<&ProvenanceReport>,
 ) -> Result<Vec<ReportFile>, CoordinatorError> {
+    // Items of a split whose answers the benchmark withholds have no gold: their replies
+    // are predictions for its leaderboard, kept out of every score.
+    let all_rows = rows;
+    let (hidden_rows, scored_rows): (Vec<ScoredRow>, Vec<ScoredRow>) =
+        rows.iter().cloned().partition(|row| row.gold.is_empty());
+    let rows = scored_rows.as_slice();
     let aggregates = aggregate::aggregate(rows)?;
     let summary = summary::summarise(&aggregates, rows)?;
     let manifest: serde_json::Value =
@@ -71,6 +80,9 @@ pub fn render(
                 record.run_id
             ))
         })?;
+    let predictions = predictions(&manifest, &hidden_rows)?;
+    let hidden_markdown =
+        (!predictions.is_empty()).then(|| hidden_split_markdown(&hidden_rows, &predictions));
     let input = ReportInput {
         record,
         counts,
@@ -79,6 +91,7 @@ pub fn render(
         rows,
         provenance_markdown: provenance.map(|report| report.markdown.as_str()),
         vendor_view: false,
+        hidden_markdown: hidden_markdown.as_deref(),
     };
 
     let mut full_manifest = manifest.clone();
@@ -92,10 +105,16 @@ pub fn render(
     let manifest_bytes = serde_json::to_vec_pretty(&full_manifest)
         .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
 
+    let mut report_md = markdown(&input);
+    if let Some(section) = &hidden_markdown {
+        // Right after the run's summary lines, before any score table.
+        let at = report_md.find("## ").unwrap_or(report_md.len());
+        report_md.insert_str(at, section);
+    }
     let mut files = vec![
         ReportFile {
             name: "report.md".to_string(),
-            content: markdown(&input).into_bytes(),
+            content: report_md.into_bytes(),
         },
         ReportFile {
             name: "report.html".to_string(),
@@ -107,13 +126,17 @@ pub fn render(
         },
         ReportFile {
             name: "results.parquet".to_string(),
-            content: aggregate::results_parquet(rows)?,
+            // Every item with its prompt and raw reply, hidden-split predictions included.
+            content: aggregate::results_parquet(all_rows)?,
         },
         ReportFile {
             name: "manifest.json".to_string(),
             content: manifest_bytes,
         },
     ];
+    for prediction in predictions {
+        files.push(prediction.file);
+    }
     if let Some(provenance) = provenance {
         files.push(ReportFile {
             name: "provenance.json".to_string(),
@@ -152,6 +175,7 @@ pub fn render_vendor_view(
         rows,
         provenance_markdown: None,
         vendor_view: true,
+        hidden_markdown: None,
     };
     Ok(vec![
         ReportFile {
@@ -163,6 +187,154 @@ pub fn render_vendor_view(
             content: aggregate::scores_csv(&aggregates.by_subject)?,
         },
     ])
+}
+
+/// The predictions file of one suite's hidden split, with what it holds.
+pub struct Predictions {
+    pub suite: String,
+    pub file: ReportFile,
+    /// Questions with a prediction, and questions in all, over every endpoint.
+    pub answered: usize,
+    pub items: usize,
+}
+
+/// The predictions files of the run's hidden splits, one per suite whose manifest names
+/// one: `{"subject": {"id": "A", …}, …}`, C-Eval's leaderboard format (keyed by the test
+/// files' `id`), with only the answered questions. With several endpoints or repeats the
+/// file is per endpoint (`{endpoint}/…`) and the first repeat is taken.
+///
+/// # Errors
+/// JSON serialisation failures.
+pub fn predictions(
+    manifest: &serde_json::Value,
+    hidden_rows: &[ScoredRow],
+) -> Result<Vec<Predictions>, CoordinatorError> {
+    let mut files = Vec::new();
+    let endpoints: std::collections::BTreeSet<&str> = hidden_rows
+        .iter()
+        .map(|row| row.endpoint.as_str())
+        .collect();
+    for suite in manifest["suites"].as_array().into_iter().flatten() {
+        let (Some(name), Some(file_name)) =
+            (suite["suite"].as_str(), suite["predictions_file"].as_str())
+        else {
+            continue;
+        };
+        let split = suite["split"].as_str().unwrap_or("test");
+        for endpoint in &endpoints {
+            let mut by_subject: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
+                BTreeMap::new();
+            let mut items = 0;
+            let mut answered = 0;
+            for row in hidden_rows
+                .iter()
+                .filter(|row| row.suite == name && row.endpoint == *endpoint && row.repeat == 0)
+            {
+                items += 1;
+                // Item ids are `{subject}/{split}/{row id}`; the row id is the file's.
+                let prefix = format!("{}/{split}/", row.subject);
+                let id = row.item_id.strip_prefix(&prefix).unwrap_or(&row.item_id);
+                let entry = by_subject.entry(row.subject.clone()).or_default();
+                if let (Some(letter), true) =
+                    (&row.extracted, row.outcome == crate::planner::ANSWERED)
+                {
+                    entry.insert(id.to_string(), json!(letter));
+                    answered += 1;
+                }
+            }
+            if items == 0 {
+                continue;
+            }
+            // Ids in numeric order where they are numbers, as the files list them.
+            let document: serde_json::Map<String, serde_json::Value> = by_subject
+                .into_iter()
+                .map(|(subject, answers)| {
+                    let mut answers: Vec<(String, serde_json::Value)> =
+                        answers.into_iter().collect();
+                    answers.sort_by(|(left, _), (right, _)| {
+                        match (left.parse::<u64>(), right.parse::<u64>()) {
+                            (Ok(left), Ok(right)) => left.cmp(&right),
+                            _ => left.cmp(right),
+                        }
+                    });
+                    let answers: serde_json::Map<String, serde_json::Value> =
+                        answers.into_iter().collect();
+                    (subject, serde_json::Value::Object(answers))
+                })
+                .collect();
+            let content = serde_json::to_vec(&serde_json::Value::Object(document))
+                .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
+            let name_in_report = if endpoints.len() > 1 {
+                format!("{endpoint}/{file_name}")
+            } else {
+                file_name.to_string()
+            };
+            files.push(Predictions {
+                suite: name.to_string(),
+                file: ReportFile {
+                    name: name_in_report,
+                    content,
+                },
+                answered,
+                items,
+            });
+        }
+    }
+    Ok(files)
+}
+
+/// The report's section on hidden splits: no accuracy, the outcome counts, and the file
+/// to submit.
+fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "## Hidden test split: predictions for the leaderboard
+"
+    );
+    let _ = writeln!(
+        md,
+        "The benchmark withholds this split's answers, so **no accuracy exists for it here**: the replies are predictions, written for the benchmark's own leaderboard. Submit the file named below as the benchmark asks (C-Eval: its website's submission page). Only *answered* questions (a readable option letter) are in the file; unextractable, truncated and refused replies and API errors are not, and count as missing there (`jianzhen retry` asks again after API errors).
+"
+    );
+    let _ = writeln!(
+        md,
+        "| endpoint | suite | questions | answered | unextractable | truncated | refused | api_error | file |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|");
+    let mut counts: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
+    for row in hidden_rows.iter().filter(|row| row.repeat == 0) {
+        *counts
+            .entry((row.endpoint.clone(), row.suite.clone()))
+            .or_default()
+            .entry(row.outcome.clone())
+            .or_insert(0) += 1;
+    }
+    for ((endpoint, suite), outcomes) in &counts {
+        let file = predictions
+            .iter()
+            .find(|prediction| {
+                prediction.suite == *suite
+                    && (prediction.file.name.starts_with(&format!("{endpoint}/"))
+                        || !prediction.file.name.contains('/'))
+            })
+            .map_or(String::new(), |prediction| {
+                format!("`{}`", prediction.file.name)
+            });
+        let count = |outcome: &str| outcomes.get(outcome).copied().unwrap_or(0);
+        let _ = writeln!(
+            md,
+            "| {endpoint} | {suite} | {} | {} | {} | {} | {} | {} | {file} |",
+            outcomes.values().sum::<u64>(),
+            count(crate::planner::ANSWERED),
+            count("unextractable"),
+            count("truncated"),
+            count("refused"),
+            count("api_error"),
+        );
+    }
+    md.push('\n');
+    md
 }
 
 /// How many items of one endpoint ended in `api_error` with one message.
@@ -557,6 +729,11 @@ fn markdown(input: &ReportInput<'_>) -> String {
         );
         return md;
     }
+    md.push('\n');
+    md.push_str(&crate::peer_compare::markdown(
+        &crate::peer_compare::compare(manifest, input.rows),
+    ));
+    md.push_str(&left_out_markdown(manifest));
 
     let _ = writeln!(md, "\n## Provenance of this run\n");
     if let Some(suites) = manifest["suites"].as_array() {
@@ -600,9 +777,105 @@ fn markdown(input: &ReportInput<'_>) -> String {
     md
 }
 
+/// Left-out records listed one by one per suite in the report; all are in the manifest.
+const LEFT_OUT_LISTED: usize = 20;
+
+/// The report's "Records left out" section, from the manifest's `suites[].left_out`:
+/// counts per suite, file and subject, then the records with their reasons.
+pub fn left_out_markdown(manifest: &serde_json::Value) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "## Records left out\n");
+    let suites = manifest["suites"].as_array().cloned().unwrap_or_default();
+    let total: usize = suites
+        .iter()
+        .map(|suite| suite["left_out"].as_array().map_or(0, Vec::len))
+        .sum();
+    if total == 0 {
+        let _ = writeln!(
+            md,
+            "Every record of the data files became an item: none was left out."
+        );
+        return md;
+    }
+    let _ = writeln!(
+        md,
+        "{total} records of the data files cannot become valid items (empty or malformed answer, empty option, answer outside the options, a multi-answer record in a single-choice set, or left out by the suite's own rules) and were left out of this run; scores are over the remaining items. The same files leave out the same records, and the run id depends on them. `--strict` (`strict = true`) refuses them instead. All are listed in `manifest.json` (`suites[].left_out`).\n"
+    );
+    let _ = writeln!(md, "| suite | file | subject | records left out |");
+    let _ = writeln!(md, "|---|---|---|---:|");
+    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_string();
+    for suite in &suites {
+        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for record in suite["left_out"].as_array().into_iter().flatten() {
+            *counts
+                .entry((text(&record["file"]), text(&record["subject"])))
+                .or_insert(0) += 1;
+        }
+        for ((file, subject), count) in counts {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {count} |",
+                table_cell(&text(&suite["suite"])),
+                table_cell(&file),
+                table_cell(if subject.is_empty() { "?" } else { &subject }),
+            );
+        }
+    }
+    let _ = writeln!(md, "\n| suite | file | record | reason |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for suite in &suites {
+        let records = suite["left_out"].as_array().cloned().unwrap_or_default();
+        for record in records.iter().take(LEFT_OUT_LISTED) {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} |",
+                table_cell(&text(&suite["suite"])),
+                table_cell(&text(&record["file"])),
+                table_cell(&text(&record["record"])),
+                table_cell(&text(&record["reason"])),
+            );
+        }
+        if records.len() > LEFT_OUT_LISTED {
+            let _ = writeln!(
+                md,
+                "| {} | … | {} more | see `manifest.json` |",
+                table_cell(&text(&suite["suite"])),
+                records.len() - LEFT_OUT_LISTED
+            );
+        }
+    }
+    md
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn left_out_section_counts_per_file_and_lists_reasons() {
+        let manifest = json!({"suites": [
+            {"suite": "agieval", "left_out": [
+                {"file": "jec-qa-kd.jsonl", "record": "line 212", "subject": "jec-qa-kd", "reason": "`label` is an empty list: the record names no answer"},
+                {"file": "jec-qa-kd.jsonl", "record": "line 300", "subject": "jec-qa-kd", "reason": "`label` `|` is not an option letter"},
+            ]},
+            {"suite": "ceval", "left_out": []},
+        ]});
+        let section = left_out_markdown(&manifest);
+        assert!(section.starts_with("## Records left out\n"), "{section}");
+        assert!(section.contains("2 records of the data files"), "{section}");
+        assert!(
+            section.contains("| agieval | jec-qa-kd.jsonl | jec-qa-kd | 2 |"),
+            "{section}"
+        );
+        assert!(
+            section.contains("| agieval | jec-qa-kd.jsonl | line 212 | `label` is an empty list: the record names no answer |"),
+            "{section}"
+        );
+        // A `|` in a reason does not break the table.
+        assert!(section.contains("`label` `\\|` is not"), "{section}");
+        let none = left_out_markdown(&json!({"suites": [{"suite": "ceval", "left_out": []}]}));
+        assert!(none.contains("none was left out"), "{none}");
+    }
 
     #[test]
     fn api_errors_are_grouped_by_endpoint_and_message_most_frequent_first() {

@@ -275,14 +275,22 @@ impl v1::coordinator_server::Coordinator for CoordinatorService {
         let principal = self
             .run_caller(&request, "re-scoring a run", CHANGERS, &run_id)
             .await?;
-        let (checked, changed) = self.controller.rescore_run(&run_id).await?;
+        let request = request.into_inner();
+        let extractor = Some(request.extractor.as_str()).filter(|name| !name.is_empty());
+        let (checked, changed) = self
+            .controller
+            .rescore_run_with(&request.run_id, extractor)
+            .await?;
         self.controller
             .audit(&principal, "run.rescore", &run_id)
             .await;
         Ok(Response::new(v1::RescoreRunResponse {
             checked,
             changed,
-            extractor: jianzhen_suites::extract::EXTRACTOR_VERSION.to_string(),
+            // The reading now in effect: the one asked for, or this build's cascade.
+            extractor: extractor
+                .unwrap_or(jianzhen_suites::extract::EXTRACTOR_VERSION)
+                .to_string(),
         }))
     }
 

@@ -81,6 +81,16 @@ pub struct SuiteSpec {
     /// is the answer (as lm-eval's and OpenCompass's likelihood modes, on chat endpoints).
     #[serde(default)]
     pub scoring: Option<String>,
+    /// Refuse the run at the first data record that cannot become an item, instead of
+    /// leaving it out and naming it in the manifest and report (`--strict`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub strict: bool,
+    /// How generated single-letter answers are read: `jianzhen` (default, Jianzhen's
+    /// cascade), `opencompass` (the template's OpenCompass post-processor, as its
+    /// leaderboard reads them; AGIEval subset by subset) or a peer extractor's name
+    /// (`opencompass_first_capital`, …; see `jianzhen_suites::peer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1209,6 +1209,62 @@ impl Store {
         transaction.commit().await
     }
 
+    /// The subjects of a run's suite, sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn suite_subjects(
+        &self,
+        run_id: &str,
+        suite: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT subject FROM items WHERE run_id = $1 AND suite = $2 ORDER BY subject",
+        )
+        .bind(run_id)
+        .bind(suite)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| row.try_get("subject")).collect()
+    }
+
+    /// Switches the answer reading of a run's generated single-letter items: for each
+    /// (suite, subject, kind), items of them whose kind is `choice` or starts with
+    /// `peer_prefix` get `kind`; the run's manifest becomes `manifest_json`. One
+    /// transaction, so the kinds and the manifest never disagree.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn set_answer_reading(
+        &self,
+        run_id: &str,
+        kinds: &[(String, String, String)],
+        peer_prefix: &str,
+        manifest_json: &str,
+    ) -> Result<(), sqlx::Error> {
+        let mut transaction = self.pool.begin().await?;
+        for (suite, subject, kind) in kinds {
+            sqlx::query(
+                "UPDATE items SET kind = $1
+                 WHERE run_id = $2 AND suite = $3 AND subject = $4
+                   AND (kind = 'choice' OR kind LIKE $5)",
+            )
+            .bind(kind)
+            .bind(run_id)
+            .bind(suite)
+            .bind(subject)
+            .bind(format!("{peer_prefix}%"))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        sqlx::query("UPDATE runs SET manifest_json = $1 WHERE run_id = $2")
+            .bind(manifest_json)
+            .bind(run_id)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await
+    }
+
     /// Answers to the provenance probes of a run.
     ///
     /// # Errors

@@ -113,6 +113,21 @@ pub enum SuiteError {
         problem: String,
     },
 
+    /// A file none of whose records could be read: the wrong format, or a spec naming
+    /// the wrong fields, rather than a few broken records (which are left out).
+    #[error(
+        "{}: none of the {left_out} records could be read (first: {first}); the file as a \
+         whole does not fit (its format, a spec's field names, or a split whose answers are \
+         withheld): the first reason says which",
+        path.display()
+    )]
+    NothingReadable {
+        path: PathBuf,
+        left_out: usize,
+        /// The first record's position and problem.
+        first: String,
+    },
+
     #[error(
         "subject `{subject}` has {available} dev examples but {wanted} shots were asked for; \
          ask for at most {available} shots"

@@ -15,20 +15,26 @@
 //!   JSON multiple-choice set into [`McItem`]s; C-Eval and CMMLU ship as such specs.
 //! - [`extract`]: answer extraction from Chinese and English model output, and refusal
 //!   detection; checked against the regression corpus in `corpus/extraction.jsonl`.
+//! - [`peer`]: the answer readings of the frameworks whose templates are reproduced
+//!   (OpenCompass's post-processors), as named extractors, to score a run as they do.
 //! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
 //! - [`formats`]: loaders for more suites (GAOKAO-Bench, AGIEval, C3, CMRC2018, OCNLI,
 //!   FewCLUE, Chinese SimpleQA, CMATH) into a general [`formats::EvalItem`], with their
 //!   scoring rules; a parallel API beside [`load`], run through [`tasks`].
 //! - [`tasks`]: the `formats` suites as runnable suites: data layouts and splits, prompt
 //!   templates, and grading of multi-answer, span, numeric, free-text and label replies.
+//! - [`left_out`]: records that cannot become items, left out visibly (or refused under
+//!   `--strict`), counted per file and subject.
 //! - [`error`]: the crate's error type.
 
 pub mod error;
 pub mod extract;
 pub mod formats;
 pub mod item;
+pub mod left_out;
 pub mod load;
 pub mod outcome;
+pub mod peer;
 pub mod spec;
 pub mod subjects;
 pub mod tasks;
@@ -38,5 +44,6 @@ mod test_fixtures;
 
 pub use error::SuiteError;
 pub use item::{McItem, SourceLocation, SuiteName};
+pub use left_out::{Intake, LeftOut, RecordPolicy};
 pub use spec::{SuiteSpec, load_spec_file, load_with_spec};
 pub use template::ScoringMode;

@@ -11,9 +11,10 @@
 //! in Python's universal-newline mode, which turns `\r\n` and a lone `\r` into `\n` even
 //! inside quoted cells, so we do the same before parsing.
 //!
-//! A record that cannot be read exactly (missing column, empty option, answer that is not
-//! a letter) is an error naming the file and line: malformed data must never turn into an
-//! item with a wrong answer.
+//! A record that cannot be read exactly (empty option, answer that is not a letter) never
+//! turns into an item with a wrong answer: it is left out with its file, line and reason
+//! ([`load_suite_with`], [`crate::left_out`]), or refused naming them ([`load_suite`],
+//! `--strict`). A missing column is a whole-file problem and always stops the load.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::SuiteError;
 use crate::item::{McItem, SourceLocation, SuiteName};
+use crate::left_out::{Intake, LeftOut, RecordPolicy};
 
 /// The split few-shot examples are drawn from, in both suites.
 pub const FEWSHOT_SPLIT: &str = "dev";
@@ -53,6 +55,8 @@ pub struct LoadedSuite {
     pub fewshot_pool: BTreeMap<String, Vec<McItem>>,
     /// Every file read (including dev files), sorted by relative path.
     pub files: Vec<DataFileDigest>,
+    /// Records left out (evaluated and few-shot files), in reading order.
+    pub left_out: Vec<LeftOut>,
 }
 
 /// Loads `split` of `suite` from `data_dir`, optionally with the dev split as the
@@ -73,6 +77,31 @@ pub fn load_suite(
     subjects: &[String],
     load_fewshot: bool,
 ) -> Result<LoadedSuite, SuiteError> {
+    load_suite_with(
+        suite,
+        data_dir,
+        split,
+        subjects,
+        load_fewshot,
+        RecordPolicy::Refuse,
+    )
+}
+
+/// [`load_suite`], with records that cannot become an item left out (named in
+/// [`LoadedSuite::left_out`]) or refused, as `policy` says.
+///
+/// # Errors
+/// As [`load_suite`]; a record's problem only under [`RecordPolicy::Refuse`];
+/// [`SuiteError::NothingReadable`] for a file with no readable record.
+pub fn load_suite_with(
+    suite: SuiteName,
+    data_dir: &Path,
+    split: &str,
+    subjects: &[String],
+    load_fewshot: bool,
+    policy: RecordPolicy,
+) -> Result<LoadedSuite, SuiteError> {
+    let mut intake = Intake::new(policy);
     let available_subjects = list_subjects(suite, data_dir, split)?;
     let selected_subjects = select_subjects(suite, split, &available_subjects, subjects)?;
 
@@ -80,7 +109,8 @@ pub fn load_suite(
     let mut files = Vec::new();
     let mut items_by_subject_for_split = BTreeMap::new();
     for subject in &selected_subjects {
-        let (subject_items, digest) = load_subject_file(suite, data_dir, split, subject)?;
+        let (subject_items, digest) =
+            load_subject_file(suite, data_dir, split, subject, &mut intake)?;
         files.push(digest);
         if load_fewshot && split == FEWSHOT_SPLIT {
             // The evaluated split is the dev split itself: reuse it rather than reading
@@ -109,7 +139,7 @@ pub fn load_suite(
                     });
                 }
                 let (dev_items, digest) =
-                    load_subject_file(suite, data_dir, FEWSHOT_SPLIT, subject)?;
+                    load_subject_file(suite, data_dir, FEWSHOT_SPLIT, subject, &mut intake)?;
                 files.push(digest);
                 fewshot_pool.insert(subject.clone(), dev_items);
             }
@@ -117,12 +147,15 @@ pub fn load_suite(
     }
 
     files.sort_by(|left, right| left.relative_path.cmp(&right.relative_path));
+    let mut left_out = intake.into_left_out();
+    crate::left_out::relativize(&mut left_out, data_dir);
     Ok(LoadedSuite {
         suite,
         split: split.to_string(),
         items,
         fewshot_pool,
         files,
+        left_out,
     })
 }
 
@@ -285,6 +318,7 @@ fn load_subject_file(
     data_dir: &Path,
     split: &str,
     subject: &str,
+    intake: &mut Intake,
 ) -> Result<(Vec<McItem>, DataFileDigest), SuiteError> {
     let relative_path = format!("{split}/{}", file_name(suite, split, subject));
     let path = data_dir.join(split).join(file_name(suite, split, subject));
@@ -294,7 +328,7 @@ fn load_subject_file(
     })?;
     let sha256 = hex::encode(Sha256::digest(&raw_bytes));
     let text = decode_like_python(&path, &raw_bytes)?;
-    let items = parse_records(suite, split, subject, &path, &text)?;
+    let items = parse_records(suite, split, subject, &path, &text, intake)?;
     let digest = DataFileDigest {
         relative_path,
         sha256,
@@ -325,6 +359,7 @@ fn parse_records(
     subject: &str,
     path: &Path,
     text: &str,
+    intake: &mut Intake,
 ) -> Result<Vec<McItem>, SuiteError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -341,65 +376,81 @@ fn parse_records(
     let mut seen_ids = HashSet::new();
     for record in reader.records() {
         let record = record.map_err(|error| csv_error(path, &error))?;
-        let line = record.position().map_or(0, csv::Position::line);
-        let malformed = |problem: String| SuiteError::Malformed {
+        let item = parse_record(&record, &layout, &mut seen_ids, split, subject, path);
+        if let Some(item) = intake.take(item, subject)? {
+            items.push(item);
+        }
+    }
+    intake.finish_file(path, items.len())?;
+    Ok(items)
+}
+
+/// One CSV record as an item; an error names its line and what is wrong with it.
+fn parse_record(
+    record: &csv::StringRecord,
+    layout: &ColumnLayout,
+    seen_ids: &mut HashSet<String>,
+    split: &str,
+    subject: &str,
+    path: &Path,
+) -> Result<McItem, SuiteError> {
+    let line = record.position().map_or(0, csv::Position::line);
+    let malformed = |problem: String| SuiteError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        problem,
+    };
+    if record.len() != layout.column_count {
+        return Err(malformed(format!(
+            "record has {} columns but the header has {}",
+            record.len(),
+            layout.column_count
+        )));
+    }
+    let cell = |index: usize| record.get(index).unwrap_or_default();
+
+    let row_id = cell(layout.id).trim();
+    if row_id.is_empty() {
+        return Err(malformed("the id column is empty".to_string()));
+    }
+    if !seen_ids.insert(row_id.to_string()) {
+        return Err(malformed(format!(
+            "id `{row_id}` appears twice in this file; item ids must be unique"
+        )));
+    }
+    let question = cell(layout.question);
+    if question.trim().is_empty() {
+        return Err(malformed("the question is empty".to_string()));
+    }
+    let mut options = Vec::with_capacity(layout.options.len());
+    for (letter, column) in OPTION_LETTERS.iter().zip(layout.options) {
+        let option = cell(column);
+        if option.trim().is_empty() {
+            return Err(malformed(format!("option {letter} is empty")));
+        }
+        options.push(option.to_string());
+    }
+    let answer = match layout.answer {
+        None => None,
+        Some(column) => parse_answer(cell(column), split).map_err(malformed)?,
+    };
+    let explanation = layout
+        .explanation
+        .map(|column| cell(column).to_string())
+        .filter(|text| !text.trim().is_empty());
+
+    Ok(McItem {
+        id: format!("{subject}/{split}/{row_id}"),
+        subject: subject.to_string(),
+        question: question.to_string(),
+        options,
+        answer,
+        explanation,
+        source: SourceLocation {
             path: path.to_path_buf(),
             line,
-            problem,
-        };
-        if record.len() != layout.column_count {
-            return Err(malformed(format!(
-                "record has {} columns but the header has {}",
-                record.len(),
-                layout.column_count
-            )));
-        }
-        let cell = |index: usize| record.get(index).unwrap_or_default();
-
-        let row_id = cell(layout.id).trim();
-        if row_id.is_empty() {
-            return Err(malformed("the id column is empty".to_string()));
-        }
-        if !seen_ids.insert(row_id.to_string()) {
-            return Err(malformed(format!(
-                "id `{row_id}` appears twice in this file; item ids must be unique"
-            )));
-        }
-        let question = cell(layout.question);
-        if question.trim().is_empty() {
-            return Err(malformed("the question is empty".to_string()));
-        }
-        let mut options = Vec::with_capacity(layout.options.len());
-        for (letter, column) in OPTION_LETTERS.iter().zip(layout.options) {
-            let option = cell(column);
-            if option.trim().is_empty() {
-                return Err(malformed(format!("option {letter} is empty")));
-            }
-            options.push(option.to_string());
-        }
-        let answer = match layout.answer {
-            None => None,
-            Some(column) => parse_answer(cell(column), split).map_err(malformed)?,
-        };
-        let explanation = layout
-            .explanation
-            .map(|column| cell(column).to_string())
-            .filter(|text| !text.trim().is_empty());
-
-        items.push(McItem {
-            id: format!("{subject}/{split}/{row_id}"),
-            subject: subject.to_string(),
-            question: question.to_string(),
-            options,
-            answer,
-            explanation,
-            source: SourceLocation {
-                path: path.to_path_buf(),
-                line,
-            },
-        });
-    }
-    Ok(items)
+        },
+    })
 }
 
 fn csv_error(path: &Path, error: &csv::Error) -> SuiteError {

@@ -267,3 +267,95 @@ fn every_real_item_renders_and_has_a_gold_answer() {
     }
     eprintln!("{rendered} real items rendered");
 }
+
+/// Every published file loads with the counts it had, whatever the policy: leaving out
+/// broken records changes nothing on these files, since none holds one; the only records
+/// left out are OCNLI's 50 labelled `-`, which its own evaluation leaves out too.
+#[test]
+fn the_published_files_leave_out_only_ocnli_s_unlabelled_records() {
+    use jianzhen_suites::SuiteName;
+    use jianzhen_suites::left_out::RecordPolicy;
+    use jianzhen_suites::load::load_suite_with;
+    use jianzhen_suites::tasks::{TaskSuite, load_task_with};
+    let Some(root) = real_data_root() else { return };
+    for (suite, folder, splits) in [
+        (
+            SuiteName::Ceval,
+            root.join("ceval"),
+            ["val", "dev", "test"].as_slice(),
+        ),
+        (
+            SuiteName::Cmmlu,
+            root.join("cmmlu/data"),
+            ["test", "dev"].as_slice(),
+        ),
+    ] {
+        if !folder.is_dir() {
+            continue;
+        }
+        for split in splits {
+            let load = |policy| {
+                load_suite_with(suite, &folder, split, &[], false, policy)
+                    .unwrap_or_else(|error| panic!("{suite} {split}: {error}"))
+            };
+            let lenient = load(RecordPolicy::LeaveOut);
+            assert!(
+                lenient.left_out.is_empty(),
+                "{suite} {split}: {:?}",
+                lenient.left_out
+            );
+            assert_eq!(
+                lenient.items,
+                load(RecordPolicy::Refuse).items,
+                "{suite} {split}"
+            );
+            eprintln!(
+                "{suite} {split}: {} items, none left out",
+                lenient.items.len()
+            );
+        }
+    }
+    let folders = [
+        (TaskSuite::Gaokao, "gaokao_bench"),
+        (TaskSuite::C3, "clue_c3/data"),
+        (TaskSuite::Cmrc2018, "clue_cmrc2018/squad-style-data"),
+        (TaskSuite::Ocnli, "clue_ocnli/data/ocnli"),
+        (TaskSuite::SimpleQa, "chinese_simpleqa/data"),
+        (TaskSuite::Cmath, "cmath/datasets"),
+    ];
+    let fewclue = TaskSuite::all()
+        .into_iter()
+        .filter(|suite| matches!(suite, TaskSuite::FewClue(_)))
+        .map(|suite| (suite, "fewclue/datasets"));
+    for (suite, folder) in folders.into_iter().chain(fewclue) {
+        let data = root.join(folder);
+        if !data.is_dir() {
+            continue;
+        }
+        let split = suite.default_split();
+        let lenient = load_task_with(suite, &data, split, RecordPolicy::LeaveOut)
+            .unwrap_or_else(|error| panic!("{suite}: {error}"));
+        let strict = load_task_with(suite, &data, split, RecordPolicy::Refuse)
+            .unwrap_or_else(|error| panic!("{suite}: {error}"));
+        assert_eq!(lenient.items, strict.items, "{suite}");
+        let expected = if suite == TaskSuite::Ocnli { 50 } else { 0 };
+        assert_eq!(
+            lenient.left_out.len(),
+            expected,
+            "{suite}: {:?}",
+            lenient.left_out
+        );
+        assert!(
+            lenient
+                .left_out
+                .iter()
+                .all(|record| record.reason.starts_with("label `-`")),
+            "{suite}"
+        );
+        eprintln!(
+            "{suite} {split}: {} items, {} left out",
+            lenient.items.len(),
+            lenient.left_out.len()
+        );
+    }
+}

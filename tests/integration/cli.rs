@@ -70,11 +70,25 @@ fn a_malformed_row_is_named_by_file_and_line() {
         "--out",
         out.to_str().expect("utf-8 path"),
         "--no-progress",
+        // Without --strict the row is left out and the run goes on (tests/left_out.rs).
+        "--strict",
     ]);
     assert!(!ok);
     // Header on line 1; rows 0 and 3 span two lines each, so the bad row starts on line 8.
     assert!(stderr.contains("law_val.csv:8"), "{stderr}");
     assert!(stderr.contains("`E`"), "{stderr}");
+    // The check a user runs first names the same row as left out.
+    let output = Command::new(BINARY)
+        .args(["suites", "check", "ceval", "--data"])
+        .arg(&data)
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("- val/law_val.csv: line 8: answer `E` is not a single letter A-D"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -179,9 +193,25 @@ fn suites_check_counts_a_suite_and_names_a_bad_record() {
     let mut text = std::fs::read_to_string(&file).expect("read fixture");
     text.push_str("9,缺选项的题,甲,乙,丙\r\n");
     std::fs::write(&file, text).expect("write fixture");
-    let (ok, stderr) = run(&["suites", "check", "ceval", "--data", data_arg]);
+    let (ok, stderr) = run(&["suites", "check", "ceval", "--data", data_arg, "--strict"]);
     assert!(!ok);
     assert!(stderr.contains("logic_val.csv:"), "{stderr}");
+    // Without --strict the record is left out, counted and named.
+    let output = Command::new(BINARY)
+        .args(["suites", "check", "ceval", "--data", data_arg])
+        .output()
+        .expect("run check");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("split `val`: 9 items in 2 subjects"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("records left out: 1"), "{stdout}");
+    assert!(
+        stdout.contains("record has 5 columns but the header has 7"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -404,6 +404,7 @@ async fn call_every_rpc(client: &mut AuthedClient) -> Vec<(&'static str, Code)> 
                 client
                     .rescore_run(v1::RescoreRunRequest {
                         run_id: run_id.clone(),
+                        extractor: String::new(),
                     })
                     .await
                     .map(|_| Code::Ok),
@@ -924,6 +925,7 @@ async fn vendors_are_confined_and_no_secret_leaks() {
         acme_client
             .rescore_run(v1::RescoreRunRequest {
                 run_id: globex_run.clone(),
+                extractor: String::new(),
             })
             .await
             .map(|_| ()),

@@ -23,6 +23,7 @@ use crate::error::SuiteError;
 use crate::formats::json::{self, kind_of};
 use crate::formats::score::parse_letter_answer;
 use crate::formats::{EvalItem, ItemKind, Options, RecordSource, letter};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// Loads one AGIEval-style JSONL file.
 ///
@@ -31,11 +32,26 @@ use crate::formats::{EvalItem, ItemKind, Options, RecordSource, letter};
 /// JSON, lacks `question`, has a label outside its options, or has neither label nor
 /// answer.
 pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(path, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// Loads one AGIEval-style JSONL file, passing each record through `intake`, which
+/// leaves out (or refuses) records that cannot become an item: the published `data/v1`
+/// files hold a few (an empty `label` list, a label `。`).
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`] when no record is readable.
+pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let stem = json::file_stem(path);
-    json::read_lines(path)?
-        .into_iter()
-        .map(|(source, record)| read_record(&record, &stem, source))
-        .collect()
+    let mut items = Vec::new();
+    for (source, record) in json::read_lines(path)? {
+        if let Some(item) = intake.take(read_record(&record, &stem, source), &stem)? {
+            items.push(item);
+        }
+    }
+    intake.finish_file(path, items.len())?;
+    Ok(items)
 }
 
 fn read_record(
@@ -59,6 +75,11 @@ fn read_record(
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(parse_label(text, &source)?),
         Some(Value::Array(values)) => {
+            if values.is_empty() {
+                return Err(
+                    source.malformed("`label` is an empty list: the record names no answer")
+                );
+            }
             let mut letters = BTreeSet::new();
             for value in values {
                 let text = value.as_str().ok_or_else(|| {
@@ -85,7 +106,7 @@ fn read_record(
             if options.is_empty() {
                 return Err(source.malformed("the item has a `label` but no `options`"));
             }
-            if letters.is_empty() || letters.iter().any(|index| *index >= options.len()) {
+            if letters.iter().any(|index| *index >= options.len()) {
                 return Err(source.malformed(format!(
                     "`label` names a letter outside the {} options",
                     options.len()
@@ -151,9 +172,13 @@ impl Label {
 }
 
 fn parse_label(text: &str, source: &RecordSource) -> Result<Label, SuiteError> {
+    if text.trim().is_empty() {
+        return Err(source.malformed("`label` is empty: the record names no answer"));
+    }
     parse_letter_answer(text)
+        .filter(|letters| !letters.is_empty())
         .map(Label::Text)
-        .ok_or_else(|| source.malformed(format!("`label` `{text}` is not a letter")))
+        .ok_or_else(|| source.malformed(format!("`label` `{text}` is not an option letter")))
 }
 
 /// `(A)北京` → `北京` for option 0; text without its own letter prefix is kept whole.

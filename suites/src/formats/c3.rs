@@ -15,6 +15,7 @@ use std::path::Path;
 use crate::error::SuiteError;
 use crate::formats::json::{self, as_object, kind_of};
 use crate::formats::{EvalItem, ItemKind, Options, RecordSource};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// The two C3 subsets, in the order they are loaded.
 pub const SUBSETS: [&str; 2] = ["c3-d", "c3-m"];
@@ -24,9 +25,24 @@ pub const SUBSETS: [&str; 2] = ["c3-d", "c3-m"];
 /// # Errors
 /// As [`load_file`]; [`SuiteError::Io`] names a missing subset file.
 pub fn load_split(data_dir: &Path, split: &str) -> Result<Vec<EvalItem>, SuiteError> {
+    load_split_with(data_dir, split, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_split`], passing each question through `intake` (left out or refused).
+///
+/// # Errors
+/// As [`load_file_with`].
+pub fn load_split_with(
+    data_dir: &Path,
+    split: &str,
+    intake: &mut Intake,
+) -> Result<Vec<EvalItem>, SuiteError> {
     let mut items = Vec::new();
     for subset in SUBSETS {
-        items.extend(load_file(&data_dir.join(format!("{subset}-{split}.json")))?);
+        items.extend(load_file_with(
+            &data_dir.join(format!("{subset}-{split}.json")),
+            intake,
+        )?);
     }
     Ok(items)
 }
@@ -39,6 +55,16 @@ pub fn load_split(data_dir: &Path, split: &str) -> Result<Vec<EvalItem>, SuiteEr
 /// not `[paragraphs, questions, id]`, fewer than two choices, or an answer that is not
 /// exactly one of its choices.
 pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(path, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_file`], passing each document and question through `intake`: a broken one is
+/// left out (or refused) with its position.
+///
+/// # Errors
+/// Whole-file problems as [`load_file`]; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let stem = json::file_stem(path);
     let subject = SUBSETS
         .iter()
@@ -52,80 +78,110 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
         .ok_or_else(|| top.malformed("expected a list of documents"))?;
     let mut items = Vec::new();
     for (document_index, document) in documents.iter().enumerate() {
-        let source = RecordSource::at_record(path, format!("[{document_index}]"));
-        let parts = match document.as_array().map(Vec::as_slice) {
-            Some([paragraphs, questions, id]) => (paragraphs, questions, id),
-            _ => {
-                return Err(source
-                    .malformed("a document should be [paragraphs, questions, id], three entries"));
-            }
+        let parsed = read_document(path, document_index, document);
+        let Some((paragraphs, document_id, questions)) = intake.take(parsed, &subject)? else {
+            continue;
         };
-        let (paragraphs, questions, id) = parts;
-        let paragraphs = text_list(paragraphs, "paragraphs", &source)?;
-        let document_id = match id {
-            serde_json::Value::String(id) => id.clone(),
-            serde_json::Value::Number(id) => id.to_string(),
-            other => {
-                return Err(source.malformed(format!(
-                    "the document id should be a string, found {}",
-                    kind_of(other)
-                )));
-            }
-        };
-        let questions = questions
-            .as_array()
-            .ok_or_else(|| source.malformed("the second entry should be the question list"))?;
         for (question_index, question) in questions.iter().enumerate() {
             let source = RecordSource::at_record(
                 path,
                 format!("[{document_index}][1][{question_index}] (document {document_id})"),
             );
-            let record = as_object(question, &source)?;
-            let question_text = json::string(record, "question", &source)?;
-            let choices = json::strings(record, "choice", &source)?;
-            let answer = json::string(record, "answer", &source)?;
-            if choices.len() < 2 {
-                return Err(source.malformed(format!(
-                    "a question needs at least two choices, found {}",
-                    choices.len()
-                )));
+            let item =
+                read_question(question, source).map(|(question_text, choices, answer, source)| {
+                    EvalItem {
+                        id: format!("{stem}/{document_id}/{question_index}"),
+                        suite: "c3".to_string(),
+                        subject: subject.clone(),
+                        context: Some(paragraphs.join("\n")),
+                        question: question_text,
+                        fields: BTreeMap::new(),
+                        kind: ItemKind::SingleChoice {
+                            options: Options::Listed(choices),
+                            answer,
+                        },
+                        points: None,
+                        source,
+                    }
+                });
+            if let Some(item) = intake.take(item, &subject)? {
+                items.push(item);
             }
-            let matching: Vec<usize> = choices
-                .iter()
-                .enumerate()
-                .filter(|(_, choice)| **choice == answer)
-                .map(|(index, _)| index)
-                .collect();
-            let answer_index = match matching.as_slice() {
-                [index] => *index,
-                [] => {
-                    return Err(source
-                        .malformed(format!("answer `{answer}` is not the text of any choice")));
-                }
-                _ => {
-                    return Err(source.malformed(format!(
-                        "answer `{answer}` matches {} choices",
-                        matching.len()
-                    )));
-                }
-            };
-            items.push(EvalItem {
-                id: format!("{stem}/{document_id}/{question_index}"),
-                suite: "c3".to_string(),
-                subject: subject.clone(),
-                context: Some(paragraphs.join("\n")),
-                question: question_text,
-                fields: BTreeMap::new(),
-                kind: ItemKind::SingleChoice {
-                    options: Options::Listed(choices),
-                    answer: answer_index,
-                },
-                points: None,
-                source,
-            });
         }
     }
+    intake.finish_file(path, items.len())?;
     Ok(items)
+}
+
+/// A document's paragraphs, id and question list.
+fn read_document<'value>(
+    path: &Path,
+    document_index: usize,
+    document: &'value serde_json::Value,
+) -> Result<(Vec<String>, String, &'value Vec<serde_json::Value>), SuiteError> {
+    let source = RecordSource::at_record(path, format!("[{document_index}]"));
+    let parts = match document.as_array().map(Vec::as_slice) {
+        Some([paragraphs, questions, id]) => (paragraphs, questions, id),
+        _ => {
+            return Err(
+                source.malformed("a document should be [paragraphs, questions, id], three entries")
+            );
+        }
+    };
+    let (paragraphs, questions, id) = parts;
+    let paragraphs = text_list(paragraphs, "paragraphs", &source)?;
+    let document_id = match id {
+        serde_json::Value::String(id) => id.clone(),
+        serde_json::Value::Number(id) => id.to_string(),
+        other => {
+            return Err(source.malformed(format!(
+                "the document id should be a string, found {}",
+                kind_of(other)
+            )));
+        }
+    };
+    let questions = questions
+        .as_array()
+        .ok_or_else(|| source.malformed("the second entry should be the question list"))?;
+    Ok((paragraphs, document_id, questions))
+}
+
+/// One question's text, choices and answer index, with its source.
+fn read_question(
+    question: &serde_json::Value,
+    source: RecordSource,
+) -> Result<(String, Vec<String>, usize, RecordSource), SuiteError> {
+    let record = as_object(question, &source)?;
+    let question_text = json::string(record, "question", &source)?;
+    let choices = json::strings(record, "choice", &source)?;
+    let answer = json::string(record, "answer", &source)?;
+    if choices.len() < 2 {
+        return Err(source.malformed(format!(
+            "a question needs at least two choices, found {}",
+            choices.len()
+        )));
+    }
+    let matching: Vec<usize> = choices
+        .iter()
+        .enumerate()
+        .filter(|(_, choice)| **choice == answer)
+        .map(|(index, _)| index)
+        .collect();
+    let answer_index = match matching.as_slice() {
+        [index] => *index,
+        [] => {
+            return Err(
+                source.malformed(format!("answer `{answer}` is not the text of any choice"))
+            );
+        }
+        _ => {
+            return Err(source.malformed(format!(
+                "answer `{answer}` matches {} choices",
+                matching.len()
+            )));
+        }
+    };
+    Ok((question_text, choices, answer_index, source))
 }
 
 fn text_list(

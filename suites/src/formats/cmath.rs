@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::error::SuiteError;
 use crate::formats::json::{self, string};
 use crate::formats::{EvalItem, ItemKind, score};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// Loads one CMATH JSONL file.
 ///
@@ -23,40 +24,65 @@ use crate::formats::{EvalItem, ItemKind, score};
 /// [`SuiteError::Io`]; [`SuiteError::Malformed`] naming the line of a record that is not
 /// JSON, lacks `input` or `golden`, or whose `golden` is not a number.
 pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(path, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_file`], passing each record through `intake` (left out or refused).
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let stem = json::file_stem(path);
     let mut items = Vec::new();
     for (source, record) in json::read_lines(path)? {
-        let golden = json::scalar_text(&record, "golden", &source)?;
-        if score::parse_number(&golden).is_none() {
-            return Err(source.malformed(format!(
-                "`golden` is `{golden}`, not a number CMATH can compare (write e.g. 12, \
-                 0.5, 2/7 or 12%)"
-            )));
-        }
         let subject = match record.get("grade") {
-            None | Some(Value::Null) => "cmath".to_string(),
-            Some(_) => format!("grade{}", json::index(&record, "grade", &source)?),
+            Some(Value::Number(grade)) => format!("grade{grade}"),
+            Some(Value::String(grade)) => format!("grade{}", grade.trim()),
+            _ => "cmath".to_string(),
         };
-        let mut fields = BTreeMap::new();
-        for key in ["reasoning_step", "num_digits"] {
-            if record.get(key).is_some_and(|value| !value.is_null()) {
-                fields.insert(key.to_string(), json::scalar_text(&record, key, &source)?);
-            }
+        if let Some(item) = intake.take(read_record(&record, &stem, source), &subject)? {
+            items.push(item);
         }
-        let line = source.line.unwrap_or_default();
-        items.push(EvalItem {
-            id: format!("{stem}/{line}"),
-            suite: "cmath".to_string(),
-            subject,
-            context: None,
-            question: string(&record, "input", &source)?,
-            fields,
-            kind: ItemKind::Numeric { answer: golden },
-            points: None,
-            source,
-        });
     }
+    intake.finish_file(path, items.len())?;
     Ok(items)
+}
+
+fn read_record(
+    record: &serde_json::Map<String, Value>,
+    stem: &str,
+    source: crate::formats::RecordSource,
+) -> Result<EvalItem, SuiteError> {
+    let golden = json::scalar_text(record, "golden", &source)?;
+    if score::parse_number(&golden).is_none() {
+        return Err(source.malformed(format!(
+            "`golden` is `{golden}`, not a number CMATH can compare (write e.g. 12, \
+             0.5, 2/7 or 12%)"
+        )));
+    }
+    let subject = match record.get("grade") {
+        None | Some(Value::Null) => "cmath".to_string(),
+        Some(_) => format!("grade{}", json::index(record, "grade", &source)?),
+    };
+    let mut fields = BTreeMap::new();
+    for key in ["reasoning_step", "num_digits"] {
+        if record.get(key).is_some_and(|value| !value.is_null()) {
+            fields.insert(key.to_string(), json::scalar_text(record, key, &source)?);
+        }
+    }
+    let line = source.line.unwrap_or_default();
+    Ok(EvalItem {
+        id: format!("{stem}/{line}"),
+        suite: "cmath".to_string(),
+        subject,
+        context: None,
+        question: string(record, "input", &source)?,
+        fields,
+        kind: ItemKind::Numeric { answer: golden },
+        points: None,
+        source,
+    })
 }
 
 #[cfg(test)]

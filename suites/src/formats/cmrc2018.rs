@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 use crate::error::SuiteError;
 use crate::formats::json::{self, array, as_object, string};
 use crate::formats::{EvalItem, ItemKind, RecordSource};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// Loads one CMRC2018 file in either layout.
 ///
@@ -32,6 +33,16 @@ use crate::formats::{EvalItem, ItemKind, RecordSource};
 /// [`SuiteError::MalformedRecord`] naming the record's position for missing fields or a
 /// question without reference answers.
 pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(path, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_file`], passing each question through `intake` (left out or refused); a
+/// broken article or paragraph still stops the load.
+///
+/// # Errors
+/// As [`load_file`]; a question's problem under [`RecordPolicy::Refuse`];
+/// [`SuiteError::NothingReadable`].
+pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let stem = json::file_stem(path);
     let document = json::read_document(path)?;
     let mut items = Vec::new();
@@ -48,17 +59,20 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
                         path,
                         format!("[{article_index}].qas[{question_index}]"),
                     );
-                    let question = as_object(question, &source)?;
-                    let answers = json::texts(question, "answers", &source)?;
-                    items.push(span_item(
-                        &stem,
-                        json::scalar_text(question, "query_id", &source)?,
-                        string(question, "query_text", &source)?,
-                        &context,
-                        title.as_deref(),
-                        answers,
-                        source,
-                    )?);
+                    let item = as_object(question, &source).and_then(|question| {
+                        span_item(
+                            &stem,
+                            json::scalar_text(question, "query_id", &source)?,
+                            string(question, "query_text", &source)?,
+                            &context,
+                            title.as_deref(),
+                            json::texts(question, "answers", &source)?,
+                            source.clone(),
+                        )
+                    });
+                    if let Some(item) = intake.take(item, &stem)? {
+                        items.push(item);
+                    }
                 }
             }
         }
@@ -86,17 +100,20 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
                                 "data[{article_index}].paragraphs[{paragraph_index}].qas[{question_index}]"
                             ),
                         );
-                        let question = as_object(question, &source)?;
-                        let answers = squad_answers(question, &source)?;
-                        items.push(span_item(
-                            &stem,
-                            json::scalar_text(question, "id", &source)?,
-                            string(question, "question", &source)?,
-                            &context,
-                            title.as_deref(),
-                            answers,
-                            source,
-                        )?);
+                        let item = as_object(question, &source).and_then(|question| {
+                            span_item(
+                                &stem,
+                                json::scalar_text(question, "id", &source)?,
+                                string(question, "question", &source)?,
+                                &context,
+                                title.as_deref(),
+                                squad_answers(question, &source)?,
+                                source.clone(),
+                            )
+                        });
+                        if let Some(item) = intake.take(item, &stem)? {
+                            items.push(item);
+                        }
                     }
                 }
             }
@@ -110,6 +127,7 @@ pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
             );
         }
     }
+    intake.finish_file(path, items.len())?;
     crate::formats::make_ids_unique(&mut items);
     Ok(items)
 }

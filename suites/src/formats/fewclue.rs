@@ -32,6 +32,7 @@ use serde_json::{Map, Value};
 use crate::error::SuiteError;
 use crate::formats::json::{self, kind_of, string};
 use crate::formats::{EvalItem, ItemKind, Options, RecordSource, make_ids_unique, ocnli};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// The nine FewCLUE tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -124,6 +125,20 @@ pub fn load_task(
 /// the line of a record that is not JSON, lacks the task's fields, or has a label
 /// outside the task's vocabulary.
 pub fn load_file(task: FewClueTask, path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(task, path, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_file`], passing each record through `intake` (left out or refused). The
+/// ocnli task's records labelled `-` are left out under any policy, as FewCLUE does.
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems and label files; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_file_with(
+    task: FewClueTask,
+    path: &Path,
+    intake: &mut Intake,
+) -> Result<Vec<EvalItem>, SuiteError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let stem = json::file_stem(path);
     let records = json::read_lines(path)?;
@@ -137,19 +152,26 @@ pub fn load_file(task: FewClueTask, path: &Path) -> Result<Vec<EvalItem>, SuiteE
     for (source, record) in records {
         let item = match task {
             FewClueTask::Ocnli => {
-                match ocnli::read_record(&record, "fewclue", task.as_str(), &stem, source)? {
-                    Ok(mut item) => {
+                match ocnli::read_record(&record, "fewclue", task.as_str(), &stem, source) {
+                    Ok(Ok(mut item)) => {
                         item.id = format!("{task}/{}", item.id);
-                        item
+                        Ok(item)
                     }
                     // Unlabelled (`-`) records cannot be scored; FewCLUE drops them too.
-                    Err(_) => continue,
+                    Ok(Err(source)) => {
+                        intake.leave_out(ocnli::no_agreement(&source, task.as_str()));
+                        continue;
+                    }
+                    Err(error) => Err(error),
                 }
             }
-            _ => read_record(task, &record, &stem, vocabulary.as_ref(), source)?,
+            _ => read_record(task, &record, &stem, vocabulary.as_ref(), source),
         };
-        items.push(item);
+        if let Some(item) = intake.take(item, task.as_str())? {
+            items.push(item);
+        }
     }
+    intake.finish_file(path, items.len())?;
     make_ids_unique(&mut items);
     Ok(items)
 }

@@ -25,6 +25,7 @@ use crate::error::SuiteError;
 use crate::formats::json::{self, array, as_object, number, scalar_text, string};
 use crate::formats::score::parse_letter_answer;
 use crate::formats::{EvalItem, ItemKind, Options, RecordSource, make_ids_unique};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// Where the objective question files live in a GAOKAO-Bench clone.
 pub const OBJECTIVE_DIR: &str = "Data/Objective_Questions";
@@ -115,6 +116,15 @@ pub fn read_prompts(path: &Path) -> Result<BTreeMap<String, FilePrompt>, SuiteEr
 /// `Data/Objective_Questions` is absent, [`SuiteError::MalformedRecord`] naming a data
 /// file that `Obj_Prompt.json` gives no type for.
 pub fn load_objective(root: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_objective_with(root, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_objective`], passing each question through `intake` (left out or refused).
+///
+/// # Errors
+/// As [`load_objective`] for whole-file problems; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_objective_with(root: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let prompts = read_prompts(&root.join(PROMPT_FILE))?;
     let directory = root.join(OBJECTIVE_DIR);
     if !directory.is_dir() {
@@ -163,7 +173,7 @@ pub fn load_objective(root: &Path) -> Result<Vec<EvalItem>, SuiteError> {
                  this keyword or move the file out of {OBJECTIVE_DIR}"
                 ),
             })?;
-        items.extend(load_file(&path, prompt)?);
+        items.extend(load_file_with(&path, prompt, intake)?);
     }
     make_ids_unique(&mut items);
     Ok(items)
@@ -176,6 +186,19 @@ pub fn load_objective(root: &Path) -> Result<Vec<EvalItem>, SuiteError> {
 /// [`SuiteError::MalformedRecord`] naming `example[i]` for a record without its fields or
 /// with an answer that is not a letter set the type allows.
 pub fn load_file(path: &Path, prompt: &FilePrompt) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(path, prompt, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_file`], passing each question through `intake` (left out or refused).
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_file_with(
+    path: &Path,
+    prompt: &FilePrompt,
+    intake: &mut Intake,
+) -> Result<Vec<EvalItem>, SuiteError> {
     let document = json::read_document(path)?;
     let top = RecordSource::at_record(path, "top level".to_string());
     let top_object = as_object(&document, &top)?;
@@ -188,8 +211,13 @@ pub fn load_file(path: &Path, prompt: &FilePrompt) -> Result<Vec<EvalItem>, Suit
     let mut items = Vec::with_capacity(examples.len());
     for (position, example) in examples.iter().enumerate() {
         let source = RecordSource::at_record(path, format!("example[{position}]"));
-        items.push(read_example(example, &keyword, prompt, source)?);
+        if let Some(item) =
+            intake.take(read_example(example, &keyword, prompt, source), &keyword)?
+        {
+            items.push(item);
+        }
     }
+    intake.finish_file(path, items.len())?;
     Ok(items)
 }
 

@@ -15,8 +15,10 @@
 //! - [`score`]: GAOKAO-Bench partial credit, CMRC2018 span F1/EM, CMATH numeric match.
 //!
 //! Loaders never trim or rewrite text: prompts are built from it as published. A record
-//! that cannot be read exactly is an error naming the file and the line (JSONL) or the
-//! record's position (one-document JSON files), never an item with a guessed answer.
+//! that cannot be read exactly never becomes an item with a guessed answer: the
+//! `load_file_with` variants pass each record through a [`crate::left_out::Intake`],
+//! which leaves it out naming the file and the line (JSONL) or the record's position
+//! (one-document JSON files), or refuses it (strict); the plain `load_file`s refuse.
 
 pub mod agieval;
 pub mod c3;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::error::SuiteError;
 use crate::formats::json::{self, string};
 use crate::formats::{EvalItem, ItemKind, Options, RecordSource};
+use crate::left_out::{Intake, LeftOut, RecordPolicy};
 
 /// The label vocabulary, in option order.
 pub const LABELS: [&str; 3] = ["entailment", "neutral", "contradiction"];
@@ -38,16 +39,58 @@ pub struct OcnliFile {
 /// [`SuiteError::Io`]; [`SuiteError::Malformed`] naming the line of a record that is not
 /// JSON, lacks a field, or has no or an unknown label.
 pub fn load_file(path: &Path) -> Result<OcnliFile, SuiteError> {
+    let mut intake = Intake::new(RecordPolicy::Refuse);
+    let items = load_file_with(path, &mut intake)?;
+    let dropped = intake
+        .into_left_out()
+        .into_iter()
+        .map(|left_out| RecordSource {
+            path: path.to_path_buf(),
+            line: left_out
+                .record
+                .strip_prefix("line ")
+                .and_then(|line| line.parse().ok()),
+            record: left_out.record,
+        })
+        .collect();
+    Ok(OcnliFile { items, dropped })
+}
+
+/// [`load_file`], passing each record through `intake`: records labelled `-` are left
+/// out under any policy (OCNLI's own evaluation drops them), broken ones as the policy
+/// says.
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let mut items = Vec::new();
-    let mut dropped = Vec::new();
     for (source, record) in json::read_lines(path)? {
-        match read_record(&record, "ocnli", "ocnli", &json::file_stem(path), source)? {
-            Ok(item) => items.push(item),
-            Err(source) => dropped.push(source),
+        match read_record(&record, "ocnli", "ocnli", &json::file_stem(path), source) {
+            Ok(Ok(item)) => items.push(item),
+            Ok(Err(source)) => intake.leave_out(no_agreement(&source, "ocnli")),
+            Err(error) => {
+                if let Some(item) = intake.take(Err::<EvalItem, _>(error), "ocnli")? {
+                    items.push(item);
+                }
+            }
         }
     }
+    intake.finish_file(path, items.len())?;
     crate::formats::make_ids_unique(&mut items);
-    Ok(OcnliFile { items, dropped })
+    Ok(items)
+}
+
+/// A record labelled `-` as left out by OCNLI's own rule.
+pub(crate) fn no_agreement(source: &RecordSource, subject: &str) -> LeftOut {
+    LeftOut {
+        file: source.path.display().to_string(),
+        record: source.record.clone(),
+        subject: subject.to_string(),
+        reason: "label `-`: the annotators did not agree, and OCNLI's own evaluation leaves \
+                 such records out"
+            .to_string(),
+    }
 }
 
 /// One record as an item, or `Err(source)` for a `-` record that is skipped.

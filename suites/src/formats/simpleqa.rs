@@ -12,6 +12,7 @@ use std::path::Path;
 use crate::error::SuiteError;
 use crate::formats::json::{self, string};
 use crate::formats::{EvalItem, ItemKind};
+use crate::left_out::{Intake, RecordPolicy};
 
 /// Loads `chinese_simpleqa.jsonl`.
 ///
@@ -19,34 +20,58 @@ use crate::formats::{EvalItem, ItemKind};
 /// [`SuiteError::Io`]; [`SuiteError::Malformed`] naming the line of a record that is not
 /// JSON, lacks a field, or has an empty answer.
 pub fn load_file(path: &Path) -> Result<Vec<EvalItem>, SuiteError> {
+    load_file_with(path, &mut Intake::new(RecordPolicy::Refuse))
+}
+
+/// [`load_file`], passing each record through `intake` (left out or refused).
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems; a record's problem under
+/// [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
     let mut items = Vec::new();
     for (source, record) in json::read_lines(path)? {
-        let id = json::scalar_text(&record, "id", &source)?;
-        let category = string(&record, "primary_category", &source)?;
-        let answer = string(&record, "answer", &source)?;
-        if answer.trim().is_empty() {
-            return Err(source.malformed(format!("record `{id}` has an empty `answer`")));
+        // The subject is the record's category, when it has one to name.
+        let subject = json::optional_string(&record, "primary_category", &source)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if let Some(item) = intake.take(read_record(&record, source), &subject)? {
+            items.push(item);
         }
-        let mut fields = BTreeMap::new();
-        if let Some(secondary) = json::optional_string(&record, "secondary_category", &source)? {
-            fields.insert("secondary_category".to_string(), secondary);
-        }
-        items.push(EvalItem {
-            id: format!("{category}/{id}"),
-            suite: "simpleqa".to_string(),
-            subject: category,
-            context: None,
-            question: string(&record, "question", &source)?,
-            fields,
-            kind: ItemKind::FreeText {
-                answers: vec![answer],
-            },
-            points: None,
-            source,
-        });
     }
+    intake.finish_file(path, items.len())?;
     crate::formats::make_ids_unique(&mut items);
     Ok(items)
+}
+
+fn read_record(
+    record: &serde_json::Map<String, serde_json::Value>,
+    source: crate::formats::RecordSource,
+) -> Result<EvalItem, SuiteError> {
+    let id = json::scalar_text(record, "id", &source)?;
+    let category = string(record, "primary_category", &source)?;
+    let answer = string(record, "answer", &source)?;
+    if answer.trim().is_empty() {
+        return Err(source.malformed(format!("record `{id}` has an empty `answer`")));
+    }
+    let mut fields = BTreeMap::new();
+    if let Some(secondary) = json::optional_string(record, "secondary_category", &source)? {
+        fields.insert("secondary_category".to_string(), secondary);
+    }
+    Ok(EvalItem {
+        id: format!("{category}/{id}"),
+        suite: "simpleqa".to_string(),
+        subject: category,
+        context: None,
+        question: string(record, "question", &source)?,
+        fields,
+        kind: ItemKind::FreeText {
+            answers: vec![answer],
+        },
+        points: None,
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -70,6 +70,15 @@ pub struct SuiteSpec {
     /// Where few-shot examples come from; absent means zero-shot.
     pub fewshot: Option<FewshotSource>,
     pub template: TemplateSpec,
+    /// Refuse the whole load at the first record that cannot become an item, instead of
+    /// leaving it out and naming it (as `--strict` does for one run).
+    #[serde(default)]
+    pub strict: bool,
+    /// How a run reads generated answers unless its run spec says otherwise: `jianzhen`
+    /// (default), `opencompass` (the template's OpenCompass post-processor) or a peer
+    /// extractor's name ([`crate::peer`]); checked when a run is prepared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extractor: Option<String>,
 }
 
 fn default_scoring() -> ScoringMode {
@@ -190,10 +199,27 @@ impl AnswerField {
 pub enum SubjectSource {
     /// The `{subject}` part of the file name pattern.
     File,
-    /// A field of each record.
-    Field { field: String },
+    /// A field of each record: a string, or with `pick` a list of labels (Xiezhi's
+    /// `"labels": ["历史学", …]`) of which one is taken.
+    Field {
+        field: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pick: Option<Pick>,
+    },
     /// One subject for the whole suite.
     Value { value: String },
+}
+
+/// Which entry of a list field is the subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// The first entry (the broadest label, where lists run from broad to fine).
+    First,
+    /// The last entry (the finest label).
+    Last,
+    /// The list must hold exactly one entry; a record with more is left out.
+    Only,
 }
 
 /// One category or several (CMMLU counts some subjects in two).
@@ -902,7 +928,12 @@ user = "{question}\nA. {A}\nB. {B}\n答案："
             "{\"qid\": \"can-1\", \"topic\": \"canteen\", \"stem\": \"?\", \"choices\": [\"A. 一号\", \"B. 二号\"], \"label\": 1}\n\
              {\"qid\": \"can-2\", \"topic\": \"canteen\", \"stem\": \"?\", \"choices\": [\"A. 一号\", \"B. 二号\"], \"label\": 2}\n",
         );
-        let error = load_with_spec(&spec, dir.path(), "test").expect_err("label out of range");
+        let strict = SpecLoadOptions {
+            strict: true,
+            ..SpecLoadOptions::default()
+        };
+        let error = load_with_spec_options(&spec, dir.path(), "test", &strict)
+            .expect_err("label out of range");
         let message = error.to_string();
         assert!(message.contains("more.jsonl:2: "), "{message}");
         assert!(message.contains("out of range"), "{message}");

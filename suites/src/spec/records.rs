@@ -5,9 +5,9 @@
 //! specs reproduce their items exactly: cell text is kept as published (CSV line endings
 //! normalised like Python's universal newlines), ids are `{subject}/{split}/{row id}`,
 //! items are sorted by subject and then file order, and any record that cannot be read
-//! exactly (missing field, empty option, answer that names no option, duplicate id) is an
-//! error naming the file and line (CSV, JSONL) or the record's position (JSON), never an
-//! item with a guessed answer.
+//! exactly (missing field, empty option, answer that names no option, duplicate id) is
+//! left out naming the file and line (CSV, JSONL) or the record's position (JSON), or
+//! refused so under `strict` — never an item with a guessed answer.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -18,9 +18,10 @@ use sha2::{Digest, Sha256};
 use crate::error::SuiteError;
 use crate::formats::{RecordSource, json};
 use crate::item::{McItem, SourceLocation, SuiteName};
+use crate::left_out::{Intake, LeftOut, RecordPolicy};
 use crate::load::{DataFileDigest, LoadedSuite, decode_like_python};
 use crate::spec::files::{MatchedFile, match_files};
-use crate::spec::{AnswerField, DataFormat, OptionsField, SubjectSource, SuiteSpec};
+use crate::spec::{AnswerField, DataFormat, OptionsField, Pick, SubjectSource, SuiteSpec};
 
 /// Everything read for one split through a spec.
 #[derive(Debug, Clone)]
@@ -35,6 +36,9 @@ pub struct SpecLoad {
     pub fewshot_pool: BTreeMap<String, Vec<McItem>>,
     /// Every file read (including few-shot files), sorted by relative path.
     pub files: Vec<DataFileDigest>,
+    /// Records left out (evaluated and few-shot files), with file, record, subject and
+    /// reason; empty under `strict`, where they are errors.
+    pub left_out: Vec<LeftOut>,
 }
 
 impl SpecLoad {
@@ -50,6 +54,7 @@ impl SpecLoad {
             items: self.items,
             fewshot_pool: self.fewshot_pool,
             files: self.files,
+            left_out: self.left_out,
         })
     }
 }
@@ -61,6 +66,10 @@ pub struct SpecLoadOptions {
     pub subjects: Vec<String>,
     /// Skip the few-shot pool even when the spec has one (0-shot runs).
     pub skip_fewshot: bool,
+    /// Refuse the load at the first record that cannot become an item (`--strict`);
+    /// otherwise such records are left out and listed in [`SpecLoad::left_out`] (unless
+    /// the spec itself says `strict = true`).
+    pub strict: bool,
 }
 
 /// Loads `split` with every subject, and the few-shot pool when the spec asks for shots.
@@ -89,9 +98,19 @@ pub fn load_with_spec_options(
     options: &SpecLoadOptions,
 ) -> Result<SpecLoad, SuiteError> {
     let wanted: BTreeSet<&str> = options.subjects.iter().map(String::as_str).collect();
-    let (mut items, mut files) = load_split(spec, data_dir, split, &|subject| {
-        wanted.is_empty() || wanted.contains(subject)
-    })?;
+    let policy = if options.strict || spec.strict {
+        RecordPolicy::Refuse
+    } else {
+        RecordPolicy::LeaveOut
+    };
+    let mut intake = Intake::new(policy);
+    let (mut items, mut files) = load_split(
+        spec,
+        data_dir,
+        split,
+        &|subject| wanted.is_empty() || wanted.contains(subject),
+        &mut intake,
+    )?;
     for subject in &wanted {
         if !items.iter().any(|item| item.subject == *subject) {
             return Err(spec_load(
@@ -115,9 +134,13 @@ pub fn load_with_spec_options(
             // reading (and listing) the same files twice.
             (items.clone(), Vec::new())
         } else {
-            load_split(spec, data_dir, &fewshot.split, &|subject| {
-                evaluated.contains(subject)
-            })?
+            load_split(
+                spec,
+                data_dir,
+                &fewshot.split,
+                &|subject| evaluated.contains(subject),
+                &mut intake,
+            )?
         };
         let mut used_files = BTreeSet::new();
         for item in pool_items {
@@ -150,6 +173,13 @@ pub fn load_with_spec_options(
 
     let mut files: Vec<DataFileDigest> = files.into_iter().map(|(_, digest)| digest).collect();
     files.sort_by(|left, right| left.relative_path.cmp(&right.relative_path));
+    let mut left_out = intake.into_left_out();
+    // Only the selected subjects' records count; one whose subject cannot be read is kept
+    // in the list, since it might have been one of them.
+    left_out.retain(|record| {
+        wanted.is_empty() || record.subject.is_empty() || wanted.contains(record.subject.as_str())
+    });
+    crate::left_out::relativize(&mut left_out, data_dir);
     Ok(SpecLoad {
         suite: spec.name.clone(),
         version: spec.version.clone(),
@@ -157,6 +187,7 @@ pub fn load_with_spec_options(
         items,
         fewshot_pool,
         files,
+        left_out,
     })
 }
 
@@ -176,6 +207,7 @@ fn load_split(
     data_dir: &Path,
     split: &str,
     keep: &dyn Fn(&str) -> bool,
+    intake: &mut Intake,
 ) -> Result<(Vec<McItem>, FileDigests), SuiteError> {
     let patterns = spec.splits.get(split).ok_or_else(|| {
         spec_load(
@@ -215,17 +247,24 @@ fn load_split(
         let records = read_records(spec, file, &bytes)?;
         let mut file_items = Vec::with_capacity(records.len());
         for (position, record) in records.iter().enumerate() {
-            let item = to_item(spec, split, file, position, record)?;
             let here = format!("{} {}", file.relative_path, record.source.record);
-            if let Some(first) = seen_ids.insert(item.id.clone(), here) {
-                return Err(record.source.malformed(format!(
+            let item = to_item(spec, split, file, position, record).and_then(|item| match seen_ids
+                .get(&item.id)
+            {
+                Some(first) => Err(record.source.malformed(format!(
                     "id `{}` was already used ({first}); item ids must be unique, so set \
-                     `fields.id` to a field that is",
+                         `fields.id` to a field that is",
                     item.id
-                )));
+                ))),
+                None => Ok(item),
+            });
+            let subject = record_subject(spec, file, record);
+            if let Some(item) = intake.take(item, &subject)? {
+                seen_ids.insert(item.id.clone(), here);
+                file_items.push(item);
             }
-            file_items.push(item);
         }
+        intake.finish_file(&file.path, file_items.len())?;
         files.push((
             file.path.clone(),
             DataFileDigest {
@@ -244,6 +283,20 @@ fn load_split(
 struct Record {
     source: RecordSource,
     fields: Map<String, Value>,
+    /// What makes the record unreadable before its fields are looked at (a CSV row with
+    /// another number of cells than the header, a JSON entry that is not an object): it
+    /// is left out (or refused) like any other broken record.
+    problem: Option<String>,
+}
+
+impl Record {
+    fn new(source: RecordSource, fields: Map<String, Value>) -> Record {
+        Record {
+            source,
+            fields,
+            problem: None,
+        }
+    }
 }
 
 fn read_records(
@@ -257,7 +310,7 @@ fn read_records(
         DataFormat::Csv => read_csv(spec, path, &text),
         DataFormat::Jsonl => Ok(json::parse_lines(path, &text)?
             .into_iter()
-            .map(|(source, fields)| Record { source, fields })
+            .map(|(source, fields)| Record::new(source, fields))
             .collect()),
         DataFormat::Json => {
             let document = json::parse_document(path, &text)?;
@@ -268,17 +321,21 @@ fn read_records(
                     problem: "expected a JSON array of records (format = \"json\")".to_string(),
                 });
             };
-            values
+            Ok(values
                 .into_iter()
                 .enumerate()
                 .map(|(index, value)| {
                     let source = RecordSource::at_record(path, format!("[{index}]"));
                     match value {
-                        Value::Object(fields) => Ok(Record { source, fields }),
-                        _ => Err(source.malformed("expected a JSON object")),
+                        Value::Object(fields) => Record::new(source, fields),
+                        _ => Record {
+                            source,
+                            fields: Map::new(),
+                            problem: Some("expected a JSON object".to_string()),
+                        },
                     }
                 })
-                .collect()
+                .collect())
         }
     }
 }
@@ -320,11 +377,16 @@ fn read_csv(spec: &SuiteSpec, path: &Path, text: &str) -> Result<Vec<Record>, Su
         let line = record.position().map_or(0, csv::Position::line);
         let source = RecordSource::at_line(path, line);
         if record.len() != headers.len() {
-            return Err(source.malformed(format!(
-                "record has {} columns but the header has {}",
-                record.len(),
-                headers.len()
-            )));
+            records.push(Record {
+                source,
+                fields: Map::new(),
+                problem: Some(format!(
+                    "record has {} columns but the header has {}",
+                    record.len(),
+                    headers.len()
+                )),
+            });
+            continue;
         }
         let mut fields = Map::new();
         for (header, cell) in headers.iter().zip(record.iter()) {
@@ -333,7 +395,7 @@ fn read_csv(spec: &SuiteSpec, path: &Path, text: &str) -> Result<Vec<Record>, Su
                 .entry(header.clone())
                 .or_insert_with(|| Value::String(cell.to_string()));
         }
-        records.push(Record { source, fields });
+        records.push(Record::new(source, fields));
     }
     Ok(records)
 }
@@ -351,7 +413,7 @@ fn required_columns(spec: &SuiteSpec) -> Vec<String> {
         }
         OptionsField::Question => {}
     }
-    if let SubjectSource::Field { field } = &spec.subject {
+    if let SubjectSource::Field { field, .. } = &spec.subject {
         columns.push(field.clone());
     }
     columns
@@ -365,6 +427,9 @@ fn to_item(
     record: &Record,
 ) -> Result<McItem, SuiteError> {
     let source = &record.source;
+    if let Some(problem) = &record.problem {
+        return Err(source.malformed(problem.clone()));
+    }
     let fields = &spec.fields;
     let text_of = |field: &str| -> Result<Option<String>, SuiteError> {
         match record.fields.get(field) {
@@ -395,7 +460,7 @@ fn to_item(
 
     let subject = match &spec.subject {
         SubjectSource::File => file.subject.clone().unwrap_or_default(),
-        SubjectSource::Field { field } => required(field)?.trim().to_string(),
+        SubjectSource::Field { field, pick } => field_subject(record, field, *pick)?,
         SubjectSource::Value { value } => value.clone(),
     };
     if subject.is_empty() || subject.contains('/') {
@@ -497,6 +562,62 @@ fn to_item(
             line: source.line.unwrap_or(0),
         },
     })
+}
+
+/// The subject in `field`: a string, or with `pick` one entry of a list of labels.
+fn field_subject(record: &Record, field: &str, pick: Option<Pick>) -> Result<String, SuiteError> {
+    let source = &record.source;
+    let text = |value: &Value| match value {
+        Value::String(text) => Ok(text.trim().to_string()),
+        Value::Number(number) => Ok(number.to_string()),
+        other => Err(source.malformed(format!(
+            "subject field `{field}` should hold strings, found {}",
+            json_kind(other)
+        ))),
+    };
+    match (record.fields.get(field), pick) {
+        (None | Some(Value::Null), _) => {
+            Err(source.malformed(format!("the record has no `{field}` field")))
+        }
+        (Some(Value::Array(labels)), None) => Err(source.malformed(format!(
+            "subject field `{field}` is a list ({} entries); set `subject.pick` to \
+             \"first\", \"last\" or \"only\" in the spec",
+            labels.len()
+        ))),
+        (Some(Value::Array(labels)), Some(pick)) => {
+            let chosen = match (pick, labels.as_slice()) {
+                (_, []) => {
+                    return Err(source.malformed(format!(
+                        "subject field `{field}` is an empty list: the record names no subject"
+                    )));
+                }
+                (Pick::Only, [only]) => only,
+                (Pick::Only, _) => {
+                    return Err(source.malformed(format!(
+                        "subject field `{field}` holds {} labels, and `pick = \"only\"` \
+                         takes a list of one",
+                        labels.len()
+                    )));
+                }
+                (Pick::First, [first, ..]) => first,
+                (Pick::Last, [.., last]) => last,
+            };
+            text(chosen)
+        }
+        (Some(value), _) => text(value),
+    }
+}
+
+/// The subject a record would have had, for naming it when it is left out; empty when
+/// that part of the record is what cannot be read.
+fn record_subject(spec: &SuiteSpec, file: &MatchedFile, record: &Record) -> String {
+    match &spec.subject {
+        SubjectSource::File => file.subject.clone().unwrap_or_default(),
+        SubjectSource::Field { field, pick } => {
+            field_subject(record, field, *pick).unwrap_or_default()
+        }
+        SubjectSource::Value { value } => value.clone(),
+    }
 }
 
 fn read_answer(
@@ -742,6 +863,15 @@ mod tests {
         ceval_folder(&["toy_subject", "another"], &[])
     }
 
+    /// Loads as `--strict` does: the first record that cannot become an item is an error.
+    fn load_strict(spec: &SuiteSpec, dir: &Path, split: &str) -> Result<SpecLoad, SuiteError> {
+        let options = SpecLoadOptions {
+            strict: true,
+            ..SpecLoadOptions::default()
+        };
+        load_with_spec_options(spec, dir, split, &options)
+    }
+
     fn assert_same(spec_load: &SpecLoad, loaded: &LoadedSuite) {
         assert_eq!(spec_load.items, loaded.items);
         assert_eq!(spec_load.fewshot_pool, loaded.fewshot_pool);
@@ -772,6 +902,7 @@ mod tests {
             &SpecLoadOptions {
                 subjects: vec!["toy_subject".to_string()],
                 skip_fewshot: true,
+                strict: false,
             },
         )
         .expect("spec load");
@@ -848,6 +979,7 @@ mod tests {
                 "test",
                 &SpecLoadOptions {
                     skip_fewshot: true,
+                    strict: true,
                     ..SpecLoadOptions::default()
                 },
             )
@@ -886,6 +1018,7 @@ mod tests {
             &SpecLoadOptions {
                 subjects: vec!["astrology".to_string()],
                 skip_fewshot: false,
+                strict: false,
             },
         )
         .expect_err("unknown subject");
@@ -965,7 +1098,7 @@ user = "{question}\nA. {A}\nB. {B}\nC. {C}"
             r#"[{"no": 1, "area": "x", "q": "q", "opts": "A. 1|B. 2", "gold": "1"},
                 {"no": 2, "area": "x", "q": "q", "opts": "A. 1|B. 1", "gold": "1"}]"#,
         );
-        match load_with_spec(&spec, dir.path(), "test").expect_err("ambiguous") {
+        match load_strict(&spec, dir.path(), "test").expect_err("ambiguous") {
             SuiteError::MalformedRecord {
                 record, problem, ..
             } => {
@@ -1009,7 +1142,7 @@ user = "{question}\n{A}\n{B}"
              {\"question\": \"选出质数\\nA. 4\\nB. 5\", \"label\": [1]}\n\
              {\"question\": \"多选\\nA. 1\\nB. 2\", \"label\": [\"A\", \"B\"]}\n",
         );
-        let error = load_with_spec(&spec, dir.path(), "test").expect_err("multi-answer");
+        let error = load_strict(&spec, dir.path(), "test").expect_err("multi-answer");
         assert!(error.to_string().contains(":4: "), "{error}");
         assert!(error.to_string().contains("several entries"), "{error}");
 

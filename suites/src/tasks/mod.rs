@@ -28,6 +28,7 @@ use crate::formats::fewclue::{self, FewClueTask};
 use crate::formats::{
     EvalItem, ItemKind, Options, agieval, c3, cmath, cmrc2018, gaokao, letter, ocnli, simpleqa,
 };
+use crate::left_out::{Intake, LeftOut, RecordPolicy};
 use crate::load::DataFileDigest;
 use grade::{AnswerKind, encode_letter_sets, letters_of};
 
@@ -205,8 +206,10 @@ pub struct TaskLoad {
     pub items: Vec<EvalItem>,
     /// Every file read, with its hash and the number of items it gave.
     pub files: Vec<DataFileDigest>,
-    /// Records the suite's rules leave out (OCNLI's label `-`), as `file: record`.
-    pub dropped: Vec<String>,
+    /// Records left out, with file (relative to the data folder), record, subject and
+    /// reason: the suite's own rules (OCNLI's label `-`) and records that cannot become an
+    /// item (under [`RecordPolicy::LeaveOut`]).
+    pub left_out: Vec<LeftOut>,
 }
 
 impl TaskLoad {
@@ -226,16 +229,33 @@ impl TaskLoad {
         let available: Vec<String> = available.into_iter().map(str::to_string).collect();
         crate::load::require_known_subjects(&self.suite.name(), &self.split, subjects, &available)?;
         self.items.retain(|item| subjects.contains(&item.subject));
+        self.left_out
+            .retain(|record| subjects.contains(&record.subject));
         Ok(())
     }
 }
 
-/// Loads `split` of `suite` from `data_dir`.
+/// Loads `split` of `suite` from `data_dir`, refusing any record that cannot become an
+/// item (as `--strict`).
+///
+/// # Errors
+/// As [`load_task_with`] under [`RecordPolicy::Refuse`].
+pub fn load_task(suite: TaskSuite, data_dir: &Path, split: &str) -> Result<TaskLoad, SuiteError> {
+    load_task_with(suite, data_dir, split, RecordPolicy::Refuse)
+}
+
+/// Loads `split` of `suite` from `data_dir`; records that cannot become an item are left
+/// out (named in [`TaskLoad::left_out`]) or refused, as `policy` says.
 ///
 /// # Errors
 /// [`SuiteError::MissingSplit`] when the split's files are not where the suite keeps
 /// them; the loaders' errors, which name the file and line or record.
-pub fn load_task(suite: TaskSuite, data_dir: &Path, split: &str) -> Result<TaskLoad, SuiteError> {
+pub fn load_task_with(
+    suite: TaskSuite,
+    data_dir: &Path,
+    split: &str,
+    policy: RecordPolicy,
+) -> Result<TaskLoad, SuiteError> {
     let missing = |path: PathBuf| SuiteError::MissingTaskFile {
         suite: suite.name(),
         split: split.to_string(),
@@ -250,24 +270,26 @@ pub fn load_task(suite: TaskSuite, data_dir: &Path, split: &str) -> Result<TaskL
         }
     };
     let mut extra_files = Vec::new();
-    let mut dropped = Vec::new();
+    let mut intake = Intake::new(policy);
     let items = match suite {
         TaskSuite::Gaokao => {
             if split != "objective" {
                 return Err(missing(data_dir.join(gaokao::OBJECTIVE_DIR)));
             }
             extra_files.push(require(data_dir.join(gaokao::PROMPT_FILE))?);
-            gaokao::load_objective(data_dir)?
+            gaokao::load_objective_with(data_dir, &mut intake)?
         }
         TaskSuite::Agieval => {
             let mut items = Vec::new();
+            let mut read_any = false;
             for subset in AGIEVAL_CHINESE_SUBSETS {
                 let path = data_dir.join(format!("{subset}.jsonl"));
                 if path.is_file() {
-                    items.extend(agieval::load_file(&path)?);
+                    read_any = true;
+                    items.extend(agieval::load_file_with(&path, &mut intake)?);
                 }
             }
-            if items.is_empty() {
+            if !read_any {
                 return Err(missing(data_dir.join("logiqa-zh.jsonl")));
             }
             items
@@ -276,20 +298,16 @@ pub fn load_task(suite: TaskSuite, data_dir: &Path, split: &str) -> Result<TaskL
             for subset in c3::SUBSETS {
                 require(data_dir.join(format!("{subset}-{split}.json")))?;
             }
-            c3::load_split(data_dir, split)?
+            c3::load_split_with(data_dir, split, &mut intake)?
         }
-        TaskSuite::Cmrc2018 => {
-            cmrc2018::load_file(&require(data_dir.join(format!("cmrc2018_{split}.json")))?)?
-        }
-        TaskSuite::Ocnli => {
-            let file = ocnli::load_file(&require(data_dir.join(format!("{split}.json")))?)?;
-            dropped.extend(
-                file.dropped
-                    .iter()
-                    .map(|source| format!("{}: {}", source.path.display(), source.record)),
-            );
-            file.items
-        }
+        TaskSuite::Cmrc2018 => cmrc2018::load_file_with(
+            &require(data_dir.join(format!("cmrc2018_{split}.json")))?,
+            &mut intake,
+        )?,
+        TaskSuite::Ocnli => ocnli::load_file_with(
+            &require(data_dir.join(format!("{split}.json")))?,
+            &mut intake,
+        )?,
         TaskSuite::FewClue(task) => {
             let path = require(data_dir.join(task.as_str()).join(format!("{split}.json")))?;
             let folder = data_dir.join(task.as_str());
@@ -298,22 +316,34 @@ pub fn load_task(suite: TaskSuite, data_dir: &Path, split: &str) -> Result<TaskL
                 FewClueTask::Csldcp => extra_files.push(folder.join(fewclue::CSLDCP_LABEL_FILE)),
                 _ => {}
             }
-            fewclue::load_file(task, &path)?
+            fewclue::load_file_with(task, &path, &mut intake)?
         }
-        TaskSuite::SimpleQa => {
-            simpleqa::load_file(&require(data_dir.join("chinese_simpleqa.jsonl"))?)?
-        }
-        TaskSuite::Cmath => {
-            cmath::load_file(&require(data_dir.join(format!("cmath_{split}.jsonl")))?)?
-        }
+        TaskSuite::SimpleQa => simpleqa::load_file_with(
+            &require(data_dir.join("chinese_simpleqa.jsonl"))?,
+            &mut intake,
+        )?,
+        TaskSuite::Cmath => cmath::load_file_with(
+            &require(data_dir.join(format!("cmath_{split}.jsonl")))?,
+            &mut intake,
+        )?,
     };
+    let mut left_out = intake.into_left_out();
+    // A file whose every record was left out is not hashed by item source; hash it too,
+    // since what was left out depends on its bytes.
+    for record in &left_out {
+        let path = PathBuf::from(&record.file);
+        if !extra_files.contains(&path) {
+            extra_files.push(path);
+        }
+    }
     let files = digests(data_dir, &items, &extra_files)?;
+    crate::left_out::relativize(&mut left_out, data_dir);
     Ok(TaskLoad {
         suite,
         split: split.to_string(),
         items,
         files,
-        dropped,
+        left_out,
     })
 }
 

@@ -1,0 +1,442 @@
+//! Jianzhen's reading of the replies set beside the reading of the framework each
+//! template comes from ([`jianzhen_suites::peer`]): per endpoint and suite, the score
+//! under each, how many replies they read differently, and a few examples. A reviewer
+//! then sees how much of a gap between two leaderboards comes from answer reading alone.
+//!
+//! Computed from the stored replies at report time: nothing is called again, and the
+//! stored scores (Jianzhen's reading) are not changed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use jianzhen_suites::peer::{AnswerShape, PeerExtractor, peer_for};
+
+use crate::store::ScoredRow;
+
+/// Examples shown per endpoint and suite.
+const EXAMPLES: usize = 3;
+
+/// One endpoint's suite read both ways.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerComparison {
+    pub endpoint: String,
+    pub suite: String,
+    pub extractor: PeerExtractor,
+    /// Items compared (every scored item of the suite, failures included, as in `n`).
+    pub items: usize,
+    /// Weighted points and the weight they are out of (sub-questions weigh one each).
+    pub jianzhen_points: f64,
+    pub peer_points: f64,
+    pub weight: f64,
+    /// Replies whose counted answer differs between the two readings.
+    pub differ: usize,
+    pub examples: Vec<Example>,
+}
+
+/// One reply read differently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    pub item_id: String,
+    pub gold: String,
+    pub jianzhen: String,
+    pub peer: String,
+    pub reply: String,
+}
+
+/// The shape of an item's answer, from its stored gold: a JSON list is one answer per
+/// sub-question, several letters a multi-select set, one letter a single choice; `None`
+/// for golds that are not letters (spans, numbers, labels, free text).
+fn shape_of(gold: &str) -> Option<(AnswerShape, Vec<String>)> {
+    if let Ok(sets) = serde_json::from_str::<Vec<String>>(gold)
+        && gold.starts_with('[')
+        && sets.iter().all(|set| is_letters(set))
+    {
+        return Some((AnswerShape::SubQuestions(sets.len()), sets));
+    }
+    if !is_letters(gold) {
+        return None;
+    }
+    let shape = if gold.chars().count() == 1 {
+        AnswerShape::Single
+    } else {
+        AnswerShape::MultiSelect
+    };
+    Some((shape, vec![gold.to_string()]))
+}
+
+fn is_letters(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|character| character.is_ascii_uppercase())
+}
+
+/// The peer's credit for `read` against `gold`, as its evaluator gives it: answers
+/// compared position by position (a list of another length earns nothing), and, for
+/// GAOKAO-Bench's multi-select sets only, half credit for a subset of the gold letters
+/// (OpenCompass's `AccEvaluator`, used elsewhere, compares whole strings).
+fn peer_credit(
+    extractor: PeerExtractor,
+    shape: AnswerShape,
+    gold: &[String],
+    read: &[String],
+) -> f64 {
+    if gold.len() != read.len() || gold.is_empty() {
+        return 0.0;
+    }
+    let points: f64 = gold
+        .iter()
+        .zip(read)
+        .map(|(gold, read)| {
+            if gold == read {
+                1.0
+            } else if extractor == PeerExtractor::GaokaoBench
+                && shape == AnswerShape::MultiSelect
+                && read.chars().all(|letter| gold.contains(letter))
+            {
+                0.5
+            } else {
+                0.0
+            }
+        })
+        .sum();
+    points / gold.len() as f64
+}
+
+/// The answer Jianzhen counted: its extraction when the reply was graded, else nothing
+/// (refused, unextractable, truncated and failed replies count no answer).
+fn jianzhen_reading(row: &ScoredRow) -> String {
+    match (&row.extracted, row.outcome.as_str()) {
+        (Some(extracted), "correct" | "wrong") => extracted.clone(),
+        _ => String::new(),
+    }
+}
+
+fn peer_text(shape: AnswerShape, read: &[String]) -> String {
+    match shape {
+        AnswerShape::SubQuestions(_) | AnswerShape::FiveOutOfSeven => {
+            serde_json::Value::from(read.to_vec()).to_string()
+        }
+        AnswerShape::Single | AnswerShape::MultiSelect => read.join(""),
+    }
+}
+
+/// The comparisons of a run: one per endpoint and generation-scored suite whose template
+/// has a peer reading (`manifest.suites[].template`), over the rows with letter golds.
+pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComparison> {
+    // Suite → its template, for suites scored from generated text.
+    let mut templates: BTreeMap<String, String> = BTreeMap::new();
+    for suite in manifest["suites"].as_array().into_iter().flatten() {
+        let generated = suite["scoring"]
+            .as_str()
+            .is_some_and(|scoring| scoring.starts_with("gen"));
+        if let (Some(name), Some(template), true) = (
+            suite["suite"].as_str(),
+            suite["template"].as_str(),
+            generated,
+        ) {
+            templates.insert(name.to_string(), template.to_string());
+        }
+    }
+    let mut comparisons: BTreeMap<(String, String, PeerExtractor), PeerComparison> =
+        BTreeMap::new();
+    for row in rows {
+        let Some(extractor) = templates
+            .get(&row.suite)
+            .and_then(|template| peer_for(template, &row.subject))
+        else {
+            continue;
+        };
+        let Some((shape, gold)) = shape_of(&row.gold) else {
+            continue;
+        };
+        let read = if row.outcome == "api_error" {
+            Vec::new()
+        } else {
+            extractor.read(&row.response_text, shape)
+        };
+        let entry = comparisons
+            .entry((row.endpoint.clone(), row.suite.clone(), extractor))
+            .or_insert_with(|| PeerComparison {
+                endpoint: row.endpoint.clone(),
+                suite: row.suite.clone(),
+                extractor,
+                items: 0,
+                jianzhen_points: 0.0,
+                peer_points: 0.0,
+                weight: 0.0,
+                differ: 0,
+                examples: Vec::new(),
+            });
+        entry.items += 1;
+        entry.weight += row.weight;
+        entry.jianzhen_points += row.credit * row.weight;
+        entry.peer_points += peer_credit(extractor, shape, &gold, &read) * row.weight;
+        let jianzhen = jianzhen_reading(row);
+        let peer = peer_text(shape, &read);
+        if jianzhen != peer {
+            entry.differ += 1;
+            if entry.examples.len() < EXAMPLES {
+                entry.examples.push(Example {
+                    item_id: row.item_id.clone(),
+                    gold: row.gold.clone(),
+                    jianzhen,
+                    peer,
+                    reply: excerpt(&row.response_text),
+                });
+            }
+        }
+    }
+    comparisons.into_values().collect()
+}
+
+/// The start of a reply, on one line, for a table cell.
+fn excerpt(reply: &str) -> String {
+    let flat: String = reply.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut characters = flat.chars();
+    let head: String = characters.by_ref().take(80).collect();
+    if characters.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+fn percent(points: f64, weight: f64) -> String {
+    if weight <= 0.0 {
+        return "–".to_string();
+    }
+    format!("{:.1}", points / weight * 100.0)
+}
+
+fn cell(text: &str) -> String {
+    let text = if text.is_empty() { "–" } else { text };
+    text.replace('|', "\\|")
+}
+
+/// The report's section: an empty string when no suite of the run has a peer reading.
+pub fn markdown(comparisons: &[PeerComparison]) -> String {
+    if comparisons.is_empty() {
+        return String::new();
+    }
+    let mut md = String::new();
+    let _ = writeln!(md, "## Answer reading: Jianzhen and the source framework\n");
+    let _ = writeln!(
+        md,
+        "The same stored replies read two ways: by Jianzhen's extraction (the scores above), and by the post-processor of the framework the template comes from, written from its published definition (`jianzhen rescore RUN --extractor NAME` scores a run with it). The gap between the two accuracies is the part of a leaderboard difference that comes from answer reading alone. *Differ* counts replies whose counted answer is not the same.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| endpoint | suite | peer reading | n | Jianzhen % | peer % | differ |"
+    );
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|");
+    for comparison in comparisons {
+        let _ = writeln!(
+            md,
+            "| {} | {} | `{}` | {} | {} | {} | {} |",
+            cell(&comparison.endpoint),
+            cell(&comparison.suite),
+            comparison.extractor,
+            comparison.items,
+            percent(comparison.jianzhen_points, comparison.weight),
+            percent(comparison.peer_points, comparison.weight),
+            comparison.differ,
+        );
+    }
+    let examples: Vec<(&PeerComparison, &Example)> = comparisons
+        .iter()
+        .flat_map(|comparison| {
+            comparison
+                .examples
+                .iter()
+                .map(move |example| (comparison, example))
+        })
+        .collect();
+    if !examples.is_empty() {
+        let _ = writeln!(md, "\n| endpoint | item | gold | Jianzhen | peer | reply |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        for (comparison, example) in examples {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} |",
+                cell(&comparison.endpoint),
+                cell(&example.item_id),
+                cell(&example.gold),
+                cell(&example.jianzhen),
+                cell(&example.peer),
+                cell(&example.reply),
+            );
+        }
+    }
+    md.push('\n');
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        item: &str,
+        gold: &str,
+        reply: &str,
+        extracted: Option<&str>,
+        outcome: &str,
+    ) -> ScoredRow {
+        ScoredRow {
+            item_id: item.into(),
+            gold: gold.into(),
+            response_text: reply.into(),
+            extracted: extracted.map(str::to_string),
+            credit: f64::from(u8::from(outcome == "correct")),
+            ..ScoredRow::example("scripted", "computer_network", outcome)
+        }
+    }
+
+    #[test]
+    fn the_peer_reading_is_scored_and_differences_counted() {
+        let manifest = serde_json::json!({"suites": [
+            {"suite": "ceval", "template": "ceval_gen_5f30c7", "scoring": "gen: chat completion + answer extraction"}
+        ]});
+        let rows = vec![
+            // The issue's examples: Jianzhen reads B and C, first-capital D and … C.
+            row(
+                "a",
+                "B",
+                "DNS（域名解析系统）是B选项。答案：B",
+                Some("B"),
+                "correct",
+            ),
+            row("b", "C", "最终答案是C. 24.5 L", Some("C"), "correct"),
+            row("c", "A", "My answer is A", Some("A"), "correct"),
+            row("d", "A", "A", Some("A"), "correct"),
+            row("e", "D", "", None, "api_error"),
+        ];
+        let comparisons = compare(&manifest, &rows);
+        assert_eq!(comparisons.len(), 1);
+        let comparison = &comparisons[0];
+        assert_eq!(comparison.extractor, PeerExtractor::OpencompassFirstCapital);
+        assert_eq!(comparison.items, 5);
+        assert!((comparison.jianzhen_points - 4.0).abs() < 1e-9);
+        // first-capital: D (wrong), C (right), M (wrong), A (right), nothing.
+        assert!((comparison.peer_points - 2.0).abs() < 1e-9);
+        assert_eq!(comparison.differ, 2);
+        assert_eq!(comparison.examples[0].peer, "D");
+        assert_eq!(comparison.examples[1].peer, "M");
+        let section = markdown(&comparisons);
+        assert!(
+            section.contains(
+                "| scripted | ceval | `opencompass_first_capital` | 5 | 80.0 | 40.0 | 2 |"
+            ),
+            "{section}"
+        );
+        assert!(
+            section.contains("| scripted | a | B | B | D |"),
+            "{section}"
+        );
+    }
+
+    #[test]
+    fn agieval_is_read_per_subset_as_its_configuration_says() {
+        let manifest = serde_json::json!({"suites": [
+            {"suite": "agieval", "template": "agieval_gen_5c79b4", "scoring": "gen: …"}
+        ]});
+        let in_subject =
+            |subject: &str, item: &str, gold: &str, reply: &str, extracted: &str, outcome: &str| {
+                ScoredRow {
+                    suite: "agieval".into(),
+                    subject: subject.into(),
+                    ..row(item, gold, reply, Some(extracted), outcome)
+                }
+            };
+        let rows = vec![
+            // first_option_postprocess(ABCDE): `答案是?\s?([ABCDE])` finds E.
+            in_subject("logiqa-zh", "l1", "E", "答案是E", "E", "correct"),
+            // first_capital_postprocess_multi: the first run of A-D, "AB", not the gold "B".
+            in_subject(
+                "jec-qa-kd",
+                "k1",
+                "B",
+                "AB两项中B正确，答案：B",
+                "B",
+                "correct",
+            ),
+            in_subject("gaokao-mathcloze", "c1", "3", "3", "3", "correct"),
+        ];
+        let comparisons = compare(&manifest, &rows);
+        let read: Vec<(&str, PeerExtractor, f64, usize)> = comparisons
+            .iter()
+            .map(|c| (c.suite.as_str(), c.extractor, c.peer_points, c.differ))
+            .collect();
+        assert_eq!(
+            read,
+            [
+                (
+                    "agieval",
+                    PeerExtractor::OpencompassFirstOptionAbcde,
+                    1.0,
+                    0
+                ),
+                (
+                    "agieval",
+                    PeerExtractor::OpencompassFirstCapitalMulti,
+                    0.0,
+                    1
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn gaokao_sub_questions_and_multi_select_follow_its_evaluator() {
+        assert_eq!(
+            shape_of(r#"["B","C"]"#).map(|(shape, _)| shape),
+            Some(AnswerShape::SubQuestions(2))
+        );
+        assert_eq!(
+            shape_of("AC").map(|(shape, _)| shape),
+            Some(AnswerShape::MultiSelect)
+        );
+        assert_eq!(shape_of(r#"["北京"]"#), None);
+        assert_eq!(shape_of("12"), None);
+        let gaokao = PeerExtractor::GaokaoBench;
+        // AGIEval's accuracy compares whole strings: a subset earns nothing.
+        let multi = PeerExtractor::OpencompassFirstCapitalMulti;
+        let gold = ["AC".to_string()];
+        assert_eq!(
+            peer_credit(multi, AnswerShape::MultiSelect, &gold, &["A".into()]),
+            0.0
+        );
+        assert_eq!(
+            peer_credit(multi, AnswerShape::MultiSelect, &gold, &["AC".into()]),
+            1.0
+        );
+        assert_eq!(
+            peer_credit(gaokao, AnswerShape::MultiSelect, &gold, &["A".into()]),
+            0.5
+        );
+        assert_eq!(
+            peer_credit(gaokao, AnswerShape::MultiSelect, &gold, &["AD".into()]),
+            0.0
+        );
+        let sub = ["B".to_string(), "C".to_string()];
+        assert_eq!(
+            peer_credit(
+                gaokao,
+                AnswerShape::SubQuestions(2),
+                &sub,
+                &["B".into(), "D".into()]
+            ),
+            0.5
+        );
+        assert_eq!(
+            peer_credit(gaokao, AnswerShape::SubQuestions(2), &sub, &["B".into()]),
+            0.0
+        );
+        // No peer reading for templates without one, or for log-likelihood runs.
+        let manifest = serde_json::json!({"suites": [
+            {"suite": "cmmlu", "template": "cmmlu_gen_c13365", "scoring": "loglik_first_token: …"},
+            {"suite": "x", "template": "lmeval_cmmlu", "scoring": "gen: …"}
+        ]});
+        let rows = vec![row("a", "B", "B", Some("B"), "correct")];
+        assert!(compare(&manifest, &rows).is_empty());
+        assert_eq!(markdown(&[]), "");
+    }
+}
