@@ -306,6 +306,10 @@ struct CoordinatorArgs {
     /// Most repeats in a vendor's run.
     #[arg(long, default_value_t = 5)]
     vendor_max_repeats: u32,
+    /// Suites published to vendors must have their data under this folder (paths are
+    /// canonicalised; `..` and symlinks out of it are refused).
+    #[arg(long)]
+    data_root: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -1076,6 +1080,7 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
             max_runs_in_flight: args.vendor_max_runs,
             max_repeats: args.vendor_max_repeats,
         },
+        data_root: args.data_root.clone(),
         ..CoordinatorConfig::default()
     };
     let shown_store = jianzhen_coordinator::store::redact_url(&args.store);
@@ -1338,8 +1343,7 @@ mod tests {
             assert!(is_safe_report_path(good), "{good}");
         }
         for bad in [
-            "../x", "/x", "a/../b", "a/b/c", "..", ".", ".bashrc", "a/.x", "", "a/", "a\\b",
-            "x\0y",
+            "../x", "/x", "a/../b", "a/b/c", "..", ".", ".bashrc", "a/.x", "", "a/", "a\\b", "x\0y",
         ] {
             assert!(!is_safe_report_path(bad), "{bad:?}");
         }

@@ -51,6 +51,9 @@ pub struct CoordinatorConfig {
     pub insecure: bool,
     /// What one vendor token may ask for.
     pub vendor_quota: VendorQuota,
+    /// The folder published suites' data must lie under (`--data-root`); `None`: any
+    /// absolute path the admin names.
+    pub data_root: Option<std::path::PathBuf>,
 }
 
 /// Per-vendor limits: a vendor is evaluated, it does not get the cluster.
@@ -83,6 +86,7 @@ impl Default for CoordinatorConfig {
             secrets: None,
             insecure: false,
             vendor_quota: VendorQuota::default(),
+            data_root: None,
         }
     }
 }

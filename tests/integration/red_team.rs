@@ -1384,3 +1384,47 @@ async fn vendor_quotas_hold() {
         .await
         .expect("the lab is not a vendor");
 }
+
+/// With `--data-root`, a published suite's data must lie under it, `..` or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_data_is_confined_to_the_data_root() {
+    let root = std::env::temp_dir();
+    let root_text = root.to_str().expect("utf-8").to_string();
+    let secure = Secure::start_with(false, &["--data-root", &root_text]);
+    let admin = secure.token("admin", "ops", &[]);
+    let data = secure.dir.path().join("ceval");
+    write_ceval(&data, &[("law", 2)]).expect("fixture");
+    // Under the root (the test's temp dir is): published.
+    succeeded(
+        &secure.cli(
+            &admin,
+            &[
+                "publish",
+                "inside",
+                "--suite",
+                "ceval",
+                "--data",
+                data.to_str().expect("utf-8"),
+            ],
+            None,
+        ),
+        "publish inside the root",
+    );
+    // Escaping it with `..`, or naming another folder: refused, nothing published.
+    let escape = format!("{root_text}/../etc");
+    for outside in [escape.as_str(), "/etc"] {
+        let output = secure.cli(
+            &admin,
+            &["publish", "outside", "--suite", "ceval", "--data", outside],
+            None,
+        );
+        assert!(!output.status.success(), "{outside} was published");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("data root"), "{stderr}");
+    }
+    let listed = succeeded(&secure.cli(&admin, &["published"], None), "published");
+    assert!(
+        listed.contains("inside") && !listed.contains("outside"),
+        "{listed}"
+    );
+}

@@ -472,7 +472,21 @@ impl Controller {
             description: description.chars().take(500).collect(),
             items: 0,
         };
-        let suite = published_suite_spec(&entry)?;
+        let mut suite = published_suite_spec(&entry)?;
+        // Published data lives under the operator's data root, when one is set: paths
+        // are canonicalised (no `..`, no symlink out) and confined to it.
+        if let Some(root) = &self.config.data_root {
+            suite.data = confine(root, &suite.data, name)?;
+            if let Some(spec_file) = &suite.spec {
+                suite.spec = Some(confine(root, spec_file, name)?);
+            }
+        }
+        let entry = PublishedSuiteRecord {
+            suite_toml: toml::to_string(&suite).map_err(|error| {
+                CoordinatorError::Internal(format!("cannot write the suite table: {error}"))
+            })?,
+            ..entry
+        };
         let probe = RunSpec {
             name: format!("publish-{name}"),
             seed: 0,
@@ -609,6 +623,27 @@ impl Controller {
             .await
             .map_err(|error| CoordinatorError::Internal(format!("report task failed: {error}")))?
     }
+}
+
+/// `path` canonicalised, if it lies under the canonical `root`.
+fn confine(
+    root: &std::path::Path,
+    path: &std::path::Path,
+    suite: &str,
+) -> Result<std::path::PathBuf, CoordinatorError> {
+    let outside = || {
+        CoordinatorError::InvalidRequest(format!(
+            "published suite `{suite}`: {} is not a folder or file under the coordinator's data root {}; put the data there",
+            path.display(),
+            root.display()
+        ))
+    };
+    let root = root.canonicalize().map_err(|_| outside())?;
+    let resolved = path.canonicalize().map_err(|_| outside())?;
+    if !resolved.starts_with(&root) {
+        return Err(outside());
+    }
+    Ok(resolved)
 }
 
 /// The run-spec suite table stored for a published suite.
