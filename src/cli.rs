@@ -910,7 +910,7 @@ fn truncation_hint(status: &v1::RunStatus, spec: Option<&RunSpec>) -> Option<Str
         None => "raise `max_tokens` in the run spec (e.g. to 1024) and submit it again".to_string(),
     };
     Some(format!(
-        "{truncated} of {} answers ({share:.0}%) were cut off by the token limit (outcome truncated; they count against the score): {how}. A new limit makes a new run, which asks every item again",
+        "{truncated} of {} answers ({share:.0}%) were cut off by the token limit (outcome truncated; they count against the score): {how}. A new limit makes a new run; the answers that ended on their own come from the response cache, so only the cut-off ones are asked again",
         status.done_items
     ))
 }

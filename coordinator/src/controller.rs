@@ -228,6 +228,10 @@ impl Controller {
         let manifest_json = serde_json::to_string_pretty(&plan.manifest)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         let spec_toml = spec.to_toml()?;
+        // No shard of the run may be leased before its cached answers are in: a worker
+        // would ask the endpoint for items the cache answers (the lease lock keeps
+        // leasing out until then).
+        let leasing_paused = self.leases.lock().await;
         let is_new = self
             .store
             .insert_plan(
@@ -248,6 +252,7 @@ impl Controller {
         if !is_new || from_cache > 0 {
             self.store.refresh_run_state(&plan.run_id, now_ms()).await?;
         }
+        drop(leasing_paused);
         self.specs
             .lock()
             .await
@@ -265,7 +270,22 @@ impl Controller {
 
     /// Answers the run's open items from the response cache; returns how many.
     async fn fill_from_cache(&self, run_id: &str) -> Result<u64, CoordinatorError> {
-        let hits = self.store.cache_hits(run_id).await?;
+        // Exact requests first, then the same requests answered under another token limit.
+        let exact = self
+            .fill_from_hits(run_id, self.store.cache_hits(run_id).await?)
+            .await?;
+        let family = self
+            .fill_from_hits(run_id, self.store.cache_family_hits(run_id).await?)
+            .await?;
+        Ok(exact + family)
+    }
+
+    /// Stores cached answers as the run's results; returns how many were new.
+    async fn fill_from_hits(
+        &self,
+        run_id: &str,
+        hits: Vec<crate::store::CacheHit>,
+    ) -> Result<u64, CoordinatorError> {
         if hits.is_empty() {
             return Ok(0);
         }

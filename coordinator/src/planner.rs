@@ -271,6 +271,12 @@ pub struct PlannedItem {
     /// Key of the exact request (endpoint URL, model, generation settings, prompt,
     /// repeat) in the response cache shared by all runs of a store.
     pub request_key: String,
+    /// The same request whatever its token limit: an answer cached under a smaller limit
+    /// that ended on its own (`stop`, fewer tokens than this item's limit) is this item's
+    /// answer too, so raising `max_tokens` asks again only the answers that were cut off.
+    pub family_key: String,
+    /// The token limit the request is sent with (the item's, else the endpoint's).
+    pub limit_tokens: u32,
     /// `choice` for a scored multiple-choice item, `probe:KIND` for a provenance probe.
     pub kind: String,
     /// Generation limit for this item; 0 means the endpoint's own.
@@ -902,6 +908,15 @@ fn emit_shards(
                 parts.push(*cache_scope);
             }
             let request_key = short_hash(&parts, 32);
+            // The family key: the same parts without the limit (the fourth).
+            let family_parts: Vec<&str> = parts
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != 3)
+                .map(|(_, part)| *part)
+                .chain(std::iter::once("family"))
+                .collect();
+            let family_key = short_hash(&family_parts, 32);
             items.push(PlannedItem {
                 item_key: item.item_key.clone(),
                 repeat: *repeat,
@@ -917,6 +932,8 @@ fn emit_shards(
                 template: template.to_string(),
                 source: item.source.clone(),
                 request_key,
+                family_key,
+                limit_tokens: max_tokens,
                 kind: item.kind.clone(),
                 max_tokens: item.max_tokens,
                 top_logprobs,

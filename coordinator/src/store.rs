@@ -59,6 +59,8 @@ const SCHEMA: &[&str] = &[
                 kind TEXT NOT NULL,
         max_tokens BIGINT NOT NULL,
         top_logprobs BIGINT NOT NULL,
+        family_key TEXT NOT NULL DEFAULT '',
+        limit_tokens BIGINT NOT NULL DEFAULT 0,
         PRIMARY KEY (run_id, endpoint, item_key, repeat_index)
     )",
     "CREATE INDEX IF NOT EXISTS items_by_shard ON items (run_id, shard_id)",
@@ -100,7 +102,9 @@ const SCHEMA: &[&str] = &[
                 latency_ms BIGINT NOT NULL,
         logprobs_json TEXT NOT NULL,
         judge_text TEXT NOT NULL,
-        created_at_ms BIGINT NOT NULL
+        created_at_ms BIGINT NOT NULL,
+        family_key TEXT NOT NULL DEFAULT '',
+        max_tokens BIGINT NOT NULL DEFAULT 0
     )",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     // Bearer tokens: only their SHA-256 (the token is shown once, at creation).
@@ -462,6 +466,10 @@ impl Store {
             sqlx::query(*statement).execute(&store.pool).await?;
         }
         store.check_schema_version(&url).await?;
+        // After the migrations: an upgraded store has the column only from here on.
+        sqlx::query("CREATE INDEX IF NOT EXISTS cache_by_family ON response_cache (family_key)")
+            .execute(&store.pool)
+            .await?;
         Ok(store)
     }
 
@@ -535,9 +543,15 @@ impl Store {
             .is_ok();
         let mut transaction = self.pool.begin().await?;
         if !has_owner {
-            sqlx::query("ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
-                .execute(&mut *transaction)
-                .await?;
+            for statement in [
+                "ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE items ADD COLUMN family_key TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE items ADD COLUMN limit_tokens BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE response_cache ADD COLUMN family_key TEXT NOT NULL DEFAULT ''",
+                "ALTER TABLE response_cache ADD COLUMN max_tokens BIGINT NOT NULL DEFAULT 0",
+            ] {
+                sqlx::query(statement).execute(&mut *transaction).await?;
+            }
         }
         sqlx::query("UPDATE meta SET value = $1 WHERE key = 'schema_version'")
             .bind(SCHEMA_VERSION)
@@ -599,8 +613,9 @@ impl Store {
             sqlx::query(
                 "INSERT INTO items (run_id, endpoint, item_key, repeat_index, shard_id, suite, subject,
                     category, item_id, gold, options_json, messages_json, template, source, request_key, kind,
-                    max_tokens, top_logprobs)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                    max_tokens, top_logprobs, family_key, limit_tokens)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                    $19, $20)
                  ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
             )
             .bind(&plan.run_id)
@@ -621,6 +636,8 @@ impl Store {
                         .bind(&item.kind)
             .bind(i64::from(item.max_tokens))
             .bind(i64::from(item.top_logprobs))
+            .bind(&item.family_key)
+            .bind(i64::from(item.limit_tokens))
             .execute(&mut *transaction)
             .await?;
         }
@@ -836,10 +853,15 @@ impl Store {
                 stored += 1;
             }
             if let Some(cache_key) = &result.cache_key {
+                // The item's family key and limit come from its planned row.
                 sqlx::query(
                     "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
-                        completion_tokens, latency_ms, logprobs_json, created_at_ms, judge_text)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (request_key) DO NOTHING",
+                        completion_tokens, latency_ms, logprobs_json, created_at_ms, judge_text,
+                        family_key, max_tokens)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, i.family_key, i.limit_tokens
+                     FROM items i WHERE i.run_id = $10 AND i.endpoint = $11 AND i.item_key = $12
+                        AND i.repeat_index = $13
+                     ON CONFLICT (request_key) DO NOTHING",
                 )
                 .bind(cache_key)
                 .bind(&result.response_text)
@@ -850,6 +872,10 @@ impl Store {
                 .bind(&result.logprobs_json)
                 .bind(result.received_at_ms)
                 .bind(&result.judge_text)
+                .bind(&result.run_id)
+                .bind(&result.endpoint)
+                .bind(&result.item_key)
+                .bind(i64::from(result.repeat))
                 .execute(&mut *transaction)
                 .await?;
             }
@@ -877,29 +903,33 @@ impl Store {
         .bind(run_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(CacheHit {
-                    endpoint: row.try_get("endpoint")?,
-                    item_key: row.try_get("item_key")?,
-                    repeat: as_u32(row.try_get("repeat_index")?),
-                    shard_id: row.try_get("shard_id")?,
-                    scoring: ScoringInput {
-                        gold: row.try_get("gold")?,
-                        options_json: row.try_get("options_json")?,
-                        request_key: row.try_get("request_key")?,
-                        kind: row.try_get("kind")?,
-                    },
-                    response_text: row.try_get("response_text")?,
-                    finish_reason: row.try_get("finish_reason")?,
-                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
-                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
-                    latency_ms: as_u64(row.try_get("latency_ms")?),
-                    logprobs_json: row.try_get("logprobs_json")?,
-                    judge_text: row.try_get("judge_text")?,
-                })
-            })
-            .collect()
+        rows.iter().map(cache_hit_from_row).collect()
+    }
+
+    /// The run's open items answerable by the same request under another token limit:
+    /// an answer that ended on its own (`stop`) with fewer tokens than the item's limit.
+    /// Read after [`Store::cache_hits`] (exact requests first); the largest cached limit
+    /// first when several qualify.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn cache_family_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
+                    c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
+                    c.logprobs_json, c.judge_text
+             FROM items i
+             JOIN response_cache c ON c.family_key = i.family_key
+             LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
+                AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
+             WHERE i.run_id = $1 AND r.item_key IS NULL AND i.family_key <> ''
+                AND c.finish_reason = 'stop' AND c.completion_tokens < i.limit_tokens
+             ORDER BY i.endpoint, i.item_key, i.repeat_index, c.max_tokens DESC",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(cache_hit_from_row).collect()
     }
 
     /// Sets aside the run's `api_error` results (kept in `retired_results`) and queues
@@ -1327,6 +1357,28 @@ impl Store {
             .await?,
         })
     }
+}
+
+fn cache_hit_from_row(row: &AnyRow) -> Result<CacheHit, sqlx::Error> {
+    Ok(CacheHit {
+        endpoint: row.try_get("endpoint")?,
+        item_key: row.try_get("item_key")?,
+        repeat: as_u32(row.try_get("repeat_index")?),
+        shard_id: row.try_get("shard_id")?,
+        scoring: ScoringInput {
+            gold: row.try_get("gold")?,
+            options_json: row.try_get("options_json")?,
+            request_key: row.try_get("request_key")?,
+            kind: row.try_get("kind")?,
+        },
+        response_text: row.try_get("response_text")?,
+        finish_reason: row.try_get("finish_reason")?,
+        prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+        completion_tokens: as_u32(row.try_get("completion_tokens")?),
+        latency_ms: as_u64(row.try_get("latency_ms")?),
+        logprobs_json: row.try_get("logprobs_json")?,
+        judge_text: row.try_get("judge_text")?,
+    })
 }
 
 fn run_record_from_row(row: &AnyRow) -> Result<RunRecord, sqlx::Error> {

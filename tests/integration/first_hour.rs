@@ -225,6 +225,39 @@ async fn a_run_with_truncated_answers_ends_with_the_flag_to_rerun_and_shows_prog
         "progress lines on stderr when it is not a terminal: {stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+
+    // Running again with the suggested limit asks again only the two cut-off answers:
+    // the six that ended on their own come from the response cache.
+    let requests_before = server.requests();
+    let again = run_cli(
+        [
+            "run",
+            "--suite",
+            "ceval",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--endpoint",
+            &server.base_url(),
+            "--model",
+            "m",
+            "--concurrency",
+            "1",
+            "--max-tokens",
+            "1024",
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("6 items answered from the response cache"),
+        "{stderr}"
+    );
+    assert_eq!(server.requests() - requests_before, 2, "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
