@@ -469,6 +469,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             max_attempts: 3,
             registered: false,
             max_response_bytes: None,
+            throttle_deadline_secs: None,
         }],
         judge: match (&args.judge_endpoint, &args.judge_model) {
             (Some(base_url), Some(model)) => Some(EndpointSpec {
@@ -485,6 +486,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
                 max_attempts: 3,
                 registered: false,
                 max_response_bytes: None,
+                throttle_deadline_secs: None,
             }),
             _ => None,
         },

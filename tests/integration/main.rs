@@ -16,3 +16,4 @@ mod readme;
 mod red_team;
 mod report_html;
 mod task_suites;
+mod throttling;

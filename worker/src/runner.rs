@@ -16,7 +16,7 @@ use jianzhen_proto::v1::{
 use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::client::{Call, EchoCheck, EndpointHttp, check_echo_logprobs, complete};
+use crate::client::{Call, EchoCheck, EndpointHttp, ThrottleSignal, check_echo_logprobs, complete};
 use crate::egress::EgressPolicy;
 use crate::error::WorkerError;
 use crate::limiter::RateLimiter;
@@ -285,6 +285,9 @@ async fn run_shard(
     // (the others wait for its verdict): a failed check fails them without a request. Per
     // lease, so a `jianzhen retry` after the server is fixed checks again.
     let echo_check: Arc<OnceCell<EchoCheck>> = Arc::new(OnceCell::new());
+    // Throttled waits of this lease's requests (endpoint and judge), passed on to the
+    // coordinator so that a lease waiting out throttling does not lose its shard.
+    let throttle_signal = Arc::new(ThrottleSignal::default());
     // One line per shard at info: what an operator reads in a worker's log.
     let started = std::time::Instant::now();
     tracing::info!(worker_id = %config.worker_id, run_id = %lease.run_id, shard_id = %lease.shard_id, endpoint = %endpoint.name, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "shard leased");
@@ -320,6 +323,7 @@ async fn run_shard(
         let limiter = limiter.clone();
         let judge = judge.clone();
         let echo_check = echo_check.clone();
+        let throttle_signal = throttle_signal.clone();
         calls.spawn(async move {
             let Ok(endpoint_permit) = permits.acquire_owned().await else {
                 return;
@@ -354,7 +358,17 @@ async fn run_shard(
                             attempts: 0,
                             ..ItemResult::default()
                         },
-                        _ => complete(&http, &endpoint, key.as_deref(), call, &limiter).await,
+                        _ => {
+                            complete(
+                                &http,
+                                &endpoint,
+                                key.as_deref(),
+                                call,
+                                &limiter,
+                                &throttle_signal,
+                            )
+                            .await
+                        }
                     }
                 }
                 Err(problem) => ItemResult {
@@ -370,7 +384,7 @@ async fn run_shard(
             if let Some(call) = &item.judge
                 && result.error_class == ErrorClass::None as i32
             {
-                judge_answer(&http, judge.as_deref(), call, &mut result).await;
+                judge_answer(&http, judge.as_deref(), call, &mut result, &throttle_signal).await;
             }
             result.item_key = item.item_key;
             result.repeat = item.repeat;
@@ -383,6 +397,14 @@ async fn run_shard(
     let mut reported = 0usize;
     let mut channel_open = true;
     let mut flush_timer = tokio::time::interval(config.report_interval);
+    // Throttled waits are passed on a few times per progress deadline: often enough that
+    // the deadline never passes while the endpoint keeps saying "later", rarely enough
+    // to cost the coordinator nothing.
+    let throttle_every = (Duration::from_millis(lease.progress_timeout_ms) / 4)
+        .clamp(config.report_interval, Duration::from_secs(10));
+    let mut throttle_timer = tokio::time::interval(throttle_every);
+    throttle_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut throttle_waits = 0u32;
     loop {
         let flush_now;
         tokio::select! {
@@ -397,6 +419,10 @@ async fn run_shard(
                 }
             },
             _ = flush_timer.tick() => flush_now = !pending.is_empty(),
+            _ = throttle_timer.tick() => {
+                throttle_waits = throttle_waits.saturating_add(throttle_signal.take());
+                flush_now = throttle_waits > 0;
+            }
             _ = lost.changed() => {
                 tracing::warn!(shard_id = %lease.shard_id, "lease lost with the worker's registration; dropping the shard");
                 calls.abort_all();
@@ -407,9 +433,13 @@ async fn run_shard(
                 return;
             }
         }
-        if flush_now && !pending.is_empty() {
+        if flush_now && (!pending.is_empty() || throttle_waits > 0) {
             let batch = std::mem::take(&mut pending);
             let count = batch.len();
+            let waits = std::mem::take(&mut throttle_waits);
+            if waits > 0 {
+                tracing::debug!(shard_id = %lease.shard_id, throttle_waits = waits, "endpoint throttling; telling the coordinator the lease is waiting");
+            }
             match report(
                 client,
                 config,
@@ -417,6 +447,7 @@ async fn run_shard(
                 &lease.shard_id,
                 lease.epoch,
                 batch.clone(),
+                waits,
             )
             .await
             {
@@ -425,7 +456,10 @@ async fn run_shard(
                     calls.abort_all();
                     return;
                 }
-                ReportOutcome::Retry => pending = batch,
+                ReportOutcome::Retry => {
+                    pending = batch;
+                    throttle_waits = throttle_waits.saturating_add(waits);
+                }
             }
         }
         if !channel_open && pending.is_empty() {
@@ -468,6 +502,7 @@ async fn report(
     shard_id: &str,
     epoch: u64,
     results: Vec<ItemResult>,
+    throttle_waits: u32,
 ) -> ReportOutcome {
     let response = client
         .clone()
@@ -477,6 +512,7 @@ async fn report(
             shard_id: shard_id.to_string(),
             epoch,
             results,
+            throttle_waits,
         })
         .await;
     match response {
@@ -518,6 +554,7 @@ async fn judge_answer(
     judge: Option<&Judge>,
     call: &v1::JudgeCall,
     result: &mut ItemResult,
+    signal: &ThrottleSignal,
 ) {
     let Some(Judge {
         endpoint,
@@ -566,6 +603,7 @@ async fn judge_answer(
             top_logprobs: 0,
         },
         limiter,
+        signal,
     )
     .await;
     result.attempts += verdict.attempts;
