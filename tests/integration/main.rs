@@ -15,5 +15,6 @@ mod provenance;
 mod readme;
 mod red_team;
 mod report_html;
+mod shutdown;
 mod task_suites;
 mod throttling;

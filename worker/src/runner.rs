@@ -4,6 +4,11 @@
 //! A worker holds no state worth keeping: if it dies, its lease expires at the
 //! coordinator and the shard's unanswered items go to another worker. If the coordinator
 //! refuses a report (stale epoch), the worker drops the shard at once.
+//!
+//! Shutting down (SIGTERM) is graceful: the worker stops leasing, starts no new item,
+//! lets the items in flight finish within [`WorkerConfig::shutdown_grace`], reports them,
+//! and hands its shard back with `CompleteShard`, so the unanswered items go to another
+//! worker at once instead of after the lease expires.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +46,10 @@ pub struct WorkerConfig {
     pub allowed_key_envs: std::collections::BTreeSet<String>,
     /// Where endpoint calls may go (`--allow-endpoint`); public addresses only by default.
     pub egress: EgressPolicy,
+    /// On shutdown, how long requests already sent may take to finish before they are
+    /// abandoned (their items go back to the queue unanswered). Kubernetes' default
+    /// termination grace is 30 s: this must end well before it.
+    pub shutdown_grace: Duration,
 }
 
 impl WorkerConfig {
@@ -54,6 +63,7 @@ impl WorkerConfig {
             credentials: ClientCredentials::default(),
             allowed_key_envs: std::collections::BTreeSet::new(),
             egress: EgressPolicy::public_only(),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -111,11 +121,12 @@ pub async fn run_worker(
 
     // The heartbeat runs on its own task so a slow endpoint never delays liveness.
     let (lost_tx, lost_rx) = watch::channel(0u64);
+    // It runs until the worker returns, shutdown included: a worker finishing its items in
+    // flight is alive, and its lease must not expire under it.
     let heartbeat = tokio::spawn(heartbeat_loop(
         client.clone(),
         config.clone(),
         heartbeat_interval,
-        shutdown.clone(),
         lost_tx,
     ));
 
@@ -203,14 +214,10 @@ async fn heartbeat_loop(
     client: AuthedClient,
     config: WorkerConfig,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
     lost: watch::Sender<u64>,
 ) {
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.changed() => return,
-        }
+        tokio::time::sleep(interval).await;
         let response = client
             .clone()
             .heartbeat(HeartbeatRequest {
@@ -405,6 +412,8 @@ async fn run_shard(
     let mut throttle_timer = tokio::time::interval(throttle_every);
     throttle_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut throttle_waits = 0u32;
+    // Set when shutdown began: the end of the grace period for the items in flight.
+    let mut drain_deadline: Option<tokio::time::Instant> = None;
     loop {
         let flush_now;
         tokio::select! {
@@ -428,9 +437,23 @@ async fn run_shard(
                 calls.abort_all();
                 return;
             }
-            _ = shutdown.changed() => {
+            // Checked once: after the first change, a dropped sender would make
+            // `changed()` return at once forever.
+            _ = shutdown.changed(), if drain_deadline.is_none() => {
+                // No new item starts (waiting ones get no slot and send nothing); the
+                // ones in flight have the grace period to finish and be reported.
+                permits.close();
+                let deadline = tokio::time::Instant::now() + config.shutdown_grace;
+                drain_deadline = Some(deadline);
+                tracing::info!(worker_id = %config.worker_id, shard_id = %lease.shard_id, grace_secs = config.shutdown_grace.as_secs_f64(), "shutting down: finishing the items in flight, then handing the shard back");
+                flush_now = !pending.is_empty();
+            }
+            _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(tokio::time::Instant::now)), if drain_deadline.is_some() && channel_open => {
+                let unanswered = total.saturating_sub(reported + pending.len());
+                tracing::warn!(worker_id = %config.worker_id, shard_id = %lease.shard_id, unanswered, "shutdown grace period over; abandoning the requests still in flight");
                 calls.abort_all();
-                return;
+                channel_open = false;
+                flush_now = true;
             }
         }
         if flush_now && (!pending.is_empty() || throttle_waits > 0) {
@@ -466,6 +489,15 @@ async fn run_shard(
             break;
         }
         if !channel_open {
+            // A worker shutting down does not wait forever for an unreachable coordinator:
+            // after a second grace period its results are given up (the lease expires and
+            // the items are asked again elsewhere).
+            if drain_deadline.is_some_and(|deadline| {
+                tokio::time::Instant::now() > deadline + config.shutdown_grace
+            }) {
+                tracing::warn!(worker_id = %config.worker_id, shard_id = %lease.shard_id, results = pending.len(), "shutting down with results the coordinator did not take; its lease will expire and they will be asked again");
+                return;
+            }
             // Results are buffered but the coordinator was unreachable: wait before retrying.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
