@@ -328,6 +328,11 @@ struct WorkerArgs {
     /// addresses only (docs/security.md, egress guard).
     #[arg(long = "allow-endpoint")]
     allow_endpoint: Vec<String>,
+    /// On SIGTERM or Ctrl-C: how long the requests in flight may take to finish and be
+    /// reported before the worker hands its shard back and exits (keep it below the
+    /// orchestrator's own grace, 30 s on Kubernetes).
+    #[arg(long, default_value_t = 20.0)]
+    shutdown_grace_secs: f64,
 }
 
 #[derive(Args)]
@@ -502,6 +507,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             max_attempts: 3,
             registered: false,
             max_response_bytes: None,
+            throttle_deadline_secs: None,
         }],
         judge: match (&args.judge_endpoint, &args.judge_model) {
             (Some(base_url), Some(model)) => Some(EndpointSpec {
@@ -518,6 +524,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
                 max_attempts: 3,
                 registered: false,
                 max_response_bytes: None,
+                throttle_deadline_secs: None,
             }),
             _ => None,
         },
@@ -1110,12 +1117,32 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
         },
         tls,
     };
+    let terminated = terminate_signal()?;
+    let store = controller.store().clone();
     jianzhen_coordinator::serve_with(listener, controller, options, async {
-        let _ = tokio::signal::ctrl_c().await;
+        terminated.await;
+        tracing::info!("shutdown requested; no new calls are accepted, the ones in progress finish");
     })
     .await
     .context("the coordinator's gRPC server failed (for TLS: are --tls-cert and --tls-key a matching PEM pair?)")?;
+    store.close().await;
+    tracing::info!("coordinator stopped");
     Ok(())
+}
+
+/// Resolves on SIGTERM (how Kubernetes, Slurm and systemd stop a process) or Ctrl-C.
+///
+/// # Errors
+/// The SIGTERM handler cannot be installed.
+fn terminate_signal() -> Result<impl std::future::Future<Output = ()>> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    })
 }
 
 fn egress_policy(
@@ -1140,9 +1167,16 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         jianzhen_worker::egress::EgressPolicy::public_only(),
         &args.allow_endpoint,
     )?;
+    if !(args.shutdown_grace_secs.is_finite() && (0.0..=3600.0).contains(&args.shutdown_grace_secs))
+    {
+        anyhow::bail!("--shutdown-grace-secs must be between 0 and 3600");
+    }
+    config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace_secs);
     let (stop, stopped) = watch::channel(false);
+    let terminated = terminate_signal()?;
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        terminated.await;
+        tracing::info!("shutdown requested; finishing the items in flight");
         let _ = stop.send(true);
     });
     jianzhen_worker::run_worker(config, stopped).await?;

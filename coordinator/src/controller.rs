@@ -655,6 +655,10 @@ impl Controller {
                     concurrency_share: share,
                     judge_share,
                     progress_timeout,
+                    throttle_allowance: endpoint.throttle_deadline_secs.map_or(
+                        jianzhen_proto::DEFAULT_THROTTLE_DEADLINE,
+                        Duration::from_secs,
+                    ),
                 },
                 now,
             );
@@ -699,6 +703,14 @@ impl Controller {
                     worker_id: request.worker_id,
                 });
             }
+        }
+        if request.throttle_waits > 0 {
+            let held = self
+                .leases
+                .lock()
+                .await
+                .record_throttle_wait(&shard, Instant::now());
+            tracing::debug!(run_id = %request.run_id, shard_id = %request.shard_id, worker_id = %request.worker_id, throttle_waits = request.throttle_waits, held, "lease waiting on endpoint throttling");
         }
         let received_at_ms = now_ms();
         let mut stored_results = Vec::with_capacity(request.results.len());
@@ -1276,6 +1288,9 @@ fn lease_endpoint_config(endpoint: &crate::spec::EndpointSpec, share: u32) -> v1
         }),
         api_key: String::new(),
         max_response_bytes: endpoint.max_response_bytes.unwrap_or(0),
+        throttle_deadline_ms: endpoint
+            .throttle_deadline_secs
+            .map_or(0, |secs| secs.saturating_mul(1000)),
     }
 }
 

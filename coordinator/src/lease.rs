@@ -4,6 +4,10 @@
 //! Two clocks, kept apart on purpose: worker *liveness* (heartbeats, TTL) and shard
 //! *progress* (a deadline pushed back only when an item result arrives). A worker that is
 //! alive but stuck on one hung request loses its shard to the progress deadline.
+//! A lease whose requests the endpoint throttles is not stuck: the endpoint answers
+//! "later". Its holder says so (`throttle_waits` on a report) and the deadline moves too,
+//! but only within the run's throttle deadline after the last stored result, so a worker
+//! cannot keep a shard by claiming throttling forever.
 //!
 //! Epochs come from the store (they only grow, across restarts); this table only holds
 //! the live ones. A report is accepted only for the exact (shard, epoch, worker) held.
@@ -36,6 +40,11 @@ struct Lease {
     judge_share: u32,
     progress_timeout: Duration,
     progress_deadline: Instant,
+    /// How long after the last real progress throttled waits may still push the
+    /// deadline back (the run's throttle deadline).
+    throttle_allowance: Duration,
+    /// When the lease was granted or last stored a result.
+    last_progress: Instant,
 }
 
 /// A lease to grant.
@@ -52,6 +61,8 @@ pub struct Grant {
     /// the shard has no judged item).
     pub judge_share: u32,
     pub progress_timeout: Duration,
+    /// The endpoint's throttle deadline: see [`LeaseTable::record_throttle_wait`].
+    pub throttle_allowance: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,6 +244,8 @@ impl LeaseTable {
                 judge_share: grant.judge_share,
                 progress_timeout: grant.progress_timeout,
                 progress_deadline: now + grant.progress_timeout,
+                throttle_allowance: grant.throttle_allowance,
+                last_progress: now,
             },
         );
     }
@@ -248,7 +261,24 @@ impl LeaseTable {
     pub fn record_progress(&mut self, shard: &ShardRef, now: Instant) {
         if let Some(lease) = self.leases.get_mut(shard) {
             lease.progress_deadline = lease.progress_deadline.max(now + lease.progress_timeout);
+            lease.last_progress = lease.last_progress.max(now);
         }
+    }
+
+    /// The holder's requests are being throttled: the endpoint answers, so the lease is
+    /// not stuck. Pushes the progress deadline back like a result would, as long as `now`
+    /// lies within the throttle allowance after the last real progress; returns whether
+    /// it did. Items give up on throttling at the same deadline, so past it a lease with
+    /// no results is stuck after all.
+    pub fn record_throttle_wait(&mut self, shard: &ShardRef, now: Instant) -> bool {
+        let Some(lease) = self.leases.get_mut(shard) else {
+            return false;
+        };
+        if now > lease.last_progress + lease.throttle_allowance {
+            return false;
+        }
+        lease.progress_deadline = lease.progress_deadline.max(now + lease.progress_timeout);
+        true
     }
 
     /// Ends a lease (shard finished or given back). Only the current holder may release.
@@ -329,7 +359,48 @@ mod tests {
             concurrency_share,
             judge_share: 0,
             progress_timeout: PROGRESS,
+            throttle_allowance: THROTTLE_ALLOWANCE,
         }
+    }
+
+    const THROTTLE_ALLOWANCE: Duration = Duration::from_secs(300);
+
+    #[tokio::test(start_paused = true)]
+    async fn throttled_waits_hold_a_lease_only_within_the_throttle_allowance() {
+        let mut table = LeaseTable::new(TTL);
+        table.register("w1", Instant::now());
+        table.grant(grant(shard("s1"), "w1", 1, 2), Instant::now());
+        // The endpoint throttles for 4 minutes, longer than the 60 s progress deadline:
+        // the lease holds while its holder keeps saying so.
+        for _ in 0..8 {
+            tokio::time::advance(Duration::from_secs(30)).await;
+            table.heartbeat("w1", Instant::now());
+            assert!(table.record_throttle_wait(&shard("s1"), Instant::now()));
+            assert!(
+                table.expire(Instant::now()).is_empty(),
+                "throttled, not stuck"
+            );
+        }
+        // A result resets the allowance...
+        table.record_progress(&shard("s1"), Instant::now());
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_secs(30)).await;
+            table.heartbeat("w1", Instant::now());
+            table.record_throttle_wait(&shard("s1"), Instant::now());
+            assert!(table.expire(Instant::now()).is_empty());
+        }
+        // ...but claims of throttling past it move nothing: the lease expires.
+        for _ in 0..4 {
+            tokio::time::advance(Duration::from_secs(30)).await;
+            table.heartbeat("w1", Instant::now());
+            assert!(!table.record_throttle_wait(&shard("s1"), Instant::now()));
+            let expired = table.expire(Instant::now());
+            if !expired.is_empty() {
+                assert_eq!(expired[0].reason, ExpiryReason::NoProgress);
+                return;
+            }
+        }
+        panic!("a lease throttled past its allowance must expire");
     }
 
     const TTL: Duration = Duration::from_secs(10);

@@ -129,9 +129,15 @@ pub struct EndpointSpec {
     pub temperature: f64,
     #[serde(default = "default_max_tokens")]
     pub max_tokens: u32,
-    /// Attempts per request on transient failures (connect, timeout, 429, 5xx).
+    /// Attempts per request on real transient failures (connect, timeout, 5xx other than
+    /// 503). Throttling (429, 503) never uses one up.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// How long one item may keep being throttled before it ends as `api_error`; absent:
+    /// 30 minutes (the worker's default). It also bounds how long a lease waiting on
+    /// throttling keeps its shard without a result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttle_deadline_secs: Option<u64>,
     /// A reply body larger than this many bytes ends the item as `api_error` ("response
     /// too large"); absent: the worker's default, 4 MiB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,6 +158,8 @@ pub const MAX_TIMEOUT_SECS: f64 = 3_600.0;
 pub const MAX_REQUESTS_PER_SECOND: f64 = 100_000.0;
 pub const MAX_CONCURRENCY: u64 = 4_096;
 pub const MAX_ATTEMPTS: u64 = 20;
+/// A day: throttling longer than that is an outage, and `jianzhen retry` is the answer.
+pub const MAX_THROTTLE_DEADLINE_SECS: u64 = 86_400;
 pub const MAX_TOKENS: u64 = 131_072;
 pub const MIN_RESPONSE_BYTES: u64 = 1_024;
 pub const MAX_RESPONSE_BYTES: u64 = 256 * 1024 * 1024;
@@ -375,6 +383,17 @@ impl RunSpec {
                 &field("max_attempts"),
                 u64::from(endpoint.max_attempts),
                 MAX_ATTEMPTS,
+            )?;
+            if endpoint.throttle_deadline_secs == Some(0) {
+                return Err(invalid(format!(
+                    "endpoint `{}`: throttle_deadline_secs must be at least 1 (leave it out for 30 minutes)",
+                    endpoint.name
+                )));
+            }
+            within(
+                &field("throttle_deadline_secs"),
+                endpoint.throttle_deadline_secs.unwrap_or(0),
+                MAX_THROTTLE_DEADLINE_SECS,
             )?;
             within(
                 &field("max_tokens"),

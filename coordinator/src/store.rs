@@ -417,6 +417,12 @@ fn as_i64(value: u64) -> i64 {
 }
 
 impl Store {
+    /// Waits for the queries in progress and closes every connection (a clean SQLite
+    /// checkpoint), for a coordinator that is shutting down.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// Opens (creating if needed) the store at `url`: `sqlite:PATH` or `sqlite::memory:`.
     ///
     /// # Errors

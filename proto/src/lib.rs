@@ -17,6 +17,10 @@ pub use v1::coordinator_server::{Coordinator, CoordinatorServer};
 /// adds it to the progress deadline of such shards.
 pub const ECHO_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long one item may keep being throttled when the run spec does not say: the
+/// worker gives up on it, and the coordinator stops extending the lease, after this long.
+pub const DEFAULT_THROTTLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 pub mod client;
 
 /// Redacted: the key of a registered endpoint must never reach a log line.
@@ -36,6 +40,7 @@ impl std::fmt::Debug for v1::EndpointConfig {
             .field("max_attempts", &self.max_attempts)
             .field("requests_per_second", &self.requests_per_second)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("throttle_deadline_ms", &self.throttle_deadline_ms)
             .finish()
     }
 }

@@ -288,6 +288,23 @@ impl Drop for Reaped {
 }
 
 impl Reaped {
+    /// SIGTERM, as Kubernetes or Slurm stop a process; returns its exit status and how
+    /// long it took to exit. Panics if it is still running after `within`.
+    pub fn terminate(&mut self, within: Duration) -> (std::process::ExitStatus, Duration) {
+        let started = std::time::Instant::now();
+        let pid = libc::pid_t::try_from(self.0.id()).expect("a pid fits pid_t");
+        // SAFETY: kill(2) with a pid of our own child and a valid signal number.
+        let sent = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(sent, 0, "SIGTERM to process {pid}");
+        while started.elapsed() < within {
+            if let Some(status) = self.0.try_wait().expect("wait for the process") {
+                return (status, started.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("process {pid} still running {within:?} after SIGTERM");
+    }
+
     /// SIGKILL, and wait for the process to be gone.
     pub fn kill(&mut self) {
         let _ = self.0.kill();

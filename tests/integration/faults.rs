@@ -439,6 +439,7 @@ async fn a_late_report_from_an_expired_lease_is_refused_and_counts_nothing() {
         ..v1::ItemResult::default()
     };
     let late = v1::ReportResultsRequest {
+        throttle_waits: 0,
         worker_id: "slow".into(),
         run_id: submitted.run_id.clone(),
         shard_id: first.shard_id.clone(),
@@ -456,6 +457,7 @@ async fn a_late_report_from_an_expired_lease_is_refused_and_counts_nothing() {
     );
 
     let current = v1::ReportResultsRequest {
+        throttle_waits: 0,
         worker_id: "fresh".into(),
         run_id: submitted.run_id.clone(),
         shard_id: second.shard_id.clone(),

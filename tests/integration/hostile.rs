@@ -255,6 +255,7 @@ async fn reported_counts_saturate_and_empty_batches_do_not_hold_a_lease() {
     let item = &lease.items[0];
     let (stored, _) = controller
         .report_results(v1::ReportResultsRequest {
+            throttle_waits: 0,
             worker_id: "hand".into(),
             run_id: run_id.clone(),
             shard_id: lease.shard_id.clone(),
@@ -293,6 +294,7 @@ async fn reported_counts_saturate_and_empty_batches_do_not_hold_a_lease() {
     while started.elapsed() < Duration::from_secs(5) {
         match controller
             .report_results(v1::ReportResultsRequest {
+                throttle_waits: 0,
                 worker_id: "hand".into(),
                 run_id: run_id.clone(),
                 shard_id: lease.shard_id.clone(),

@@ -18,4 +18,6 @@ mod provenance;
 mod readme;
 mod red_team;
 mod report_html;
+mod shutdown;
 mod task_suites;
+mod throttling;

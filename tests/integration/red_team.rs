@@ -296,6 +296,7 @@ async fn call_every_rpc(client: &mut AuthedClient) -> Vec<(&'static str, Code)> 
             code(
                 client
                     .report_results(v1::ReportResultsRequest {
+                        throttle_waits: 0,
                         worker_id: "x".into(),
                         run_id: run_id.clone(),
                         shard_id: "s".into(),
@@ -650,6 +651,7 @@ async fn a_fake_worker_cannot_report_for_a_shard_it_does_not_hold() {
     // Posing as the honest worker's id with another token: refused.
     let posing = fake_client
         .report_results(v1::ReportResultsRequest {
+            throttle_waits: 0,
             worker_id: "honest-1".into(),
             run_id: lease.run_id.clone(),
             shard_id: lease.shard_id.clone(),
@@ -662,6 +664,7 @@ async fn a_fake_worker_cannot_report_for_a_shard_it_does_not_hold() {
     // Under its own id, for a shard it does not hold: refused by the lease fence.
     let unheld = fake_client
         .report_results(v1::ReportResultsRequest {
+            throttle_waits: 0,
             worker_id: "fake-1".into(),
             run_id: lease.run_id.clone(),
             shard_id: lease.shard_id.clone(),

@@ -4,10 +4,14 @@
 //!
 //! Every failure becomes a classified result (never a panic, never a lost item):
 //! connect errors, timeouts, HTTP statuses, bodies that are not chat completions.
-//! Transient failures (connect, timeout, 429, 5xx) are retried with exponential backoff
-//! and jitter, honouring `Retry-After`. The key is sent only in the `Authorization`
-//! header and never appears in a result or a log line.
+//! Transient failures (connect, timeout, 5xx) are retried with exponential backoff and
+//! jitter, honouring `Retry-After`, up to `max_attempts`. Throttling (429, 503) is the
+//! endpoint saying "later", not a failure: it never uses up an attempt; the item waits
+//! (`Retry-After`, else capped backoff) until the endpoint takes it or the throttle
+//! deadline passes. The key is sent only in the `Authorization` header and never appears
+//! in a result or a log line.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use jianzhen_proto::v1::{
@@ -64,6 +68,12 @@ fn egress_refusal(error: &reqwest::Error) -> Option<String> {
 
 /// Longest wait a `Retry-After` header may impose on one attempt.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How long one item may keep being throttled when the lease does not say
+/// (`throttle_deadline_ms` = 0): generous, because an API that throttles for ten minutes
+/// is slow, not broken.
+pub const DEFAULT_THROTTLE_DEADLINE: Duration = jianzhen_proto::DEFAULT_THROTTLE_DEADLINE;
+/// Longest wait between two throttled requests of one item without `Retry-After`.
+const MAX_THROTTLE_BACKOFF: Duration = Duration::from_secs(30);
 /// How much of an unexpected body is kept in an error message (it reaches reports).
 const BODY_SNIPPET_CHARS: usize = 200;
 
@@ -117,7 +127,8 @@ pub enum Call<'a> {
 struct Attempt {
     result: ItemResult,
     retryable: bool,
-    /// 429, or 503 with `Retry-After`: the endpoint asks us to slow down.
+    /// 429 or 503: the endpoint asks us to slow down (never counted against
+    /// `max_attempts`).
     throttled: bool,
     retry_after: Option<Duration>,
 }
@@ -564,7 +575,9 @@ async fn attempt(
                 retry_after: None,
             };
         }
-        let throttled = status.as_u16() == 429 || (status.as_u16() == 503 && wait.is_some());
+        // 503 is what gateways (and many Chinese APIs) answer when overloaded, with or
+        // without Retry-After: the same "later" as 429.
+        let throttled = matches!(status.as_u16(), 429 | 503);
         return Attempt {
             result: failure(
                 ErrorClass::HttpStatus,
@@ -671,10 +684,21 @@ pub async fn check_echo_logprobs(
         u64::try_from(jianzhen_proto::ECHO_CHECK_TIMEOUT.as_millis()).unwrap_or(u64::MAX);
     let checked = EndpointConfig {
         max_attempts: 1,
+        // Throttled once is inconclusive too: the items wait out the throttling themselves.
+        throttle_deadline_ms: 1,
         timeout_ms: endpoint.timeout_ms.clamp(1, bound_ms),
         ..endpoint.clone()
     };
-    let result = complete(http, &checked, api_key, call, limiter).await;
+    // Its throttled waits are not the lease's business: the check is bounded anyway.
+    let result = complete(
+        http,
+        &checked,
+        api_key,
+        call,
+        limiter,
+        &ThrottleSignal::default(),
+    )
+    .await;
     if result.error_class != ErrorClass::None as i32 {
         tracing::debug!(endpoint = %endpoint.name, error = %result.error_message, "echo check inconclusive");
         return EchoCheck::Inconclusive;
@@ -706,25 +730,60 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Sends one call, retrying transient failures up to `max_attempts`, each attempt
-/// waiting for a slot of `limiter`. Always returns a result; its `error_class` says
-/// whether it is an answer, and its `attempt_log` shows every attempt.
+/// Counts the throttled waits of a lease's requests, so the shard loop can tell the
+/// coordinator that the lease is waiting on the endpoint, not stuck (see
+/// `ReportResultsRequest.throttle_waits`).
+#[derive(Debug, Default)]
+pub struct ThrottleSignal {
+    waits: AtomicU32,
+}
+
+impl ThrottleSignal {
+    fn note_wait(&self) {
+        self.waits.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The waits begun since the last call.
+    pub fn take(&self) -> u32 {
+        self.waits.swap(0, Ordering::Relaxed)
+    }
+}
+
+/// The lease's throttle deadline, or the default when it carries none.
+fn throttle_deadline(endpoint: &EndpointConfig) -> Duration {
+    if endpoint.throttle_deadline_ms == 0 {
+        DEFAULT_THROTTLE_DEADLINE
+    } else {
+        Duration::from_millis(endpoint.throttle_deadline_ms)
+    }
+}
+
+/// Sends one call, each request waiting for a slot of `limiter`. Real failures are
+/// retried up to `max_attempts`; throttled requests (429, 503) are sent again after
+/// `Retry-After` (else a capped backoff) without using up an attempt, until the lease's
+/// throttle deadline has passed since the item was first throttled. Always returns a
+/// result; its `error_class` says whether it is an answer, its `attempts` counts every
+/// request sent (of which `throttled` were throttled) and its `attempt_log` shows each.
 pub async fn complete(
     http: &EndpointHttp,
     endpoint: &EndpointConfig,
     api_key: Option<&str>,
     call: Call<'_>,
     limiter: &RateLimiter,
+    signal: &ThrottleSignal,
 ) -> ItemResult {
     let started = Instant::now();
     let max_attempts = endpoint.max_attempts.max(1);
+    let deadline = throttle_deadline(endpoint);
     let mut log = Vec::new();
-    let mut throttled = 0;
+    let mut throttled = 0u32;
+    // Requests that failed for real: only these count against `max_attempts`.
+    let mut failures = 0u32;
+    let mut first_throttled: Option<Instant> = None;
     loop {
         limiter.acquire().await;
         let attempt_started = Instant::now();
         let outcome = attempt(http, endpoint, api_key, call).await;
-        throttled += u32::from(outcome.throttled);
         let mut record = AttemptRecord {
             http_status: outcome.result.http_status,
             error_class: outcome.result.error_class,
@@ -732,30 +791,72 @@ pub async fn complete(
             latency_ms: millis(attempt_started.elapsed()),
             waited_ms: 0,
         };
-        let attempt_number = u32::try_from(log.len()).unwrap_or(u32::MAX) + 1;
-        if !outcome.retryable || attempt_number >= max_attempts {
-            log.push(record);
-            let mut result = outcome.result;
-            result.attempts = attempt_number;
+        let finish = |log: Vec<AttemptRecord>, mut result: ItemResult, throttled: u32| {
+            result.attempts = u32::try_from(log.len()).unwrap_or(u32::MAX);
             result.throttled = throttled;
             result.attempt_log = log;
             result.latency_ms = millis(started.elapsed());
-            return result;
-        }
-        let wait = outcome
-            .retry_after
-            .unwrap_or_else(|| backoff(attempt_number - 1));
+            result
+        };
+        let wait = if outcome.throttled {
+            throttled = throttled.saturating_add(1);
+            let since = *first_throttled.get_or_insert(attempt_started);
+            let spent = since.elapsed();
+            if spent >= deadline {
+                log.push(record);
+                let mut result = outcome.result;
+                result.error_message = format!(
+                    "throttled for {}s ({throttled} requests answered 429/503), past the run's throttle deadline of {}s; raise throttle_deadline_secs of the endpoint or lower its max_concurrency / requests_per_second, then `jianzhen retry`: {}",
+                    spent.as_secs(),
+                    deadline.as_secs(),
+                    result.error_message
+                );
+                return finish(log, result, throttled);
+            }
+            let consecutive = log
+                .iter()
+                .rev()
+                .take_while(|record| is_throttle_status(record.http_status))
+                .count();
+            let wait = outcome.retry_after.unwrap_or_else(|| {
+                throttle_backoff(u32::try_from(consecutive).unwrap_or(u32::MAX))
+            });
+            signal.note_wait();
+            // Never sleep past the deadline: the last request goes out just before it.
+            wait.min(deadline.saturating_sub(spent))
+        } else {
+            if outcome.retryable {
+                failures = failures.saturating_add(1);
+            }
+            if !outcome.retryable || failures >= max_attempts {
+                log.push(record);
+                return finish(log, outcome.result, throttled);
+            }
+            outcome.retry_after.unwrap_or_else(|| backoff(failures - 1))
+        };
         record.waited_ms = millis(wait);
         log.push(record);
         tracing::debug!(
             endpoint = %endpoint.name,
-            attempt = attempt_number,
+            request = log.len(),
+            failures,
+            throttled = outcome.throttled,
             wait_ms = millis(wait),
             error = %outcome.result.error_message,
-            "transient failure; retrying"
+            "request not answered; sending it again"
         );
         tokio::time::sleep(wait).await;
     }
+}
+
+fn is_throttle_status(status: u32) -> bool {
+    matches!(status, 429 | 503)
+}
+
+/// Backoff between throttled requests without `Retry-After`: like [`backoff`] but capped
+/// at [`MAX_THROTTLE_BACKOFF`], so an item notices soon when the throttling ends.
+fn throttle_backoff(consecutive: u32) -> Duration {
+    backoff(consecutive).min(MAX_THROTTLE_BACKOFF)
 }
 
 #[cfg(test)]

@@ -4,6 +4,11 @@
 //! A worker holds no state worth keeping: if it dies, its lease expires at the
 //! coordinator and the shard's unanswered items go to another worker. If the coordinator
 //! refuses a report (stale epoch), the worker drops the shard at once.
+//!
+//! Shutting down (SIGTERM) is graceful: the worker stops leasing, starts no new item,
+//! lets the items in flight finish within [`WorkerConfig::shutdown_grace`], reports them,
+//! and hands its shard back with `CompleteShard`, so the unanswered items go to another
+//! worker at once instead of after the lease expires.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +21,7 @@ use jianzhen_proto::v1::{
 use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
-use crate::client::{Call, EchoCheck, EndpointHttp, check_echo_logprobs, complete};
+use crate::client::{Call, EchoCheck, EndpointHttp, ThrottleSignal, check_echo_logprobs, complete};
 use crate::egress::EgressPolicy;
 use crate::error::WorkerError;
 use crate::limiter::RateLimiter;
@@ -41,6 +46,10 @@ pub struct WorkerConfig {
     pub allowed_key_envs: std::collections::BTreeSet<String>,
     /// Where endpoint calls may go (`--allow-endpoint`); public addresses only by default.
     pub egress: EgressPolicy,
+    /// On shutdown, how long requests already sent may take to finish before they are
+    /// abandoned (their items go back to the queue unanswered). Kubernetes' default
+    /// termination grace is 30 s: this must end well before it.
+    pub shutdown_grace: Duration,
 }
 
 impl WorkerConfig {
@@ -54,6 +63,7 @@ impl WorkerConfig {
             credentials: ClientCredentials::default(),
             allowed_key_envs: std::collections::BTreeSet::new(),
             egress: EgressPolicy::public_only(),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -111,11 +121,12 @@ pub async fn run_worker(
 
     // The heartbeat runs on its own task so a slow endpoint never delays liveness.
     let (lost_tx, lost_rx) = watch::channel(0u64);
+    // It runs until the worker returns, shutdown included: a worker finishing its items in
+    // flight is alive, and its lease must not expire under it.
     let heartbeat = tokio::spawn(heartbeat_loop(
         client.clone(),
         config.clone(),
         heartbeat_interval,
-        shutdown.clone(),
         lost_tx,
     ));
 
@@ -203,14 +214,10 @@ async fn heartbeat_loop(
     client: AuthedClient,
     config: WorkerConfig,
     interval: Duration,
-    mut shutdown: watch::Receiver<bool>,
     lost: watch::Sender<u64>,
 ) {
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.changed() => return,
-        }
+        tokio::time::sleep(interval).await;
         let response = client
             .clone()
             .heartbeat(HeartbeatRequest {
@@ -285,6 +292,9 @@ async fn run_shard(
     // (the others wait for its verdict): a failed check fails them without a request. Per
     // lease, so a `jianzhen retry` after the server is fixed checks again.
     let echo_check: Arc<OnceCell<EchoCheck>> = Arc::new(OnceCell::new());
+    // Throttled waits of this lease's requests (endpoint and judge), passed on to the
+    // coordinator so that a lease waiting out throttling does not lose its shard.
+    let throttle_signal = Arc::new(ThrottleSignal::default());
     // One line per shard at info: what an operator reads in a worker's log.
     let started = std::time::Instant::now();
     tracing::info!(worker_id = %config.worker_id, run_id = %lease.run_id, shard_id = %lease.shard_id, endpoint = %endpoint.name, epoch = lease.epoch, items = total, concurrency = endpoint.max_concurrency, "shard leased");
@@ -320,6 +330,7 @@ async fn run_shard(
         let limiter = limiter.clone();
         let judge = judge.clone();
         let echo_check = echo_check.clone();
+        let throttle_signal = throttle_signal.clone();
         calls.spawn(async move {
             let Ok(endpoint_permit) = permits.acquire_owned().await else {
                 return;
@@ -354,7 +365,17 @@ async fn run_shard(
                             attempts: 0,
                             ..ItemResult::default()
                         },
-                        _ => complete(&http, &endpoint, key.as_deref(), call, &limiter).await,
+                        _ => {
+                            complete(
+                                &http,
+                                &endpoint,
+                                key.as_deref(),
+                                call,
+                                &limiter,
+                                &throttle_signal,
+                            )
+                            .await
+                        }
                     }
                 }
                 Err(problem) => ItemResult {
@@ -370,7 +391,7 @@ async fn run_shard(
             if let Some(call) = &item.judge
                 && result.error_class == ErrorClass::None as i32
             {
-                judge_answer(&http, judge.as_deref(), call, &mut result).await;
+                judge_answer(&http, judge.as_deref(), call, &mut result, &throttle_signal).await;
             }
             result.item_key = item.item_key;
             result.repeat = item.repeat;
@@ -383,6 +404,16 @@ async fn run_shard(
     let mut reported = 0usize;
     let mut channel_open = true;
     let mut flush_timer = tokio::time::interval(config.report_interval);
+    // Throttled waits are passed on a few times per progress deadline: often enough that
+    // the deadline never passes while the endpoint keeps saying "later", rarely enough
+    // to cost the coordinator nothing.
+    let throttle_every = (Duration::from_millis(lease.progress_timeout_ms) / 4)
+        .clamp(config.report_interval, Duration::from_secs(10));
+    let mut throttle_timer = tokio::time::interval(throttle_every);
+    throttle_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut throttle_waits = 0u32;
+    // Set when shutdown began: the end of the grace period for the items in flight.
+    let mut drain_deadline: Option<tokio::time::Instant> = None;
     loop {
         let flush_now;
         tokio::select! {
@@ -397,19 +428,41 @@ async fn run_shard(
                 }
             },
             _ = flush_timer.tick() => flush_now = !pending.is_empty(),
+            _ = throttle_timer.tick() => {
+                throttle_waits = throttle_waits.saturating_add(throttle_signal.take());
+                flush_now = throttle_waits > 0;
+            }
             _ = lost.changed() => {
                 tracing::warn!(shard_id = %lease.shard_id, "lease lost with the worker's registration; dropping the shard");
                 calls.abort_all();
                 return;
             }
-            _ = shutdown.changed() => {
+            // Checked once: after the first change, a dropped sender would make
+            // `changed()` return at once forever.
+            _ = shutdown.changed(), if drain_deadline.is_none() => {
+                // No new item starts (waiting ones get no slot and send nothing); the
+                // ones in flight have the grace period to finish and be reported.
+                permits.close();
+                let deadline = tokio::time::Instant::now() + config.shutdown_grace;
+                drain_deadline = Some(deadline);
+                tracing::info!(worker_id = %config.worker_id, shard_id = %lease.shard_id, grace_secs = config.shutdown_grace.as_secs_f64(), "shutting down: finishing the items in flight, then handing the shard back");
+                flush_now = !pending.is_empty();
+            }
+            _ = tokio::time::sleep_until(drain_deadline.unwrap_or_else(tokio::time::Instant::now)), if drain_deadline.is_some() && channel_open => {
+                let unanswered = total.saturating_sub(reported + pending.len());
+                tracing::warn!(worker_id = %config.worker_id, shard_id = %lease.shard_id, unanswered, "shutdown grace period over; abandoning the requests still in flight");
                 calls.abort_all();
-                return;
+                channel_open = false;
+                flush_now = true;
             }
         }
-        if flush_now && !pending.is_empty() {
+        if flush_now && (!pending.is_empty() || throttle_waits > 0) {
             let batch = std::mem::take(&mut pending);
             let count = batch.len();
+            let waits = std::mem::take(&mut throttle_waits);
+            if waits > 0 {
+                tracing::debug!(shard_id = %lease.shard_id, throttle_waits = waits, "endpoint throttling; telling the coordinator the lease is waiting");
+            }
             match report(
                 client,
                 config,
@@ -417,6 +470,7 @@ async fn run_shard(
                 &lease.shard_id,
                 lease.epoch,
                 batch.clone(),
+                waits,
             )
             .await
             {
@@ -425,13 +479,25 @@ async fn run_shard(
                     calls.abort_all();
                     return;
                 }
-                ReportOutcome::Retry => pending = batch,
+                ReportOutcome::Retry => {
+                    pending = batch;
+                    throttle_waits = throttle_waits.saturating_add(waits);
+                }
             }
         }
         if !channel_open && pending.is_empty() {
             break;
         }
         if !channel_open {
+            // A worker shutting down does not wait forever for an unreachable coordinator:
+            // after a second grace period its results are given up (the lease expires and
+            // the items are asked again elsewhere).
+            if drain_deadline.is_some_and(|deadline| {
+                tokio::time::Instant::now() > deadline + config.shutdown_grace
+            }) {
+                tracing::warn!(worker_id = %config.worker_id, shard_id = %lease.shard_id, results = pending.len(), "shutting down with results the coordinator did not take; its lease will expire and they will be asked again");
+                return;
+            }
             // Results are buffered but the coordinator was unreachable: wait before retrying.
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -468,6 +534,7 @@ async fn report(
     shard_id: &str,
     epoch: u64,
     results: Vec<ItemResult>,
+    throttle_waits: u32,
 ) -> ReportOutcome {
     let response = client
         .clone()
@@ -477,6 +544,7 @@ async fn report(
             shard_id: shard_id.to_string(),
             epoch,
             results,
+            throttle_waits,
         })
         .await;
     match response {
@@ -518,6 +586,7 @@ async fn judge_answer(
     judge: Option<&Judge>,
     call: &v1::JudgeCall,
     result: &mut ItemResult,
+    signal: &ThrottleSignal,
 ) {
     let Some(Judge {
         endpoint,
@@ -566,6 +635,7 @@ async fn judge_answer(
             top_logprobs: 0,
         },
         limiter,
+        signal,
     )
     .await;
     result.attempts += verdict.attempts;
