@@ -115,14 +115,16 @@ async fn a_rolling_restart_of_every_worker_loses_nothing_and_redoes_nothing() {
     drop(workers);
 
     let reopened = Store::open(&store).await.expect("reopen");
-    let multiplicity = reopened
-        .result_multiplicity(&run_id)
-        .await
-        .expect("multiplicity");
-    assert_eq!(multiplicity.len() as u64, total, "every item stored");
-    assert!(
-        multiplicity.iter().all(|(_, _, _, count)| *count == 1),
-        "no item stored twice"
+    let coverage = reopened.result_coverage(&run_id).await.expect("coverage");
+    assert_eq!(
+        coverage,
+        jianzhen_coordinator::store::ResultCoverage {
+            planned: total,
+            stored: total,
+            missing: 0,
+            unplanned: 0
+        },
+        "every planned item stored exactly once"
     );
     let rows = reopened.scored_rows(&run_id).await.expect("rows");
     let mut expected = std::collections::BTreeMap::<&str, u64>::new();

@@ -736,6 +736,18 @@ fn millis(duration: Duration) -> u64 {
 #[derive(Debug, Default)]
 pub struct ThrottleSignal {
     waits: AtomicU32,
+    /// Requests sleeping on a throttled answer right now: a long backoff (or
+    /// `Retry-After`) must keep the lease alive while it lasts, not only when it begins.
+    waiting: AtomicU32,
+}
+
+/// Counts one request as waiting on throttling while it lives.
+struct WaitingGuard<'a>(&'a ThrottleSignal);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl ThrottleSignal {
@@ -743,9 +755,16 @@ impl ThrottleSignal {
         self.waits.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The waits begun since the last call.
+    fn waiting(&self) -> WaitingGuard<'_> {
+        self.waiting.fetch_add(1, Ordering::Relaxed);
+        WaitingGuard(self)
+    }
+
+    /// The waits begun since the last call, plus the ones still going on.
     pub fn take(&self) -> u32 {
-        self.waits.swap(0, Ordering::Relaxed)
+        self.waits
+            .swap(0, Ordering::Relaxed)
+            .saturating_add(self.waiting.load(Ordering::Relaxed))
     }
 }
 
@@ -845,6 +864,7 @@ pub async fn complete(
             error = %outcome.result.error_message,
             "request not answered; sending it again"
         );
+        let _waiting = outcome.throttled.then(|| signal.waiting());
         tokio::time::sleep(wait).await;
     }
 }
