@@ -10,6 +10,7 @@ mod faults;
 mod first_hour;
 mod hostile;
 mod in_process;
+mod metrics;
 mod processes;
 mod provenance;
 mod readme;
