@@ -17,5 +17,6 @@ mod readme;
 mod red_team;
 mod report_html;
 mod shutdown;
+mod slurm;
 mod task_suites;
 mod throttling;

@@ -329,3 +329,55 @@ fn log_format_json_writes_one_json_object_per_line() {
         "structured fields are kept as fields: {stderr}"
     );
 }
+
+#[test]
+fn the_grafana_dashboard_uses_only_metrics_that_exist() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/grafana/jianzhen-dashboard.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("dashboard")).expect("JSON");
+    // Vectors are exported once they have a child: give each one.
+    let coordinator = jianzhen_coordinator::metrics::get().expect("coordinator metrics");
+    coordinator
+        .leases_expired
+        .with_label_values(&["no_progress"]);
+    coordinator.shards_requeued.with_label_values(&["expired"]);
+    coordinator.items.with_label_values(&["correct"]);
+    coordinator
+        .effective_concurrency
+        .with_label_values(&["r", "e"]);
+    let worker = jianzhen_worker::metrics::get().expect("worker metrics");
+    worker.requests.with_label_values(&["answered"]);
+    worker.tokens.with_label_values(&["prompt"]);
+    worker.items.with_label_values(&["answered"]);
+    let mut exported: Vec<String> = jianzhen_coordinator::metrics::registry()
+        .gather()
+        .iter()
+        .chain(jianzhen_worker::metrics::registry().gather().iter())
+        .map(|family| family.name().to_string())
+        .collect();
+    exported.sort();
+    let panels = dashboard["panels"].as_array().expect("panels");
+    assert!(panels.len() >= 8);
+    let mut used = 0;
+    for panel in panels {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !word.starts_with("jianzhen_") {
+                    continue;
+                }
+                let name = word.trim_end_matches("_bucket");
+                assert!(
+                    exported.iter().any(|found| found == name),
+                    "panel {:?} uses {word}, which nothing exports ({exported:?})",
+                    panel["title"]
+                );
+                used += 1;
+            }
+        }
+    }
+    assert!(used >= 12, "{used}");
+}
