@@ -28,6 +28,16 @@ const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:7443";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text, or as JSON objects (one a line, with their fields: run_id,
+    /// shard_id, worker_id, endpoint, …) for a log collector.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -266,6 +276,9 @@ struct RunArgs {
 struct CoordinatorArgs {
     #[arg(long, default_value = "127.0.0.1:7443")]
     listen: SocketAddr,
+    /// Serve Prometheus metrics on http://ADDRESS/metrics (and liveness on /healthz).
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
     /// Where runs and results are kept: `sqlite:PATH` (one machine; missing folders are
     /// created) or `postgres://USER:PASSWORD@HOST:5432/DATABASE` (a cluster, several
     /// coordinators' restarts, backups).
@@ -333,6 +346,9 @@ struct WorkerArgs {
     /// orchestrator's own grace, 30 s on Kubernetes).
     #[arg(long, default_value_t = 20.0)]
     shutdown_grace_secs: f64,
+    /// Serve Prometheus metrics on http://ADDRESS/metrics and liveness on /healthz.
+    #[arg(long)]
+    metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Args)]
@@ -394,7 +410,7 @@ struct ReportArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet_by_default = matches!(cli.command, Command::Run(_));
-    init_tracing(quiet_by_default);
+    init_tracing(quiet_by_default, cli.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -435,10 +451,19 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(quiet_by_default: bool) {
+fn init_tracing(quiet_by_default: bool, format: LogFormat) {
     let default = if quiet_by_default { "warn" } else { "info" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("JIANZHEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    if format == LogFormat::Json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+        return;
+    }
     // Colour codes only for a terminal: a log file or a pipe gets plain text.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -1117,6 +1142,14 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
         },
         tls,
     };
+    if let Some(address) = args.metrics_listen {
+        crate::metrics_http::serve(
+            address,
+            vec![jianzhen_coordinator::metrics::registry()],
+            Some(controller.store().clone()),
+        )
+        .await?;
+    }
     let terminated = terminate_signal()?;
     let store = controller.store().clone();
     jianzhen_coordinator::serve_with(listener, controller, options, async {
@@ -1172,6 +1205,10 @@ async fn worker(args: WorkerArgs) -> Result<()> {
         anyhow::bail!("--shutdown-grace-secs must be between 0 and 3600");
     }
     config.shutdown_grace = Duration::from_secs_f64(args.shutdown_grace_secs);
+    if let Some(address) = args.metrics_listen {
+        crate::metrics_http::serve(address, vec![jianzhen_worker::metrics::registry()], None)
+            .await?;
+    }
     let (stop, stopped) = watch::channel(false);
     let terminated = terminate_signal()?;
     tokio::spawn(async move {

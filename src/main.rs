@@ -4,6 +4,7 @@
 mod access_cmd;
 mod cli;
 mod data_fetch;
+mod metrics_http;
 mod suites_cmd;
 
 use std::process::ExitCode;

@@ -662,6 +662,10 @@ impl Controller {
                 },
                 now,
             );
+            if let Some(metrics) = crate::metrics::get() {
+                metrics.leases_granted.inc();
+                metrics.leases_held.set(gauge_value(leases.held()));
+            }
             tracing::debug!(worker_id, run_id = %pending.run_id, shard_id = %pending.shard_id, epoch, items = items.len(), share, "shard leased");
             return Ok(Some(v1::ShardLease {
                 run_id: pending.run_id,
@@ -819,6 +823,12 @@ impl Controller {
         } else {
             budget.on_unthrottled(now);
         }
+        if let Some(metrics) = crate::metrics::get() {
+            metrics
+                .effective_concurrency
+                .with_label_values(&[run_id, endpoint])
+                .set(budget.effective());
+        }
     }
 
     /// # Errors
@@ -844,6 +854,18 @@ impl Controller {
             .finish_shard(&request.run_id, &request.shard_id, now_ms())
             .await?;
         leases.release(&shard, request.epoch, &request.worker_id);
+        if let Some(metrics) = crate::metrics::get() {
+            metrics.leases_held.set(gauge_value(leases.held()));
+            if !done {
+                metrics
+                    .shards_requeued
+                    .with_label_values(&["handed_back"])
+                    .inc();
+            }
+        }
+        if !done {
+            tracing::info!(run_id = %request.run_id, shard_id = %request.shard_id, worker_id = %request.worker_id, epoch = request.epoch, "shard handed back with items left; requeued");
+        }
         Ok(done)
     }
 
@@ -866,6 +888,29 @@ impl Controller {
             self.store
                 .requeue_shard(&lease.shard.run_id, &lease.shard.shard_id)
                 .await?;
+            if let Some(metrics) = crate::metrics::get() {
+                let reason = match lease.reason {
+                    crate::lease::ExpiryReason::WorkerLost => "worker_lost",
+                    crate::lease::ExpiryReason::NoProgress => "no_progress",
+                };
+                metrics.leases_expired.with_label_values(&[reason]).inc();
+                metrics
+                    .shards_requeued
+                    .with_label_values(&["expired"])
+                    .inc();
+            }
+        }
+        if let Some(metrics) = crate::metrics::get() {
+            metrics.leases_held.set(gauge_value(leases.held()));
+        }
+        drop(leases);
+        // The queue depth costs one small query per sweep; a store that does not answer
+        // leaves the last value (the health service reports the store itself).
+        if let (Some(metrics), Ok((shards, items))) =
+            (crate::metrics::get(), self.store.queue_depth().await)
+        {
+            metrics.queue_shards.set(gauge_value(shards));
+            metrics.queue_items.set(gauge_value(items));
         }
         Ok(expired.len())
     }
@@ -1267,6 +1312,11 @@ fn score_by_kind(
         score_response(result, gold, options_json)
     };
     (extracted, outcome.as_str().to_string())
+}
+
+/// A count as a gauge value (saturating: a gauge is an i64).
+fn gauge_value(count: impl TryInto<i64>) -> i64 {
+    count.try_into().unwrap_or(i64::MAX)
 }
 
 /// An endpoint's (or the judge's) settings as one lease gets them: `share` of its

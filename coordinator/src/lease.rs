@@ -250,6 +250,11 @@ impl LeaseTable {
         );
     }
 
+    /// Leases held right now.
+    pub fn held(&self) -> usize {
+        self.leases.len()
+    }
+
     /// True when `worker_id` holds `shard` under exactly `epoch`.
     pub fn holds(&self, shard: &ShardRef, epoch: u64, worker_id: &str) -> bool {
         self.leases

@@ -9,6 +9,8 @@
 //! - [`planner`]: pure planning of items and shards with content-derived ids.
 //! - [`lease`]: the pure lease table: liveness, progress deadlines, epochs, shares.
 //! - [`budget`]: adaptive (AIMD) endpoint concurrency budgets.
+//! - [`metrics`]: the coordinator's Prometheus metrics; [`serve_with`] also runs the
+//!   `grpc.health.v1` service (ready while the store answers).
 //! - [`store`]: SQLite store through sqlx (runs, items, shards, results).
 //! - [`controller`]: the logic tying them together, independent of gRPC.
 //! - [`service`]: the tonic service, a thin translation layer.
@@ -34,6 +36,7 @@ pub mod font;
 pub mod html;
 pub mod lease;
 pub mod peer_compare;
+pub mod metrics;
 pub mod planner;
 pub mod report;
 pub mod secrets;
@@ -117,7 +120,14 @@ pub async fn serve_with(
         builder = builder.tls_config(config)?;
     }
     let (stop_sweeper, sweeper_shutdown) = tokio::sync::watch::channel(false);
-    let sweeper = controller.spawn_sweeper(sweeper_shutdown);
+    let sweeper = controller.spawn_sweeper(sweeper_shutdown.clone());
+    // grpc.health.v1 (unauthenticated, for probes): SERVING while the store answers.
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health = tokio::spawn(report_health(
+        controller.clone(),
+        health_reporter,
+        sweeper_shutdown,
+    ));
     let service = CoordinatorServer::new(service::CoordinatorService::with_authentication(
         controller,
         options.authentication,
@@ -126,10 +136,58 @@ pub async fn serve_with(
     .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = builder
+        .add_service(health_service)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     let _ = stop_sweeper.send(true);
     let _ = sweeper.await;
+    let _ = health.await;
     result
+}
+
+/// How often readiness checks the store.
+const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps the health service's status (for the server as a whole, `""`, and for
+/// `jianzhen.v1.Coordinator`) equal to whether the store answers: a coordinator without
+/// its store can lease nothing and store nothing, so it is not ready.
+async fn report_health(
+    controller: Arc<Controller>,
+    reporter: tonic_health::server::HealthReporter,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    use tonic::server::NamedService;
+    let coordinator = <CoordinatorServer<service::CoordinatorService> as NamedService>::NAME;
+    let mut last: Option<bool> = None;
+    let mut interval = tokio::time::interval(HEALTH_CHECK_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let reachable = match controller.store().ping().await {
+            Ok(()) => true,
+            Err(error) => {
+                if last != Some(false) {
+                    tracing::error!(%error, "store unreachable; health is NOT_SERVING until it answers");
+                }
+                false
+            }
+        };
+        if last == Some(reachable) {
+            continue;
+        }
+        if reachable && last.is_some() {
+            tracing::info!("store reachable again; health is SERVING");
+        }
+        let status = if reachable {
+            tonic_health::ServingStatus::Serving
+        } else {
+            tonic_health::ServingStatus::NotServing
+        };
+        reporter.set_service_status("", status).await;
+        reporter.set_service_status(coordinator, status).await;
+        last = Some(reachable);
+    }
 }

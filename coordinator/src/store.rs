@@ -423,6 +423,34 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Whether the store answers a trivial query: the coordinator's readiness.
+    ///
+    /// # Errors
+    /// The store is unreachable.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Shards waiting for a worker and the items they hold: the queue depth.
+    ///
+    /// # Errors
+    /// Database errors (the store is unreachable).
+    pub async fn queue_depth(&self) -> Result<(u64, u64), sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS shards, COALESCE(SUM(item_count), 0) AS items FROM shards WHERE state = $1",
+        )
+        .bind(SHARD_PENDING)
+        .fetch_one(&self.pool)
+        .await?;
+        let shards: i64 = row.try_get("shards")?;
+        let items: i64 = row.try_get("items")?;
+        Ok((
+            u64::try_from(shards).unwrap_or(0),
+            u64::try_from(items).unwrap_or(0),
+        ))
+    }
+
     /// Opens (creating if needed) the store at `url`: `sqlite:PATH` or `sqlite::memory:`.
     ///
     /// # Errors
@@ -819,6 +847,7 @@ impl Store {
     pub async fn insert_results(&self, results: &[StoredResult]) -> Result<u32, sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
         let mut stored = 0;
+        let mut newly_stored = Vec::new();
         for result in results {
             let affected = sqlx::query(
                 "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
@@ -857,6 +886,7 @@ impl Store {
             .rows_affected();
             if affected > 0 {
                 stored += 1;
+                newly_stored.push(result);
             }
             if let Some(cache_key) = &result.cache_key {
                 // The item's family key and limit come from its planned row.
@@ -887,6 +917,16 @@ impl Store {
             }
         }
         transaction.commit().await?;
+        // Counted once committed, so the counters agree with the store.
+        if let Some(metrics) = crate::metrics::get() {
+            for result in newly_stored {
+                metrics
+                    .items
+                    .with_label_values(&[result.outcome.as_str()])
+                    .inc();
+                metrics.throttled.inc_by(u64::from(result.throttled));
+            }
+        }
         Ok(stored)
     }
 

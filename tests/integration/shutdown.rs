@@ -58,16 +58,16 @@ async fn a_rolling_restart_of_every_worker_loses_nothing_and_redoes_nothing() {
     // Restart every worker in turn, twice, each while it holds work; then let the run end.
     let mut restarts = Vec::new();
     for round in 1..=2 {
-        for index in 0..workers.len() {
+        for (index, worker) in workers.iter_mut().enumerate() {
             tokio::time::sleep(Duration::from_millis(700)).await;
             let before = status(&url, &run_id).await.map_or(0, |s| s.done_items);
-            let (exit, took) = workers[index].terminate(Duration::from_secs(25));
+            let (exit, took) = worker.terminate(Duration::from_secs(25));
             assert!(
                 exit.success(),
                 "worker {index} exits cleanly on SIGTERM: {exit:?}"
             );
             restarts.push((index, before, took));
-            workers[index] = start_worker_process(&url, &format!("rolling-{index}-{round}"));
+            *worker = start_worker_process(&url, &format!("rolling-{index}-{round}"));
         }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(180);

@@ -802,7 +802,11 @@ pub async fn complete(
     loop {
         limiter.acquire().await;
         let attempt_started = Instant::now();
-        let outcome = attempt(http, endpoint, api_key, call).await;
+        let outcome = {
+            let _in_flight = crate::metrics::InFlight::start();
+            attempt(http, endpoint, api_key, call).await
+        };
+        count_request(&outcome);
         let mut record = AttemptRecord {
             http_status: outcome.result.http_status,
             error_class: outcome.result.error_class,
@@ -815,6 +819,7 @@ pub async fn complete(
             result.throttled = throttled;
             result.attempt_log = log;
             result.latency_ms = millis(started.elapsed());
+            count_item(&result);
             result
         };
         let wait = if outcome.throttled {
@@ -851,6 +856,9 @@ pub async fn complete(
                 log.push(record);
                 return finish(log, outcome.result, throttled);
             }
+            if let Some(metrics) = crate::metrics::get() {
+                metrics.retries.inc();
+            }
             outcome.retry_after.unwrap_or_else(|| backoff(failures - 1))
         };
         record.waited_ms = millis(wait);
@@ -867,6 +875,39 @@ pub async fn complete(
         let _waiting = outcome.throttled.then(|| signal.waiting());
         tokio::time::sleep(wait).await;
     }
+}
+
+fn count_request(outcome: &Attempt) {
+    let Some(metrics) = crate::metrics::get() else {
+        return;
+    };
+    let result = if outcome.throttled {
+        "throttled"
+    } else if outcome.result.error_class == ErrorClass::None as i32 {
+        "answered"
+    } else {
+        "failed"
+    };
+    metrics.requests.with_label_values(&[result]).inc();
+}
+
+fn count_item(result: &ItemResult) {
+    let Some(metrics) = crate::metrics::get() else {
+        return;
+    };
+    let answered = result.error_class == ErrorClass::None as i32;
+    metrics
+        .items
+        .with_label_values(&[if answered { "answered" } else { "api_error" }])
+        .inc();
+    metrics
+        .tokens
+        .with_label_values(&["prompt"])
+        .inc_by(u64::from(result.prompt_tokens));
+    metrics
+        .tokens
+        .with_label_values(&["completion"])
+        .inc_by(u64::from(result.completion_tokens));
 }
 
 fn is_throttle_status(status: u32) -> bool {

@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`client`]: the OpenAI-compatible chat completions client with retries.
 //! - [`limiter`]: the requests-per-second limiter of a lease.
+//! - [`metrics`]: the worker's Prometheus metrics.
 //! - [`runner`]: the worker loop (register, heartbeat, lease, run, report, complete).
 //! - [`error`]: the crate's error type.
 
@@ -14,6 +15,7 @@ pub mod client;
 pub mod egress;
 pub mod error;
 pub mod limiter;
+pub mod metrics;
 pub mod runner;
 
 pub use error::WorkerError;
