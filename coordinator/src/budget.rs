@@ -35,7 +35,7 @@ impl AdaptiveBudget {
         }
     }
 
-    /// The endpoint answered `events` requests with throttling (429 / 503 + Retry-After).
+    /// The endpoint answered `events` requests with throttling (429 / 503).
     pub fn on_throttled(&mut self, events: u32, now: Instant) {
         if events == 0 {
             return;

@@ -109,7 +109,8 @@ async fn every_fault_mode_ends_in_its_outcome_class_and_the_run_completes() {
         );
     }
     let throttled: u32 = rows.iter().map(|row| row.throttled).sum();
-    // Three 429s and one 503 with Retry-After: the 503 without it is a plain failure.
+    // The 429s (one, one, two) and the 503: each throttled request is counted; a 503
+    // without Retry-After would be throttling too (tests/integration/throttling.rs).
     assert_eq!(throttled, 1 + 1 + 1 + 2, "throttled attempts counted");
     cluster.shutdown().await;
 }
