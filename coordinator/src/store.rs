@@ -569,23 +569,38 @@ impl Store {
     /// tables of tokens, registered endpoints, published suites and the audit are new
     /// (created by [`SCHEMA`] before this runs).
     async fn migrate_5_to_6(&self) -> Result<(), CoordinatorError> {
-        // A store whose runs table already has owners (made by a build between the two)
-        // only needs its version bumped.
-        let has_owner = sqlx::query("SELECT owner FROM runs WHERE 1 = 0")
-            .fetch_all(&self.pool)
-            .await
-            .is_ok();
-        let mut transaction = self.pool.begin().await?;
-        if !has_owner {
-            for statement in [
+        // Each column is added only where it is missing: a store written by a build
+        // between the two versions may have some of them already.
+        let mut missing = Vec::new();
+        for (probe, statement) in [
+            (
+                "SELECT owner FROM runs WHERE 1 = 0",
                 "ALTER TABLE runs ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+            ),
+            (
+                "SELECT family_key FROM items WHERE 1 = 0",
                 "ALTER TABLE items ADD COLUMN family_key TEXT NOT NULL DEFAULT ''",
+            ),
+            (
+                "SELECT limit_tokens FROM items WHERE 1 = 0",
                 "ALTER TABLE items ADD COLUMN limit_tokens BIGINT NOT NULL DEFAULT 0",
+            ),
+            (
+                "SELECT family_key FROM response_cache WHERE 1 = 0",
                 "ALTER TABLE response_cache ADD COLUMN family_key TEXT NOT NULL DEFAULT ''",
+            ),
+            (
+                "SELECT max_tokens FROM response_cache WHERE 1 = 0",
                 "ALTER TABLE response_cache ADD COLUMN max_tokens BIGINT NOT NULL DEFAULT 0",
-            ] {
-                sqlx::query(statement).execute(&mut *transaction).await?;
+            ),
+        ] {
+            if sqlx::query(probe).fetch_all(&self.pool).await.is_err() {
+                missing.push(statement);
             }
+        }
+        let mut transaction = self.pool.begin().await?;
+        for statement in missing {
+            sqlx::query(statement).execute(&mut *transaction).await?;
         }
         sqlx::query("UPDATE meta SET value = $1 WHERE key = 'schema_version'")
             .bind(SCHEMA_VERSION)
@@ -1596,8 +1611,14 @@ mod tests {
                 "ALTER TABLE results DROP COLUMN judge_text",
                 "ALTER TABLE retired_results DROP COLUMN judge_text",
                 "ALTER TABLE response_cache DROP COLUMN judge_text",
-                // Schema 4 had no run owners either (schema 6).
+                // Schema 4 had no run owners and no limit-free cache keys either
+                // (schema 6).
                 "ALTER TABLE runs DROP COLUMN owner",
+                "DROP INDEX IF EXISTS cache_by_family",
+                "ALTER TABLE items DROP COLUMN family_key",
+                "ALTER TABLE items DROP COLUMN limit_tokens",
+                "ALTER TABLE response_cache DROP COLUMN family_key",
+                "ALTER TABLE response_cache DROP COLUMN max_tokens",
             ] {
                 sqlx::query(statement)
                     .execute(&store.pool)
