@@ -65,21 +65,15 @@ pub fn render(
     rows: &[ScoredRow],
     provenance: Option<&ProvenanceReport>,
 ) -> Result<Vec<ReportFile>, CoordinatorError> {
-    // Items of a split whose answers the benchmark withholds have no gold: their replies
-    // are predictions for its leaderboard, kept out of every score.
     let all_rows = rows;
-    let (hidden_rows, scored_rows): (Vec<ScoredRow>, Vec<ScoredRow>) =
-        rows.iter().cloned().partition(|row| row.gold.is_empty());
+    let ScoredView {
+        hidden_rows,
+        scored_rows,
+        aggregates,
+        summary,
+        manifest,
+    } = scored_view(record, rows)?;
     let rows = scored_rows.as_slice();
-    let aggregates = aggregate::aggregate(rows)?;
-    let summary = summary::summarise(&aggregates, rows)?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&record.manifest_json).map_err(|error| {
-            CoordinatorError::Internal(format!(
-                "stored manifest of {} is not JSON: {error}",
-                record.run_id
-            ))
-        })?;
     let predictions = predictions(&manifest, &hidden_rows)?;
     let hidden_markdown =
         (!predictions.is_empty()).then(|| hidden_split_markdown(&hidden_rows, &predictions));
@@ -146,6 +140,39 @@ pub fn render(
     Ok(files)
 }
 
+/// What every view of a report starts from: the run's rows with a hidden split's
+/// predictions kept apart (they have no gold: replies for the benchmark's leaderboard,
+/// kept out of every score), the scored rows' aggregates and summary, and the stored
+/// manifest.
+struct ScoredView {
+    hidden_rows: Vec<ScoredRow>,
+    scored_rows: Vec<ScoredRow>,
+    aggregates: aggregate::Aggregates,
+    summary: summary::Summary,
+    manifest: serde_json::Value,
+}
+
+fn scored_view(record: &RunRecord, rows: &[ScoredRow]) -> Result<ScoredView, CoordinatorError> {
+    let (hidden_rows, scored_rows): (Vec<ScoredRow>, Vec<ScoredRow>) =
+        rows.iter().cloned().partition(|row| row.gold.is_empty());
+    let aggregates = aggregate::aggregate(&scored_rows)?;
+    let summary = summary::summarise(&aggregates, &scored_rows)?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&record.manifest_json).map_err(|error| {
+            CoordinatorError::Internal(format!(
+                "stored manifest of {} is not JSON: {error}",
+                record.run_id
+            ))
+        })?;
+    Ok(ScoredView {
+        hidden_rows,
+        scored_rows,
+        aggregates,
+        summary,
+        manifest,
+    })
+}
+
 /// The report a vendor gets of its own run: `report.md` with aggregate tables only and
 /// `scores.csv` (per subject). No `results.parquet`, `report.html` (example items),
 /// `manifest.json` (the operator's data paths) or provenance files: nothing per item, no
@@ -158,21 +185,19 @@ pub fn render_vendor_view(
     counts: &RunCounts,
     rows: &[ScoredRow],
 ) -> Result<Vec<ReportFile>, CoordinatorError> {
-    let aggregates = aggregate::aggregate(rows)?;
-    let summary = summary::summarise(&aggregates, rows)?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&record.manifest_json).map_err(|error| {
-            CoordinatorError::Internal(format!(
-                "stored manifest of {} is not JSON: {error}",
-                record.run_id
-            ))
-        })?;
+    let ScoredView {
+        scored_rows,
+        aggregates,
+        summary,
+        manifest,
+        ..
+    } = scored_view(record, rows)?;
     let input = ReportInput {
         record,
         counts,
         manifest: &manifest,
         summary: &summary,
-        rows,
+        rows: &scored_rows,
         provenance_markdown: None,
         vendor_view: true,
         hidden_markdown: None,
@@ -850,6 +875,34 @@ pub fn left_out_markdown(manifest: &serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vendor_view_scores_only_items_with_a_gold() {
+        let record = RunRecord {
+            run_id: "run-v".into(),
+            name: "v".into(),
+            spec_toml: String::new(),
+            manifest_json: "{}".into(),
+            state: "complete".into(),
+            created_at_ms: 0,
+            owner: "vendor:acme".into(),
+        };
+        // Two scored items and one prediction of a hidden split (no gold, never scored).
+        let hidden = ScoredRow {
+            gold: String::new(),
+            outcome: "answered".into(),
+            ..ScoredRow::example("acme-v2", "law", "answered")
+        };
+        let rows = [
+            ScoredRow::example("acme-v2", "law", "correct"),
+            ScoredRow::example("acme-v2", "law", "wrong"),
+            hidden,
+        ];
+        let files = render_vendor_view(&record, &RunCounts::default(), &rows).expect("vendor view");
+        let scores = String::from_utf8(files[1].content.clone()).expect("utf-8");
+        assert_eq!(files[1].name, "scores.csv");
+        assert!(scores.contains("ceval,law,Humanities,2,1,"), "{scores}");
+    }
 
     #[test]
     fn left_out_section_counts_per_file_and_lists_reasons() {
