@@ -1011,11 +1011,8 @@ impl Controller {
     /// # Errors
     /// Store errors.
     pub async fn list_runs(&self) -> Result<Vec<v1::RunStatus>, CoordinatorError> {
-        let mut statuses = Vec::new();
-        for record in self.store.list_runs().await? {
-            statuses.push(self.run_status(&record.run_id).await?);
-        }
-        Ok(statuses)
+        self.list_runs_for(&crate::auth::Principal::local_admin())
+            .await
     }
 
     /// # Errors

@@ -315,7 +315,6 @@ impl Reaped {
 /// Starts `jianzhen coordinator` on `listen` (port 0 for any) with short lease timings;
 /// returns it and the URL it printed.
 pub fn start_coordinator_process(store: &str, listen: &str) -> (Reaped, String) {
-    use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(BINARY)
         .args([
             "coordinator",
@@ -336,17 +335,23 @@ pub fn start_coordinator_process(store: &str, listen: &str) -> (Reaped, String) 
         .stderr(std::process::Stdio::inherit())
         .spawn()
         .expect("start the coordinator process");
+    let url = coordinator_url(&mut child);
+    (Reaped(child), url)
+}
+
+/// The URL a `jianzhen coordinator` process started with a piped stdout prints on its
+/// first line (the real port when it listens on port 0).
+pub fn coordinator_url(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
     let stdout = child.stdout.take().expect("coordinator stdout");
     let mut line = String::new();
     BufReader::new(stdout)
         .read_line(&mut line)
         .expect("the coordinator prints its address");
-    let url = line
-        .trim()
+    line.trim()
         .strip_prefix("coordinator listening on ")
         .unwrap_or_else(|| panic!("unexpected first line from the coordinator: {line:?}"))
-        .to_string();
-    (Reaped(child), url)
+        .to_string()
 }
 
 /// Starts `jianzhen worker` against `url`.

@@ -190,28 +190,31 @@ async fn a_run_with_truncated_answers_ends_with_the_flag_to_rerun_and_shows_prog
     }
     let server = jianzhen_testkit::start(script).await;
     let out = dir.path().join("out");
-    let output = run_cli(
-        [
-            "run",
-            "--suite",
-            "ceval",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "--endpoint",
-            &server.base_url(),
-            "--model",
-            "m",
-            "--concurrency",
-            "1",
-            "--max-tokens",
-            "200",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ]
-        .map(String::from)
-        .to_vec(),
-    )
-    .await;
+    // The same run with a token limit: run twice below.
+    let run_with_limit = |limit: &'static str| {
+        run_cli(
+            [
+                "run",
+                "--suite",
+                "ceval",
+                "--data",
+                data.to_str().expect("utf-8"),
+                "--endpoint",
+                &server.base_url(),
+                "--model",
+                "m",
+                "--concurrency",
+                "1",
+                "--max-tokens",
+                limit,
+                "--out",
+                out.to_str().expect("utf-8"),
+            ]
+            .map(String::from)
+            .to_vec(),
+        )
+    };
+    let output = run_with_limit("200").await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert!(
@@ -229,28 +232,7 @@ async fn a_run_with_truncated_answers_ends_with_the_flag_to_rerun_and_shows_prog
     // Running again with the suggested limit asks again only the two cut-off answers:
     // the six that ended on their own come from the response cache.
     let requests_before = server.requests();
-    let again = run_cli(
-        [
-            "run",
-            "--suite",
-            "ceval",
-            "--data",
-            data.to_str().expect("utf-8"),
-            "--endpoint",
-            &server.base_url(),
-            "--model",
-            "m",
-            "--concurrency",
-            "1",
-            "--max-tokens",
-            "1024",
-            "--out",
-            out.to_str().expect("utf-8"),
-        ]
-        .map(String::from)
-        .to_vec(),
-    )
-    .await;
+    let again = run_with_limit("1024").await;
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(again.status.success(), "{stderr}");
     assert!(

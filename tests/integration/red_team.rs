@@ -113,17 +113,10 @@ impl Secure {
         }
         command.args(extra);
         let mut child = command.spawn().expect("start the coordinator");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-            .expect("the coordinator prints its address");
-        let address = line
-            .trim()
-            .strip_prefix("coordinator listening on https://")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
+        let url = coordinator_url(&mut child);
+        assert!(url.starts_with("https://"), "a TLS coordinator: {url}");
         Secure {
-            url: format!("https://{address}"),
+            url,
             store_path,
             store,
             pki,
