@@ -64,7 +64,7 @@ fn main() {
                         repeat: 0,
                         gold: "A".to_string(),
                         extracted: Some("A".to_string()),
-                        outcome: outcome.to_string(),
+                        outcome: outcome.parse().expect("an outcome name"),
                         credit: f64::from(u8::from(outcome == "correct")),
                         weight: 1.0,
                         latency_ms: rng.below(2000) as u64,

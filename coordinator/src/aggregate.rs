@@ -8,6 +8,8 @@
 
 use polars::prelude::*;
 
+use jianzhen_suites::outcome::Outcome;
+
 use crate::store::ScoredRow;
 
 /// The aggregated tables, as polars frames.
@@ -24,7 +26,7 @@ pub struct Aggregates {
     pub by_suite: DataFrame,
 }
 
-fn indicator(rows: &[ScoredRow], outcome: &str) -> Vec<i64> {
+fn indicator(rows: &[ScoredRow], outcome: Outcome) -> Vec<i64> {
     rows.iter()
         .map(|row| i64::from(row.outcome == outcome))
         .collect()
@@ -44,14 +46,14 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
         "suite" => column(|row| &row.suite),
         "subject" => column(|row| &row.subject),
         "category" => column(|row| &row.category),
-        "correct" => indicator(rows, "correct"),
+        "correct" => indicator(rows, Outcome::Correct),
         "points" => rows.iter().map(|row| row.credit * row.weight).collect::<Vec<f64>>(),
         "weight" => rows.iter().map(|row| row.weight).collect::<Vec<f64>>(),
-        "wrong" => indicator(rows, "wrong"),
-        "unextractable" => indicator(rows, "unextractable"),
-        "truncated" => indicator(rows, "truncated"),
-        "refused" => indicator(rows, "refused"),
-        "api_error" => indicator(rows, "api_error"),
+        "wrong" => indicator(rows, Outcome::Wrong),
+        "unextractable" => indicator(rows, Outcome::Unextractable),
+        "truncated" => indicator(rows, Outcome::Truncated),
+        "refused" => indicator(rows, Outcome::Refused),
+        "api_error" => indicator(rows, Outcome::ApiError),
     )?;
 
     // Accuracy is the mean credit: the share of correct answers for single-answer items,
@@ -244,7 +246,7 @@ pub fn results_parquet(rows: &[ScoredRow]) -> PolarsResult<Vec<u8>> {
         "repeat" => number(|row| i64::from(row.repeat)),
         "gold" => text(|row| &row.gold),
         "extracted" => rows.iter().map(|row| row.extracted.clone()).collect::<Vec<Option<String>>>(),
-        "outcome" => text(|row| &row.outcome),
+        "outcome" => text(|row| row.outcome.as_str()),
         "credit" => rows.iter().map(|row| row.credit).collect::<Vec<f64>>(),
         "finish_reason" => text(|row| &row.finish_reason),
         "latency_ms" => number(|row| i64::try_from(row.latency_ms).unwrap_or(i64::MAX)),

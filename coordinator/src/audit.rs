@@ -16,6 +16,7 @@ use crate::error::CoordinatorError;
 use crate::planner::ProbeKind;
 use crate::spec::RunSpec;
 use crate::store::{ProbeRow, ScoredRow};
+use jianzhen_suites::outcome::Outcome;
 
 /// The declared vendor written into a profile when the spec names none.
 pub const UNDECLARED_VENDOR: &str = "undeclared";
@@ -40,21 +41,20 @@ pub fn build_profiles(
                 endpoint.model.clone(),
                 created_at.to_string(),
             );
-            for probe in probes
-                .iter()
-                .filter(|probe| probe.endpoint == endpoint.name && probe.outcome != "api_error")
-            {
-                if probe.kind == ProbeKind::Identity.as_str() {
+            for probe in probes.iter().filter(|probe| {
+                probe.endpoint == endpoint.name && probe.outcome != Outcome::ApiError
+            }) {
+                if probe.kind == ProbeKind::Identity {
                     profile.identity_answers.push(ClassifiedAnswer {
                         probe_id: probe.probe_id.clone(),
                         answer: probe.response_text.clone(),
                         classification: classify_identity(&probe.response_text),
                     });
-                } else if probe.kind == ProbeKind::Tokenizer.as_str() && probe.prompt_tokens > 0 {
+                } else if probe.kind == ProbeKind::Tokenizer && probe.prompt_tokens > 0 {
                     profile
                         .tokenizer_counts
                         .insert(probe.probe_id.clone(), u64::from(probe.prompt_tokens));
-                } else if probe.kind == ProbeKind::Open.as_str() {
+                } else if probe.kind == ProbeKind::Open {
                     profile
                         .open_answers
                         .insert(probe.probe_id.clone(), probe.response_text.clone());
@@ -62,15 +62,15 @@ pub fn build_profiles(
             }
             for row in rows
                 .iter()
-                .filter(|row| row.endpoint == endpoint.name && row.outcome != "api_error")
+                .filter(|row| row.endpoint == endpoint.name && row.outcome != Outcome::ApiError)
             {
                 let Some(gold) = row.gold.chars().next() else {
                     continue;
                 };
                 // Only a letter the model actually gave counts as its choice; a truncated
                 // answer's letter is not its answer.
-                let chosen = match row.outcome.as_str() {
-                    "correct" | "wrong" => row
+                let chosen = match row.outcome {
+                    Outcome::Correct | Outcome::Wrong => row
                         .extracted
                         .as_deref()
                         .and_then(|letter| letter.chars().next()),
@@ -156,7 +156,7 @@ pub fn probe_counts(probes: &[ProbeRow]) -> BTreeMap<(String, String), usize> {
     let mut counts = BTreeMap::new();
     for probe in probes {
         *counts
-            .entry((probe.endpoint.clone(), probe.kind.clone()))
+            .entry((probe.endpoint.clone(), probe.kind.as_str().to_string()))
             .or_insert(0) += 1;
     }
     counts

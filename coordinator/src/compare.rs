@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 use crate::report::{ReportFile, percent, percent_interval};
 use crate::stats::paired_comparison;
 use crate::store::{RunRecord, ScoredRow};
+use jianzhen_suites::outcome::Outcome;
 
 /// Changed items listed in `compare.md`; all of them are in `compare.csv`.
 const LISTED_CHANGES: usize = 200;
@@ -98,27 +99,32 @@ pub fn render_comparison(
         for (suite, matched) in per_suite {
             let correct_pairs: Vec<(bool, bool)> = matched
                 .iter()
-                .map(|(row_a, row_b)| (row_b.outcome == "correct", row_a.outcome == "correct"))
+                .map(|(row_a, row_b)| {
+                    (
+                        row_b.outcome == Outcome::Correct,
+                        row_a.outcome == Outcome::Correct,
+                    )
+                })
                 .collect();
             let comparison = paired_comparison(&correct_pairs);
             let n = matched.len() as f64;
             let accuracy_a = matched
                 .iter()
-                .filter(|(row_a, _)| row_a.outcome == "correct")
+                .filter(|(row_a, _)| row_a.outcome == Outcome::Correct)
                 .count() as f64
                 / n;
             let accuracy_b = matched
                 .iter()
-                .filter(|(_, row_b)| row_b.outcome == "correct")
+                .filter(|(_, row_b)| row_b.outcome == Outcome::Correct)
                 .count() as f64
                 / n;
             let right_to_wrong = matched
                 .iter()
-                .filter(|(x, y)| x.outcome == "correct" && y.outcome != "correct")
+                .filter(|(x, y)| x.outcome == Outcome::Correct && y.outcome != Outcome::Correct)
                 .count();
             let wrong_to_right = matched
                 .iter()
-                .filter(|(x, y)| x.outcome != "correct" && y.outcome == "correct")
+                .filter(|(x, y)| x.outcome != Outcome::Correct && y.outcome == Outcome::Correct)
                 .count();
             let answer_changed = matched
                 .iter()

@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 use crate::html::escape;
 use crate::report::percent;
 use crate::store::ScoredRow;
+use jianzhen_suites::outcome::Outcome;
 
 /// How consistent one endpoint was on one suite over the repeats of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +56,13 @@ pub fn repeat_consistency(rows: &[ScoredRow]) -> Vec<RepeatConsistency> {
     // (endpoint, suite) -> item -> (repeat, answer, correct)
     type Answers<'a> = BTreeMap<&'a str, Vec<(u32, String, bool)>>;
     let mut by_item: BTreeMap<(&str, &str), Answers<'_>> = BTreeMap::new();
-    for row in rows.iter().filter(|row| row.outcome != "api_error") {
+    for row in rows.iter().filter(|row| row.outcome != Outcome::ApiError) {
         by_item
             .entry((row.endpoint.as_str(), row.suite.as_str()))
             .or_default()
             .entry(row.item_id.as_str())
             .or_default()
-            .push((row.repeat, answer_of(row), row.outcome == "correct"));
+            .push((row.repeat, answer_of(row), row.outcome == Outcome::Correct));
     }
     let repeats = rows.iter().map(|row| row.repeat + 1).max().unwrap_or(0);
     if repeats < 2 {

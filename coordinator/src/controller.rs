@@ -9,12 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jianzhen_proto::v1;
-use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
+use jianzhen_suites::grading::{Failure, ItemKind, Response, Score, grade};
 use jianzhen_suites::left_out::RecordPolicy;
 use jianzhen_suites::load::load_suite_with;
-use jianzhen_suites::outcome::{Outcome, classify_choice, score_choice_reply};
-use jianzhen_suites::peer::{AnswerReading, AnswerShape, PeerExtractor, has_framework_reading};
-use jianzhen_suites::tasks::grade::{AnswerKind, grade_reply};
+use jianzhen_suites::peer::{AnswerReading, PeerExtractor, has_framework_reading};
 use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::{SuiteName, template};
 use tokio::sync::Mutex;
@@ -27,7 +25,7 @@ use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite, SuiteDefinition};
 use crate::report::{self, ProvenanceReport, ReportFile};
 use crate::spec::RunSpec;
-use crate::store::{RUN_COMPLETE, RunRecord, ScoreUpdate, ScoringInput, Store, StoredResult};
+use crate::store::{RUN_COMPLETE, RunRecord, ScoreUpdate, Store, StoredResult};
 
 mod tenancy;
 pub use tenancy::{create_token, revoke_token};
@@ -293,19 +291,19 @@ impl Controller {
         let results: Vec<StoredResult> = hits
             .into_iter()
             .map(|hit| {
-                let response = v1::ItemResult {
-                    item_key: hit.item_key.clone(),
-                    repeat: hit.repeat,
+                let response = Response {
                     text: hit.response_text,
                     finish_reason: hit.finish_reason,
-                    prompt_tokens: hit.prompt_tokens,
-                    completion_tokens: hit.completion_tokens,
-                    latency_ms: hit.latency_ms,
-                    first_token_logprobs: logprobs_from_json(&hit.logprobs_json),
-                    judge_text: hit.judge_text.clone(),
-                    ..v1::ItemResult::default()
+                    failure: None,
+                    logprobs: logprobs_from_json(&hit.logprobs_json),
+                    judge_text: hit.judge_text,
                 };
-                let (extracted, outcome) = score_result(&response, &hit.scoring);
+                let Score { extracted, outcome } = grade(
+                    hit.scoring.kind,
+                    &hit.scoring.gold,
+                    &hit.scoring.options,
+                    &response,
+                );
                 StoredResult {
                     run_id: run_id.to_string(),
                     endpoint: hit.endpoint,
@@ -316,9 +314,9 @@ impl Controller {
                     worker_id: CACHE_WORKER.to_string(),
                     response_text: response.text,
                     finish_reason: response.finish_reason,
-                    prompt_tokens: response.prompt_tokens,
-                    completion_tokens: response.completion_tokens,
-                    latency_ms: response.latency_ms,
+                    prompt_tokens: hit.prompt_tokens,
+                    completion_tokens: hit.completion_tokens,
+                    latency_ms: hit.latency_ms,
                     error_class: v1::ErrorClass::None.as_str_name().to_string(),
                     error_message: String::new(),
                     http_status: 200,
@@ -374,17 +372,18 @@ impl Controller {
         let updates: Vec<ScoreUpdate> = inputs
             .iter()
             .filter_map(|input| {
-                let result = v1::ItemResult {
+                let response = Response {
                     text: input.response_text.clone(),
                     finish_reason: input.finish_reason.clone(),
-                    error_class: v1::ErrorClass::from_str_name(&input.error_class)
-                        .unwrap_or(v1::ErrorClass::None) as i32,
-                    first_token_logprobs: logprobs_from_json(&input.logprobs_json),
+                    failure: failure_of(
+                        v1::ErrorClass::from_str_name(&input.error_class)
+                            .unwrap_or(v1::ErrorClass::None),
+                    ),
+                    logprobs: logprobs_from_json(&input.logprobs_json),
                     judge_text: input.judge_text.clone(),
-                    ..v1::ItemResult::default()
                 };
-                let (extracted, outcome) =
-                    score_by_kind(&result, &input.kind, &input.gold, &input.options_json);
+                let Score { extracted, outcome } =
+                    grade(input.kind, &input.gold, &input.options, &response);
                 (extracted != input.extracted || outcome != input.outcome).then(|| ScoreUpdate {
                     endpoint: input.endpoint.clone(),
                     item_key: input.item_key.clone(),
@@ -443,14 +442,14 @@ impl Controller {
             for subject in self.store.suite_subjects(run_id, &label).await? {
                 let kind = reading
                     .and_then(|reading| reading.for_subject(&template, &subject))
-                    .map_or_else(|| "choice".to_string(), planner::peer_choice_kind);
+                    .map_or(ItemKind::Choice, ItemKind::PeerChoice);
                 kinds.push((label.clone(), subject, kind));
             }
         }
         let manifest_json = serde_json::to_string_pretty(&manifest)
             .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
         self.store
-            .set_answer_reading(run_id, &kinds, planner::PEER_CHOICE_PREFIX, &manifest_json)
+            .set_answer_reading(run_id, &kinds, &manifest_json)
             .await?;
         Ok(())
     }
@@ -743,7 +742,12 @@ impl Controller {
                 tracing::warn!(shard_id = %request.shard_id, item_key = %result.item_key, "result for an item that is not part of the shard; ignored");
                 continue;
             };
-            let (extracted, outcome) = score_result(&result, &scoring);
+            let Score { extracted, outcome } = grade(
+                scoring.kind,
+                &scoring.gold,
+                &scoring.options,
+                &response_from_wire(&result),
+            );
             let error_class =
                 v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
             let cache_key =
@@ -999,7 +1003,10 @@ impl Controller {
             outcomes: counts
                 .outcomes
                 .into_iter()
-                .map(|(outcome, count)| v1::OutcomeCount { outcome, count })
+                .map(|(outcome, count)| v1::OutcomeCount {
+                    outcome: outcome.as_str().to_string(),
+                    count,
+                })
                 .collect(),
             created_at_ms: u64::try_from(record.created_at_ms).unwrap_or(0),
             budgets,
@@ -1178,9 +1185,6 @@ pub fn rfc3339_from_millis(millis: i64) -> String {
     )
 }
 
-/// The outcome stored for a provenance probe's answer: evidence, not a score.
-pub const RECORDED: &str = "recorded";
-
 /// The first token's candidates as stored: `[["B", -0.1], [" A", -2.5]]`.
 fn logprobs_json(candidates: &[v1::TokenLogprob]) -> String {
     let pairs: Vec<(String, f64)> = candidates
@@ -1190,12 +1194,36 @@ fn logprobs_json(candidates: &[v1::TokenLogprob]) -> String {
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
 }
 
-fn logprobs_from_json(text: &str) -> Vec<v1::TokenLogprob> {
-    let pairs: Vec<(String, f64)> = serde_json::from_str(text).unwrap_or_default();
-    pairs
-        .into_iter()
-        .map(|(token, logprob)| v1::TokenLogprob { token, logprob })
-        .collect()
+/// Stored candidates read back; a row written without any (`""`, `[]`) has none.
+fn logprobs_from_json(text: &str) -> Vec<(String, f64)> {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// What a worker reported, read once into what scoring needs.
+fn response_from_wire(result: &v1::ItemResult) -> Response {
+    Response {
+        text: result.text.clone(),
+        finish_reason: result.finish_reason.clone(),
+        failure: failure_of(
+            v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None),
+        ),
+        logprobs: result
+            .first_token_logprobs
+            .iter()
+            .map(|candidate| (candidate.token.clone(), candidate.logprob))
+            .collect(),
+        judge_text: result.judge_text.clone(),
+    }
+}
+
+/// The scoring meaning of a worker's error class: moderation refusals apart from every
+/// other failure.
+fn failure_of(error_class: v1::ErrorClass) -> Option<Failure> {
+    match error_class {
+        v1::ErrorClass::None => None,
+        v1::ErrorClass::Moderation => Some(Failure::Moderation),
+        _ => Some(Failure::Failed),
+    }
 }
 
 /// The manifest's left-out records counted per suite, file and subject, for `status`.
@@ -1219,96 +1247,6 @@ fn left_out_counts(manifest_json: &str) -> Vec<v1::LeftOutCount> {
                 })
         })
         .collect()
-}
-
-/// The outcome of a response that carries no answer at all: an endpoint failure
-/// (`api_error`) or a refusal by moderation (`refused`); `None` for an answer.
-fn non_answer_outcome(result: &v1::ItemResult) -> Option<Outcome> {
-    let error_class = v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
-    match error_class {
-        v1::ErrorClass::None => {}
-        v1::ErrorClass::Moderation => return Some(Outcome::Refused),
-        _ => return Some(Outcome::ApiError),
-    }
-    CONTENT_FILTER_FINISH_REASONS
-        .contains(&result.finish_reason.as_str())
-        .then_some(Outcome::Refused)
-}
-
-/// First-token scoring: among the first token's top candidates, the option letter with
-/// the highest log-probability is the answer (whitespace around the token ignored, since
-/// tokenizers often join a space to the letter). No letter among them: unextractable.
-pub fn score_first_token(
-    result: &v1::ItemResult,
-    gold: &str,
-    options_json: &str,
-) -> (Option<String>, Outcome) {
-    if let Some(outcome) = non_answer_outcome(result) {
-        return (None, outcome);
-    }
-    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
-    let letters: Vec<char> = (0..options.len().max(1))
-        .filter_map(|index| char::from_u32('A' as u32 + index as u32))
-        .collect();
-    let best = result
-        .first_token_logprobs
-        .iter()
-        .filter_map(|candidate| {
-            let mut characters = candidate.token.trim().chars();
-            let letter = characters.next()?;
-            (characters.next().is_none() && letters.contains(&letter))
-                .then_some((letter, candidate.logprob))
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    let Some((letter, _)) = best else {
-        return (None, Outcome::Unextractable);
-    };
-    let outcome = if gold.starts_with(letter) {
-        Outcome::Correct
-    } else {
-        Outcome::Wrong
-    };
-    (Some(letter.to_string()), outcome)
-}
-
-/// Scores a multiple-choice answer; records a probe's answer as it is.
-fn score_result(result: &v1::ItemResult, scoring: &ScoringInput) -> (Option<String>, String) {
-    score_by_kind(result, &scoring.kind, &scoring.gold, &scoring.options_json)
-}
-
-/// The one place an item's kind decides how its result is scored, for new results, cache
-/// hits and `rescore` alike: log-probability candidates, graded task-suite kinds, judge
-/// verdicts, probes (recorded as they are), and single-letter choices.
-fn score_by_kind(
-    result: &v1::ItemResult,
-    kind: &str,
-    gold: &str,
-    options_json: &str,
-) -> (Option<String>, String) {
-    let (extracted, outcome) = if planner::is_logprob_kind(kind) {
-        score_first_token(result, gold, options_json)
-    } else if let Some(graded) = graded_kind(kind) {
-        score_graded(result, graded, gold, options_json)
-    } else if kind == planner::JUDGE_KIND {
-        score_judged(result)
-    } else if kind == planner::HIDDEN_CHOICE_KIND {
-        return read_prediction(result, options_json);
-    } else if let Some(peer) = kind
-        .strip_prefix(planner::PEER_CHOICE_PREFIX)
-        .and_then(|name| name.parse::<PeerExtractor>().ok())
-    {
-        score_peer(result, peer, gold)
-    } else if kind != "choice" {
-        let outcome = if result.error_class == v1::ErrorClass::None as i32 {
-            RECORDED
-        } else {
-            Outcome::ApiError.as_str()
-        };
-        return (None, outcome.to_string());
-    } else {
-        score_response(result, gold, options_json)
-    };
-    (extracted, outcome.as_str().to_string())
 }
 
 /// A count as a gauge value (saturating: a gauge is an i64).
@@ -1401,48 +1339,6 @@ fn item_request(
     request
 }
 
-/// The grading kinds other than a single letter (multi-select, sub-answers, span,
-/// number, free text, label); `None` for `choice`, first-token items and probes.
-fn graded_kind(kind: &str) -> Option<AnswerKind> {
-    AnswerKind::from_kind(kind).filter(|kind| *kind != AnswerKind::Choice)
-}
-
-/// Grades a reply to a task-suite item that is not a single letter. As for multiple
-/// choice, failures and refusals by the endpoint are not wrong answers, and a reply cut
-/// off by the token limit is `truncated` (what could be read from it is still stored).
-pub fn score_graded(
-    result: &v1::ItemResult,
-    kind: AnswerKind,
-    gold: &str,
-    options_json: &str,
-) -> (Option<String>, Outcome) {
-    if let Some(outcome) = non_answer_outcome(result) {
-        return (None, outcome);
-    }
-    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
-    let grade = grade_reply(kind, gold, &options, &result.text);
-    if result.finish_reason == "length" {
-        return (grade.extracted, Outcome::Truncated);
-    }
-    (grade.extracted, grade.outcome)
-}
-
-/// Grades an answer by its judge's verdict (A correct, B incorrect, C not attempted). The
-/// verdict is stored as the extraction (`judge:correct`, ...); a judge reply without a
-/// verdict leaves the answer `unextractable`, never wrong.
-pub fn score_judged(result: &v1::ItemResult) -> (Option<String>, Outcome) {
-    if let Some(outcome) = non_answer_outcome(result) {
-        return (None, outcome);
-    }
-    if result.finish_reason == "length" {
-        return (None, Outcome::Truncated);
-    }
-    match jianzhen_suites::tasks::judge::read_verdict(&result.judge_text) {
-        Some(verdict) => (Some(verdict.as_str().to_string()), verdict.outcome()),
-        None => (None, Outcome::Unextractable),
-    }
-}
-
 /// The name under which results answered from the response cache are stored.
 pub const CACHE_WORKER: &str = "cache";
 
@@ -1461,87 +1357,6 @@ fn attempt_log_json(log: &[v1::AttemptRecord]) -> String {
         .collect();
     serde_json::Value::Array(records).to_string()
 }
-
-/// Extracts and scores one raw response. Nothing that is not an answer is scored wrong:
-/// endpoint failures are `api_error`; moderation refusals (an HTTP refusal, a
-/// `content_filter` finish, or a reply that declines) are `refused`; answers cut off by
-/// the token limit are `truncated` (the letter read from them is still stored, for
-/// inspection); replies with no readable option are `unextractable`.
-pub fn score_response(
-    result: &v1::ItemResult,
-    gold: &str,
-    options_json: &str,
-) -> (Option<String>, Outcome) {
-    if let Some(outcome) = non_answer_outcome(result) {
-        return (None, outcome);
-    }
-    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
-    let letter = |extraction: Extraction| match extraction {
-        Extraction::Choice(letter) => Some(letter.to_string()),
-        Extraction::Unextractable => None,
-    };
-    if result.finish_reason == "length" {
-        let extraction = extract_choice_with_options(&result.text, &options);
-        return (letter(extraction), Outcome::Truncated);
-    }
-    let Some(gold_letter) = gold.chars().next() else {
-        return (None, Outcome::Unextractable);
-    };
-    let (extraction, outcome) = score_choice_reply(&result.text, &options, gold_letter);
-    (letter(extraction), outcome)
-}
-
-/// Scores a single-letter reply as a peer framework reads it: its post-processor's letter
-/// against the gold. Failures, moderation refusals and cut-off replies stay apart as
-/// always; a reply the peer reads no letter from is `unextractable`.
-pub fn score_peer(
-    result: &v1::ItemResult,
-    peer: PeerExtractor,
-    gold: &str,
-) -> (Option<String>, Outcome) {
-    if let Some(outcome) = non_answer_outcome(result) {
-        return (None, outcome);
-    }
-    let letter = peer
-        .read(&result.text, AnswerShape::Single)
-        .into_iter()
-        .next();
-    if result.finish_reason == "length" {
-        return (letter, Outcome::Truncated);
-    }
-    match letter {
-        Some(letter) if letter == gold => (Some(letter), Outcome::Correct),
-        Some(letter) => (Some(letter), Outcome::Wrong),
-        None => (None, Outcome::Unextractable),
-    }
-}
-
-/// Reads a reply to an item whose gold the benchmark withholds: the option letter is a
-/// prediction (`answered`); failures, refusals, cut-off and unreadable replies are counted
-/// as for scored items, and none of them is a prediction.
-fn read_prediction(result: &v1::ItemResult, options_json: &str) -> (Option<String>, String) {
-    if let Some(outcome) = non_answer_outcome(result) {
-        return (None, outcome.as_str().to_string());
-    }
-    let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
-    let (extraction, outcome) = classify_choice(&result.text, &options);
-    let letter = match extraction {
-        Extraction::Choice(letter) => Some(letter.to_string()),
-        Extraction::Unextractable => None,
-    };
-    if result.finish_reason == "length" {
-        return (letter, Outcome::Truncated.as_str().to_string());
-    }
-    match (letter, outcome) {
-        (Some(letter), None) => (Some(letter), planner::ANSWERED.to_string()),
-        (_, Some(outcome)) => (None, outcome.as_str().to_string()),
-        (None, None) => (None, Outcome::Unextractable.as_str().to_string()),
-    }
-}
-
-/// Finish reasons with which providers signal that they withheld the answer: OpenAI and
-/// Azure `content_filter`, Zhipu `sensitive`.
-const CONTENT_FILTER_FINISH_REASONS: [&str; 2] = ["content_filter", "sensitive"];
 
 /// Generation limits of the probes: a tokenizer text needs one token (only its prompt
 /// count matters), an identity answer a few sentences, an open answer a paragraph.

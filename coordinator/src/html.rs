@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use crate::report::{self, ReportInput, percent, percent_interval};
 use crate::store::ScoredRow;
 use crate::summary::{CategorySummary, OUTCOMES};
+use jianzhen_suites::outcome::Outcome;
 
 /// Examples shown per endpoint and subject: failures first, then one success.
 const EXAMPLES_PER_ENDPOINT: usize = 4;
@@ -21,14 +22,14 @@ const PALETTE: [&str; 8] = [
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 ];
 
-fn outcome_colour(outcome: &str) -> &'static str {
+fn outcome_colour(outcome: Outcome) -> &'static str {
     match outcome {
-        "correct" => "#2e7d32",
-        "wrong" => "#c62828",
-        "unextractable" => "#f9a825",
-        "truncated" => "#6a1b9a",
-        "refused" => "#455a64",
-        _ => "#8d6e63",
+        Outcome::Correct => "#2e7d32",
+        Outcome::Wrong => "#c62828",
+        Outcome::Unextractable => "#f9a825",
+        Outcome::Truncated => "#6a1b9a",
+        Outcome::Refused => "#455a64",
+        Outcome::ApiError | Outcome::Answered | Outcome::Recorded => "#8d6e63",
     }
 }
 
@@ -238,7 +239,7 @@ fn leaderboard(page: &mut String, input: &ReportInput<'_>) {
             cell("item_mean_ci", percent_interval(suite.item_mean_interval)),
         );
         for (outcome, count) in OUTCOMES.iter().zip(suite.outcomes.counts) {
-            let _ = write!(page, "{}", cell(outcome, count.to_string()));
+            let _ = write!(page, "{}", cell(outcome.as_str(), count.to_string()));
         }
         let _ = writeln!(page, "</tr>");
     }
@@ -461,7 +462,7 @@ fn outcome_bars(page: &mut String, input: &ReportInput<'_>) {
             let _ = writeln!(
                 page,
                 "<rect x=\"{x:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"20\" fill=\"{}\"><title>{outcome}: {count} of {}</title></rect>",
-                outcome_colour(outcome),
+                outcome_colour(*outcome),
                 suite.n
             );
             x += width;
@@ -725,9 +726,15 @@ fn examples(page: &mut String, rows: &[ScoredRow]) {
         );
         for (endpoint, mut items) in by_endpoint {
             // Failures first (they are what a reviewer reads), then successes.
-            items.sort_by_key(|row| (row.outcome == "correct", row.item_id.as_str(), row.repeat));
+            items.sort_by_key(|row| {
+                (
+                    row.outcome == Outcome::Correct,
+                    row.item_id.as_str(),
+                    row.repeat,
+                )
+            });
             for row in items.into_iter().take(EXAMPLES_PER_ENDPOINT) {
-                let answer = if row.outcome == "api_error" {
+                let answer = if row.outcome == Outcome::ApiError {
                     &row.error_message
                 } else {
                     &row.response_text
@@ -737,8 +744,8 @@ fn examples(page: &mut String, rows: &[ScoredRow]) {
                     "<tr><td>{}</td><td>{}</td><td style=\"color:{}\">{}</td><td>{}</td><td>{}</td><td><details><summary>question</summary><div class=\"answer\">{}</div></details></td><td><div class=\"answer\">{}</div></td></tr>",
                     escape(endpoint),
                     escape(&row.item_id),
-                    outcome_colour(&row.outcome),
-                    escape(&row.outcome),
+                    outcome_colour(row.outcome),
+                    escape(row.outcome.as_str()),
                     escape(&row.gold),
                     escape(row.extracted.as_deref().unwrap_or("–")),
                     escape(&question_of(&row.messages_json)),

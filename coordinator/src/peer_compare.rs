@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use jianzhen_suites::peer::{AnswerShape, PeerExtractor, peer_for};
 
 use crate::store::ScoredRow;
+use jianzhen_suites::outcome::Outcome;
 
 /// Examples shown per endpoint and suite.
 const EXAMPLES: usize = 3;
@@ -103,8 +104,8 @@ fn peer_credit(
 /// The answer Jianzhen counted: its extraction when the reply was graded, else nothing
 /// (refused, unextractable, truncated and failed replies count no answer).
 fn jianzhen_reading(row: &ScoredRow) -> String {
-    match (&row.extracted, row.outcome.as_str()) {
-        (Some(extracted), "correct" | "wrong") => extracted.clone(),
+    match (&row.extracted, row.outcome) {
+        (Some(extracted), Outcome::Correct | Outcome::Wrong) => extracted.clone(),
         _ => String::new(),
     }
 }
@@ -147,7 +148,7 @@ pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComp
         let Some((shape, gold)) = shape_of(&row.gold) else {
             continue;
         };
-        let read = if row.outcome == "api_error" {
+        let read = if row.outcome == Outcome::ApiError {
             Vec::new()
         } else {
             extractor.read(&row.response_text, shape)

@@ -7,9 +7,10 @@
 use std::collections::BTreeMap;
 
 use jianzhen_suites::formats::EvalItem;
+use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::left_out::LeftOut;
 use jianzhen_suites::load::DataFileDigest;
-use jianzhen_suites::peer::{AnswerReading, PeerExtractor};
+use jianzhen_suites::peer::AnswerReading;
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::tasks::{self, TaskSuite};
@@ -226,11 +227,11 @@ impl PreparedSuite {
                 .or_default()
                 .push(RenderedItem {
                     kind: if judged.is_some() {
-                        JUDGE_KIND.to_string()
+                        ItemKind::JudgeSimpleQa
                     } else if first_token {
-                        FIRST_TOKEN_KIND.to_string()
+                        ItemKind::FirstToken
                     } else {
-                        gold.kind.as_str().to_string()
+                        ItemKind::for_answer(gold.kind)
                     },
                     judge_identity,
                     max_tokens: u32::from(first_token),
@@ -277,8 +278,8 @@ pub struct PlannedItem {
     pub family_key: String,
     /// The token limit the request is sent with (the item's, else the endpoint's).
     pub limit_tokens: u32,
-    /// `choice` for a scored multiple-choice item, `probe:KIND` for a provenance probe.
-    pub kind: String,
+    /// How the item is asked and scored (stored by its name).
+    pub kind: ItemKind,
     /// Generation limit for this item; 0 means the endpoint's own.
     pub max_tokens: u32,
     /// Top log-probabilities of the first token to ask for; 0 for none.
@@ -343,22 +344,7 @@ pub struct ProvenanceManifest {
 pub const PROVENANCE_SUITE: &str = "provenance";
 
 /// What a probe is for; decides how its answers are read by the audit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ProbeKind {
-    Identity,
-    Tokenizer,
-    Open,
-}
-
-impl ProbeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeKind::Identity => "identity",
-            ProbeKind::Tokenizer => "tokenizer",
-            ProbeKind::Open => "open",
-        }
-    }
-}
+pub use jianzhen_suites::grading::ProbeKind;
 
 /// A provenance probe to send to every endpoint: no gold answer, the raw answer (and its
 /// token usage) is the evidence.
@@ -534,9 +520,9 @@ pub fn plan(
                 .push(RenderedItem {
                     judge_identity: String::new(),
                     kind: if hidden {
-                        HIDDEN_CHOICE_KIND.to_string()
+                        ItemKind::HiddenChoice
                     } else {
-                        choice_kind(prepared.scoring).to_string()
+                        ItemKind::for_choice(prepared.scoring)
                     },
                     max_tokens: if prepared.scoring == ScoringMode::Gen {
                         0
@@ -557,10 +543,10 @@ pub fn plan(
 
         if let Some(reading) = prepared.extractor {
             for item in rendered_by_subject.values_mut().flatten() {
-                if item.kind == "choice"
+                if item.kind == ItemKind::Choice
                     && let Some(extractor) = reading.for_subject(&prepared.template, &item.subject)
                 {
-                    item.kind = peer_choice_kind(extractor);
+                    item.kind = ItemKind::PeerChoice(extractor);
                 }
             }
         }
@@ -639,7 +625,7 @@ pub fn plan(
                     options: Vec::new(),
                     messages: probe.messages.clone(),
                     source: format!("built-in {} probe {}", probe.kind.as_str(), probe.id),
-                    kind: format!("probe:{}", probe.kind.as_str()),
+                    kind: ItemKind::Probe(probe.kind),
                     max_tokens: probe.max_tokens,
                 });
         }
@@ -685,7 +671,7 @@ pub fn plan(
         judge: spec
             .judge
             .as_ref()
-            .filter(|_| items.iter().any(|item| item.kind == JUDGE_KIND))
+            .filter(|_| items.iter().any(|item| item.kind == ItemKind::JudgeSimpleQa))
             .map(|judge| JudgeManifest {
                 endpoint: EndpointManifest::from(judge),
                 prompt: tasks::judge::SIMPLEQA_JUDGE_NAME.to_string(),
@@ -754,29 +740,16 @@ struct RenderedItem {
     options: Vec<String>,
     messages: Vec<ChatMessage>,
     source: String,
-    kind: String,
+    kind: ItemKind,
     max_tokens: u32,
 }
 
-/// The item kind of a multiple-choice item scored in `mode`.
-pub fn choice_kind(mode: ScoringMode) -> &'static str {
-    match mode {
-        ScoringMode::LoglikFirstToken => FIRST_TOKEN_KIND,
-        ScoringMode::LoglikEcho => LOGLIK_ECHO_KIND,
-        ScoringMode::Gen => "choice",
-    }
-}
-
-/// Items graded by the run's judge model (Chinese SimpleQA with `[judge]`).
-pub const JUDGE_KIND: &str = "judge:simpleqa";
 /// Roles under which a judged item stores its judge prompt after its own messages; the
 /// lease turns them into the request's judge call.
 pub const JUDGE_ROLE_PREFIX: &str = "judge:";
 pub const JUDGE_SYSTEM_ROLE: &str = "judge:system";
 pub const JUDGE_USER_ROLE: &str = "judge:user";
 
-/// Items scored by summing the echoed log-probabilities of each option's text.
-pub const LOGLIK_ECHO_KIND: &str = "choice:loglik_echo";
 /// The role under which a log-likelihood item stores the text every option shares; each
 /// option follows as a message with role `loglik:{letter}` holding its continuation. The
 /// item is stored and cached like a chat prompt, and sent as `/v1/completions` prompts.
@@ -795,28 +768,6 @@ pub fn loglik_messages(prompts: &template::ChoicePrompts) -> Vec<ChatMessage> {
     messages
 }
 
-/// Whether items of `kind` are scored from log-probabilities (the best option letter
-/// among the returned candidates).
-pub fn is_logprob_kind(kind: &str) -> bool {
-    kind == FIRST_TOKEN_KIND || kind == LOGLIK_ECHO_KIND
-}
-
-/// The kind of a generated single-letter item read by a peer extractor.
-pub fn peer_choice_kind(extractor: PeerExtractor) -> String {
-    format!("{PEER_CHOICE_PREFIX}{extractor}")
-}
-
-/// Prefix of [`peer_choice_kind`]s: `choice@opencompass_first_capital`.
-pub const PEER_CHOICE_PREFIX: &str = "choice@";
-
-/// Items of a split whose answers the benchmark withholds: the letter read from the reply
-/// is a prediction for the benchmark's leaderboard (outcome `answered`), never scored.
-pub const HIDDEN_CHOICE_KIND: &str = "choice:hidden";
-/// The outcome of a hidden-split item whose reply names an option.
-pub const ANSWERED: &str = "answered";
-
-/// Items scored by the first token's log-probabilities.
-pub const FIRST_TOKEN_KIND: &str = "choice:first_token";
 /// How many top candidates a first-token item asks for.
 pub const FIRST_TOKEN_TOP_LOGPROBS: u32 = 20;
 
@@ -876,7 +827,7 @@ fn emit_shards(
             item_count: chunk.len() as u32,
         });
         for (repeat, item) in chunk {
-            let top_logprobs = if item.kind == FIRST_TOKEN_KIND {
+            let top_logprobs = if item.kind == ItemKind::FirstToken {
                 FIRST_TOKEN_TOP_LOGPROBS
             } else {
                 0
@@ -934,7 +885,7 @@ fn emit_shards(
                 request_key,
                 family_key,
                 limit_tokens: max_tokens,
-                kind: item.kind.clone(),
+                kind: item.kind,
                 max_tokens: item.max_tokens,
                 top_logprobs,
             });

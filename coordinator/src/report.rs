@@ -15,6 +15,7 @@ use crate::error::CoordinatorError;
 use crate::html;
 use crate::store::{RunCounts, RunRecord, ScoredRow};
 use crate::summary::{self, OUTCOMES, Summary};
+use jianzhen_suites::outcome::Outcome;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFile {
@@ -93,7 +94,7 @@ pub fn render(
         "state": record.state,
         "total_items": counts.total_items,
         "answered_items": counts.done_items,
-        "outcomes": counts.outcomes.iter().map(|(outcome, count)| (outcome.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
+        "outcomes": counts.outcomes.iter().map(|(outcome, count)| (outcome.as_str().to_string(), json!(count))).collect::<serde_json::Map<_, _>>(),
         "bootstrap": {"resamples": summary::BOOTSTRAP_RESAMPLES, "seed": summary::BOOTSTRAP_SEED},
     });
     let manifest_bytes = serde_json::to_vec_pretty(&full_manifest)
@@ -260,9 +261,7 @@ pub fn predictions(
                 let prefix = format!("{}/{split}/", row.subject);
                 let id = row.item_id.strip_prefix(&prefix).unwrap_or(&row.item_id);
                 let entry = by_subject.entry(row.subject.clone()).or_default();
-                if let (Some(letter), true) =
-                    (&row.extracted, row.outcome == crate::planner::ANSWERED)
-                {
+                if let (Some(letter), true) = (&row.extracted, row.outcome == Outcome::Answered) {
                     entry.insert(id.to_string(), json!(letter));
                     answered += 1;
                 }
@@ -327,12 +326,12 @@ fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions])
         "| endpoint | suite | questions | answered | unextractable | truncated | refused | api_error | file |"
     );
     let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|");
-    let mut counts: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
+    let mut counts: BTreeMap<(String, String), BTreeMap<Outcome, u64>> = BTreeMap::new();
     for row in hidden_rows.iter().filter(|row| row.repeat == 0) {
         *counts
             .entry((row.endpoint.clone(), row.suite.clone()))
             .or_default()
-            .entry(row.outcome.clone())
+            .entry(row.outcome)
             .or_insert(0) += 1;
     }
     for ((endpoint, suite), outcomes) in &counts {
@@ -346,16 +345,16 @@ fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions])
             .map_or(String::new(), |prediction| {
                 format!("`{}`", prediction.file.name)
             });
-        let count = |outcome: &str| outcomes.get(outcome).copied().unwrap_or(0);
+        let count = |outcome: Outcome| outcomes.get(&outcome).copied().unwrap_or(0);
         let _ = writeln!(
             md,
             "| {endpoint} | {suite} | {} | {} | {} | {} | {} | {} | {file} |",
             outcomes.values().sum::<u64>(),
-            count(crate::planner::ANSWERED),
-            count("unextractable"),
-            count("truncated"),
-            count("refused"),
-            count("api_error"),
+            count(Outcome::Answered),
+            count(Outcome::Unextractable),
+            count(Outcome::Truncated),
+            count(Outcome::Refused),
+            count(Outcome::ApiError),
         );
     }
     md.push('\n');
@@ -379,7 +378,7 @@ pub const API_ERROR_MESSAGES_SHOWN: usize = 5;
 /// instead of leaving the reason in the store.
 pub fn api_error_counts(rows: &[ScoredRow]) -> Vec<ApiErrorCount> {
     let mut counts: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for row in rows.iter().filter(|row| row.outcome == "api_error") {
+    for row in rows.iter().filter(|row| row.outcome == Outcome::ApiError) {
         *counts
             .entry((row.endpoint.as_str(), row.error_message.as_str()))
             .or_default() += 1;
@@ -890,7 +889,7 @@ mod tests {
         // Two scored items and one prediction of a hidden split (no gold, never scored).
         let hidden = ScoredRow {
             gold: String::new(),
-            outcome: "answered".into(),
+            outcome: Outcome::Answered,
             ..ScoredRow::example("acme-v2", "law", "answered")
         };
         let rows = [

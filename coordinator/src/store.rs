@@ -9,6 +9,8 @@
 
 use std::str::FromStr;
 
+use jianzhen_suites::grading::{ItemKind, ProbeKind};
+use jianzhen_suites::outcome::Outcome;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -183,10 +185,9 @@ pub struct OpenItem {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScoringInput {
     pub gold: String,
-    pub options_json: String,
+    pub options: Vec<String>,
     pub request_key: String,
-    /// `choice`, or `probe:KIND` for a provenance probe (recorded, not scored).
-    pub kind: String,
+    pub kind: ItemKind,
 }
 
 /// An item of a run with no result yet whose exact request has a cached answer.
@@ -232,7 +233,7 @@ pub struct StoredResult {
     /// The judge model's reply (judged items); empty otherwise.
     pub judge_text: String,
     pub extracted: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     pub received_at_ms: i64,
     /// Set for answers worth caching (no error): the request they answer.
     pub cache_key: Option<String>,
@@ -266,7 +267,7 @@ pub struct RunCounts {
     pub shards_total: u64,
     pub shards_done: u64,
     pub shards_leased: u64,
-    pub outcomes: Vec<(String, u64)>,
+    pub outcomes: Vec<(Outcome, u64)>,
 }
 
 /// A stored multiple-choice result, as re-scoring reads it.
@@ -276,14 +277,14 @@ pub struct RescoreInput {
     pub item_key: String,
     pub repeat: u32,
     pub gold: String,
-    pub options_json: String,
+    pub options: Vec<String>,
     pub response_text: String,
     pub finish_reason: String,
     /// The proto enum's name, e.g. `ERROR_CLASS_NONE`.
     pub error_class: String,
     pub extracted: Option<String>,
-    pub outcome: String,
-    pub kind: String,
+    pub outcome: Outcome,
+    pub kind: ItemKind,
     pub logprobs_json: String,
     pub judge_text: String,
 }
@@ -295,22 +296,21 @@ pub struct ScoreUpdate {
     pub item_key: String,
     pub repeat: u32,
     pub extracted: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
 }
 
 /// The answer to one provenance probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeRow {
     pub endpoint: String,
-    /// `identity`, `tokenizer` or `open`.
-    pub kind: String,
+    pub kind: ProbeKind,
     pub probe_id: String,
     pub repeat: u32,
     pub response_text: String,
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
     /// `recorded`, or `api_error` when the endpoint gave no answer.
-    pub outcome: String,
+    pub outcome: Outcome,
     pub error_message: String,
 }
 
@@ -325,7 +325,7 @@ pub struct ScoredRow {
     pub repeat: u32,
     pub gold: String,
     pub extracted: Option<String>,
-    pub outcome: String,
+    pub outcome: Outcome,
     /// Share of the item's points earned, in `[0, 1]`: 1 for a correct answer, 0 for any
     /// other outcome, except partial credit (multi-select, sub-answers) and span F1 of
     /// task-suite items, recomputed from the stored extraction.
@@ -353,8 +353,9 @@ impl ScoredRow {
     /// A C-Eval row of one item (`SUBJECT/val/x`) for unit tests, full credit when
     /// `outcome` is `correct`; tests change the fields they are about.
     pub(crate) fn example(endpoint: &str, subject: &str, outcome: &str) -> ScoredRow {
+        let outcome: Outcome = outcome.parse().unwrap_or(Outcome::Wrong);
         ScoredRow {
-            credit: f64::from(u8::from(outcome == "correct")),
+            credit: f64::from(u8::from(outcome == Outcome::Correct)),
             weight: 1.0,
             endpoint: endpoint.into(),
             suite: "ceval".into(),
@@ -364,7 +365,7 @@ impl ScoredRow {
             repeat: 0,
             gold: "A".into(),
             extracted: None,
-            outcome: outcome.into(),
+            outcome,
             latency_ms: 10,
             prompt_tokens: 1,
             completion_tokens: 1,
@@ -379,29 +380,48 @@ impl ScoredRow {
     }
 }
 
-/// The credit of one stored result: partial credit and span F1 for the graded task-suite
-/// kinds when the answer was read (`correct` or `wrong`), otherwise 1 for `correct` and
-/// 0 for everything else.
-pub fn item_credit(kind: &str, gold: &str, extracted: Option<&str>, outcome: &str) -> f64 {
-    use jianzhen_suites::tasks::grade::{AnswerKind, credit_of};
-    let graded = AnswerKind::from_kind(kind).filter(|kind| *kind != AnswerKind::Choice);
-    match (graded, extracted) {
-        (Some(kind), Some(extracted)) if outcome == "correct" || outcome == "wrong" => {
-            credit_of(kind, gold, extracted)
-        }
-        _ if outcome == "correct" => 1.0,
-        _ => 0.0,
-    }
+/// A stored value this build cannot read back into its type.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "stored {column} `{value}` is unknown to this version of Jianzhen; read this store with the version that wrote it"
+)]
+struct UnknownStoredValue {
+    column: &'static str,
+    value: String,
 }
 
-/// The weight of one item in averages: the number of sub-answers of a multi-question
-/// item, 1 for every other item.
-pub fn item_weight(kind: &str, gold: &str) -> f64 {
-    use jianzhen_suites::tasks::grade::AnswerKind;
-    if AnswerKind::from_kind(kind) != Some(AnswerKind::MultiQuestion) {
-        return 1.0;
-    }
-    serde_json::from_str::<Vec<String>>(gold).map_or(1.0, |sets| sets.len().max(1) as f64)
+/// The `LIKE` pattern of every probe kind's stored name.
+fn probe_kinds_pattern() -> String {
+    format!("{}%", ItemKind::PROBE_PREFIX)
+}
+
+/// Reads an item's kind, once, where it comes out of the store.
+fn kind_at(row: &AnyRow, column: &str) -> Result<ItemKind, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse::<ItemKind>()
+        .map_err(|error| sqlx::Error::Decode(Box::new(error)))
+}
+
+/// Reads a result's outcome, once, where it comes out of the store.
+fn outcome_at(row: &AnyRow, column: &'static str) -> Result<Outcome, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    text.parse::<Outcome>().map_err(|_| {
+        sqlx::Error::Decode(Box::new(UnknownStoredValue {
+            column,
+            value: text,
+        }))
+    })
+}
+
+/// Reads an item's options (a JSON list of texts, written by the planner).
+fn options_at(row: &AnyRow, column: &'static str) -> Result<Vec<String>, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|_| {
+        sqlx::Error::Decode(Box::new(UnknownStoredValue {
+            column,
+            value: text.chars().take(80).collect(),
+        }))
+    })
 }
 
 fn as_u32(value: i64) -> u32 {
@@ -682,7 +702,7 @@ impl Store {
             .bind(&item.template)
             .bind(&item.source)
                         .bind(&item.request_key)
-                        .bind(&item.kind)
+                        .bind(item.kind.name())
             .bind(i64::from(item.max_tokens))
             .bind(i64::from(item.top_logprobs))
             .bind(&item.family_key)
@@ -848,9 +868,9 @@ impl Store {
             row.try_get("endpoint")?,
             ScoringInput {
                 gold: row.try_get("gold")?,
-                options_json: row.try_get("options_json")?,
+                options: options_at(&row, "options_json")?,
                 request_key: row.try_get("request_key")?,
-                kind: row.try_get("kind")?,
+                kind: kind_at(&row, "kind")?,
             },
         )))
     }
@@ -893,7 +913,7 @@ impl Store {
                         .bind(&result.attempt_log_json)
             .bind(&result.logprobs_json)
             .bind(result.extracted.clone())
-            .bind(&result.outcome)
+            .bind(result.outcome.as_str())
             .bind(result.received_at_ms)
             .bind(&result.judge_text)
             .execute(&mut *transaction)
@@ -1000,25 +1020,30 @@ impl Store {
     /// Database errors.
     pub async fn retry_api_errors(&self, run_id: &str) -> Result<u64, sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
-        sqlx::query("INSERT INTO retired_results SELECT * FROM results WHERE run_id = $1 AND outcome = 'api_error'")
-            .bind(run_id)
-            .execute(&mut *transaction)
-            .await?;
+        let api_error = Outcome::ApiError.as_str();
+        sqlx::query(
+            "INSERT INTO retired_results SELECT * FROM results WHERE run_id = $1 AND outcome = $2",
+        )
+        .bind(run_id)
+        .bind(api_error)
+        .execute(&mut *transaction)
+        .await?;
         sqlx::query(
             "UPDATE shards SET state = $1 WHERE run_id = $2 AND state = $3 AND shard_id IN
-                (SELECT shard_id FROM results WHERE run_id = $2 AND outcome = 'api_error')",
+                (SELECT shard_id FROM results WHERE run_id = $2 AND outcome = $4)",
         )
         .bind(SHARD_PENDING)
         .bind(run_id)
         .bind(SHARD_DONE)
+        .bind(api_error)
         .execute(&mut *transaction)
         .await?;
-        let requeued =
-            sqlx::query("DELETE FROM results WHERE run_id = $1 AND outcome = 'api_error'")
-                .bind(run_id)
-                .execute(&mut *transaction)
-                .await?
-                .rows_affected();
+        let requeued = sqlx::query("DELETE FROM results WHERE run_id = $1 AND outcome = $2")
+            .bind(run_id)
+            .bind(api_error)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
         if requeued > 0 {
             sqlx::query("UPDATE runs SET state = $1, finished_at_ms = NULL WHERE run_id = $2")
                 .bind(RUN_RUNNING)
@@ -1173,7 +1198,7 @@ impl Store {
         for row in &rows {
             counts
                 .outcomes
-                .push((row.try_get("outcome")?, as_u64(row.try_get("n")?)));
+                .push((outcome_at(row, "outcome")?, as_u64(row.try_get("n")?)));
         }
         Ok(counts)
     }
@@ -1190,21 +1215,22 @@ impl Store {
                     r.error_message, i.options_json, i.kind
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-                                       WHERE r.run_id = $1 AND i.kind NOT LIKE 'probe:%'
+                                       WHERE r.run_id = $1 AND i.kind NOT LIKE $2
              ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
         )
         .bind(run_id)
+        .bind(probe_kinds_pattern())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let kind: String = row.try_get("kind")?;
+                let kind = kind_at(row, "kind")?;
                 let gold: String = row.try_get("gold")?;
                 let extracted: Option<String> = row.try_get("extracted")?;
-                let outcome: String = row.try_get("outcome")?;
+                let outcome = outcome_at(row, "outcome")?;
                 Ok(ScoredRow {
-                    credit: item_credit(&kind, &gold, extracted.as_deref(), &outcome),
-                    weight: item_weight(&kind, &gold),
+                    credit: kind.credit(&gold, extracted.as_deref(), outcome),
+                    weight: kind.weight(&gold),
                     endpoint: row.try_get("endpoint")?,
                     suite: row.try_get("suite")?,
                     subject: row.try_get("subject")?,
@@ -1220,12 +1246,8 @@ impl Store {
                     attempts: as_u32(row.try_get("attempts")?),
                     throttled: as_u32(row.try_get("throttled")?),
                     messages_json: row.try_get("messages_json")?,
-                    option_count: {
-                        let options_json: String = row.try_get("options_json")?;
-                        let options: Vec<String> =
-                            serde_json::from_str(&options_json).unwrap_or_default();
-                        u8::try_from(options.len()).unwrap_or(u8::MAX)
-                    },
+                    option_count: u8::try_from(options_at(row, "options_json")?.len())
+                        .unwrap_or(u8::MAX),
                     response_text: row.try_get("response_text")?,
                     finish_reason: row.try_get("finish_reason")?,
                     error_message: row.try_get("error_message")?,
@@ -1245,10 +1267,11 @@ impl Store {
                     r.judge_text
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-                          WHERE r.run_id = $1 AND i.kind NOT LIKE 'probe:%'
+                          WHERE r.run_id = $1 AND i.kind NOT LIKE $2
              ORDER BY r.endpoint, r.item_key, r.repeat_index",
         )
         .bind(run_id)
+        .bind(probe_kinds_pattern())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -1258,13 +1281,13 @@ impl Store {
                     item_key: row.try_get("item_key")?,
                     repeat: as_u32(row.try_get("repeat_index")?),
                     gold: row.try_get("gold")?,
-                    options_json: row.try_get("options_json")?,
+                    options: options_at(row, "options_json")?,
                     response_text: row.try_get("response_text")?,
                     finish_reason: row.try_get("finish_reason")?,
                     error_class: row.try_get("error_class")?,
                     extracted: row.try_get("extracted")?,
-                    outcome: row.try_get("outcome")?,
-                    kind: row.try_get("kind")?,
+                    outcome: outcome_at(row, "outcome")?,
+                    kind: kind_at(row, "kind")?,
                     logprobs_json: row.try_get("logprobs_json")?,
                     judge_text: row.try_get("judge_text")?,
                 })
@@ -1289,7 +1312,7 @@ impl Store {
                  WHERE run_id = $3 AND endpoint = $4 AND item_key = $5 AND repeat_index = $6",
             )
             .bind(update.extracted.clone())
-            .bind(&update.outcome)
+            .bind(update.outcome.as_str())
             .bind(run_id)
             .bind(&update.endpoint)
             .bind(&update.item_key)
@@ -1329,8 +1352,7 @@ impl Store {
     pub async fn set_answer_reading(
         &self,
         run_id: &str,
-        kinds: &[(String, String, String)],
-        peer_prefix: &str,
+        kinds: &[(String, String, ItemKind)],
         manifest_json: &str,
     ) -> Result<(), sqlx::Error> {
         let mut transaction = self.pool.begin().await?;
@@ -1338,13 +1360,14 @@ impl Store {
             sqlx::query(
                 "UPDATE items SET kind = $1
                  WHERE run_id = $2 AND suite = $3 AND subject = $4
-                   AND (kind = 'choice' OR kind LIKE $5)",
+                   AND (kind = $5 OR kind LIKE $6)",
             )
-            .bind(kind)
+            .bind(kind.name())
             .bind(run_id)
             .bind(suite)
             .bind(subject)
-            .bind(format!("{peer_prefix}%"))
+            .bind(ItemKind::Choice.name())
+            .bind(format!("{}%", ItemKind::PEER_CHOICE_PREFIX))
             .execute(&mut *transaction)
             .await?;
         }
@@ -1366,24 +1389,29 @@ impl Store {
                     r.completion_tokens, r.outcome, r.error_message
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
-                          WHERE r.run_id = $1 AND i.kind LIKE 'probe:%'
+                          WHERE r.run_id = $1 AND i.kind LIKE $2
              ORDER BY i.endpoint, i.kind, i.item_id, i.repeat_index",
         )
         .bind(run_id)
+        .bind(probe_kinds_pattern())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|row| {
-                let kind: String = row.try_get("kind")?;
+                let ItemKind::Probe(kind) = kind_at(row, "kind")? else {
+                    return Err(sqlx::Error::Decode(
+                        "a probe row whose kind is not a probe".into(),
+                    ));
+                };
                 Ok(ProbeRow {
                     endpoint: row.try_get("endpoint")?,
-                    kind: kind.trim_start_matches("probe:").to_string(),
+                    kind,
                     probe_id: row.try_get("item_id")?,
                     repeat: as_u32(row.try_get("repeat_index")?),
                     response_text: row.try_get("response_text")?,
                     prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
                     completion_tokens: as_u32(row.try_get("completion_tokens")?),
-                    outcome: row.try_get("outcome")?,
+                    outcome: outcome_at(row, "outcome")?,
                     error_message: row.try_get("error_message")?,
                 })
             })
@@ -1428,9 +1456,9 @@ fn cache_hit_from_row(row: &AnyRow) -> Result<CacheHit, sqlx::Error> {
         shard_id: row.try_get("shard_id")?,
         scoring: ScoringInput {
             gold: row.try_get("gold")?,
-            options_json: row.try_get("options_json")?,
+            options: options_at(row, "options_json")?,
             request_key: row.try_get("request_key")?,
-            kind: row.try_get("kind")?,
+            kind: kind_at(row, "kind")?,
         },
         response_text: row.try_get("response_text")?,
         finish_reason: row.try_get("finish_reason")?,

@@ -10,6 +10,7 @@ use crate::stats::{
     PairedComparison, bootstrap_mean_interval, paired_comparison, wilson_interval_for_points,
 };
 use crate::store::ScoredRow;
+use jianzhen_suites::outcome::Outcome;
 
 /// Resamples of the bootstrap over subjects, and its seed: fixed so a report is
 /// reproducible byte for byte.
@@ -17,14 +18,7 @@ pub const BOOTSTRAP_RESAMPLES: usize = 2000;
 pub const BOOTSTRAP_SEED: u64 = 20_261_128;
 
 /// The outcome classes, in report order.
-pub const OUTCOMES: [&str; 6] = [
-    "correct",
-    "wrong",
-    "unextractable",
-    "truncated",
-    "refused",
-    "api_error",
-];
+pub const OUTCOMES: [Outcome; 6] = Outcome::SCORED;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutcomeCounts {
@@ -33,10 +27,10 @@ pub struct OutcomeCounts {
 }
 
 impl OutcomeCounts {
-    pub fn get(&self, outcome: &str) -> i64 {
+    pub fn get(&self, outcome: Outcome) -> i64 {
         OUTCOMES
             .iter()
-            .position(|name| *name == outcome)
+            .position(|scored| *scored == outcome)
             .map_or(0, |index| self.counts[index])
     }
 }
@@ -118,7 +112,7 @@ pub struct Summary {
 fn outcomes_at(frame: &polars::prelude::DataFrame, row: usize) -> PolarsResult<OutcomeCounts> {
     let mut counts = [0i64; 6];
     for (index, outcome) in OUTCOMES.iter().enumerate() {
-        counts[index] = int_at(frame, outcome, row)?;
+        counts[index] = int_at(frame, outcome.as_str(), row)?;
     }
     Ok(OutcomeCounts { counts })
 }
@@ -237,7 +231,7 @@ fn endpoint_usage(rows: &[ScoredRow]) -> Vec<EndpointUsage> {
         .map(|(endpoint, rows)| {
             let answered: Vec<&&ScoredRow> = rows
                 .iter()
-                .filter(|row| row.outcome != "api_error")
+                .filter(|row| row.outcome != Outcome::ApiError)
                 .collect();
             let mut latencies: Vec<u64> = answered.iter().map(|row| row.latency_ms).collect();
             latencies.sort_unstable();
@@ -270,11 +264,14 @@ type AnswerSheet<'a> = BTreeMap<(&'a str, u32), bool>;
 fn endpoint_comparisons(rows: &[ScoredRow]) -> Vec<EndpointComparison> {
     // (suite, endpoint) -> (item_id, repeat) -> correct
     let mut sheets: BTreeMap<(&str, &str), AnswerSheet<'_>> = BTreeMap::new();
-    for row in rows.iter().filter(|row| row.outcome != "api_error") {
+    for row in rows.iter().filter(|row| row.outcome != Outcome::ApiError) {
         sheets
             .entry((row.suite.as_str(), row.endpoint.as_str()))
             .or_default()
-            .insert((row.item_id.as_str(), row.repeat), row.outcome == "correct");
+            .insert(
+                (row.item_id.as_str(), row.repeat),
+                row.outcome == Outcome::Correct,
+            );
     }
     let mut comparisons = Vec::new();
     let keys: Vec<(&str, &str)> = sheets.keys().copied().collect();

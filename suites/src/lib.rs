@@ -30,6 +30,7 @@
 pub mod error;
 pub mod extract;
 pub mod formats;
+pub mod grading;
 pub mod item;
 pub mod left_out;
 pub mod load;

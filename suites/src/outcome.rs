@@ -25,16 +25,34 @@ pub enum Outcome {
     /// that") and named no option. Counted apart from `unextractable`, because a refusal
     /// rate is a finding about the model's safety tuning, not about our parser.
     Refused,
+    /// An item of a split whose gold the benchmark withholds, whose reply names an
+    /// option: a prediction for the benchmark's leaderboard, never scored.
+    Answered,
+    /// A provenance probe's answer: evidence, recorded as it is, not a score.
+    Recorded,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 8] = [
         Outcome::Correct,
         Outcome::Wrong,
         Outcome::Unextractable,
         Outcome::Truncated,
         Outcome::ApiError,
         Outcome::Refused,
+        Outcome::Answered,
+        Outcome::Recorded,
+    ];
+
+    /// The outcomes of a scored item (every one but `answered` and `recorded`), in the
+    /// order the report's tables show them.
+    pub const SCORED: [Outcome; 6] = [
+        Outcome::Correct,
+        Outcome::Wrong,
+        Outcome::Unextractable,
+        Outcome::Truncated,
+        Outcome::Refused,
+        Outcome::ApiError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +63,8 @@ impl Outcome {
             Outcome::Truncated => "truncated",
             Outcome::ApiError => "api_error",
             Outcome::Refused => "refused",
+            Outcome::Answered => "answered",
+            Outcome::Recorded => "recorded",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use jianzhen_coordinator::Controller;
 use jianzhen_proto::v1;
+use jianzhen_suites::outcome::Outcome;
 use jianzhen_testkit::fixtures::write_ceval;
 use jianzhen_testkit::{Fault, Script};
 
@@ -101,7 +102,12 @@ async fn every_fault_mode_ends_in_its_outcome_class_and_the_run_completes() {
         let (outcome, attempts, fault) = expected
             .get(&row.item_id)
             .unwrap_or_else(|| panic!("unexpected item {}", row.item_id));
-        assert_eq!(&row.outcome, outcome, "{} under {fault:?}", row.item_id);
+        assert_eq!(
+            row.outcome.as_str(),
+            outcome,
+            "{} under {fault:?}",
+            row.item_id
+        );
         assert_eq!(
             row.attempts, *attempts,
             "attempts of {} under {fault:?}",
@@ -520,7 +526,7 @@ async fn rescore_rereads_stored_answers_without_calling_the_model() {
         .scored_rows(&submitted.run_id)
         .await
         .expect("rows");
-    assert!(rows.iter().all(|row| row.outcome == "correct"));
+    assert!(rows.iter().all(|row| row.outcome == Outcome::Correct));
     // Pretend an older extractor misread two answers.
     let store = cluster.controller.store();
     let inputs = store
@@ -535,7 +541,7 @@ async fn rescore_rereads_stored_answers_without_calling_the_model() {
             item_key: input.item_key.clone(),
             repeat: input.repeat,
             extracted: None,
-            outcome: "unextractable".into(),
+            outcome: Outcome::Unextractable,
         })
         .collect();
     store
@@ -568,7 +574,7 @@ async fn rescore_rereads_stored_answers_without_calling_the_model() {
         .await
         .expect("rows");
     assert!(
-        rows.iter().all(|row| row.outcome == "correct"),
+        rows.iter().all(|row| row.outcome == Outcome::Correct),
         "all answers read again"
     );
     assert_eq!(

@@ -11,6 +11,7 @@ mod first_hour;
 mod hidden_split;
 mod hostile;
 mod in_process;
+mod item_model;
 mod left_out;
 mod metrics;
 mod peer_reading;

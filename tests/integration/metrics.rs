@@ -224,7 +224,9 @@ async fn metrics_scraped_during_a_run_agree_with_the_store_and_health_is_serving
     assert_eq!(rows.len(), 120);
     let mut outcomes = BTreeMap::<String, f64>::new();
     for row in &rows {
-        *outcomes.entry(row.outcome.clone()).or_default() += 1.0;
+        *outcomes
+            .entry(row.outcome.as_str().to_string())
+            .or_default() += 1.0;
     }
     for (outcome, count) in &outcomes {
         assert_eq!(

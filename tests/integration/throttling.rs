@@ -71,9 +71,12 @@ async fn throttled_items_wait_instead_of_failing_and_keep_their_lease() {
     assert_eq!(rows.len(), 12, "every item has exactly one result");
     for row in &rows {
         assert_eq!(
-            row.outcome, "correct",
+            row.outcome.as_str(),
+            "correct",
             "{} ended {} ({})",
-            row.item_id, row.outcome, row.error_message
+            row.item_id,
+            row.outcome,
+            row.error_message
         );
         assert_eq!(
             (row.attempts, row.throttled),
@@ -131,7 +134,7 @@ async fn an_item_throttled_past_the_throttle_deadline_ends_in_api_error_with_the
     let marker_id = throttled.marker.rsplit('-').next().unwrap_or("?");
     for row in &rows {
         if row.item_id.ends_with(&format!("/{marker_id}")) {
-            assert_eq!(row.outcome, "api_error");
+            assert_eq!(row.outcome.as_str(), "api_error");
             assert!(
                 row.error_message.contains("throttle deadline of 3s")
                     && row.error_message.contains("throttle_deadline_secs"),
@@ -142,7 +145,7 @@ async fn an_item_throttled_past_the_throttle_deadline_ends_in_api_error_with_the
             assert!(row.throttled >= 3, "{} throttled", row.throttled);
             assert_eq!(row.attempts, row.throttled);
         } else {
-            assert_eq!(row.outcome, "correct", "{}", row.item_id);
+            assert_eq!(row.outcome.as_str(), "correct", "{}", row.item_id);
         }
     }
     cluster.shutdown().await;
