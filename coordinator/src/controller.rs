@@ -24,6 +24,7 @@ use crate::error::CoordinatorError;
 use crate::lease::{EndpointRef, Grant, LeaseTable, ShardRef};
 use crate::planner::{self, PreparedSuite, SuiteDefinition};
 use crate::report::{self, ProvenanceReport, ReportFile};
+use crate::request::ItemRequest;
 use crate::spec::RunSpec;
 use crate::store::{RUN_COMPLETE, RunRecord, ScoreUpdate, Store, StoredResult};
 
@@ -598,7 +599,14 @@ impl Controller {
                             open.item_key
                         ))
                     })?;
-                items.push(item_request(open, messages));
+                let request =
+                    ItemRequest::from_stored(messages, open.top_logprobs).map_err(|error| {
+                        CoordinatorError::Internal(format!(
+                            "stored request of item {}: {error}",
+                            open.item_key
+                        ))
+                    })?;
+                items.push(request.into_wire(open.item_key, open.repeat, open.max_tokens));
             }
             let judged = items.iter().any(|item| item.judge.is_some());
             if judged && !trusted {
@@ -632,7 +640,10 @@ impl Controller {
                 judge.timeout_secs * f64::from(judge.max_attempts)
             });
             // Echo-scored items wait for the worker's check of the endpoint's echo first.
-            let echo_check_secs = if items.iter().any(|item| !item.loglik_options.is_empty()) {
+            let echo_check_secs = if items
+                .iter()
+                .any(|item| matches!(item.request, Some(v1::item_request::Request::LoglikEcho(_))))
+            {
                 jianzhen_proto::ECHO_CHECK_TIMEOUT.as_secs_f64()
             } else {
                 0.0
@@ -1277,66 +1288,6 @@ fn lease_endpoint_config(endpoint: &crate::spec::EndpointSpec, share: u32) -> v1
             .throttle_deadline_secs
             .map_or(0, |secs| secs.saturating_mul(1000)),
     }
-}
-
-/// The request for one open item: a chat prompt, or for a log-likelihood item (stored
-/// as [`planner::LOGLIK_PREFIX_ROLE`] messages) the prefix and the options' continuations.
-fn item_request(
-    open: crate::store::OpenItem,
-    messages: Vec<template::ChatMessage>,
-) -> v1::ItemRequest {
-    let mut request = v1::ItemRequest {
-        item_key: open.item_key,
-        repeat: open.repeat,
-        max_tokens: open.max_tokens,
-        top_logprobs: open.top_logprobs,
-        ..v1::ItemRequest::default()
-    };
-    let (judge_messages, messages): (Vec<_>, Vec<_>) = messages
-        .into_iter()
-        .partition(|message| message.role.starts_with(planner::JUDGE_ROLE_PREFIX));
-    if !judge_messages.is_empty() {
-        let content = |role: &str| {
-            judge_messages
-                .iter()
-                .find(|message| message.role == role)
-                .map(|message| message.content.clone())
-                .unwrap_or_default()
-        };
-        request.judge = Some(v1::JudgeCall {
-            system: content(planner::JUDGE_SYSTEM_ROLE),
-            user_template: content(planner::JUDGE_USER_ROLE),
-        });
-    }
-    let is_loglik = messages
-        .first()
-        .is_some_and(|message| message.role == planner::LOGLIK_PREFIX_ROLE);
-    if !is_loglik {
-        request.messages = messages
-            .into_iter()
-            .map(|message| v1::ChatMessage {
-                role: message.role,
-                content: message.content,
-            })
-            .collect();
-        return request;
-    }
-    let mut messages = messages.into_iter();
-    request.loglik_prefix = messages
-        .next()
-        .map(|message| message.content)
-        .unwrap_or_default();
-    request.loglik_options = messages
-        .map(|message| v1::LoglikOption {
-            label: message
-                .role
-                .strip_prefix("loglik:")
-                .unwrap_or(&message.role)
-                .to_string(),
-            continuation: message.content,
-        })
-        .collect();
-    request
 }
 
 /// The name under which results answered from the response cache are stored.

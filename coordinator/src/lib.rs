@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod peer_compare;
 pub mod planner;
 pub mod report;
+pub mod request;
 pub mod secrets;
 pub mod service;
 pub mod spec;

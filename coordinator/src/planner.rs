@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::CoordinatorError;
+use crate::request::{Ask, ItemRequest, JudgeStep};
 use crate::spec::{EndpointSpec, RunSpec};
 
 /// Where a suite's format, prompts and categories come from.
@@ -105,7 +106,7 @@ impl PreparedSuite {
                     .map_or(item.subject.as_str(), |info| info.chinese_name);
                 let prompts =
                     template::render_choice_continuations(&self.template, name, item, shots)?;
-                loglik_messages(&prompts)
+                ItemRequest::loglik_echo(&prompts).stored_messages()
             }
             SuiteDefinition::Builtin(suite) => {
                 let name = subject_info(*suite, &item.subject)
@@ -113,7 +114,8 @@ impl PreparedSuite {
                 template::render_chat(&self.template, name, item, shots)?
             }
             SuiteDefinition::Declarative(spec) if self.scoring == ScoringMode::LoglikEcho => {
-                loglik_messages(&spec.render_choice_continuations(item, shots)?)
+                ItemRequest::loglik_echo(&spec.render_choice_continuations(item, shots)?)
+                    .stored_messages()
             }
             SuiteDefinition::Declarative(spec) => spec.render_chat(item, shots)?,
             SuiteDefinition::Task(suite) => {
@@ -204,14 +206,14 @@ impl PreparedSuite {
             if let Some(judge) = judged {
                 let target = tasks::grade::references(&gold.gold).join(" / ");
                 let (system, user) = tasks::judge::simpleqa_judge_prompt(&item.question, &target);
-                messages.push(ChatMessage {
-                    role: JUDGE_SYSTEM_ROLE.to_string(),
-                    content: system,
-                });
-                messages.push(ChatMessage {
-                    role: JUDGE_USER_ROLE.to_string(),
-                    content: user,
-                });
+                messages = ItemRequest {
+                    ask: Ask::Chat { messages },
+                    judge: Some(JudgeStep {
+                        system,
+                        user_template: user,
+                    }),
+                }
+                .stored_messages();
                 judge_identity = format!(
                     "{}|{}|{}|{}",
                     judge.base_url.trim_end_matches('/'),
@@ -742,30 +744,6 @@ struct RenderedItem {
     source: String,
     kind: ItemKind,
     max_tokens: u32,
-}
-
-/// Roles under which a judged item stores its judge prompt after its own messages; the
-/// lease turns them into the request's judge call.
-pub const JUDGE_ROLE_PREFIX: &str = "judge:";
-pub const JUDGE_SYSTEM_ROLE: &str = "judge:system";
-pub const JUDGE_USER_ROLE: &str = "judge:user";
-
-/// The role under which a log-likelihood item stores the text every option shares; each
-/// option follows as a message with role `loglik:{letter}` holding its continuation. The
-/// item is stored and cached like a chat prompt, and sent as `/v1/completions` prompts.
-pub const LOGLIK_PREFIX_ROLE: &str = "loglik:prefix";
-
-/// A log-likelihood item's texts as stored messages (see [`LOGLIK_PREFIX_ROLE`]).
-pub fn loglik_messages(prompts: &template::ChoicePrompts) -> Vec<ChatMessage> {
-    let mut messages = vec![ChatMessage {
-        role: LOGLIK_PREFIX_ROLE.to_string(),
-        content: prompts.prefix.clone(),
-    }];
-    messages.extend(prompts.options.iter().map(|option| ChatMessage {
-        role: format!("loglik:{}", option.letter),
-        content: option.continuation.clone(),
-    }));
-    messages
 }
 
 /// How many top candidates a first-token item asks for.

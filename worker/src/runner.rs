@@ -16,7 +16,7 @@ use std::time::Duration;
 use jianzhen_proto::client::{AuthedClient, ClientCredentials};
 use jianzhen_proto::v1::{
     self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest,
-    RegisterWorkerRequest, ReportResultsRequest, ShardLease,
+    RegisterWorkerRequest, ReportResultsRequest, ShardLease, item_request,
 };
 use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
@@ -335,19 +335,38 @@ async fn run_shard(
             let Ok(endpoint_permit) = permits.acquire_owned().await else {
                 return;
             };
-            let mut result = match &api_key {
-                Ok(key) => {
-                    let call = if item.loglik_options.is_empty() {
-                        Call::Chat {
-                            messages: &item.messages,
-                            top_logprobs: item.top_logprobs,
-                        }
-                    } else {
-                        Call::Loglik {
-                            prefix: &item.loglik_prefix,
-                            options: &item.loglik_options,
-                        }
-                    };
+            let call = match &item.request {
+                Some(item_request::Request::Chat(chat)) => Ok(Call::Chat {
+                    messages: &chat.messages,
+                    top_logprobs: 0,
+                }),
+                Some(item_request::Request::FirstToken(first_token)) => Ok(Call::Chat {
+                    messages: &first_token.messages,
+                    top_logprobs: first_token.top_logprobs,
+                }),
+                Some(item_request::Request::LoglikEcho(loglik)) => Ok(Call::Loglik {
+                    prefix: &loglik.prefix,
+                    options: &loglik.options,
+                }),
+                None => Err(
+                    "the lease's item carries no request (a coordinator of another version?): run workers of the coordinator's version"
+                        .to_string(),
+                ),
+            };
+            let mut result = match (&api_key, call) {
+                (_, Err(problem)) => ItemResult {
+                    error_class: ErrorClass::Config as i32,
+                    error_message: problem,
+                    attempts: 0,
+                    ..ItemResult::default()
+                },
+                (Err(problem), _) => ItemResult {
+                    error_class: ErrorClass::Config as i32,
+                    error_message: problem.clone(),
+                    attempts: 0,
+                    ..ItemResult::default()
+                },
+                (Ok(key), Ok(call)) => {
                     let echo_verdict = match call {
                         Call::Chat { .. } => None,
                         Call::Loglik { .. } => Some(
@@ -378,12 +397,6 @@ async fn run_shard(
                         }
                     }
                 }
-                Err(problem) => ItemResult {
-                    error_class: ErrorClass::Config as i32,
-                    error_message: problem.clone(),
-                    attempts: 0,
-                    ..ItemResult::default()
-                },
             };
             // The endpoint's slot is free once its answer is in: the next item need not
             // wait for this one's verdict (the judge has slots of its own).
