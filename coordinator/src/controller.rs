@@ -764,6 +764,7 @@ impl Controller {
             let cache_key =
                 (error_class == v1::ErrorClass::None).then(|| scoring.request_key.clone());
             let attempt_log_json = attempt_log_json(&result.attempt_log);
+            let logprobs_json = logprobs_json(answer_logprobs(&result));
             stored_results.push(StoredResult {
                 run_id: request.run_id.clone(),
                 endpoint,
@@ -783,7 +784,7 @@ impl Controller {
                 attempts: result.attempts,
                 throttled: result.throttled,
                 attempt_log_json,
-                logprobs_json: logprobs_json(&result.first_token_logprobs),
+                logprobs_json,
                 judge_text: result.judge_text,
                 extracted,
                 outcome,
@@ -1196,7 +1197,7 @@ pub fn rfc3339_from_millis(millis: i64) -> String {
     )
 }
 
-/// The first token's candidates as stored: `[["B", -0.1], [" A", -2.5]]`.
+/// Candidates as stored (first-token candidates or option sums): `[["B", -0.1], [" A", -2.5]]`.
 fn logprobs_json(candidates: &[v1::TokenLogprob]) -> String {
     let pairs: Vec<(String, f64)> = candidates
         .iter()
@@ -1218,12 +1219,21 @@ fn response_from_wire(result: &v1::ItemResult) -> Response {
         failure: failure_of(
             v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None),
         ),
-        logprobs: result
-            .first_token_logprobs
+        logprobs: answer_logprobs(result)
             .iter()
             .map(|candidate| (candidate.token.clone(), candidate.logprob))
             .collect(),
         judge_text: result.judge_text.clone(),
+    }
+}
+
+/// The log-probabilities an answer is read from: an echo item's option sums, else the
+/// first token's candidates (stored in one column: an item has one or the other).
+fn answer_logprobs(result: &v1::ItemResult) -> &[v1::TokenLogprob] {
+    if result.option_logliks.is_empty() {
+        &result.first_token_logprobs
+    } else {
+        &result.option_logliks
     }
 }
 

@@ -344,7 +344,6 @@ fn parse_echo_body(
     }
     let prefix_chars = prefix.chars().count() as u64;
     let mut candidates = Vec::with_capacity(options.len());
-    let mut summary = Vec::with_capacity(options.len());
     for (position, choice) in choices.iter().enumerate() {
         let index = choice["index"]
             .as_u64()
@@ -389,7 +388,6 @@ fn parse_echo_body(
                 option.label
             )));
         }
-        summary.push(format!("{}={sum:.4}", option.label));
         candidates.push(TokenLogprob {
             token: option.label.clone(),
             logprob: sum,
@@ -403,11 +401,9 @@ fn parse_echo_body(
             .unwrap_or(0)
     };
     Ok(ItemResult {
-        text: summary.join(" "),
-        finish_reason: "stop".to_string(),
         prompt_tokens: count("prompt_tokens"),
         completion_tokens: count("completion_tokens"),
-        first_token_logprobs: candidates,
+        option_logliks: candidates,
         ..ItemResult::default()
     })
 }
@@ -704,7 +700,7 @@ pub async fn check_echo_logprobs(
         return EchoCheck::Inconclusive;
     }
     let Some(sum) = result
-        .first_token_logprobs
+        .option_logliks
         .first()
         .map(|candidate| candidate.logprob)
     else {
@@ -1027,7 +1023,7 @@ mod tests {
         let result = parse_echo_body(body, "问：答案是", &options(&[("A", " A"), ("B", " B")]))
             .expect("scored");
         let sums: Vec<(String, f64)> = result
-            .first_token_logprobs
+            .option_logliks
             .iter()
             .map(|candidate| (candidate.token.clone(), candidate.logprob))
             .collect();
