@@ -12,7 +12,7 @@ use jianzhen_proto::v1;
 use jianzhen_suites::extract::{Extraction, extract_choice_with_options};
 use jianzhen_suites::left_out::RecordPolicy;
 use jianzhen_suites::load::load_suite_with;
-use jianzhen_suites::outcome::{Outcome, classify_choice, score_choice_reply};
+use jianzhen_suites::outcome::{Outcome, score_choice_reply};
 use jianzhen_suites::peer::{AnswerReading, AnswerShape, PeerExtractor, has_framework_reading};
 use jianzhen_suites::tasks::grade::{AnswerKind, grade_reply};
 use jianzhen_suites::tasks::{self, TaskSuite};
@@ -1291,8 +1291,8 @@ fn score_by_kind(
         score_graded(result, graded, gold, options_json)
     } else if kind == planner::JUDGE_KIND {
         score_judged(result)
-    } else if kind == planner::HIDDEN_CHOICE_KIND {
-        return read_prediction(result, options_json);
+    } else if kind == planner::HIDDEN_CHOICE_KIND || kind == planner::HIDDEN_LABEL_KIND {
+        return read_prediction(result, kind, options_json);
     } else if let Some(peer) = kind
         .strip_prefix(planner::PEER_CHOICE_PREFIX)
         .and_then(|name| name.parse::<PeerExtractor>().ok())
@@ -1516,26 +1516,31 @@ pub fn score_peer(
     }
 }
 
-/// Reads a reply to an item whose gold the benchmark withholds: the option letter is a
-/// prediction (`answered`); failures, refusals, cut-off and unreadable replies are counted
+/// Reads a reply to an item whose gold the benchmark withholds: the option letter (or,
+/// for [`planner::HIDDEN_LABEL_KIND`], the label name) is a prediction (`answered`); failures, refusals, cut-off and unreadable replies are counted
 /// as for scored items, and none of them is a prediction.
-fn read_prediction(result: &v1::ItemResult, options_json: &str) -> (Option<String>, String) {
+fn read_prediction(
+    result: &v1::ItemResult,
+    kind: &str,
+    options_json: &str,
+) -> (Option<String>, String) {
     if let Some(outcome) = non_answer_outcome(result) {
         return (None, outcome.as_str().to_string());
     }
     let options: Vec<String> = serde_json::from_str(options_json).unwrap_or_default();
-    let (extraction, outcome) = classify_choice(&result.text, &options);
-    let letter = match extraction {
-        Extraction::Choice(letter) => Some(letter.to_string()),
-        Extraction::Unextractable => None,
+    let answer_kind = if kind == planner::HIDDEN_LABEL_KIND {
+        AnswerKind::Label
+    } else {
+        AnswerKind::Choice
     };
+    let prediction =
+        jianzhen_suites::tasks::grade::read_prediction(answer_kind, &options, &result.text);
     if result.finish_reason == "length" {
-        return (letter, Outcome::Truncated.as_str().to_string());
+        return (prediction.ok(), Outcome::Truncated.as_str().to_string());
     }
-    match (letter, outcome) {
-        (Some(letter), None) => (Some(letter), planner::ANSWERED.to_string()),
-        (_, Some(outcome)) => (None, outcome.as_str().to_string()),
-        (None, None) => (None, Outcome::Unextractable.as_str().to_string()),
+    match prediction {
+        Ok(reading) => (Some(reading), planner::ANSWERED.to_string()),
+        Err(outcome) => (None, outcome.as_str().to_string()),
     }
 }
 

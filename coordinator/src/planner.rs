@@ -12,6 +12,7 @@ use jianzhen_suites::load::DataFileDigest;
 use jianzhen_suites::peer::{AnswerReading, PeerExtractor};
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
+use jianzhen_suites::tasks::submission::ClueSubmission;
 use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::template::{self, ChatMessage, ScoringMode};
 use jianzhen_suites::{McItem, SuiteName};
@@ -124,15 +125,16 @@ impl PreparedSuite {
     }
 
     /// Whether the benchmark withholds the evaluated split's answers (C-Eval's `test`, a
-    /// spec's `answer_hidden_in`): its items are answered for the benchmark's own
-    /// leaderboard and written as a predictions file, never scored here.
+    /// spec's `answer_hidden_in`, OCNLI's and FewCLUE's `test`): its items are answered
+    /// for the benchmark's own leaderboard and written as a predictions file, never
+    /// scored here.
     pub fn answers_hidden(&self) -> bool {
         match &self.definition {
             SuiteDefinition::Builtin(suite) => *suite == SuiteName::Ceval && self.split == "test",
             SuiteDefinition::Declarative(spec) => {
                 spec.fields.answer_hidden_in.contains(&self.split)
             }
-            SuiteDefinition::Task(_) => false,
+            SuiteDefinition::Task(task) => task.answers_hidden(&self.split),
         }
     }
 
@@ -175,6 +177,7 @@ impl PreparedSuite {
             self.spread,
         );
         let first_token = self.scoring == ScoringMode::LoglikFirstToken;
+        let hidden = self.answers_hidden();
         for item in kept {
             let gold = tasks::prompts::item_gold(&self.template, item)?;
             // First-token scoring reads one option letter: an item with several answers
@@ -229,6 +232,13 @@ impl PreparedSuite {
                         JUDGE_KIND.to_string()
                     } else if first_token {
                         FIRST_TOKEN_KIND.to_string()
+                    } else if hidden {
+                        // No gold: the reply is read as a prediction (letter or label).
+                        match gold.kind {
+                            tasks::grade::AnswerKind::Label => HIDDEN_LABEL_KIND,
+                            _ => HIDDEN_CHOICE_KIND,
+                        }
+                        .to_string()
                     } else {
                         gold.kind.as_str().to_string()
                     },
@@ -391,6 +401,11 @@ pub struct SuiteManifest {
     /// predictions for its leaderboard; no accuracy exists for such a split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predictions_file: Option<String>,
+    /// For OCNLI's and FewCLUE's hidden `test` split: how the predictions file is written
+    /// in CLUE's submission format (a line per record of the test file, in its order).
+    /// Absent for C-Eval's format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<ClueSubmission>,
     /// The peer extractor that reads this suite's generated single-letter answers
     /// (`--extractor`, `jianzhen rescore --extractor`); absent: Jianzhen's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -565,6 +580,18 @@ pub fn plan(
             }
         }
         let item_count: usize = rendered_by_subject.values().map(Vec::len).sum();
+        // CLUE's format needs every record of the test file, not only the ones a limit
+        // keeps: the leaderboard compares the file line by line.
+        let submission = match prepared.definition {
+            SuiteDefinition::Task(task) if hidden => ClueSubmission::for_split(
+                task,
+                &prepared.split,
+                &prepared.template,
+                &prepared.task_items,
+                &prepared.left_out,
+            )?,
+            _ => None,
+        };
         suite_manifests.push(SuiteManifest {
             suite: label.clone(),
             split: prepared.split.clone(),
@@ -587,7 +614,11 @@ pub fn plan(
             subjects: rendered_by_subject.len(),
             files: prepared.files.clone(),
             left_out: prepared.left_out.clone(),
-            predictions_file: hidden.then(|| predictions_file_name(&label)),
+            predictions_file: match &submission {
+                Some(submission) => Some(submission.file_name.clone()),
+                None => hidden.then(|| predictions_file_name(&label)),
+            },
+            submission,
             answer_reading: prepared
                 .extractor
                 .map(|reading| reading.name(&prepared.template)),
@@ -812,6 +843,9 @@ pub const PEER_CHOICE_PREFIX: &str = "choice@";
 /// Items of a split whose answers the benchmark withholds: the letter read from the reply
 /// is a prediction for the benchmark's leaderboard (outcome `answered`), never scored.
 pub const HIDDEN_CHOICE_KIND: &str = "choice:hidden";
+/// Items of a hidden split answered by label name (FewCLUE iflytek and csldcp): the label
+/// read from the reply is the prediction.
+pub const HIDDEN_LABEL_KIND: &str = "label:hidden";
 /// The outcome of a hidden-split item whose reply names an option.
 pub const ANSWERED: &str = "answered";
 
