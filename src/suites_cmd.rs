@@ -183,7 +183,11 @@ fn describe_task(
             "\nprompt of {} (`{template}`; graded as {}, gold {}):",
             first.id,
             gold.kind.as_str(),
-            gold.gold
+            if gold.gold.is_empty() {
+                "withheld (hidden split)"
+            } else {
+                gold.gold.as_str()
+            }
         );
         for message in tasks::prompts::render(template, first)? {
             println!("[{}]\n{}", message.role, message.content);
