@@ -231,6 +231,36 @@ async fn ocnli_test_split_writes_clue_s_submission_line_by_line() {
             .map(Vec::len),
         Some(6)
     );
+
+    // Under a limit the file still has a line per record (the scorer compares line by
+    // line); the records not asked carry no prediction, and the report says so.
+    let limited = spec.replace(
+        "split = \"test\"\n",
+        "split = \"test\"\nlimit_per_subject = 2\n",
+    );
+    let submitted = submit_and_wait(&cluster.controller, &limited, Duration::from_secs(60)).await;
+    assert_eq!(submitted.total_items, 2);
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    assert_eq!(
+        report_text(&files, "ocnli_50k_predict.json"),
+        concat!(
+            "{\"id\": 5, \"label\": \"contradiction\"}\n",
+            "{\"id\": 2, \"label\": \"\"}\n",
+            "{\"id\": 9, \"label\": \"\"}\n",
+            "{\"id\": 0, \"label\": \"\"}\n",
+            "{\"id\": 1, \"label\": \"\"}\n",
+            "{\"id\": 7, \"label\": \"\"}\n",
+        )
+    );
+    let markdown = report_text(&files, "report.md");
+    assert!(
+        markdown.contains("`ocnli_50k_predict.json` has a line for each of the test file's 6 records; 4 of them were not asked in this run"),
+        "{markdown}"
+    );
     cluster.shutdown().await;
 }
 
