@@ -222,6 +222,10 @@ fn load_records(
     Ok(items)
 }
 
+/// A task's options in order: their texts, the label each is written as in the files
+/// (and submitted as), and the key a template's fixed label list matches each by.
+type OptionLists = (Vec<String>, Vec<String>, Vec<String>);
+
 /// A label vocabulary: the option texts, and the key each record's label is matched on.
 struct Vocabulary {
     options: Vec<String>,
@@ -277,7 +281,7 @@ fn read_record(
     let label_answer = |label: String, file: &str| -> Result<Option<usize>, SuiteError> {
         need_vocabulary()?.position(&label, &source, file).map(Some)
     };
-    let vocabulary_parts = || -> Result<(Vec<String>, Vec<String>, Vec<String>), SuiteError> {
+    let vocabulary_parts = || -> Result<OptionLists, SuiteError> {
         let vocabulary = need_vocabulary()?;
         Ok((
             vocabulary.options.clone(),
@@ -285,9 +289,8 @@ fn read_record(
             vocabulary.descriptions.clone(),
         ))
     };
-    let fixed_parts = |labels: &[&str]| -> (Vec<String>, Vec<String>, Vec<String>) {
-        (fixed(labels), fixed(labels), fixed(labels))
-    };
+    let fixed_parts =
+        |labels: &[&str]| -> OptionLists { (fixed(labels), fixed(labels), fixed(labels)) };
     // (question, option texts, label of each option, key of each option, answer)
     type Parts = (String, Vec<String>, Vec<String>, Vec<String>, Option<usize>);
     let parts: Parts = match task {
