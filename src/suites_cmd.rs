@@ -128,6 +128,7 @@ fn kind_name(item: &EvalItem) -> &'static str {
         ItemKind::Span { .. } => "span",
         ItemKind::Numeric { .. } => "number",
         ItemKind::FreeText { .. } => "free text",
+        ItemKind::Withheld { .. } => "choice, answer withheld",
     }
 }
 
@@ -170,13 +171,23 @@ fn describe_task(
     println!("files:");
     print_files(&load.files);
     print_left_out(&load.left_out);
+    if let Some(file) = tasks::submission::file_name(suite).filter(|_| suite.answers_hidden(split))
+    {
+        println!(
+            "note: split `{split}` withholds its labels (hidden split): a run reports no accuracy for it and writes its predictions to {file}, one line per record in file order, for the leaderboard"
+        );
+    }
     if preview && let Some(first) = load.items.first() {
         let gold = tasks::prompts::item_gold(template, first)?;
         println!(
             "\nprompt of {} (`{template}`; graded as {}, gold {}):",
             first.id,
             gold.kind.as_str(),
-            gold.gold
+            if gold.gold.is_empty() {
+                "withheld (hidden split)"
+            } else {
+                gold.gold.as_str()
+            }
         );
         for message in tasks::prompts::render(template, first)? {
             println!("[{}]\n{}", message.role, message.content);

@@ -13,6 +13,7 @@ use jianzhen_suites::load::DataFileDigest;
 use jianzhen_suites::peer::AnswerReading;
 use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
+use jianzhen_suites::tasks::submission::ClueSubmission;
 use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::template::{self, ChatMessage, ScoringMode};
 use jianzhen_suites::{McItem, SuiteName};
@@ -127,15 +128,16 @@ impl PreparedSuite {
     }
 
     /// Whether the benchmark withholds the evaluated split's answers (C-Eval's `test`, a
-    /// spec's `answer_hidden_in`): its items are answered for the benchmark's own
-    /// leaderboard and written as a predictions file, never scored here.
+    /// spec's `answer_hidden_in`, OCNLI's and FewCLUE's `test`): its items are answered
+    /// for the benchmark's own leaderboard and written as a predictions file, never
+    /// scored here.
     pub fn answers_hidden(&self) -> bool {
         match &self.definition {
             SuiteDefinition::Builtin(suite) => *suite == SuiteName::Ceval && self.split == "test",
             SuiteDefinition::Declarative(spec) => {
                 spec.fields.answer_hidden_in.contains(&self.split)
             }
-            SuiteDefinition::Task(_) => false,
+            SuiteDefinition::Task(task) => task.answers_hidden(&self.split),
         }
     }
 
@@ -178,6 +180,7 @@ impl PreparedSuite {
             self.spread,
         );
         let first_token = self.scoring == ScoringMode::LoglikFirstToken;
+        let hidden = self.answers_hidden();
         for item in kept {
             let gold = tasks::prompts::item_gold(&self.template, item)?;
             // First-token scoring reads one option letter: an item with several answers
@@ -232,6 +235,12 @@ impl PreparedSuite {
                         ItemKind::JudgeSimpleQa
                     } else if first_token {
                         ItemKind::FirstToken
+                    } else if hidden {
+                        // No gold: the reply is read as a prediction (letter or label).
+                        match gold.kind {
+                            tasks::grade::AnswerKind::Label => ItemKind::HiddenLabel,
+                            _ => ItemKind::HiddenChoice,
+                        }
                     } else {
                         ItemKind::for_answer(gold.kind)
                     },
@@ -379,6 +388,11 @@ pub struct SuiteManifest {
     /// predictions for its leaderboard; no accuracy exists for such a split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predictions_file: Option<String>,
+    /// For OCNLI's and FewCLUE's hidden `test` split: how the predictions file is written
+    /// in CLUE's submission format (a line per record of the test file, in its order).
+    /// Absent for C-Eval's format.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<ClueSubmission>,
     /// The peer extractor that reads this suite's generated single-letter answers
     /// (`--extractor`, `jianzhen rescore --extractor`); absent: Jianzhen's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -553,6 +567,18 @@ pub fn plan(
             }
         }
         let item_count: usize = rendered_by_subject.values().map(Vec::len).sum();
+        // CLUE's format needs every record of the test file, not only the ones a limit
+        // keeps: the leaderboard compares the file line by line.
+        let submission = match prepared.definition {
+            SuiteDefinition::Task(task) if hidden => ClueSubmission::for_split(
+                task,
+                &prepared.split,
+                &prepared.template,
+                &prepared.task_items,
+                &prepared.left_out,
+            )?,
+            _ => None,
+        };
         suite_manifests.push(SuiteManifest {
             suite: label.clone(),
             split: prepared.split.clone(),
@@ -575,7 +601,11 @@ pub fn plan(
             subjects: rendered_by_subject.len(),
             files: prepared.files.clone(),
             left_out: prepared.left_out.clone(),
-            predictions_file: hidden.then(|| predictions_file_name(&label)),
+            predictions_file: match &submission {
+                Some(submission) => Some(submission.file_name.clone()),
+                None => hidden.then(|| predictions_file_name(&label)),
+            },
+            submission,
             answer_reading: prepared
                 .extractor
                 .map(|reading| reading.name(&prepared.template)),

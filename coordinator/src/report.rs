@@ -16,6 +16,7 @@ use crate::html;
 use crate::store::{RunCounts, RunRecord, ScoredRow};
 use crate::summary::{self, OUTCOMES, Summary};
 use jianzhen_suites::outcome::Outcome;
+use jianzhen_suites::tasks::submission::ClueSubmission;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFile {
@@ -219,15 +220,21 @@ pub fn render_vendor_view(
 pub struct Predictions {
     pub suite: String,
     pub file: ReportFile,
-    /// Questions with a prediction, and questions in all, over every endpoint.
+    /// Questions with a prediction, and questions (CLUE: lines) in all, over every
+    /// endpoint.
     pub answered: usize,
     pub items: usize,
+    /// Lines of a CLUE-format file for records the run did not ask (a limit): they carry
+    /// no prediction.
+    pub unasked: usize,
 }
 
 /// The predictions files of the run's hidden splits, one per suite whose manifest names
 /// one: `{"subject": {"id": "A", …}, …}`, C-Eval's leaderboard format (keyed by the test
-/// files' `id`), with only the answered questions. With several endpoints or repeats the
-/// file is per endpoint (`{endpoint}/…`) and the first repeat is taken.
+/// files' `id`), with only the answered questions; or, for OCNLI and FewCLUE (a manifest
+/// `submission`), CLUE's format: a line per record of the test file, in its order (see
+/// [`jianzhen_suites::tasks::submission`]). With several endpoints or repeats the file is
+/// per endpoint (`{endpoint}/…`) and the first repeat is taken.
 ///
 /// # Errors
 /// JSON serialisation failures.
@@ -247,7 +254,43 @@ pub fn predictions(
             continue;
         };
         let split = suite["split"].as_str().unwrap_or("test");
+        let clue: Option<ClueSubmission> = match suite.get("submission") {
+            Some(submission) => {
+                Some(serde_json::from_value(submission.clone()).map_err(|error| {
+                    CoordinatorError::Internal(format!(
+                        "the stored manifest's submission of suite {name} does not read: {error}"
+                    ))
+                })?)
+            }
+            None => None,
+        };
         for endpoint in &endpoints {
+            if let Some(clue) = &clue {
+                let rows: Vec<&ScoredRow> = hidden_rows
+                    .iter()
+                    .filter(|row| row.suite == name && row.endpoint == *endpoint && row.repeat == 0)
+                    .collect();
+                if rows.is_empty() {
+                    continue;
+                }
+                let readings: BTreeMap<String, String> = rows
+                    .iter()
+                    .filter(|row| row.outcome == Outcome::Answered)
+                    .filter_map(|row| Some((row.item_id.clone(), row.extracted.clone()?)))
+                    .collect();
+                let rendered = clue.render(&readings);
+                files.push(Predictions {
+                    suite: name.to_string(),
+                    file: ReportFile {
+                        name: report_file_name(&endpoints, endpoint, file_name),
+                        content: rendered.content,
+                    },
+                    answered: rendered.answered,
+                    items: rendered.lines,
+                    unasked: rendered.lines.saturating_sub(rows.len()),
+                });
+                continue;
+            }
             let mut by_subject: BTreeMap<String, serde_json::Map<String, serde_json::Value>> =
                 BTreeMap::new();
             let mut items = 0;
@@ -288,23 +331,33 @@ pub fn predictions(
                 .collect();
             let content = serde_json::to_vec(&serde_json::Value::Object(document))
                 .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
-            let name_in_report = if endpoints.len() > 1 {
-                format!("{endpoint}/{file_name}")
-            } else {
-                file_name.to_string()
-            };
             files.push(Predictions {
                 suite: name.to_string(),
                 file: ReportFile {
-                    name: name_in_report,
+                    name: report_file_name(&endpoints, endpoint, file_name),
                     content,
                 },
                 answered,
                 items,
+                unasked: 0,
             });
         }
     }
     Ok(files)
+}
+
+/// A predictions file's name in the report: per endpoint (`{endpoint}/…`) when the run
+/// has several.
+fn report_file_name(
+    endpoints: &std::collections::BTreeSet<&str>,
+    endpoint: &str,
+    file_name: &str,
+) -> String {
+    if endpoints.len() > 1 {
+        format!("{endpoint}/{file_name}")
+    } else {
+        file_name.to_string()
+    }
 }
 
 /// The report's section on hidden splits: no accuracy, the outcome counts, and the file
@@ -318,7 +371,7 @@ fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions])
     );
     let _ = writeln!(
         md,
-        "The benchmark withholds this split's answers, so **no accuracy exists for it here**: the replies are predictions, written for the benchmark's own leaderboard. Submit the file named below as the benchmark asks (C-Eval: its website's submission page). Only *answered* questions (a readable option letter) are in the file; unextractable, truncated and refused replies and API errors are not, and count as missing there (`jianzhen retry` asks again after API errors).
+        "The benchmark withholds this split's answers, so **no accuracy exists for it here**: the replies are predictions, written for the benchmark's own leaderboard. Submit the file named below as the benchmark asks (C-Eval: its website's submission page; CLUE and FewCLUE: their leaderboard's upload, one `*_predict.json` per task). Only *answered* questions (a readable option letter or label) carry a prediction; unextractable, truncated and refused replies and API errors do not, and count as missing there: C-Eval's file leaves them out, CLUE's keeps their line with an empty label (chid: `-1`), since CLUE's scorer compares the file with the test file line by line (`jianzhen retry` asks again after API errors).
 "
     );
     let _ = writeln!(
@@ -358,6 +411,16 @@ fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions])
         );
     }
     md.push('\n');
+    for prediction in predictions
+        .iter()
+        .filter(|prediction| prediction.unasked > 0)
+    {
+        let _ = writeln!(
+            md,
+            "`{}` has a line for each of the test file's {} records; {} of them were not asked in this run (a limit), so their lines carry no prediction and the file is not a full submission.\n",
+            prediction.file.name, prediction.items, prediction.unasked
+        );
+    }
     md
 }
 

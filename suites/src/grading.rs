@@ -14,7 +14,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::extract::{Extraction, extract_choice_with_options};
-use crate::outcome::{Outcome, classify_choice, score_choice_reply};
+use crate::outcome::{Outcome, score_choice_reply};
 use crate::peer::{AnswerShape, PeerExtractor};
 use crate::tasks::grade::{AnswerKind, credit_of, grade_reply};
 use crate::tasks::judge::read_verdict;
@@ -73,6 +73,9 @@ pub enum ItemKind {
     /// `choice:hidden`: a split whose gold the benchmark withholds; the letter read is a
     /// prediction (`answered`), never scored.
     HiddenChoice,
+    /// `label:hidden`: the same for items answered by label name (FewCLUE iflytek and
+    /// csldcp's test split): the label read is the prediction.
+    HiddenLabel,
     /// `choice:first_token`: the option letter with the highest first-token log-probability.
     FirstToken,
     /// `choice:loglik_echo`: the option whose text's echoed tokens have the highest sum.
@@ -124,6 +127,7 @@ impl ItemKind {
             ItemKind::Choice => "choice".to_string(),
             ItemKind::PeerChoice(peer) => format!("{}{peer}", ItemKind::PEER_CHOICE_PREFIX),
             ItemKind::HiddenChoice => "choice:hidden".to_string(),
+            ItemKind::HiddenLabel => "label:hidden".to_string(),
             ItemKind::FirstToken => "choice:first_token".to_string(),
             ItemKind::LoglikEcho => "choice:loglik_echo".to_string(),
             ItemKind::Graded(answer) => answer.as_str().to_string(),
@@ -191,6 +195,7 @@ impl FromStr for ItemKind {
         match text {
             "choice" => return Ok(ItemKind::Choice),
             "choice:hidden" => return Ok(ItemKind::HiddenChoice),
+            "label:hidden" => return Ok(ItemKind::HiddenLabel),
             "choice:first_token" => return Ok(ItemKind::FirstToken),
             "choice:loglik_echo" => return Ok(ItemKind::LoglikEcho),
             "judge:simpleqa" => return Ok(ItemKind::JudgeSimpleQa),
@@ -309,7 +314,8 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
     match kind {
         ItemKind::Choice => grade_choice(gold, options, response),
         ItemKind::PeerChoice(peer) => grade_peer(peer, gold, response),
-        ItemKind::HiddenChoice => read_prediction(options, response),
+        ItemKind::HiddenChoice => read_prediction(AnswerKind::Choice, options, response),
+        ItemKind::HiddenLabel => read_prediction(AnswerKind::Label, options, response),
         ItemKind::FirstToken | ItemKind::LoglikEcho => grade_logprobs(gold, options, response),
         ItemKind::Graded(answer) => {
             let grade = grade_reply(answer, gold, options, &response.text);
@@ -370,19 +376,17 @@ fn grade_peer(peer: PeerExtractor, gold: &str, response: &Response) -> Score {
     }
 }
 
-/// A reply to an item whose gold the benchmark withholds: the option letter is a
-/// prediction (`answered`); refusals, cut-off and unreadable replies are counted as for
-/// scored items, and none of them is a prediction.
-fn read_prediction(options: &[String], response: &Response) -> Score {
-    let (extraction, outcome) = classify_choice(&response.text, options);
-    let letter = letter_of(extraction);
+/// A reply to an item whose gold the benchmark withholds: the option letter (or label
+/// name) is a prediction (`answered`); refusals, cut-off and unreadable replies are
+/// counted as for scored items, and none of them is a prediction.
+fn read_prediction(answer: AnswerKind, options: &[String], response: &Response) -> Score {
+    let prediction = crate::tasks::grade::read_prediction(answer, options, &response.text);
     if response.is_truncated() {
-        return Score::new(letter, Outcome::Truncated);
+        return Score::new(prediction.ok(), Outcome::Truncated);
     }
-    match (letter, outcome) {
-        (Some(letter), None) => Score::new(Some(letter), Outcome::Answered),
-        (_, Some(outcome)) => Score::new(None, outcome),
-        (None, None) => Score::new(None, Outcome::Unextractable),
+    match prediction {
+        Ok(reading) => Score::new(Some(reading), Outcome::Answered),
+        Err(outcome) => Score::new(None, outcome),
     }
 }
 
@@ -434,6 +438,7 @@ mod tests {
         let mut kinds = vec![
             ItemKind::Choice,
             ItemKind::HiddenChoice,
+            ItemKind::HiddenLabel,
             ItemKind::FirstToken,
             ItemKind::LoglikEcho,
             ItemKind::JudgeSimpleQa,

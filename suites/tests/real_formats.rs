@@ -45,6 +45,7 @@ fn kinds(items: &[EvalItem]) -> BTreeMap<&'static str, usize> {
             ItemKind::Span { .. } => "span",
             ItemKind::Numeric { .. } => "numeric",
             ItemKind::FreeText { .. } => "free_text",
+            ItemKind::Withheld { .. } => "withheld",
         };
         *counts.entry(kind).or_insert(0) += 1;
     }
@@ -138,6 +139,38 @@ fn ocnli_dev_drops_unlabelled_records() {
     assert_eq!(dev.dropped.len(), 50);
     let test = ocnli::load_file(&root.join("clue_ocnli/data/ocnli/test.json"));
     assert!(test.is_err(), "test.json hides labels");
+}
+
+/// OCNLI's `test.json` runs as a hidden split: all 3,000 records become items without
+/// gold, none is left out, and the submission has one line per record in file order.
+#[test]
+fn ocnli_test_is_a_hidden_split_with_a_line_per_record() {
+    use jianzhen_suites::left_out::RecordPolicy;
+    use jianzhen_suites::tasks::submission::ClueSubmission;
+    use jianzhen_suites::tasks::{TaskSuite, load_task_with};
+    let Some(root) = real_data_root() else { return };
+    let data = root.join("clue_ocnli/data/ocnli");
+    let load = load_task_with(TaskSuite::Ocnli, &data, "test", RecordPolicy::Refuse)
+        .expect("test.json loads as a hidden split");
+    assert_eq!(load.items.len(), 3000);
+    assert!(load.left_out.is_empty(), "{:?}", load.left_out);
+    assert_eq!(kinds(&load.items).get("withheld"), Some(&3000));
+    let submission = ClueSubmission::for_split(
+        TaskSuite::Ocnli,
+        "test",
+        "clue_ocnli_gen_c4cb6c",
+        &load.items,
+        &load.left_out,
+    )
+    .expect("builds")
+    .expect("hidden");
+    let rendered = submission.render(&Default::default());
+    assert_eq!((rendered.lines, rendered.answered), (3000, 0));
+    let text = String::from_utf8(rendered.content).expect("utf-8");
+    assert!(
+        text.starts_with("{\"id\": 0, \"label\": \"\"}\n{\"id\": 1, "),
+        "{text:.80}"
+    );
 }
 
 #[test]

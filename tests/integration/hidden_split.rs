@@ -128,3 +128,192 @@ async fn a_spec_suite_with_hidden_answers_writes_its_predictions() {
     );
     cluster.shutdown().await;
 }
+
+/// OCNLI's `test.json` layout: no labels; ids out of order, as a submission must follow
+/// the file's lines, not its ids.
+fn write_ocnli_test(folder: &Path) {
+    write(
+        &folder.join("test.json"),
+        concat!(
+            "{\"sentence1\":\"推理题五的前提。\",\"sentence2\":\"推理题五的假设。\",\"id\":5}\n",
+            "{\"sentence1\":\"推理题二的前提。\",\"sentence2\":\"推理题二的假设。\",\"id\":2}\n",
+            "{\"sentence1\":\"推理题九的前提。\",\"sentence2\":\"推理题九的假设。\",\"id\":9}\n",
+            "{\"sentence1\":\"推理题零的前提。\",\"sentence2\":\"推理题零的假设。\",\"id\":0}\n",
+            "{\"sentence1\":\"推理题一的前提。\",\"sentence2\":\"推理题一的假设。\",\"id\":1}\n",
+            "{\"sentence1\":\"推理题七的前提。\",\"sentence2\":\"推理题七的假设。\",\"id\":7}\n",
+        ),
+    );
+}
+
+fn clue_script() -> Script {
+    Script::new("答案是A")
+        .rule("推理题五", "答案是B")
+        .rule("推理题二", "抱歉，我无法回答这个问题。")
+        .rule("推理题九", "C. 无关")
+        .fail("推理题零", 500)
+        .rule("推理题一", "这两句话的关系我说不清。")
+        .rule("成语题一", "答案是 D")
+        .rule("成语题二", "抱歉，我无法回答这个问题。")
+        .rule("应用题一", "这是一款射击游戏类应用。")
+        .rule("应用题二", "答案是：小说")
+}
+
+fn task_suite_spec(name: &str, suites: &[(&str, &Path)], base_url: &str) -> String {
+    let mut spec = format!("name = \"{name}\"\n");
+    for (suite, data) in suites {
+        spec.push_str(&format!(
+            "[[suites]]\nname = \"{suite}\"\ndata = \"{}\"\nsplit = \"test\"\n",
+            data.display()
+        ));
+    }
+    spec.push_str(&format!(
+        "[[endpoints]]\nname = \"scripted\"\nbase_url = \"{base_url}\"\nmodel = \"scripted\"\ntimeout_secs = 10\nmax_attempts = 1\n"
+    ));
+    spec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ocnli_test_split_writes_clue_s_submission_line_by_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ocnli");
+    write_ocnli_test(&data);
+    let server = jianzhen_testkit::start(clue_script()).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
+    let spec = task_suite_spec("ocnli-test", &[("ocnli", &data)], &server.base_url());
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    assert_eq!(submitted.total_items, 6);
+    let status = cluster
+        .controller
+        .run_status(&submitted.run_id)
+        .await
+        .expect("status");
+    assert_eq!(outcome_count(&status, "answered"), 3);
+    assert_eq!(outcome_count(&status, "correct"), 0);
+    assert_eq!(outcome_count(&status, "wrong"), 0);
+
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    // The whole file: one line per record in the file's order; the prompt shows 蕴含 A,
+    // 矛盾 B, 无关 C; a record without a prediction keeps its line with an empty label.
+    assert_eq!(
+        report_text(&files, "ocnli_50k_predict.json"),
+        concat!(
+            "{\"id\": 5, \"label\": \"contradiction\"}\n",
+            "{\"id\": 2, \"label\": \"\"}\n",
+            "{\"id\": 9, \"label\": \"neutral\"}\n",
+            "{\"id\": 0, \"label\": \"\"}\n",
+            "{\"id\": 1, \"label\": \"\"}\n",
+            "{\"id\": 7, \"label\": \"entailment\"}\n",
+        )
+    );
+    let markdown = report_text(&files, "report.md");
+    for line in [
+        "## Hidden test split: predictions for the leaderboard",
+        "**no accuracy exists for it here**",
+        "CLUE's keeps their line with an empty label",
+        "| scripted | ocnli | 6 | 3 | 1 | 0 | 1 | 1 | `ocnli_50k_predict.json` |",
+    ] {
+        assert!(markdown.contains(line), "{line} in {markdown}");
+    }
+    assert!(!markdown.contains("were not asked"), "{markdown}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&report_text(&files, "manifest.json")).expect("manifest");
+    assert_eq!(
+        manifest["suites"][0]["predictions_file"],
+        "ocnli_50k_predict.json"
+    );
+    assert_eq!(
+        manifest["suites"][0]["submission"]["records"]
+            .as_array()
+            .map(Vec::len),
+        Some(6)
+    );
+
+    // Under a limit the file still has a line per record (the scorer compares line by
+    // line); the records not asked carry no prediction, and the report says so.
+    let limited = spec.replace(
+        "split = \"test\"\n",
+        "split = \"test\"\nlimit_per_subject = 2\n",
+    );
+    let submitted = submit_and_wait(&cluster.controller, &limited, Duration::from_secs(60)).await;
+    assert_eq!(submitted.total_items, 2);
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    assert_eq!(
+        report_text(&files, "ocnli_50k_predict.json"),
+        concat!(
+            "{\"id\": 5, \"label\": \"contradiction\"}\n",
+            "{\"id\": 2, \"label\": \"\"}\n",
+            "{\"id\": 9, \"label\": \"\"}\n",
+            "{\"id\": 0, \"label\": \"\"}\n",
+            "{\"id\": 1, \"label\": \"\"}\n",
+            "{\"id\": 7, \"label\": \"\"}\n",
+        )
+    );
+    let markdown = report_text(&files, "report.md");
+    assert!(
+        markdown.contains("`ocnli_50k_predict.json` has a line for each of the test file's 6 records; 4 of them were not asked in this run"),
+        "{markdown}"
+    );
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fewclue_test_splits_write_each_task_s_submission() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let datasets = dir.path().join("datasets");
+    write(
+        &datasets.join("chid/test.json"),
+        concat!(
+            "{\"id\": 3001, \"candidates\": [\"一帆风顺\", \"二话不说\", \"三心二意\", \"四面八方\", \"五光十色\", \"六神无主\", \"七上八下\"], \"content\": \"成语题一：他#idiom#地来了。\"}\n",
+            "{\"id\": 3000, \"candidates\": [\"一帆风顺\", \"二话不说\", \"三心二意\", \"四面八方\", \"五光十色\", \"六神无主\", \"七上八下\"], \"content\": \"成语题二：大家#idiom#。\"}\n",
+        ),
+    );
+    write(
+        &datasets.join("iflytek/test.json"),
+        concat!(
+            "{\"id\": 0, \"sentence\": \"应用题一：组队对战的手游。\"}\n",
+            "{\"id\": 1, \"sentence\": \"应用题二：海量网文免费读。\"}\n",
+            "{\"id\": 2, \"sentence\": \"应用题三：记录每天的花销。\"}\n",
+        ),
+    );
+    let server = jianzhen_testkit::start(clue_script()).await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 2).await;
+    let spec = task_suite_spec(
+        "fewclue-test",
+        &[("fewclue_chid", &datasets), ("fewclue_iflytek", &datasets)],
+        &server.base_url(),
+    );
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    assert_eq!(submitted.total_items, 5);
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    // chid names the candidate by index; a refusal keeps its line with -1.
+    assert_eq!(
+        report_text(&files, "chidf_predict.json"),
+        "{\"id\": 3001, \"answer\": 3}\n{\"id\": 3000, \"answer\": -1}\n"
+    );
+    // iflytek is answered by label name and submitted by label id; the default reply
+    // names no label.
+    assert_eq!(
+        report_text(&files, "iflytekf_predict.json"),
+        "{\"id\": 0, \"label\": \"16\"}\n{\"id\": 1, \"label\": \"36\"}\n{\"id\": 2, \"label\": \"\"}\n"
+    );
+    let markdown = report_text(&files, "report.md");
+    for line in [
+        "| scripted | fewclue_chid | 2 | 1 | 0 | 0 | 1 | 0 | `chidf_predict.json` |",
+        "| scripted | fewclue_iflytek | 3 | 2 | 1 | 0 | 0 | 0 | `iflytekf_predict.json` |",
+    ] {
+        assert!(markdown.contains(line), "{line} in {markdown}");
+    }
+    cluster.shutdown().await;
+}

@@ -20,6 +20,10 @@
 //! Record ids are `id`, or `idx` (cluewsc); a number or a string. The item id is
 //! `{task}/{file stem}/{record id}`; repeated record ids (csldcp's test set has 49) get
 //! their line appended.
+//!
+//! Each task's unlabelled `test.json` (the split FewCLUE's leaderboard scores) is read by
+//! [`load_withheld_with`]: the same fields without a label, as [`ItemKind::Withheld`]
+//! items whose replies are predictions for the leaderboard.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -128,6 +132,29 @@ pub fn load_file(task: FewClueTask, path: &Path) -> Result<Vec<EvalItem>, SuiteE
     load_file_with(task, path, &mut Intake::new(RecordPolicy::Refuse))
 }
 
+/// Whether a file's records carry their gold label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Labels {
+    Published,
+    /// The unlabelled `test.json`: no label is read, items are [`ItemKind::Withheld`].
+    Withheld,
+}
+
+/// Loads `task`'s unlabelled `test.json` (the split FewCLUE's leaderboard scores): every
+/// record becomes an [`ItemKind::Withheld`] item over the task's labels, in file order,
+/// since the leaderboard compares a submission line by line. Labels in a record, if any,
+/// are not read.
+///
+/// # Errors
+/// As [`load_file_with`].
+pub fn load_withheld_with(
+    task: FewClueTask,
+    path: &Path,
+    intake: &mut Intake,
+) -> Result<Vec<EvalItem>, SuiteError> {
+    load_records(task, path, intake, Labels::Withheld)
+}
+
 /// [`load_file`], passing each record through `intake` (left out or refused). The
 /// ocnli task's records labelled `-` are left out under any policy, as FewCLUE does.
 ///
@@ -139,18 +166,37 @@ pub fn load_file_with(
     path: &Path,
     intake: &mut Intake,
 ) -> Result<Vec<EvalItem>, SuiteError> {
+    load_records(task, path, intake, Labels::Published)
+}
+
+fn load_records(
+    task: FewClueTask,
+    path: &Path,
+    intake: &mut Intake,
+    labels: Labels,
+) -> Result<Vec<EvalItem>, SuiteError> {
     let folder = path.parent().unwrap_or(Path::new("."));
     let stem = json::file_stem(path);
     let records = json::read_lines(path)?;
     let vocabulary = match task {
         FewClueTask::Tnews => Some(tnews_labels(&folder.join(TNEWS_LABEL_FILE))?),
         FewClueTask::Csldcp => Some(csldcp_labels(&folder.join(CSLDCP_LABEL_FILE))?),
+        // Unlabelled records have no `label_des` to check against the list.
+        FewClueTask::Iflytek if labels == Labels::Withheld => Some(iflytek_vocabulary()),
         FewClueTask::Iflytek => Some(iflytek_labels(&records)?),
         _ => None,
     };
     let mut items = Vec::with_capacity(records.len());
     for (source, record) in records {
         let item = match task {
+            FewClueTask::Ocnli if labels == Labels::Withheld => {
+                ocnli::read_withheld_record(&record, "fewclue", task.as_str(), &stem, source).map(
+                    |mut item| {
+                        item.id = format!("{task}/{}", item.id);
+                        item
+                    },
+                )
+            }
             FewClueTask::Ocnli => {
                 match ocnli::read_record(&record, "fewclue", task.as_str(), &stem, source) {
                     Ok(Ok(mut item)) => {
@@ -165,7 +211,7 @@ pub fn load_file_with(
                     Err(error) => Err(error),
                 }
             }
-            _ => read_record(task, &record, &stem, vocabulary.as_ref(), source),
+            _ => read_record(task, &record, &stem, vocabulary.as_ref(), labels, source),
         };
         if let Some(item) = intake.take(item, task.as_str())? {
             items.push(item);
@@ -176,10 +222,17 @@ pub fn load_file_with(
     Ok(items)
 }
 
+/// A task's options in order: their texts, the label each is written as in the files
+/// (and submitted as), and the key a template's fixed label list matches each by.
+type OptionLists = (Vec<String>, Vec<String>, Vec<String>);
+
 /// A label vocabulary: the option texts, and the key each record's label is matched on.
 struct Vocabulary {
     options: Vec<String>,
     keys: Vec<String>,
+    /// What a template's fixed label list matches each option by: tnews's `label_desc`
+    /// (`news_story`), else the key.
+    descriptions: Vec<String>,
 }
 
 impl Vocabulary {
@@ -196,8 +249,10 @@ fn read_record(
     record: &Map<String, Value>,
     stem: &str,
     vocabulary: Option<&Vocabulary>,
+    labels: Labels,
     source: RecordSource,
 ) -> Result<EvalItem, SuiteError> {
+    let withheld = labels == Labels::Withheld;
     let record_id = match (record.get("id"), record.get("idx")) {
         (Some(_), _) => json::scalar_text(record, "id", &source)?,
         (None, Some(_)) => json::scalar_text(record, "idx", &source)?,
@@ -205,11 +260,16 @@ fn read_record(
     };
     let mut fields = BTreeMap::new();
     let fixed = |labels: &[&str]| labels.iter().map(|label| label.to_string()).collect();
-    let fixed_answer = |labels: &[&str]| -> Result<usize, SuiteError> {
+    // A withheld file's records have no answer to read.
+    let fixed_answer = |labels: &[&str]| -> Result<Option<usize>, SuiteError> {
+        if withheld {
+            return Ok(None);
+        }
         let label = json::scalar_text(record, "label", &source)?;
         labels
             .iter()
             .position(|known| *known == label)
+            .map(Some)
             .ok_or_else(|| {
                 source.malformed(format!(
                     "label `{label}` is not one of {}",
@@ -217,14 +277,23 @@ fn read_record(
                 ))
             })
     };
-    let vocabulary_answer = |key: &str, file: &str| -> Result<(Vec<String>, usize), SuiteError> {
-        let vocabulary = vocabulary.ok_or_else(|| source.malformed("no label vocabulary"))?;
+    let need_vocabulary = || vocabulary.ok_or_else(|| source.malformed("no label vocabulary"));
+    let label_answer = |label: String, file: &str| -> Result<Option<usize>, SuiteError> {
+        need_vocabulary()?.position(&label, &source, file).map(Some)
+    };
+    let vocabulary_parts = || -> Result<OptionLists, SuiteError> {
+        let vocabulary = need_vocabulary()?;
         Ok((
             vocabulary.options.clone(),
-            vocabulary.position(key, &source, file)?,
+            vocabulary.keys.clone(),
+            vocabulary.descriptions.clone(),
         ))
     };
-    let (question, options, answer): (String, Vec<String>, usize) = match task {
+    let fixed_parts =
+        |labels: &[&str]| -> OptionLists { (fixed(labels), fixed(labels), fixed(labels)) };
+    // (question, option texts, label of each option, key of each option, answer)
+    type Parts = (String, Vec<String>, Vec<String>, Vec<String>, Option<usize>);
+    let parts: Parts = match task {
         FewClueTask::Tnews => {
             fields.insert(
                 "keywords".to_string(),
@@ -234,19 +303,55 @@ fn read_record(
             if let Some(label_desc) = json::optional_string(record, "label_desc", &source)? {
                 fields.insert("label_desc".to_string(), label_desc);
             }
-            let label = json::scalar_text(record, "label", &source)?;
-            let (options, answer) = vocabulary_answer(&label, TNEWS_LABEL_FILE)?;
-            (string(record, "sentence", &source)?, options, answer)
+            let (options, labels, keys) = vocabulary_parts()?;
+            let answer = if withheld {
+                None
+            } else {
+                label_answer(
+                    json::scalar_text(record, "label", &source)?,
+                    TNEWS_LABEL_FILE,
+                )?
+            };
+            (
+                string(record, "sentence", &source)?,
+                options,
+                labels,
+                keys,
+                answer,
+            )
         }
         FewClueTask::Iflytek => {
-            let label = json::scalar_text(record, "label", &source)?;
-            let (options, answer) = vocabulary_answer(&label, "the labels of this file")?;
-            (string(record, "sentence", &source)?, options, answer)
+            let (options, labels, keys) = vocabulary_parts()?;
+            let answer = if withheld {
+                None
+            } else {
+                label_answer(
+                    json::scalar_text(record, "label", &source)?,
+                    "the labels of this file",
+                )?
+            };
+            (
+                string(record, "sentence", &source)?,
+                options,
+                labels,
+                keys,
+                answer,
+            )
         }
         FewClueTask::Csldcp => {
-            let label = string(record, "label", &source)?;
-            let (options, answer) = vocabulary_answer(&label, CSLDCP_LABEL_FILE)?;
-            (string(record, "content", &source)?, options, answer)
+            let (options, labels, keys) = vocabulary_parts()?;
+            let answer = if withheld {
+                None
+            } else {
+                label_answer(string(record, "label", &source)?, CSLDCP_LABEL_FILE)?
+            };
+            (
+                string(record, "content", &source)?,
+                options,
+                labels,
+                keys,
+                answer,
+            )
         }
         FewClueTask::Cluewsc => {
             let target = match record.get("target") {
@@ -262,21 +367,27 @@ fn read_record(
             for key in ["span1_text", "span1_index", "span2_text", "span2_index"] {
                 fields.insert(key.to_string(), json::scalar_text(target, key, &source)?);
             }
-            let labels = ["false", "true"];
+            let names = ["false", "true"];
+            let (options, labels, keys) = fixed_parts(&names);
             (
                 string(record, "text", &source)?,
-                fixed(&labels),
-                fixed_answer(&labels)?,
+                options,
+                labels,
+                keys,
+                fixed_answer(&names)?,
             )
         }
         FewClueTask::Csl => {
             let keywords = json::strings(record, "keyword", &source)?;
             fields.insert("keywords".to_string(), keywords.join("，"));
-            let labels = ["0", "1"];
+            let names = ["0", "1"];
+            let (options, labels, keys) = fixed_parts(&names);
             (
                 string(record, "abst", &source)?,
-                fixed(&labels),
-                fixed_answer(&labels)?,
+                options,
+                labels,
+                keys,
+                fixed_answer(&names)?,
             )
         }
         FewClueTask::Bustm => {
@@ -284,35 +395,68 @@ fn read_record(
                 "sentence2".to_string(),
                 string(record, "sentence2", &source)?,
             );
-            let labels = ["0", "1"];
+            let names = ["0", "1"];
+            let (options, labels, keys) = fixed_parts(&names);
             (
                 string(record, "sentence1", &source)?,
-                fixed(&labels),
-                fixed_answer(&labels)?,
+                options,
+                labels,
+                keys,
+                fixed_answer(&names)?,
             )
         }
         FewClueTask::Eprstmt => {
-            let labels = ["Negative", "Positive"];
+            let names = ["Negative", "Positive"];
+            let (options, labels, keys) = fixed_parts(&names);
             (
                 string(record, "sentence", &source)?,
-                fixed(&labels),
-                fixed_answer(&labels)?,
+                options,
+                labels,
+                keys,
+                fixed_answer(&names)?,
             )
         }
         FewClueTask::Chid => {
             let candidates = json::strings(record, "candidates", &source)?;
-            let answer = json::index(record, "answer", &source)?;
-            if answer >= candidates.len() {
-                return Err(source.malformed(format!(
-                    "`answer` {answer} is past the {} candidates",
-                    candidates.len()
-                )));
-            }
-            (string(record, "content", &source)?, candidates, answer)
+            // chid's submission names the chosen candidate by its index.
+            let indices: Vec<String> = (0..candidates.len())
+                .map(|index| index.to_string())
+                .collect();
+            let answer = if withheld {
+                None
+            } else {
+                let answer = json::index(record, "answer", &source)?;
+                if answer >= candidates.len() {
+                    return Err(source.malformed(format!(
+                        "`answer` {answer} is past the {} candidates",
+                        candidates.len()
+                    )));
+                }
+                Some(answer)
+            };
+            (
+                string(record, "content", &source)?,
+                candidates,
+                indices.clone(),
+                indices,
+                answer,
+            )
         }
         FewClueTask::Ocnli => {
             return Err(source.malformed("ocnli records are read by the OCNLI reader"));
         }
+    };
+    let (question, options, labels, keys, answer) = parts;
+    let kind = match answer {
+        Some(answer) => ItemKind::SingleChoice {
+            options: Options::Listed(options),
+            answer,
+        },
+        None => ItemKind::Withheld {
+            options: Options::Listed(options),
+            labels,
+            keys,
+        },
     };
     Ok(EvalItem {
         id: format!("{task}/{stem}/{record_id}"),
@@ -321,10 +465,7 @@ fn read_record(
         context: None,
         question,
         fields,
-        kind: ItemKind::SingleChoice {
-            options: Options::Listed(options),
-            answer,
-        },
+        kind,
         points: None,
         source,
     })
@@ -336,6 +477,7 @@ fn tnews_labels(path: &Path) -> Result<Vocabulary, SuiteError> {
     let mut vocabulary = Vocabulary {
         options: Vec::new(),
         keys: Vec::new(),
+        descriptions: Vec::new(),
     };
     for (source, record) in json::read_lines(path)? {
         vocabulary
@@ -344,6 +486,9 @@ fn tnews_labels(path: &Path) -> Result<Vocabulary, SuiteError> {
         vocabulary
             .options
             .push(string(&record, "label_zh", &source)?);
+        vocabulary
+            .descriptions
+            .push(string(&record, "label_desc", &source)?);
     }
     Ok(vocabulary)
 }
@@ -358,6 +503,7 @@ fn csldcp_labels(path: &Path) -> Result<Vocabulary, SuiteError> {
         .collect();
     Ok(Vocabulary {
         options: labels.clone(),
+        descriptions: labels.clone(),
         keys: labels,
     })
 }
@@ -510,10 +656,17 @@ fn iflytek_labels(records: &[json::LineRecord]) -> Result<Vocabulary, SuiteError
             Some(_) => {}
         }
     }
-    Ok(Vocabulary {
-        keys: (0..IFLYTEK_LABELS.len()).map(|id| id.to_string()).collect(),
+    Ok(iflytek_vocabulary())
+}
+
+/// [`IFLYTEK_LABELS`] as a vocabulary keyed by label id (`"0"` … `"118"`).
+fn iflytek_vocabulary() -> Vocabulary {
+    let keys: Vec<String> = (0..IFLYTEK_LABELS.len()).map(|id| id.to_string()).collect();
+    Vocabulary {
+        descriptions: keys.clone(),
+        keys,
         options: IFLYTEK_LABELS.map(str::to_string).to_vec(),
-    })
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,10 @@
 //! - [`agieval`]: AGIEval-style JSONL (`passage`, `question`, `options`, `label`, `answer`).
 //! - [`c3`]: C3 reading comprehension (the answer is the text of the right choice).
 //! - [`cmrc2018`]: CMRC2018 span extraction, plain and SQuAD-style.
-//! - [`ocnli`]: OCNLI natural-language inference (records labelled `-` are dropped).
-//! - [`fewclue`]: the nine FewCLUE tasks, each with its own fields.
+//! - [`ocnli`]: OCNLI natural-language inference (records labelled `-` are dropped;
+//!   `test.json`, whose labels are withheld, as [`ItemKind::Withheld`] items).
+//! - [`fewclue`]: the nine FewCLUE tasks, each with its own fields (the unlabelled
+//!   `test.json` too).
 //! - [`simpleqa`]: Chinese SimpleQA short factual questions.
 //! - [`cmath`]: CMATH grade-school maths (numeric `golden`).
 //! - [`score`]: GAOKAO-Bench partial credit, CMRC2018 span F1/EM, CMATH numeric match.
@@ -93,6 +95,18 @@ pub enum ItemKind {
     Numeric { answer: String },
     /// A short free answer; any reference counts (Chinese SimpleQA, AGIEval cloze).
     FreeText { answers: Vec<String> },
+    /// One option is right but the benchmark withholds which (a hidden test split: OCNLI's
+    /// and FewCLUE's `test.json`): the reply is a prediction for the benchmark's
+    /// leaderboard, never scored here.
+    Withheld {
+        options: Options,
+        /// Option `i` as the benchmark's files and submission format name it: OCNLI
+        /// `entailment`, tnews `101`, iflytek `99`, chid the candidate's index `3`.
+        labels: Vec<String>,
+        /// Option `i` as a template's fixed label list matches it: the label itself,
+        /// except tnews, whose template maps by `label_desc` (`news_story`).
+        keys: Vec<String>,
+    },
 }
 
 /// The options of a choice item.

@@ -4,7 +4,9 @@
 //!
 //! Records whose gold `label` is `-` (annotators did not agree; 50 in dev) are dropped,
 //! as OCNLI's own evaluation does, and reported in [`OcnliFile::dropped`]. A record with
-//! no `label` at all is an error: `test.json` hides its labels and cannot be scored.
+//! no `label` at all is an error in a labelled file. `test.json` hides its labels: it is
+//! read by [`load_withheld_with`] into [`ItemKind::Withheld`] items, whose replies are
+//! predictions for CLUE's leaderboard.
 //!
 //! Items are single-choice over [`LABELS`]; the context is the premise, the question the
 //! hypothesis, `fields["genre"]` the genre. The same reader serves FewCLUE's ocnli task.
@@ -81,6 +83,78 @@ pub fn load_file_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>,
     Ok(items)
 }
 
+/// Loads OCNLI's `test.json`, whose labels the authors withhold: every record becomes an
+/// [`ItemKind::Withheld`] item over [`LABELS`] (a `label` in a record, if any, is not
+/// read), in file order, since CLUE's scorer compares a submission line by line.
+///
+/// # Errors
+/// As [`load_file`] for whole-file problems; a record without `id`, `sentence1` or
+/// `sentence2` under [`RecordPolicy::Refuse`]; [`SuiteError::NothingReadable`].
+pub fn load_withheld_with(path: &Path, intake: &mut Intake) -> Result<Vec<EvalItem>, SuiteError> {
+    let stem = json::file_stem(path);
+    let mut items = Vec::new();
+    for (source, record) in json::read_lines(path)? {
+        let item = read_withheld_record(&record, "ocnli", "ocnli", &stem, source);
+        if let Some(item) = intake.take(item, "ocnli")? {
+            items.push(item);
+        }
+    }
+    intake.finish_file(path, items.len())?;
+    crate::formats::make_ids_unique(&mut items);
+    Ok(items)
+}
+
+/// One record of a file whose labels are withheld, as an item without gold.
+pub(crate) fn read_withheld_record(
+    record: &Map<String, Value>,
+    suite: &str,
+    subject: &str,
+    stem: &str,
+    source: RecordSource,
+) -> Result<EvalItem, SuiteError> {
+    let labels: Vec<String> = LABELS.map(String::from).to_vec();
+    pair_item(
+        record,
+        suite,
+        subject,
+        stem,
+        source,
+        ItemKind::Withheld {
+            options: Options::Listed(labels.clone()),
+            keys: labels.clone(),
+            labels,
+        },
+    )
+}
+
+/// The item of a sentence pair with `kind`: id, premise as context, hypothesis as
+/// question, genre.
+fn pair_item(
+    record: &Map<String, Value>,
+    suite: &str,
+    subject: &str,
+    stem: &str,
+    source: RecordSource,
+    kind: ItemKind,
+) -> Result<EvalItem, SuiteError> {
+    let id = json::scalar_text(record, "id", &source)?;
+    let mut fields = BTreeMap::new();
+    if let Some(genre) = json::optional_string(record, "genre", &source)? {
+        fields.insert("genre".to_string(), genre);
+    }
+    Ok(EvalItem {
+        id: format!("{stem}/{id}"),
+        suite: suite.to_string(),
+        subject: subject.to_string(),
+        context: Some(string(record, "sentence1", &source)?),
+        question: string(record, "sentence2", &source)?,
+        fields,
+        kind,
+        points: None,
+        source,
+    })
+}
+
 /// A record labelled `-` as left out by OCNLI's own rule.
 pub(crate) fn no_agreement(source: &RecordSource, subject: &str) -> LeftOut {
     LeftOut {
@@ -104,7 +178,7 @@ pub(crate) fn read_record(
     let label = match record.get("label") {
         None | Some(Value::Null) => {
             return Err(source.malformed(
-                "no `label`; OCNLI's test.json hides its labels, evaluate on dev.json",
+                "no `label`; OCNLI's test.json hides its labels: run it as `--split test` (predictions for CLUE's leaderboard), or evaluate on dev.json",
             ));
         }
         Some(_) => string(record, "label", &source)?,
@@ -121,25 +195,18 @@ pub(crate) fn read_record(
                 LABELS.join(", ")
             ))
         })?;
-    let id = json::scalar_text(record, "id", &source)?;
-    let mut fields = BTreeMap::new();
-    if let Some(genre) = json::optional_string(record, "genre", &source)? {
-        fields.insert("genre".to_string(), genre);
-    }
-    Ok(Ok(EvalItem {
-        id: format!("{stem}/{id}"),
-        suite: suite.to_string(),
-        subject: subject.to_string(),
-        context: Some(string(record, "sentence1", &source)?),
-        question: string(record, "sentence2", &source)?,
-        fields,
-        kind: ItemKind::SingleChoice {
+    pair_item(
+        record,
+        suite,
+        subject,
+        stem,
+        source,
+        ItemKind::SingleChoice {
             options: Options::Listed(LABELS.map(String::from).to_vec()),
             answer,
         },
-        points: None,
-        source,
-    }))
+    )
+    .map(Ok)
 }
 
 #[cfg(test)]

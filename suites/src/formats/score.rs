@@ -75,7 +75,8 @@ pub fn score_letter_answers(
 
 /// Scores the letter sets predicted for a choice item, with the item's own rule: one
 /// set for single and multi-choice items (partial credit for multi-choice), one set per
-/// sub-question for multi-question items. `None` for items that are not choice items.
+/// sub-question for multi-question items. `None` for items that are not choice items,
+/// and for withheld items, which have no gold to score against.
 pub fn score_choice_item(
     kind: &ItemKind,
     predicted: &[BTreeSet<usize>],
@@ -100,7 +101,10 @@ pub fn score_choice_item(
             points_per_answer,
             false,
         )),
-        ItemKind::Span { .. } | ItemKind::Numeric { .. } | ItemKind::FreeText { .. } => None,
+        ItemKind::Span { .. }
+        | ItemKind::Numeric { .. }
+        | ItemKind::FreeText { .. }
+        | ItemKind::Withheld { .. } => None,
     }
 }
 

@@ -160,6 +160,42 @@ pub fn grade_reply(kind: AnswerKind, gold: &str, options: &[String], reply: &str
     }
 }
 
+/// Reads a finished reply to an item whose gold the benchmark withholds (a hidden test
+/// split): the prediction (an option letter for [`AnswerKind::Choice`], a label name for
+/// [`AnswerKind::Label`]) as [`grade_reply`] would read it, or why there is none
+/// (`refused`, `unextractable`). Truncation and API errors are the caller's to tell
+/// apart first, as for [`grade_reply`].
+///
+/// # Errors
+/// The outcome of a reply without a prediction; also for a kind that is not read as
+/// one option ([`AnswerKind::Choice`], [`AnswerKind::Label`]), which has no prediction
+/// format here.
+pub fn read_prediction(
+    kind: AnswerKind,
+    options: &[String],
+    reply: &str,
+) -> Result<String, Outcome> {
+    match kind {
+        AnswerKind::Choice => match crate::outcome::classify_choice(reply, options) {
+            (Extraction::Choice(letter), None) => Ok(letter.to_string()),
+            (_, Some(outcome)) => Err(outcome),
+            (Extraction::Unextractable, None) => Err(Outcome::Unextractable),
+        },
+        AnswerKind::Label => {
+            let Some(answer_text) = crate::extract::strip_reasoning(reply) else {
+                return Err(Outcome::Unextractable);
+            };
+            // A reply that declines may still name a label in passing ("无法判断是否属于
+            // 射击游戏"); as in grading, it is a refusal.
+            if crate::extract::is_refusal(reply) {
+                return Err(Outcome::Refused);
+            }
+            read_label(answer_text, options).ok_or(Outcome::Unextractable)
+        }
+        _ => Err(Outcome::Unextractable),
+    }
+}
+
 /// The credit of an extracted answer against the gold, as [`grade_reply`] gives it; `0`
 /// for an answer that cannot be read back.
 pub fn credit_of(kind: AnswerKind, gold: &str, extracted: &str) -> f64 {
@@ -423,6 +459,41 @@ mod tests {
 
     fn blanks(count: usize) -> Vec<String> {
         vec![String::new(); count]
+    }
+
+    #[test]
+    fn predictions_are_read_as_grading_reads_them_and_say_why_when_absent() {
+        let labels: Vec<String> = ["射击游戏", "射击", "小说"].map(String::from).to_vec();
+        // The longest label named wins, as in grading.
+        assert_eq!(
+            read_prediction(AnswerKind::Label, &labels, "这是一款射击游戏。"),
+            Ok("射击游戏".to_string())
+        );
+        assert_eq!(
+            read_prediction(AnswerKind::Label, &labels, "抱歉，我无法回答这个问题。"),
+            Err(Outcome::Refused)
+        );
+        assert_eq!(
+            read_prediction(AnswerKind::Label, &labels, "<think>像是射击游戏"),
+            Err(Outcome::Unextractable)
+        );
+        assert_eq!(
+            read_prediction(AnswerKind::Label, &labels, "工具类"),
+            Err(Outcome::Unextractable)
+        );
+        let options = ["蕴含", "矛盾", "无关"].map(String::from).to_vec();
+        assert_eq!(
+            read_prediction(AnswerKind::Choice, &options, "答案是B"),
+            Ok("B".to_string())
+        );
+        assert_eq!(
+            read_prediction(AnswerKind::Choice, &options, "我不确定。"),
+            Err(Outcome::Unextractable)
+        );
+        assert_eq!(
+            read_prediction(AnswerKind::Span, &[], "答案是北京"),
+            Err(Outcome::Unextractable)
+        );
     }
 
     #[test]

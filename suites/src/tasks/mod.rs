@@ -8,14 +8,19 @@
 //! | `agieval` | folder of AGIEval `*.jsonl` (the Chinese subsets present are read) | `test` | choice, multi-select, cloze |
 //! | `c3` | C3 `data/` | `dev`, `test`, `train` | choice |
 //! | `cmrc2018` | CMRC2018 `squad-style-data/` or `data/` | `dev`, `trial`, `train` | span |
-//! | `ocnli` | OCNLI `data/ocnli/` | `dev`, `train.3k`, ... | choice (label `-` dropped) |
-//! | `fewclue_TASK` | FewCLUE `datasets/` | `test_public`, `dev_few_all` | choice; iflytek and csldcp: label |
+//! | `ocnli` | OCNLI `data/ocnli/` | `dev`, `train.3k`, ..., `test` (hidden) | choice (label `-` dropped) |
+//! | `fewclue_TASK` | FewCLUE `datasets/` | `test_public`, `dev_few_all`, `test` (hidden) | choice; iflytek and csldcp: label |
+//!
+//! OCNLI's and FewCLUE's `test` split withholds its labels ([`TaskSuite::answers_hidden`]):
+//! its items are [`ItemKind::Withheld`], answered as predictions for CLUE's leaderboards
+//! and written in their submission format ([`submission`]).
 //! | `simpleqa` | Chinese SimpleQA `data/` | `test` | free text |
 //! | `cmath` | CMATH `datasets/` | `dev`, `test` | number |
 
 pub mod grade;
 pub mod judge;
 pub mod prompts;
+pub mod submission;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -97,6 +102,13 @@ impl TaskSuite {
             TaskSuite::FewClue(_) => "test_public",
             TaskSuite::C3 | TaskSuite::Cmrc2018 | TaskSuite::Ocnli | TaskSuite::Cmath => "dev",
         }
+    }
+
+    /// Whether the benchmark withholds the answers of `split`: OCNLI's and FewCLUE's
+    /// `test.json`, which their leaderboards score. Such a split is read without labels
+    /// and run as predictions, never scored here.
+    pub fn answers_hidden(self, split: &str) -> bool {
+        matches!(self, TaskSuite::Ocnli | TaskSuite::FewClue(_)) && split == "test"
     }
 
     /// The category a subject of this suite counts in, in C-Eval's four (STEM, Social
@@ -304,6 +316,10 @@ pub fn load_task_with(
             &require(data_dir.join(format!("cmrc2018_{split}.json")))?,
             &mut intake,
         )?,
+        TaskSuite::Ocnli if suite.answers_hidden(split) => ocnli::load_withheld_with(
+            &require(data_dir.join(format!("{split}.json")))?,
+            &mut intake,
+        )?,
         TaskSuite::Ocnli => ocnli::load_file_with(
             &require(data_dir.join(format!("{split}.json")))?,
             &mut intake,
@@ -316,7 +332,11 @@ pub fn load_task_with(
                 FewClueTask::Csldcp => extra_files.push(folder.join(fewclue::CSLDCP_LABEL_FILE)),
                 _ => {}
             }
-            fewclue::load_file_with(task, &path, &mut intake)?
+            if suite.answers_hidden(split) {
+                fewclue::load_withheld_with(task, &path, &mut intake)?
+            } else {
+                fewclue::load_file_with(task, &path, &mut intake)?
+            }
         }
         TaskSuite::SimpleQa => simpleqa::load_file_with(
             &require(data_dir.join("chinese_simpleqa.jsonl"))?,
@@ -434,6 +454,20 @@ pub fn item_gold(item: &EvalItem) -> ItemGold {
             gold: serde_json::Value::from(answers.clone()).to_string(),
             options: Vec::new(),
         },
+        // No gold: the reply is a prediction, read as a letter or (past 26 options) a
+        // label name, as the item would be graded.
+        ItemKind::Withheld { options, .. } => {
+            let texts = option_texts(options);
+            ItemGold {
+                kind: if texts.len() <= 26 {
+                    AnswerKind::Choice
+                } else {
+                    AnswerKind::Label
+                },
+                gold: String::new(),
+                options: texts,
+            }
+        }
     }
 }
 

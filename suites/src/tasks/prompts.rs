@@ -351,7 +351,8 @@ fn listed_options(item: &EvalItem) -> Vec<String> {
     match &item.kind {
         ItemKind::SingleChoice { options, .. }
         | ItemKind::MultiChoice { options, .. }
-        | ItemKind::MultiQuestion { options, .. } => match options {
+        | ItemKind::MultiQuestion { options, .. }
+        | ItemKind::Withheld { options, .. } => match options {
             Options::Listed(texts) => texts.clone(),
             Options::InQuestion { count } => vec![String::new(); *count],
         },
@@ -520,6 +521,20 @@ pub fn item_gold(template_name: &str, item: &EvalItem) -> Result<ItemGold, Suite
                 options,
             })
         }
+        // No gold: read the prediction against the options as the prompt shows them.
+        (ChoiceDisplay::Fixed { labels, .. }, ItemKind::Withheld { .. }) => Ok(ItemGold {
+            kind: AnswerKind::Choice,
+            gold: String::new(),
+            options: labels
+                .iter()
+                .map(|(_, shown)| (*shown).to_string())
+                .collect(),
+        }),
+        (ChoiceDisplay::LabelNames, ItemKind::Withheld { .. }) => Ok(ItemGold {
+            kind: AnswerKind::Label,
+            gold: String::new(),
+            options: listed_options(item),
+        }),
         (_, ItemKind::SingleChoice { .. }) if template.suite == "c3" => {
             // C3 always shows four options, padding with [NULL].
             let mut options = generic.options;
@@ -527,6 +542,67 @@ pub fn item_gold(template_name: &str, item: &EvalItem) -> Result<ItemGold, Suite
             Ok(ItemGold { options, ..generic })
         }
         _ => Ok(generic),
+    }
+}
+
+/// How each possible reading of a reply to a withheld `item` under `template` is named in
+/// the benchmark's submission: `(reading, label)` pairs, the reading being the option
+/// letter as the prompt shows the options (`A` → `entailment` for OCNLI, whose prompt puts
+/// 蕴含 first) or, for label-name templates, the label name (`射击游戏` → `16` for iflytek).
+/// Empty for an item that is not withheld.
+///
+/// # Errors
+/// [`SuiteError::UnknownTemplate`]; a malformed-record error when a label the template
+/// shows is not among the item's options.
+pub fn prediction_labels(
+    template_name: &str,
+    item: &EvalItem,
+) -> Result<Vec<(String, String)>, SuiteError> {
+    let template = template(template_name)?;
+    let ItemKind::Withheld { labels, keys, .. } = &item.kind else {
+        return Ok(Vec::new());
+    };
+    let letter_of = |position: usize| {
+        letter(position).map(String::from).ok_or_else(|| {
+            item.source.malformed(format!(
+                "option {position} has no letter under `{template_name}`"
+            ))
+        })
+    };
+    match template.choices {
+        ChoiceDisplay::Fixed {
+            key_field,
+            labels: shown,
+        } => {
+            // Without a key field the template matches the option text (which is the
+            // label for these tasks); with one (tnews's `label_desc`), the option's key.
+            let options = listed_options(item);
+            let matched: &[String] = match key_field {
+                None => &options,
+                Some(_) => keys,
+            };
+            shown
+                .iter()
+                .enumerate()
+                .map(|(position, (key, _))| {
+                    let index = matched.iter().position(|known| known == key).ok_or_else(|| {
+                        item.source.malformed(format!(
+                            "label `{key}` that `{template_name}` shows is not one of the item's labels"
+                        ))
+                    })?;
+                    Ok((letter_of(position)?, labels.get(index).cloned().unwrap_or_default()))
+                })
+                .collect()
+        }
+        ChoiceDisplay::LabelNames => Ok(listed_options(item)
+            .into_iter()
+            .zip(labels.iter().cloned())
+            .collect()),
+        ChoiceDisplay::AsLoaded | ChoiceDisplay::None => labels
+            .iter()
+            .enumerate()
+            .map(|(position, label)| Ok((letter_of(position)?, label.clone())))
+            .collect(),
     }
 }
 
