@@ -6,13 +6,19 @@
 //!
 //! # Layout
 //! - [`spec`]: the run spec (TOML) and its validation.
-//! - [`planner`]: pure planning of items and shards with content-derived ids.
+//! - [`planner`]: pure planning of items and shards with content-derived ids; each item
+//!   gets a typed kind (`jianzhen_suites::grading::ItemKind`).
+//! - [`request`]: an item's typed request (chat, first token, log-likelihood echo, judge
+//!   step), its stored form and its proto `oneof`.
 //! - [`lease`]: the pure lease table: liveness, progress deadlines, epochs, shares.
 //! - [`budget`]: adaptive (AIMD) endpoint concurrency budgets.
 //! - [`metrics`]: the coordinator's Prometheus metrics; [`serve_with`] also runs the
 //!   `grpc.health.v1` service (ready while the store answers).
-//! - [`store`]: SQLite store through sqlx (runs, items, shards, results).
-//! - [`controller`]: the logic tying them together, independent of gRPC.
+//! - [`store`]: SQLite or PostgreSQL store through sqlx (runs, items, shards, results,
+//!   and in `store::access` tokens, endpoints, published suites, audit); item kinds and
+//!   outcomes are parsed into their types where they leave it.
+//! - [`controller`]: the logic tying them together, independent of gRPC; scoring is
+//!   `jianzhen_suites::grading::grade` for live, cached and re-scored answers alike.
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
 //!   and paired tests, and the report files; [`consistency`]: answers that changed

@@ -17,6 +17,10 @@
 //!   detection; checked against the regression corpus in `corpus/extraction.jsonl`.
 //! - [`peer`]: the answer readings of the frameworks whose templates are reproduced
 //!   (OpenCompass's post-processors), as named extractors, to score a run as they do.
+//! - [`grading`]: the typed item model's scoring half — [`grading::ItemKind`] (how an
+//!   item is asked and scored, stored by name), [`grading::Response`] (what the endpoint
+//!   answered) and the pure [`grading::grade`], used alike for new answers, cached answers
+//!   and `rescore`.
 //! - [`outcome`]: outcome classes and per-item scoring of multiple-choice replies.
 //! - [`formats`]: loaders for more suites (GAOKAO-Bench, AGIEval, C3, CMRC2018, OCNLI,
 //!   FewCLUE, Chinese SimpleQA, CMATH) into a general [`formats::EvalItem`], with their

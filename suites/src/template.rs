@@ -3,7 +3,7 @@
 //! score each option, as one text per option (log-likelihood scoring).
 //!
 //! # Sources read
-//! Each template's own doc comment in [`TEMPLATES`] names its config file and commit; the
+//! Each template's own doc comment in `TEMPLATES` names its config file and commit; the
 //! same text is in [`TemplateInfo::source`]. The machinery around them:
 //! - OpenCompass: `opencompass/openicl/icl_prompt_template.py` (commit 7858334b),
 //!   `opencompass/openicl/icl_retriever/icl_base_retriever.py` (commit 0d9738c7:
