@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jianzhen_proto::v1;
-use jianzhen_suites::grading::{Failure, ItemKind, Response, Score, grade};
+use jianzhen_suites::grading::{Failure, Response, Score, grade};
 use jianzhen_suites::left_out::RecordPolicy;
 use jianzhen_suites::load::load_suite_with;
 use jianzhen_suites::peer::{AnswerReading, PeerExtractor, has_framework_reading};
@@ -441,10 +441,8 @@ impl Controller {
             }
             // The reading may depend on the subject (AGIEval): one kind per subject.
             for subject in self.store.suite_subjects(run_id, &label).await? {
-                let kind = reading
-                    .and_then(|reading| reading.for_subject(&template, &subject))
-                    .map_or(ItemKind::Choice, ItemKind::PeerChoice);
-                kinds.push((label.clone(), subject, kind));
+                let peer = reading.and_then(|reading| reading.for_subject(&template, &subject));
+                kinds.push((label.clone(), subject, peer));
             }
         }
         let manifest_json = serde_json::to_string_pretty(&manifest)

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use jianzhen_suites::peer::{AnswerShape, PeerExtractor, peer_for};
+use jianzhen_suites::peer::{PeerExtractor, peer_credit, peer_for, peer_text, shape_of};
 
 use crate::store::ScoredRow;
 use jianzhen_suites::outcome::Outcome;
@@ -44,78 +44,12 @@ pub struct Example {
     pub reply: String,
 }
 
-/// The shape of an item's answer, from its stored gold: a JSON list is one answer per
-/// sub-question, several letters a multi-select set, one letter a single choice; `None`
-/// for golds that are not letters (spans, numbers, labels, free text).
-fn shape_of(gold: &str) -> Option<(AnswerShape, Vec<String>)> {
-    if let Ok(sets) = serde_json::from_str::<Vec<String>>(gold)
-        && gold.starts_with('[')
-        && sets.iter().all(|set| is_letters(set))
-    {
-        return Some((AnswerShape::SubQuestions(sets.len()), sets));
-    }
-    if !is_letters(gold) {
-        return None;
-    }
-    let shape = if gold.chars().count() == 1 {
-        AnswerShape::Single
-    } else {
-        AnswerShape::MultiSelect
-    };
-    Some((shape, vec![gold.to_string()]))
-}
-
-fn is_letters(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|character| character.is_ascii_uppercase())
-}
-
-/// The peer's credit for `read` against `gold`, as its evaluator gives it: answers
-/// compared position by position (a list of another length earns nothing), and, for
-/// GAOKAO-Bench's multi-select sets only, half credit for a subset of the gold letters
-/// (OpenCompass's `AccEvaluator`, used elsewhere, compares whole strings).
-fn peer_credit(
-    extractor: PeerExtractor,
-    shape: AnswerShape,
-    gold: &[String],
-    read: &[String],
-) -> f64 {
-    if gold.len() != read.len() || gold.is_empty() {
-        return 0.0;
-    }
-    let points: f64 = gold
-        .iter()
-        .zip(read)
-        .map(|(gold, read)| {
-            if gold == read {
-                1.0
-            } else if extractor == PeerExtractor::GaokaoBench
-                && shape == AnswerShape::MultiSelect
-                && read.chars().all(|letter| gold.contains(letter))
-            {
-                0.5
-            } else {
-                0.0
-            }
-        })
-        .sum();
-    points / gold.len() as f64
-}
-
 /// The answer Jianzhen counted: its extraction when the reply was graded, else nothing
 /// (refused, unextractable, truncated and failed replies count no answer).
 fn jianzhen_reading(row: &ScoredRow) -> String {
     match (&row.extracted, row.outcome) {
         (Some(extracted), Outcome::Correct | Outcome::Wrong) => extracted.clone(),
         _ => String::new(),
-    }
-}
-
-fn peer_text(shape: AnswerShape, read: &[String]) -> String {
-    match shape {
-        AnswerShape::SubQuestions(_) | AnswerShape::FiveOutOfSeven => {
-            serde_json::Value::from(read.to_vec()).to_string()
-        }
-        AnswerShape::Single | AnswerShape::MultiSelect => read.join(""),
     }
 }
 
@@ -273,6 +207,7 @@ pub fn markdown(comparisons: &[PeerComparison]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jianzhen_suites::peer::AnswerShape;
 
     fn row(
         item: &str,

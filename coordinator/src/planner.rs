@@ -559,10 +559,8 @@ pub fn plan(
 
         if let Some(reading) = prepared.extractor {
             for item in rendered_by_subject.values_mut().flatten() {
-                if item.kind == ItemKind::Choice
-                    && let Some(extractor) = reading.for_subject(&prepared.template, &item.subject)
-                {
-                    item.kind = ItemKind::PeerChoice(extractor);
+                if let Some(extractor) = reading.for_subject(&prepared.template, &item.subject) {
+                    item.kind = item.kind.read_by(Some(extractor));
                 }
             }
         }

@@ -11,6 +11,8 @@ use std::str::FromStr;
 
 use jianzhen_suites::grading::{ItemKind, ProbeKind};
 use jianzhen_suites::outcome::Outcome;
+use jianzhen_suites::peer::PeerExtractor;
+use jianzhen_suites::tasks::grade::AnswerKind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
@@ -1352,24 +1354,32 @@ impl Store {
     pub async fn set_answer_reading(
         &self,
         run_id: &str,
-        kinds: &[(String, String, ItemKind)],
+        readings: &[(String, String, Option<PeerExtractor>)],
         manifest_json: &str,
     ) -> Result<(), sqlx::Error> {
+        // The kinds a peer can read, each with its peer-read forms (`NAME@peer`).
+        let families = [
+            ItemKind::Choice,
+            ItemKind::Graded(AnswerKind::MultiChoice),
+            ItemKind::Graded(AnswerKind::MultiQuestion),
+        ];
         let mut transaction = self.pool.begin().await?;
-        for (suite, subject, kind) in kinds {
-            sqlx::query(
-                "UPDATE items SET kind = $1
-                 WHERE run_id = $2 AND suite = $3 AND subject = $4
-                   AND (kind = $5 OR kind LIKE $6)",
-            )
-            .bind(kind.name())
-            .bind(run_id)
-            .bind(suite)
-            .bind(subject)
-            .bind(ItemKind::Choice.name())
-            .bind(format!("{}%", ItemKind::PEER_CHOICE_PREFIX))
-            .execute(&mut *transaction)
-            .await?;
+        for (suite, subject, peer) in readings {
+            for family in families {
+                sqlx::query(
+                    "UPDATE items SET kind = $1
+                     WHERE run_id = $2 AND suite = $3 AND subject = $4
+                       AND (kind = $5 OR kind LIKE $6)",
+                )
+                .bind(family.read_by(*peer).name())
+                .bind(run_id)
+                .bind(suite)
+                .bind(subject)
+                .bind(family.name())
+                .bind(format!("{}@%", family.name()))
+                .execute(&mut *transaction)
+                .await?;
+            }
         }
         sqlx::query("UPDATE runs SET manifest_json = $1 WHERE run_id = $2")
             .bind(manifest_json)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::extract::{Extraction, extract_choice_with_options};
 use crate::outcome::{Outcome, score_choice_reply};
-use crate::peer::{AnswerShape, PeerExtractor};
+use crate::peer::{AnswerShape, PeerExtractor, peer_credit, peer_text, shape_of};
 use crate::tasks::grade::{AnswerKind, credit_of, grade_reply};
 use crate::tasks::judge::read_verdict;
 
@@ -83,6 +83,10 @@ pub enum ItemKind {
     /// `eval:…`: a task-suite answer that is not a single letter (multi-select,
     /// sub-questions, span, number, free text, label). Never [`AnswerKind::Choice`].
     Graded(AnswerKind),
+    /// `eval:multi_choice@NAME`, `eval:multi_question@NAME`: a multi-select or
+    /// sub-question answer read and credited as a peer framework's evaluator does
+    /// (GAOKAO-Bench's half credit for a subset, AGIEval's whole-string match).
+    PeerGraded(AnswerKind, PeerExtractor),
     /// `judge:simpleqa`: graded by the run's judge model's verdict.
     JudgeSimpleQa,
     /// `probe:…`: a provenance probe, recorded as it is.
@@ -131,8 +135,29 @@ impl ItemKind {
             ItemKind::FirstToken => "choice:first_token".to_string(),
             ItemKind::LoglikEcho => "choice:loglik_echo".to_string(),
             ItemKind::Graded(answer) => answer.as_str().to_string(),
+            ItemKind::PeerGraded(answer, peer) => format!("{}@{peer}", answer.as_str()),
             ItemKind::JudgeSimpleQa => "judge:simpleqa".to_string(),
             ItemKind::Probe(probe) => format!("{}{probe}", ItemKind::PROBE_PREFIX),
+        }
+    }
+
+    /// The kind of the same item read by `peer` (`None`: Jianzhen's own reading). Only
+    /// generated letter answers have a peer reading; every other kind stays as it is.
+    pub fn read_by(self, peer: Option<PeerExtractor>) -> ItemKind {
+        let answer = match self {
+            ItemKind::Choice | ItemKind::PeerChoice(_) => AnswerKind::Choice,
+            ItemKind::Graded(answer) | ItemKind::PeerGraded(answer, _)
+                if matches!(answer, AnswerKind::MultiChoice | AnswerKind::MultiQuestion) =>
+            {
+                answer
+            }
+            other => return other,
+        };
+        match (answer, peer) {
+            (AnswerKind::Choice, None) => ItemKind::Choice,
+            (AnswerKind::Choice, Some(peer)) => ItemKind::PeerChoice(peer),
+            (answer, None) => ItemKind::Graded(answer),
+            (answer, Some(peer)) => ItemKind::PeerGraded(answer, peer),
         }
     }
 
@@ -150,7 +175,7 @@ impl ItemKind {
     /// The grading of a task-suite answer, where the kind has one.
     pub fn answer_kind(self) -> Option<AnswerKind> {
         match self {
-            ItemKind::Graded(answer) => Some(answer),
+            ItemKind::Graded(answer) | ItemKind::PeerGraded(answer, _) => Some(answer),
             ItemKind::Choice | ItemKind::PeerChoice(_) => Some(AnswerKind::Choice),
             _ => None,
         }
@@ -166,6 +191,11 @@ impl ItemKind {
             {
                 credit_of(answer, gold, extracted)
             }
+            (ItemKind::PeerGraded(_, peer), Some(extracted))
+                if matches!(outcome, Outcome::Correct | Outcome::Wrong) =>
+            {
+                peer_graded_credit(peer, gold, extracted)
+            }
             _ if outcome == Outcome::Correct => 1.0,
             _ => 0.0,
         }
@@ -174,7 +204,7 @@ impl ItemKind {
     /// The weight of one item in averages: the number of sub-answers of a multi-question
     /// item, 1 for every other item.
     pub fn weight(self, gold: &str) -> f64 {
-        if self != ItemKind::Graded(AnswerKind::MultiQuestion) {
+        if self.answer_kind() != Some(AnswerKind::MultiQuestion) {
             return 1.0;
         }
         serde_json::from_str::<Vec<String>>(gold).map_or(1.0, |sets| sets.len().max(1) as f64)
@@ -206,6 +236,15 @@ impl FromStr for ItemKind {
                 .parse::<PeerExtractor>()
                 .map(ItemKind::PeerChoice)
                 .map_err(|_| unknown());
+        }
+        if let Some((answer, peer)) = text.split_once('@') {
+            return match (AnswerKind::from_kind(answer), peer.parse::<PeerExtractor>()) {
+                (
+                    Some(answer @ (AnswerKind::MultiChoice | AnswerKind::MultiQuestion)),
+                    Ok(peer),
+                ) => Ok(ItemKind::PeerGraded(answer, peer)),
+                _ => Err(unknown()),
+            };
         }
         if let Some(name) = text.strip_prefix(ItemKind::PROBE_PREFIX) {
             return name.parse::<ProbeKind>().map(ItemKind::Probe);
@@ -324,6 +363,7 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
             }
             Score::new(grade.extracted, grade.outcome)
         }
+        ItemKind::PeerGraded(_, peer) => grade_peer_graded(peer, gold, response),
         ItemKind::JudgeSimpleQa => {
             if response.is_truncated() {
                 return Score::new(None, Outcome::Truncated);
@@ -374,6 +414,43 @@ fn grade_peer(peer: PeerExtractor, gold: &str, response: &Response) -> Score {
         Some(letter) => Score::new(Some(letter), Outcome::Wrong),
         None => Score::new(None, Outcome::Unextractable),
     }
+}
+
+/// A multi-select or sub-question reply as a peer framework reads and credits it: its
+/// reading (letters, or a JSON list of sub-answers) is kept; full credit is `correct`,
+/// anything less `wrong` with its partial credit ([`ItemKind::credit`]).
+fn grade_peer_graded(peer: PeerExtractor, gold: &str, response: &Response) -> Score {
+    let Some((shape, gold_answers)) = shape_of(gold) else {
+        return Score::new(None, Outcome::Unextractable);
+    };
+    let read = peer.read(&response.text, shape);
+    let extracted = (!read.is_empty()).then(|| peer_text(shape, &read));
+    if response.is_truncated() {
+        return Score::new(extracted, Outcome::Truncated);
+    }
+    let Some(extracted) = extracted else {
+        return Score::new(None, Outcome::Unextractable);
+    };
+    let outcome = if peer_credit(peer, shape, &gold_answers, &read) >= 1.0 {
+        Outcome::Correct
+    } else {
+        Outcome::Wrong
+    };
+    Score::new(Some(extracted), outcome)
+}
+
+/// The peer's credit of a stored peer reading ([`peer_text`]'s form) against the gold.
+fn peer_graded_credit(peer: PeerExtractor, gold: &str, extracted: &str) -> f64 {
+    let Some((shape, gold_answers)) = shape_of(gold) else {
+        return 0.0;
+    };
+    let read = match shape {
+        AnswerShape::SubQuestions(_) | AnswerShape::FiveOutOfSeven => {
+            serde_json::from_str::<Vec<String>>(extracted).unwrap_or_default()
+        }
+        AnswerShape::Single | AnswerShape::MultiSelect => vec![extracted.to_string()],
+    };
+    peer_credit(peer, shape, &gold_answers, &read)
 }
 
 /// A reply to an item whose gold the benchmark withholds: the option letter (or label
@@ -451,6 +528,9 @@ mod tests {
                 .map(ItemKind::Graded),
         );
         kinds.extend(PeerExtractor::ALL.map(ItemKind::PeerChoice));
+        for answer in [AnswerKind::MultiChoice, AnswerKind::MultiQuestion] {
+            kinds.extend(PeerExtractor::ALL.map(|peer| ItemKind::PeerGraded(answer, peer)));
+        }
         for kind in kinds {
             assert_eq!(kind.name().parse::<ItemKind>(), Ok(kind), "{kind}");
         }
@@ -472,6 +552,8 @@ mod tests {
             "probe:mystery",
             "choice@nobody",
             "eval:choice",
+            "eval:span@gaokao_bench",
+            "eval:multi_choice@nobody",
         ] {
             let error = text.parse::<ItemKind>().expect_err(text);
             assert!(error.to_string().contains("unknown item kind"), "{error}");
@@ -571,5 +653,39 @@ mod tests {
             3.0
         );
         assert_eq!(ItemKind::Choice.weight("A"), 1.0);
+    }
+
+    #[test]
+    fn multi_answers_are_read_and_credited_as_the_peer_evaluator_does() {
+        let gaokao = ItemKind::PeerGraded(AnswerKind::MultiChoice, PeerExtractor::GaokaoBench);
+        assert_eq!(gaokao.name(), "eval:multi_choice@gaokao_bench");
+        // GAOKAO-Bench reads the letters after 【答案】 and gives half for a subset.
+        let subset = grade(gaokao, "AC", &[], &reply("【答案】A <eoa>"));
+        assert_eq!(subset, Score::new(Some("A".to_string()), Outcome::Wrong));
+        assert_eq!(gaokao.credit("AC", Some("A"), Outcome::Wrong), 0.5);
+        let whole = grade(gaokao, "AC", &[], &reply("【答案】AC <eoa>"));
+        assert_eq!(whole, Score::new(Some("AC".to_string()), Outcome::Correct));
+        assert_eq!(gaokao.credit("AC", Some("AC"), Outcome::Correct), 1.0);
+        // Sub-questions: one answer each, stored as a JSON list; credit per sub-answer.
+        let sub = ItemKind::PeerGraded(AnswerKind::MultiQuestion, PeerExtractor::GaokaoBench);
+        let gold = r#"["B","C"]"#;
+        let read = grade(
+            sub,
+            gold,
+            &[],
+            &reply("(1)【答案】B <eoa>\n(2)【答案】D <eoa>"),
+        );
+        assert_eq!(read.outcome, Outcome::Wrong, "{read:?}");
+        let extracted = read.extracted.expect("a reading");
+        assert_eq!(
+            sub.credit(gold, Some(&extracted), Outcome::Wrong),
+            0.5,
+            "{extracted}"
+        );
+        assert_eq!(sub.weight(gold), 2.0);
+        assert_eq!(
+            grade(gaokao, "AC", &[], &reply("不知道")).outcome,
+            Outcome::Unextractable
+        );
     }
 }

@@ -653,3 +653,80 @@ async fn the_judge_s_concurrency_limit_holds_across_workers_and_endpoints() {
     );
     cluster.shutdown().await;
 }
+
+/// `--extractor opencompass` reads GAOKAO-Bench's multi-select and sub-question answers
+/// in the run as GAOKAO-Bench's evaluator does (its reading, its half credit), and
+/// `rescore --extractor jianzhen` switches them back: the run's scores are the peer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gaokao_multi_answers_are_scored_by_the_peer_reading_in_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let suites = write_fixtures(&dir.path().join("data"));
+    let gaokao = &suites
+        .iter()
+        .find(|(name, _)| *name == "gaokao")
+        .expect("the gaokao fixture")
+        .1;
+    // GAOKAO-Bench reads a multi-select reply without 【答案】 from its last 10
+    // characters: "C都对，答案是AC" gives CAC, a subset of AC (half credit), where
+    // Jianzhen reads AC.
+    let server = jianzhen_testkit::start(
+        Script::new("我不确定")
+            .rule("史题甲", "【解析】汉朝。<eoe>\n【答案】B <eoa>")
+            .rule("史题乙", "【解析】略 <eoe>\n【答案】A <eoa>")
+            .rule("物理甲", "A和C都对，答案是AC")
+            .rule("物理乙", "【解析】略 <eoe>\n【答案】BD <eoa>")
+            .rule("地理甲", "（1）【答案】B <eoa>\n（2）【答案】D <eoa>")
+            .rule(
+                "地理乙",
+                "（1）【答案】A <eoa>\n（2）【答案】D <eoa>\n（3）【答案】C <eoa>",
+            ),
+    )
+    .await;
+    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "store").await, 1).await;
+    let spec = run_spec(
+        "gaokao-peer",
+        &[("gaokao", gaokao.as_path(), 0)],
+        &server.base_url(),
+        3,
+        4,
+    )
+    .replace(
+        "name = \"gaokao\"\n",
+        "name = \"gaokao\"\nextractor = \"opencompass\"\n",
+    );
+    let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(60)).await;
+    let scored = |files: &[jianzhen_coordinator::report::ReportFile]| {
+        let scores = scores(report_file(files, "scores.csv"));
+        let physics = scores[&("gaokao".to_string(), "2010-2022_Physics_MCQs".to_string())];
+        let geography = scores[&("gaokao".to_string(), "2010-2022_Geography_MCQs".to_string())];
+        (physics, geography)
+    };
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let (physics, geography) = scored(&files);
+    assert_eq!(
+        physics,
+        (2, 1, 1.5, 0, 0),
+        "GAOKAO-Bench's reading and credit"
+    );
+    assert_eq!(geography, (2, 1, 4.0, 0, 0));
+
+    let (_, changed) = cluster
+        .controller
+        .rescore_run_with(&submitted.run_id, Some("jianzhen"))
+        .await
+        .expect("rescore with Jianzhen's reading");
+    assert!(changed >= 1, "the physics answer is read again");
+    let files = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report");
+    let (physics, geography) = scored(&files);
+    assert_eq!(physics, (2, 2, 2.0, 0, 0), "Jianzhen reads AC");
+    assert_eq!(geography, (2, 1, 4.0, 0, 0));
+    cluster.shutdown().await;
+}
