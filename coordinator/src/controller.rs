@@ -913,25 +913,8 @@ impl Controller {
         for (worker_id, seen) in deferred {
             leases.heartbeat(&worker_id, seen);
         }
-        // Shards expired at an earlier sweep while the store was unreachable.
-        let backlog: Vec<ShardRef> = self
-            .requeue_backlog
-            .lock()
-            .map(|mut backlog| std::mem::take(&mut *backlog))
-            .unwrap_or_default();
-        for (index, shard) in backlog.iter().enumerate() {
-            if let Err(error) = self
-                .store
-                .requeue_shard(&shard.run_id, &shard.shard_id)
-                .await
-            {
-                self.defer_requeues(&backlog[index..]);
-                return Err(error.into());
-            }
-            tracing::info!(run_id = %shard.run_id, shard_id = %shard.shard_id, "shard requeued after the store came back");
-        }
         let expired = leases.expire(Instant::now());
-        for (index, lease) in expired.iter().enumerate() {
+        for lease in &expired {
             tracing::warn!(
                 run_id = %lease.shard.run_id,
                 shard_id = %lease.shard.shard_id,
@@ -940,34 +923,45 @@ impl Controller {
                 reason = ?lease.reason,
                 "lease expired; shard requeued"
             );
-            if let Err(error) = self
-                .store
-                .requeue_shard(&lease.shard.run_id, &lease.shard.shard_id)
-                .await
-            {
-                // The leases are gone from the table already: keep their shards for the
-                // next sweep, or they would stay marked leased and never be done.
-                let rest: Vec<ShardRef> = expired[index..]
-                    .iter()
-                    .map(|lease| lease.shard.clone())
-                    .collect();
-                self.defer_requeues(&rest);
-                return Err(error.into());
-            }
             if let Some(metrics) = crate::metrics::get() {
                 let reason = match lease.reason {
                     crate::lease::ExpiryReason::WorkerLost => "worker_lost",
                     crate::lease::ExpiryReason::NoProgress => "no_progress",
                 };
                 metrics.leases_expired.with_label_values(&[reason]).inc();
+            }
+        }
+        if let Some(metrics) = crate::metrics::get() {
+            metrics.leases_held.set(gauge_value(leases.held()));
+        }
+        // The expired leases are gone from the table: their shards must be marked pending
+        // in the store, or they would stay leased and never be done. Shards whose requeue
+        // failed at an earlier sweep (the store was unreachable) go first.
+        let mut requeue: Vec<ShardRef> = self
+            .requeue_backlog
+            .lock()
+            .map(|mut backlog| std::mem::take(&mut *backlog))
+            .unwrap_or_default();
+        let retried = requeue.len();
+        requeue.extend(expired.iter().map(|lease| lease.shard.clone()));
+        for (index, shard) in requeue.iter().enumerate() {
+            if let Err(error) = self
+                .store
+                .requeue_shard(&shard.run_id, &shard.shard_id)
+                .await
+            {
+                self.defer_requeues(&requeue[index..]);
+                return Err(error.into());
+            }
+            if index < retried {
+                tracing::info!(run_id = %shard.run_id, shard_id = %shard.shard_id, "shard requeued now that the store answers");
+            }
+            if let Some(metrics) = crate::metrics::get() {
                 metrics
                     .shards_requeued
                     .with_label_values(&["expired"])
                     .inc();
             }
-        }
-        if let Some(metrics) = crate::metrics::get() {
-            metrics.leases_held.set(gauge_value(leases.held()));
         }
         drop(leases);
         // The queue depth costs one small query per sweep; a store that does not answer

@@ -1142,12 +1142,16 @@ async fn network_faults_lose_nothing_and_count_every_item_once() {
     let phase = &phases[1];
     std::fs::write(
         &phase.spec,
+        // Two shards for three workers: one worker is idle and keeps asking for a lease
+        // during the partition. Leasing holds the lease table's lock while it waits for
+        // the store, which must not hold up heartbeats (or every worker would be
+        // declared lost when the store returns).
         run_spec(
             "netns-partition",
             &[("ceval", &dir.path().join(phase.name), 0)],
             &base_url,
             6,
-            20,
+            240,
         ),
     )
     .expect("spec");
@@ -1156,7 +1160,7 @@ async fn network_faults_lose_nothing_and_count_every_item_once() {
         .map_or(0.0, |text| metric(&text, "jianzhen_leases_expired_total"));
     let mut timeline = Timeline::new();
     let run_id = submit_via_cli(&phase.spec, &url);
-    timeline.note("run submitted (480 items)");
+    timeline.note("run submitted (480 items in 2 shards: one worker idle)");
     let started = Instant::now();
     while status(&url, &run_id)
         .await
