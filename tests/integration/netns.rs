@@ -108,7 +108,7 @@ fn missing_requirement() -> Option<String> {
     let model = scripted_model();
     if !model.is_file() {
         return Some(format!(
-            "the scripted endpoint {} is missing; build it with `cargo build -p jianzhen-testkit --bin scripted-model`",
+            "the scripted endpoint {} is missing; build it with `cargo build -p jianzhen-testkit --bin scripted-model` (`cargo test --workspace` builds it too)",
             model.display()
         ));
     }
@@ -315,7 +315,10 @@ impl Lab {
         let bin = postgres_bin().expect("checked before");
         let data = self.dir.join("data");
         let ip = self.host("pg").ip.clone();
-        let subnet = format!("{}.0/24", ip.rsplitn(2, '.').nth(1).unwrap_or("10.77.0"));
+        let subnet = format!(
+            "{}.0/24",
+            ip.rsplit_once('.').map_or("10.77.0", |(net, _)| net)
+        );
         // The server refuses to run as root: the folder belongs to `postgres`.
         must("chown", &["postgres:", &self.dir.display().to_string()]);
         must(
