@@ -13,6 +13,7 @@ mod hostile;
 mod in_process;
 mod left_out;
 mod metrics;
+mod netem_queue;
 mod netns;
 mod peer_reading;
 mod processes;
