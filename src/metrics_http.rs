@@ -67,11 +67,24 @@ async fn ready(store: Option<jianzhen_coordinator::store::Store>) -> (StatusCode
     let Some(store) = store else {
         return (StatusCode::OK, "ok\n".to_string());
     };
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n".to_string()),
-        Err(error) => (
+    // A store behind a partition does not refuse, it stays silent: without a bound the
+    // probe would wait for the pool's acquire timeout (5 s), longer than Kubernetes' 1 s
+    // probe timeout, and say nothing clear.
+    match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok\n".to_string()),
+        Ok(Err(error)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store unavailable: {error}\n"),
         ),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "store unavailable: no answer within {} ms\n",
+                READY_TIMEOUT.as_millis()
+            ),
+        ),
     }
 }
+
+/// How long `/readyz` waits for the store's answer.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(800);

@@ -102,6 +102,14 @@ pub struct Controller {
     /// Which token registered each worker id: a lease is bound to the worker id that
     /// took it, and a worker id to the token that registered it.
     worker_tokens: std::sync::Mutex<HashMap<String, String>>,
+    /// Heartbeats that found the lease table locked, by worker: the lock is held across
+    /// store queries (leasing, requeueing), and a store that hangs (a network partition)
+    /// must not stop liveness, or every worker would be declared lost once it answers.
+    /// The sweeper applies them before it expires anything.
+    deferred_heartbeats: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Shards whose lease expired but whose requeue the store refused (it was
+    /// unreachable): retried at every sweep, so no shard stays marked leased forever.
+    requeue_backlog: std::sync::Mutex<Vec<ShardRef>>,
 }
 
 /// What `submit_run` tells the client.
@@ -147,6 +155,8 @@ impl Controller {
             budgets: std::sync::Mutex::new(HashMap::new()),
             harness_version: harness_version.to_string(),
             worker_tokens: std::sync::Mutex::new(HashMap::new()),
+            deferred_heartbeats: std::sync::Mutex::new(HashMap::new()),
+            requeue_backlog: std::sync::Mutex::new(Vec::new()),
         }))
     }
 
@@ -505,11 +515,28 @@ impl Controller {
         tracing::info!(worker_id, "worker registered");
     }
 
+    /// Records a worker's heartbeat; false when the worker must register again.
+    ///
+    /// Never waits for the lease table: its lock may be held across a store query that
+    /// hangs. A busy table gets the heartbeat deferred (applied by the next sweep) and the
+    /// worker is told it is known; a worker that was in fact forgotten learns it at a
+    /// later heartbeat.
     pub async fn heartbeat(&self, worker_id: &str) -> bool {
-        self.leases
-            .lock()
-            .await
-            .heartbeat(worker_id, Instant::now())
+        let now = Instant::now();
+        if let Ok(mut leases) = self.leases.try_lock() {
+            return leases.heartbeat(worker_id, now);
+        }
+        if let Ok(mut deferred) = self.deferred_heartbeats.lock() {
+            deferred.insert(worker_id.to_string(), now);
+        }
+        true
+    }
+
+    /// Counts a report or completion refused by fencing (a stale or lost lease).
+    fn note_refused(&self) {
+        if let Some(metrics) = crate::metrics::get() {
+            metrics.stale_reports.inc();
+        }
     }
 
     /// Leases the next pending shard whose endpoint has concurrency budget left.
@@ -709,6 +736,8 @@ impl Controller {
         {
             let leases = self.leases.lock().await;
             if !leases.holds(&shard, request.epoch, &request.worker_id) {
+                self.note_refused();
+                tracing::info!(run_id = %request.run_id, shard_id = %request.shard_id, worker_id = %request.worker_id, epoch = request.epoch, results = request.results.len(), "report refused: the lease is not held at this epoch");
                 return Err(CoordinatorError::StaleLease {
                     shard_id: request.shard_id,
                     epoch: request.epoch,
@@ -857,6 +886,7 @@ impl Controller {
         };
         let mut leases = self.leases.lock().await;
         if !leases.holds(&shard, request.epoch, &request.worker_id) {
+            self.note_refused();
             return Err(CoordinatorError::StaleLease {
                 shard_id: request.shard_id,
                 epoch: request.epoch,
@@ -889,6 +919,14 @@ impl Controller {
     /// Store errors.
     pub async fn sweep(&self) -> Result<usize, CoordinatorError> {
         let mut leases = self.leases.lock().await;
+        let deferred: Vec<(String, Instant)> = self
+            .deferred_heartbeats
+            .lock()
+            .map(|mut deferred| deferred.drain().collect())
+            .unwrap_or_default();
+        for (worker_id, seen) in deferred {
+            leases.heartbeat(&worker_id, seen);
+        }
         let expired = leases.expire(Instant::now());
         for lease in &expired {
             tracing::warn!(
@@ -899,23 +937,45 @@ impl Controller {
                 reason = ?lease.reason,
                 "lease expired; shard requeued"
             );
-            self.store
-                .requeue_shard(&lease.shard.run_id, &lease.shard.shard_id)
-                .await?;
             if let Some(metrics) = crate::metrics::get() {
                 let reason = match lease.reason {
                     crate::lease::ExpiryReason::WorkerLost => "worker_lost",
                     crate::lease::ExpiryReason::NoProgress => "no_progress",
                 };
                 metrics.leases_expired.with_label_values(&[reason]).inc();
+            }
+        }
+        if let Some(metrics) = crate::metrics::get() {
+            metrics.leases_held.set(gauge_value(leases.held()));
+        }
+        // The expired leases are gone from the table: their shards must be marked pending
+        // in the store, or they would stay leased and never be done. Shards whose requeue
+        // failed at an earlier sweep (the store was unreachable) go first.
+        let mut requeue: Vec<ShardRef> = self
+            .requeue_backlog
+            .lock()
+            .map(|mut backlog| std::mem::take(&mut *backlog))
+            .unwrap_or_default();
+        let retried = requeue.len();
+        requeue.extend(expired.iter().map(|lease| lease.shard.clone()));
+        for (index, shard) in requeue.iter().enumerate() {
+            if let Err(error) = self
+                .store
+                .requeue_shard(&shard.run_id, &shard.shard_id)
+                .await
+            {
+                self.defer_requeues(&requeue[index..]);
+                return Err(error.into());
+            }
+            if index < retried {
+                tracing::info!(run_id = %shard.run_id, shard_id = %shard.shard_id, "shard requeued now that the store answers");
+            }
+            if let Some(metrics) = crate::metrics::get() {
                 metrics
                     .shards_requeued
                     .with_label_values(&["expired"])
                     .inc();
             }
-        }
-        if let Some(metrics) = crate::metrics::get() {
-            metrics.leases_held.set(gauge_value(leases.held()));
         }
         drop(leases);
         // The queue depth costs one small query per sweep; a store that does not answer
@@ -927,6 +987,12 @@ impl Controller {
             metrics.queue_items.set(gauge_value(items));
         }
         Ok(expired.len())
+    }
+
+    fn defer_requeues(&self, shards: &[ShardRef]) {
+        if let Ok(mut backlog) = self.requeue_backlog.lock() {
+            backlog.extend_from_slice(shards);
+        }
     }
 
     /// Runs [`Controller::sweep`] every `sweep_interval` until `shutdown` resolves.

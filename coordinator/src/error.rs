@@ -79,8 +79,38 @@ pub enum CoordinatorError {
     Internal(String),
 }
 
+/// Whether a store error means the database cannot be reached right now (a network
+/// partition, a server restarting, every connection busy past the acquire timeout), as
+/// opposed to a query that failed on a reachable database.
+pub fn store_unreachable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception) and the server shutting down or
+        // starting up (57P01..57P03).
+        sqlx::Error::Database(database) => database
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P0")),
+        _ => false,
+    }
+}
+
 impl From<CoordinatorError> for tonic::Status {
     fn from(error: CoordinatorError) -> Self {
+        // A store that cannot be reached is a passing condition, not a bug: UNAVAILABLE
+        // tells clients to retry (workers do so by themselves), and the message says what
+        // the operator can do. Nothing is lost meanwhile: workers keep their results until
+        // a report is accepted.
+        if let CoordinatorError::Store(source) = &error
+            && store_unreachable(source)
+        {
+            return tonic::Status::unavailable(format!(
+                "the store is unavailable ({source}): the coordinator keeps running and answers again when the database does; check that the database server runs and that the coordinator can reach it, then retry (workers retry by themselves and keep their results)"
+            ));
+        }
         let message = error.to_string();
         match error {
             CoordinatorError::InvalidSpec { .. }

@@ -1,6 +1,6 @@
 //! The coordinator's Prometheus metrics: items stored by outcome, the queue, leases
-//! granted / held / expired / handed back, shards requeued, throttled requests and each
-//! endpoint's effective concurrency. One registry per process ([`registry`]); the binary
+//! granted / held / expired / handed back, shards requeued, reports refused by fencing,
+//! throttled requests and each endpoint's effective concurrency. One registry per process ([`registry`]); the binary
 //! serves it as text on `--metrics-listen` (`/metrics`).
 //!
 //! Counters move where the event happens (a result stored for the first time, a lease
@@ -30,6 +30,9 @@ pub struct CoordinatorMetrics {
     pub queue_items: IntGauge,
     /// Each endpoint's effective concurrency (AIMD budget), by run and endpoint.
     pub effective_concurrency: GaugeVec,
+    /// Reports and completions refused by fencing: the lease expired or was granted again
+    /// with a higher epoch (a worker that was cut off and came back).
+    pub stale_reports: IntCounter,
 }
 
 fn build(registry: &Registry) -> Result<CoordinatorMetrics, prometheus::Error> {
@@ -76,6 +79,10 @@ fn build(registry: &Registry) -> Result<CoordinatorMetrics, prometheus::Error> {
             ),
             &["run_id", "endpoint"],
         )?,
+        stale_reports: IntCounter::new(
+            "jianzhen_stale_reports_total",
+            "Reports and completions refused because the lease is no longer held at their epoch (fencing)",
+        )?,
     };
     registry.register(Box::new(metrics.items.clone()))?;
     registry.register(Box::new(metrics.throttled.clone()))?;
@@ -86,6 +93,7 @@ fn build(registry: &Registry) -> Result<CoordinatorMetrics, prometheus::Error> {
     registry.register(Box::new(metrics.queue_shards.clone()))?;
     registry.register(Box::new(metrics.queue_items.clone()))?;
     registry.register(Box::new(metrics.effective_concurrency.clone()))?;
+    registry.register(Box::new(metrics.stale_reports.clone()))?;
     Ok(metrics)
 }
 
@@ -141,6 +149,7 @@ mod tests {
             "jianzhen_queue_shards",
             "jianzhen_queue_items",
             "jianzhen_effective_concurrency",
+            "jianzhen_stale_reports_total",
         ] {
             assert!(
                 names.iter().any(|found| found == name),

@@ -491,12 +491,22 @@ impl Store {
             StoreKind::Sqlite => 1,
             StoreKind::Postgres => 8,
         };
+        // How long a query waits for a connection (including opening one and checking an
+        // idle one). SQLite's single connection is shared by every transaction, so a busy
+        // moment may need long. A PostgreSQL server that does not answer (a partition
+        // drops its packets) would otherwise hold every call of the coordinator for the
+        // full wait; 5 s lets it answer "store unavailable" well within a worker's
+        // heartbeat TTL and the health check's interval.
+        let acquire_timeout = match kind {
+            StoreKind::Sqlite => std::time::Duration::from_secs(30),
+            StoreKind::Postgres => std::time::Duration::from_secs(5),
+        };
         if kind == StoreKind::Sqlite {
             create_sqlite_folder(&url)?;
         }
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
-            .acquire_timeout(std::time::Duration::from_secs(30))
+            .acquire_timeout(acquire_timeout)
             .connect(&url)
             .await
             .map_err(|source| match kind {

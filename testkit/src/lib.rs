@@ -5,7 +5,9 @@
 //! score is known in advance. It can also misbehave on purpose — HTTP 429/500/503 with or
 //! without `Retry-After`, hangs, connection resets, garbage and truncated bodies, empty
 //! answers, moderation refusals — for a given number of attempts or always. It counts
-//! requests, the most it saw in flight at once, and the mean number in flight.
+//! requests, the most it saw in flight at once, and the mean number in flight, and logs
+//! every chat request (the rule it matched, the client's address, when it arrived and
+//! was answered) for tests in other processes at `GET /_scripted/requests`.
 //!
 //! The HTTP layer is written by hand on a TCP socket (not a framework) precisely so that
 //! it can break the protocol the way real endpoints and proxies do.
@@ -200,9 +202,34 @@ pub struct Counters {
     /// The last user message of every chat request, in arrival order: how many times each
     /// item was asked (the exactly-once checks count them).
     chat_questions: Mutex<Vec<String>>,
+    /// Who asked, when, and when the answer was written, per chat request: the
+    /// request log a test in other processes reads over HTTP (`GET /_scripted/requests`).
+    chat_log: Mutex<Vec<ChatRecord>>,
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     timeline: Mutex<Timeline>,
+}
+
+/// One chat request as the server saw it.
+#[derive(Debug, Clone)]
+struct ChatRecord {
+    /// The needle of the first answer or fault rule the question matched (empty: none),
+    /// so the log names the item without carrying the whole prompt.
+    needle: String,
+    /// The client's IP address: tells which worker host asked.
+    peer: String,
+    /// Wall-clock milliseconds since the Unix epoch, comparable across processes.
+    arrived_ms: u64,
+    /// When the answer was ready to be written (0 while it is still being prepared).
+    answered_ms: u64,
+}
+
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// The integral of requests in flight over time, for the mean concurrency.
@@ -379,9 +406,18 @@ pub async fn start_proxy(upstream: &str, rewrites: &[(&str, &str)], port: u16) -
 /// # Panics
 /// If the port cannot be bound.
 pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
-    let listener = TcpListener::bind(("127.0.0.1", port))
+    start_at(script, SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// Starts the server on `address`: another interface than loopback when the endpoint is
+/// a host of its own (the network-namespace test runs it in its own namespace).
+///
+/// # Panics
+/// If the address cannot be bound.
+pub async fn start_at(script: Script, address: SocketAddr) -> ScriptedServer {
+    let listener = TcpListener::bind(address)
         .await
-        .expect("bind a loopback port for the scripted model");
+        .unwrap_or_else(|error| panic!("bind {address} for the scripted model: {error}"));
     let address = listener
         .local_addr()
         .expect("local address of a bound listener");
@@ -398,9 +434,9 @@ pub async fn start_on(script: Script, port: u16) -> ScriptedServer {
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
-                    let Ok((stream, _)) = accepted else { continue };
+                    let Ok((stream, peer)) = accepted else { continue };
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_connection(stream, state.clone()));
+                    tokio::spawn(serve_connection(stream, peer, state.clone()));
                 }
                 _ = accept_stopped.changed() => return,
             }
@@ -631,7 +667,7 @@ enum Action {
     Hang,
 }
 
-async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, state: Arc<ServerState>) {
     let mut reader = BufReader::new(stream);
     while let Some(request) = read_request(&mut reader).await {
         let served = state
@@ -665,7 +701,29 @@ async fn serve_connection(stream: TcpStream, state: Arc<ServerState>) {
                 &json!({"object": "list", "data": [{"id": "scripted", "object": "model"}]})
                     .to_string(),
             )),
-            ("POST", "/v1/chat/completions") => chat(&state, &request.body).await,
+            ("GET", "/_scripted/requests") => {
+                Action::Respond(response_bytes(200, &[], &request_log_json(&state)))
+            }
+            ("POST", "/v1/chat/completions") => {
+                let record = state.counters.chat_log.lock().ok().map(|mut log| {
+                    log.push(ChatRecord {
+                        needle: String::new(),
+                        peer: peer.ip().to_string(),
+                        arrived_ms: wall_clock_ms(),
+                        answered_ms: 0,
+                    });
+                    log.len() - 1
+                });
+                let action = chat(&state, &request.body).await;
+                let needle = rule_needle(&state.script, &request.body);
+                if let (Some(index), Ok(mut log)) = (record, state.counters.chat_log.lock())
+                    && let Some(entry) = log.get_mut(index)
+                {
+                    entry.needle = needle;
+                    entry.answered_ms = wall_clock_ms();
+                }
+                action
+            }
             ("POST", "/v1/completions") => {
                 state.counters.requests.fetch_add(1, Ordering::SeqCst);
                 state
@@ -917,6 +975,55 @@ async fn forward(proxy: &Proxy, body: &[u8]) -> Action {
         rewritten = rewritten.replace(from.as_str(), to.as_str());
     }
     Action::Respond(response_bytes(status, &[], &rewritten))
+}
+
+/// The needle of the first rule (answer, then fault) the request's last user message
+/// matches; empty when none does.
+fn rule_needle(script: &Script, body: &[u8]) -> String {
+    let question = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|body| {
+            body["messages"].as_array().and_then(|messages| {
+                messages
+                    .iter()
+                    .rev()
+                    .find(|message| message["role"] == "user")
+                    .and_then(|message| message["content"].as_str())
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_default();
+    script
+        .rules
+        .iter()
+        .map(|(needle, _)| needle)
+        .chain(script.faults.iter().map(|rule| &rule.needle))
+        .find(|needle| question.contains(needle.as_str()))
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The request log as JSON: `{"requests": [{"needle", "peer", "arrived_ms",
+/// "answered_ms"}, ...]}` in arrival order.
+fn request_log_json(state: &ServerState) -> String {
+    let requests: Vec<Value> = state
+        .counters
+        .chat_log
+        .lock()
+        .map(|log| {
+            log.iter()
+                .map(|record| {
+                    json!({
+                        "needle": record.needle,
+                        "peer": record.peer,
+                        "arrived_ms": record.arrived_ms,
+                        "answered_ms": record.answered_ms,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({ "requests": requests }).to_string()
 }
 
 /// The fault that applies to this request, counting it against the rule's `times`.

@@ -14,6 +14,8 @@ mod in_process;
 mod item_model;
 mod left_out;
 mod metrics;
+mod netem_queue;
+mod netns;
 mod peer_reading;
 mod processes;
 mod provenance;
