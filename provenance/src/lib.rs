@@ -15,6 +15,8 @@
 //! - [`tokenizer`]: compare an endpoint's reported `usage.prompt_tokens` on fixed texts
 //!   with local tokenizers (cl100k_base, o200k_base) and reference profiles, after
 //!   estimating the chat template's constant overhead.
+//! - [`family`]: tokenizers of Chinese model families (Qwen's `qwen.tiktoken`), loaded
+//!   at run time from the vendor's file, checked by sha256.
 //! - [`agreement`]: agreement between two endpoints on multiple-choice items: raw, Cohen's
 //!   kappa, CAPA, and above all agreement on the same wrong answers.
 //! - [`similarity`]: character n-gram overlap of open-ended answers.
@@ -27,6 +29,7 @@
 pub mod agreement;
 pub mod error;
 pub mod evidence;
+pub mod family;
 pub mod identity;
 pub mod probes;
 pub mod profile;

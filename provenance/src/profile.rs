@@ -330,6 +330,7 @@ mod tests {
             probe_id: "zh-direct-who".to_owned(),
             answer: answer.to_owned(),
             classification: classify_identity(answer),
+            leading_question: None,
         });
         original
             .open_answers
