@@ -33,7 +33,8 @@
 //! # Power before conclusions
 //! A rate is judged between two levels: what independent models share (the baseline
 //! above) and what the same model shares with itself ([`SameModelLevel`]: assumed
-//! [`ASSUMED_SAME_MODEL_WRONG_AGREEMENT`], or measured as a persona band). When the 95%
+//! [`ASSUMED_SAME_MODEL_WRONG_AGREEMENT`], or measured as a persona band, see
+//! [`crate::persona`]). When the 95%
 //! interval reaches both, the data cannot tell them apart and the statement says so — "too few shared errors to tell (n = 16; about 51
 //! needed)" — rather than calling the pair independent. The number needed is the
 //! interval-width sample size `N = ⌈z² p̃(1 − p̃) / h²⌉` with `z = 1.96`, `p̃ = (x + z²/2) /
