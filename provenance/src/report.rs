@@ -334,6 +334,11 @@ fn render_references(markdown: &mut String, references: &[ReferenceMatch]) {
         );
     }
     let _ = writeln!(markdown);
+    for reference in references {
+        if let Some(band) = &reference.persona_band {
+            let _ = writeln!(markdown, "Persona band: {}.\n", band.statement);
+        }
+    }
     if let Some(nearest) = references.first() {
         let _ = writeln!(
             markdown,
