@@ -232,11 +232,8 @@ fn render_identity(markdown: &mut String, identity: Option<&IdentityFindings>) {
                 replies.no
             );
         }
-        let _ = writeln!(
-            markdown,
-            "\n{} ({}).\n",
-            leading.statement, leading.strength
-        );
+        // The identity statement above already carries the leading questions' meaning.
+        let _ = writeln!(markdown);
     }
     if !identity.claimed_cutoffs.is_empty() {
         let cutoffs = identity
