@@ -8,9 +8,12 @@
 use std::collections::BTreeMap;
 
 use jianzhen_provenance::agreement::McAnswer;
+use jianzhen_provenance::family::load_configured;
 use jianzhen_provenance::identity::{ClassifiedAnswer, classify_identity};
 use jianzhen_provenance::profile::FingerprintProfile;
-use jianzhen_provenance::report::{ProvenanceFindings, audit_profile, render_provenance_section};
+use jianzhen_provenance::report::{
+    ProvenanceFindings, audit_profile_with_families, render_provenance_section,
+};
 
 use crate::error::CoordinatorError;
 use crate::planner::ProbeKind;
@@ -49,6 +52,7 @@ pub fn build_profiles(
                         probe_id: probe.probe_id.clone(),
                         answer: probe.response_text.clone(),
                         classification: classify_identity(&probe.response_text),
+                        leading_question: None,
                     });
                 } else if probe.kind == ProbeKind::Tokenizer && probe.prompt_tokens > 0 {
                     profile
@@ -107,6 +111,9 @@ pub fn audit(
     profiles: &[FingerprintProfile],
     references: &[FingerprintProfile],
 ) -> Result<Vec<ProvenanceFindings>, CoordinatorError> {
+    // Family tokenizer files (JIANZHEN_QWEN_TIKTOKEN=/path/to/qwen.tiktoken) are the
+    // operator's to supply; a path that is set but wrong fails with what to do.
+    let families = load_configured(|variable| std::env::var(variable).ok())?;
     let mut findings = Vec::new();
     for candidate in profiles.iter().filter(|profile| has_evidence(profile)) {
         let mut library: Vec<FingerprintProfile> = profiles
@@ -115,7 +122,7 @@ pub fn audit(
             .cloned()
             .collect();
         library.extend(references.iter().cloned());
-        findings.push(audit_profile(candidate, &library)?);
+        findings.push(audit_profile_with_families(candidate, &library, &families)?);
     }
     Ok(findings)
 }

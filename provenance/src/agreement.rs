@@ -29,6 +29,18 @@
 //! good distractors attract everyone. The strength thresholds are set with that in mind:
 //! only a rate whose interval lies well above what independent models reach counts as
 //! strong.
+//!
+//! # Power before conclusions
+//! A rate is judged between two levels: what independent models share (the baseline
+//! above) and what the same model shares with itself ([`SameModelLevel`]: assumed
+//! [`ASSUMED_SAME_MODEL_WRONG_AGREEMENT`], or measured as a persona band, see
+//! [`crate::persona`]). When the 95%
+//! interval reaches both, the data cannot tell them apart and the statement says so — "too few shared errors to tell (n = 16; about 51
+//! needed)" — rather than calling the pair independent. The number needed is the
+//! interval-width sample size `N = ⌈z² p̃(1 − p̃) / h²⌉` with `z = 1.96`, `p̃ = (x + z²/2) /
+//! (n + z²)` the centre of the Wilson interval of the observed `x` of `n`, and `h` half
+//! the distance between the two levels: with about `N` items both got wrong, an interval
+//! of half-width `h` cannot contain both levels ([`items_needed_to_tell`]).
 
 use std::collections::BTreeMap;
 
@@ -44,6 +56,11 @@ pub const STRONG_WRONG_AGREEMENT_LOWER_BOUND: f64 = 0.8;
 pub const MODERATE_WRONG_AGREEMENT_LOWER_BOUND: f64 = 0.6;
 /// How far above the independence baseline the lower end must lie for weak evidence.
 pub const WEAK_MARGIN_ABOVE_BASELINE: f64 = 0.1;
+/// The share of wrong answers the same model behind two endpoints is assumed to share
+/// when nothing was measured: a wrapper without a persona shares nearly all of them, and
+/// this is the level from which the audit calls shared errors strong. A persona band
+/// (re-asking a reference under personas) replaces it with a measured level.
+pub const ASSUMED_SAME_MODEL_WRONG_AGREEMENT: f64 = 0.8;
 
 const WILSON_Z_95: f64 = 1.959_963_984_540_054;
 
@@ -127,6 +144,86 @@ impl WrongAnswerAgreement {
     }
 }
 
+/// Where the same-model level comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SameModelLevelSource {
+    /// [`ASSUMED_SAME_MODEL_WRONG_AGREEMENT`]: nothing was measured.
+    Assumed,
+    /// The lower edge of a reference's self-agreement under personas.
+    PersonaBand,
+}
+
+/// What the same model behind both endpoints would share of its wrong answers: the upper
+/// of the two levels a shared-error rate is judged between.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SameModelLevel {
+    pub rate: f64,
+    pub source: SameModelLevelSource,
+}
+
+impl SameModelLevel {
+    /// The assumed level, for pairs with no measured persona band.
+    pub const ASSUMED: SameModelLevel = SameModelLevel {
+        rate: ASSUMED_SAME_MODEL_WRONG_AGREEMENT,
+        source: SameModelLevelSource::Assumed,
+    };
+}
+
+impl Default for SameModelLevel {
+    fn default() -> SameModelLevel {
+        SameModelLevel::ASSUMED
+    }
+}
+
+/// Whether the items both got wrong are enough to tell independent models from the same
+/// model, and how many would be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PowerAssessment {
+    /// What independent models share ([`WrongAnswerAgreement::expected_under_independence`]).
+    pub independent_level: f64,
+    pub same_model: SameModelLevel,
+    /// False when the 95% interval contains both levels.
+    pub can_tell: bool,
+    /// Items both got wrong for an interval that cannot contain both levels
+    /// ([`items_needed_to_tell`]); `None` when the levels do not differ, so no number of
+    /// items can tell them apart by shared errors.
+    pub items_both_wrong_needed: Option<usize>,
+}
+
+/// The interval-width sample size: how many items both got wrong make the 95% interval
+/// narrow enough (half-width `h`, half the gap between the levels) that it cannot
+/// contain both `independent_level` and `same_model_level`, at the rate observed so far
+/// (`successes` of `trials`, taken at the Wilson centre `p̃ = (x + z²/2)/(n + z²)` so that
+/// 0 of 3 or 3 of 3 do not claim zero variance). `N = ⌈z² p̃(1 − p̃) / h²⌉`, at least one
+/// more than `trials` when the current interval still contains both. `None` when the
+/// same-model level is not above the independent level.
+pub fn items_needed_to_tell(
+    successes: usize,
+    trials: usize,
+    independent_level: f64,
+    same_model_level: f64,
+) -> Option<usize> {
+    let gap = same_model_level - independent_level;
+    if gap <= 0.0 || !gap.is_finite() {
+        return None;
+    }
+    let z_squared = WILSON_Z_95 * WILSON_Z_95;
+    let centre = (successes as f64 + z_squared / 2.0) / (trials as f64 + z_squared);
+    let half_width = gap / 2.0;
+    let needed = (z_squared * centre * (1.0 - centre) / (half_width * half_width)).ceil();
+    // The ratio is finite and positive here; the cast saturates, never wraps.
+    let needed = needed as usize;
+    let still_spans = wilson_interval_95(successes, trials).is_none_or(|interval| {
+        interval.lower <= independent_level && interval.upper >= same_model_level
+    });
+    Some(if still_spans {
+        needed.max(trials + 1)
+    } else {
+        needed
+    })
+}
+
 /// Everything [`compare_answer_sheets`] measures for one pair of endpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgreementReport {
@@ -147,6 +244,10 @@ pub struct AgreementReport {
     pub capa_expected_agreement: Option<f64>,
     pub capa: Option<f64>,
     pub wrong_answers: WrongAnswerAgreement,
+    /// Whether the shared errors can tell independent models from the same model;
+    /// `None` when no item was wrong for both.
+    #[serde(default)]
+    pub power: Option<PowerAssessment>,
     pub strength: EvidenceStrength,
     /// A plain sentence for the report, without endpoint names: figures, then meaning.
     pub statement: String,
@@ -170,8 +271,19 @@ struct PairedItem {
     second: usize,
 }
 
-/// Compares two endpoints' answers on the items they share.
+/// Compares two endpoints' answers on the items they share, judging shared errors
+/// against the assumed same-model level.
 pub fn compare_answer_sheets(first: &AnswerSheet, second: &AnswerSheet) -> AgreementReport {
+    compare_answer_sheets_with(first, second, SameModelLevel::ASSUMED)
+}
+
+/// As [`compare_answer_sheets`], judging shared errors against a given same-model level
+/// (a measured persona band).
+pub fn compare_answer_sheets_with(
+    first: &AnswerSheet,
+    second: &AnswerSheet,
+    same_model: SameModelLevel,
+) -> AgreementReport {
     let mut items_in_common = 0;
     let mut items_with_conflicting_gold = 0;
     let mut paired: Vec<PairedItem> = Vec::new();
@@ -237,7 +349,7 @@ pub fn compare_answer_sheets(first: &AnswerSheet, second: &AnswerSheet) -> Agree
         _ => None,
     };
     let wrong_answers = wrong_answer_agreement(&paired);
-    let (strength, statement, interpretation) = wrong_answer_strength_statement(&wrong_answers);
+    let judgement = judge_wrong_answers(&wrong_answers, same_model);
     AgreementReport {
         items_in_common,
         items_with_conflicting_gold,
@@ -250,9 +362,10 @@ pub fn compare_answer_sheets(first: &AnswerSheet, second: &AnswerSheet) -> Agree
         capa_expected_agreement,
         capa,
         wrong_answers,
-        strength,
-        statement,
-        interpretation,
+        power: judgement.power,
+        strength: judgement.strength,
+        statement: judgement.statement,
+        interpretation: judgement.interpretation,
     }
 }
 
@@ -366,10 +479,24 @@ fn percent(value: f64) -> String {
     format!("{:.0}%", value * 100.0)
 }
 
-/// The strength, the full statement and the meaning alone.
-fn wrong_answer_strength_statement(
+/// What the shared errors show: strength, full statement, meaning alone, and the power.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrongAnswerJudgement {
+    pub strength: EvidenceStrength,
+    /// Figures, then meaning.
+    pub statement: String,
+    /// The meaning alone.
+    pub interpretation: String,
+    pub power: Option<PowerAssessment>,
+}
+
+/// Judges a shared-error rate between the independence baseline and the same-model
+/// level. The order of the checks is the point: first whether the data can tell the two
+/// apart at all, only then how strong the evidence is.
+pub fn judge_wrong_answers(
     wrong: &WrongAnswerAgreement,
-) -> (EvidenceStrength, String, String) {
+    same_model: SameModelLevel,
+) -> WrongAnswerJudgement {
     let (Some(rate), Some(interval), Some(expected)) = (
         wrong.rate,
         wrong.interval_95,
@@ -377,14 +504,25 @@ fn wrong_answer_strength_statement(
     ) else {
         let meaning =
             "no items that both endpoints got wrong, so wrong-answer agreement cannot be measured";
-        return (
-            EvidenceStrength::Insufficient,
-            meaning.to_owned(),
-            meaning.to_owned(),
-        );
+        return WrongAnswerJudgement {
+            strength: EvidenceStrength::Insufficient,
+            statement: meaning.to_owned(),
+            interpretation: meaning.to_owned(),
+            power: None,
+        };
+    };
+    let same_level = same_model.rate;
+    let same_level_words = match same_model.source {
+        SameModelLevelSource::Assumed => {
+            format!("about {} for the same model", percent(same_level))
+        }
+        SameModelLevelSource::PersonaBand => format!(
+            "{} for the same model under a persona, as measured",
+            percent(same_level)
+        ),
     };
     let figures = format!(
-        "share {} of their wrong answers ({} of {} items both got wrong, 95% interval {}–{}; expected {} for independent models)",
+        "share {} of their wrong answers ({} of {} items both got wrong, 95% interval {}–{}; expected {} for independent models, {same_level_words})",
         percent(rate),
         wrong.items_same_wrong_option,
         wrong.items_both_wrong,
@@ -392,45 +530,98 @@ fn wrong_answer_strength_statement(
         percent(interval.upper),
         percent(expected)
     );
-    if wrong.items_both_wrong < MIN_ITEMS_BOTH_WRONG {
-        let meaning = format!(
-            "too few shared errors to judge (at least {MIN_ITEMS_BOTH_WRONG} needed); run more items"
+    let needed = items_needed_to_tell(
+        wrong.items_same_wrong_option,
+        wrong.items_both_wrong,
+        expected,
+        same_level,
+    );
+    let spans_both = interval.lower <= expected && interval.upper >= same_level;
+    let levels_coincide = needed.is_none();
+    let can_tell =
+        !levels_coincide && !spans_both && wrong.items_both_wrong >= MIN_ITEMS_BOTH_WRONG;
+    // Below the minimum the interval itself is not trusted, so more are needed however
+    // narrow it looks.
+    let needed = needed.map(|needed| {
+        if can_tell {
+            needed
+        } else {
+            needed
+                .max(MIN_ITEMS_BOTH_WRONG)
+                .max(wrong.items_both_wrong + 1)
+        }
+    });
+    let power = Some(PowerAssessment {
+        independent_level: expected,
+        same_model,
+        can_tell,
+        items_both_wrong_needed: needed,
+    });
+    let judged = |strength: EvidenceStrength, meaning: String| WrongAnswerJudgement {
+        strength,
+        statement: format!("the two endpoints {figures}: {meaning}"),
+        interpretation: meaning,
+        power: power.clone(),
+    };
+    if levels_coincide {
+        return judged(
+            EvidenceStrength::None,
+            format!(
+                "independent models with these answer-letter habits would share about as many wrong answers ({}) as the same model ({}), so shared errors cannot tell them apart here",
+                percent(expected),
+                percent(same_level)
+            ),
         );
-        return (
+    }
+    if !can_tell {
+        let needed_text =
+            needed.map_or_else(String::new, |needed| format!("; about {needed} needed"));
+        return judged(
             EvidenceStrength::Insufficient,
-            format!("the two endpoints {figures}: {meaning}"),
-            meaning,
+            format!(
+                "too few shared errors to tell (n = {}{needed_text}): the interval is compatible with independent models and with the same model, so this neither suggests nor rules out a common origin; run more multiple-choice items",
+                wrong.items_both_wrong
+            ),
         );
     }
     // Every level also needs the interval well above the baseline, so a shared habit
     // (both fall back to "A") never reads as a shared origin.
-    let (strength, meaning) = if interval.lower
+    if interval.lower
         >= STRONG_WRONG_AGREEMENT_LOWER_BOUND.max(expected + 2.0 * WEAK_MARGIN_ABOVE_BASELINE)
     {
-        (
+        judged(
             EvidenceStrength::Strong,
-            "strong evidence of shared weights or shared answers (one serving the other, or trained on the other's answers); it does not by itself prove a wrapper",
+            "strong evidence of shared weights or shared answers (one serving the other, or trained on the other's answers); it does not by itself prove a wrapper".to_owned(),
         )
     } else if interval.lower
         >= MODERATE_WRONG_AGREEMENT_LOWER_BOUND.max(expected + 2.0 * WEAK_MARGIN_ABOVE_BASELINE)
     {
-        (
+        judged(
             EvidenceStrength::Moderate,
-            "moderate evidence of a common origin, such as training on the other's answers or on the same data; independent models rarely share this many errors",
+            "moderate evidence of a common origin, such as training on the other's answers or on the same data; independent models rarely share this many errors".to_owned(),
         )
     } else if interval.lower >= expected + WEAK_MARGIN_ABOVE_BASELINE {
-        (
+        judged(
             EvidenceStrength::Weak,
-            "weak evidence: more than chance, but attractive distractors make independent models share errors too",
+            "weak evidence: more than chance, but attractive distractors make independent models share errors too".to_owned(),
+        )
+    } else if interval.upper < same_level {
+        judged(
+            EvidenceStrength::None,
+            format!(
+                "consistent with independent models, and below the {} the same model would share",
+                percent(same_level)
+            ),
         )
     } else {
-        (EvidenceStrength::None, "consistent with independent models")
-    };
-    (
-        strength,
-        format!("the two endpoints {figures}: {meaning}"),
-        meaning.to_owned(),
-    )
+        judged(
+            EvidenceStrength::None,
+            format!(
+                "no clear evidence either way: the interval lies only just above what independent models share (within the {}-point margin that attractive distractors explain) and still reaches the same-model level",
+                (WEAK_MARGIN_ABOVE_BASELINE * 100.0).round()
+            ),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -507,6 +698,141 @@ mod tests {
             "{interval:?}"
         );
         assert_eq!(report.strength, EvidenceStrength::Insufficient);
+    }
+
+    /// The shared-error figures of issue 17's Xingchen-vs-Qwen run: 10 of 16 items both got
+    /// wrong share the wrong option, and the letter-preference baseline is 53%.
+    fn issue_17_wrong_answers() -> WrongAnswerAgreement {
+        WrongAnswerAgreement {
+            items_both_wrong: 16,
+            items_same_wrong_option: 10,
+            rate: Some(10.0 / 16.0),
+            interval_95: wilson_interval_95(10, 16),
+            expected_if_uniform: Some(1.0 / 3.0),
+            expected_from_letter_preferences: Some(0.53),
+        }
+    }
+
+    #[test]
+    fn items_needed_follow_the_interval_width_formula() {
+        // z² = 3.841459; p̃ = (10 + 1.920729) / (16 + 3.841459) = 0.600799;
+        // h = (0.80 − 0.53) / 2 = 0.135; N = 3.841459 × 0.600799 × 0.399201 / 0.135² = 50.55.
+        assert_eq!(items_needed_to_tell(10, 16, 0.53, 0.8), Some(51));
+        // 5 of 5: p̃ = 6.920729 / 8.841459 = 0.782759; h = 0.233333; N = 11.998 → 12.
+        assert_eq!(items_needed_to_tell(5, 5, 1.0 / 3.0, 0.8), Some(12));
+        // 20 of 60 (interval 23–46%, already below 80%): p̃ = 0.343362; N = 15.91 → 16.
+        assert_eq!(items_needed_to_tell(20, 60, 1.0 / 3.0, 0.8), Some(16));
+        // A measured persona band at 45%: h = 0.058333; N = 254.53 → 255.
+        assert_eq!(items_needed_to_tell(20, 60, 1.0 / 3.0, 0.45), Some(255));
+        // Levels that do not differ cannot be told apart by any number of items.
+        assert_eq!(items_needed_to_tell(40, 40, 0.9, 0.8), None);
+        assert_eq!(items_needed_to_tell(3, 3, 0.8, 0.8), None);
+    }
+
+    #[test]
+    fn issue_17_case_is_too_few_shared_errors_to_tell_not_independent() {
+        let wrong = issue_17_wrong_answers();
+        let interval = wrong.interval_95.expect("sixteen trials");
+        assert!(
+            (interval.lower - 0.3864).abs() < 1e-3 && (interval.upper - 0.8152).abs() < 1e-3,
+            "{interval:?}"
+        );
+        let judgement = judge_wrong_answers(&wrong, SameModelLevel::ASSUMED);
+        assert_eq!(judgement.strength, EvidenceStrength::Insufficient);
+        assert_eq!(
+            judgement.statement,
+            "the two endpoints share 62% of their wrong answers (10 of 16 items both got wrong, 95% interval 39%–82%; expected 53% for independent models, about 80% for the same model): too few shared errors to tell (n = 16; about 51 needed): the interval is compatible with independent models and with the same model, so this neither suggests nor rules out a common origin; run more multiple-choice items"
+        );
+        assert!(
+            !judgement
+                .statement
+                .contains("consistent with independent models")
+        );
+        let power = judgement.power.expect("figures exist");
+        assert!(!power.can_tell);
+        assert_eq!(power.items_both_wrong_needed, Some(51));
+        assert!((power.independent_level - 0.53).abs() < 1e-12);
+    }
+
+    #[test]
+    fn few_shared_errors_outside_both_levels_are_still_too_few() {
+        // 5 of 5 lies above the baseline (interval 57–100%), but five items are too few
+        // to trust an interval: the statement asks for more, with the formula's count.
+        let wrong = WrongAnswerAgreement {
+            items_both_wrong: 5,
+            items_same_wrong_option: 5,
+            rate: Some(1.0),
+            interval_95: wilson_interval_95(5, 5),
+            expected_if_uniform: Some(1.0 / 3.0),
+            expected_from_letter_preferences: None,
+        };
+        let judgement = judge_wrong_answers(&wrong, SameModelLevel::ASSUMED);
+        assert_eq!(judgement.strength, EvidenceStrength::Insufficient);
+        assert!(
+            judgement
+                .interpretation
+                .starts_with("too few shared errors to tell (n = 5; about 12 needed)"),
+            "{}",
+            judgement.interpretation
+        );
+    }
+
+    #[test]
+    fn enough_errors_below_the_same_model_level_are_independent_and_say_why() {
+        let wrong = WrongAnswerAgreement {
+            items_both_wrong: 60,
+            items_same_wrong_option: 20,
+            rate: Some(20.0 / 60.0),
+            interval_95: wilson_interval_95(20, 60),
+            expected_if_uniform: Some(1.0 / 3.0),
+            expected_from_letter_preferences: None,
+        };
+        let judgement = judge_wrong_answers(&wrong, SameModelLevel::ASSUMED);
+        assert_eq!(judgement.strength, EvidenceStrength::None);
+        assert_eq!(
+            judgement.interpretation,
+            "consistent with independent models, and below the 80% the same model would share"
+        );
+        assert!(judgement.power.as_ref().is_some_and(|power| power.can_tell));
+
+        // The same figures against a measured persona band of 45%: the interval (23–46%)
+        // now reaches the same-model level too, so the data can no longer tell.
+        let band = SameModelLevel {
+            rate: 0.45,
+            source: SameModelLevelSource::PersonaBand,
+        };
+        let judgement = judge_wrong_answers(&wrong, band);
+        assert_eq!(judgement.strength, EvidenceStrength::Insufficient);
+        assert!(
+            judgement
+                .statement
+                .contains("45% for the same model under a persona, as measured): too few shared errors to tell (n = 60; about 255 needed)"),
+            "{}",
+            judgement.statement
+        );
+    }
+
+    #[test]
+    fn an_interval_just_above_the_baseline_that_reaches_the_same_model_level_claims_nothing() {
+        // 30 of 40: interval 60–86%, baseline 53%: above chance by less than the margin,
+        // and the same model is not ruled out.
+        let wrong = WrongAnswerAgreement {
+            items_both_wrong: 40,
+            items_same_wrong_option: 30,
+            rate: Some(0.75),
+            interval_95: wilson_interval_95(30, 40),
+            expected_if_uniform: Some(1.0 / 3.0),
+            expected_from_letter_preferences: Some(0.53),
+        };
+        let judgement = judge_wrong_answers(&wrong, SameModelLevel::ASSUMED);
+        assert_eq!(judgement.strength, EvidenceStrength::None);
+        assert!(
+            judgement
+                .interpretation
+                .starts_with("no clear evidence either way"),
+            "{}",
+            judgement.interpretation
+        );
     }
 
     #[test]

@@ -22,14 +22,45 @@ pub enum ProvenanceError {
     )]
     DuplicateBuiltinId { file: &'static str, id: String },
 
-    /// A local tokenizer failed to build from its embedded rank file.
-    #[error(
-        "cannot build the {tokenizer} tokenizer from the ranks embedded in tiktoken-rs: {reason}"
-    )]
+    /// A local tokenizer failed to build from its rank file.
+    #[error("cannot build the {tokenizer} tokenizer from its ranks: {reason}")]
     TokenizerUnavailable {
         tokenizer: &'static str,
         reason: String,
     },
+
+    /// A family tokenizer file (see [`crate::family`]) that cannot be read.
+    #[error(
+        "cannot read the {family} tokenizer file {}: {source}; get it with {how_to_get}, then point the path at it",
+        path.display()
+    )]
+    TokenizerFileRead {
+        family: &'static str,
+        path: PathBuf,
+        how_to_get: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A family tokenizer file that is not the file whose hash is recorded: counting with
+    /// it would state a match with a tokenizer nobody checked.
+    #[error(
+        "{} is not the {family} tokenizer file this build knows: sha256 {found}, expected {expected}; get the recorded file with {how_to_get}",
+        path.display()
+    )]
+    TokenizerFileHash {
+        family: &'static str,
+        path: PathBuf,
+        expected: &'static str,
+        found: String,
+        how_to_get: &'static str,
+    },
+
+    #[error(
+        "tokenizer file {} line {line} is not `base64 rank`; the file is damaged, download it again",
+        path.display()
+    )]
+    TokenizerFileLine { path: PathBuf, line: usize },
 
     #[error("cannot read profile {}: {source}; check the path and its permissions", path.display())]
     ProfileRead {

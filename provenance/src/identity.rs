@@ -18,11 +18,21 @@
 //! Self-identification is learnt behaviour: a model trained on ChatGPT's answers says
 //! "I am ChatGPT" without being ChatGPT, and a wrapper can make any model say anything
 //! with a system prompt. The strength statements say so.
+//!
+//! # Leading questions are reported apart
+//! "Are you ChatGPT?" measures agreement with the question as much as identity: small
+//! models say yes to whatever they are asked. So only **unprompted** claims (answers to
+//! probes that name no model) count as identity evidence. Answers to leading probes are
+//! reported apart ([`LeadingQuestionFindings`]) and calibrated against each other: the
+//! probes ask the same model about several makers, and a model that says yes to two or
+//! more different makers shows nothing by its yeses. A yes to one maker only is weak
+//! evidence at most. And a model whose unprompted answers name its declared vendor at
+//! least as often as any other is never called strong evidence of another maker.
 
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::EvidenceStrength;
-use crate::probes::{IdentityProbe, ProbeAsks};
+use crate::probes::{IdentityProbe, ProbeAsks, ProbeKind};
 
 /// The makers the classifier knows. `Unknown` stands for "no maker named".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -367,6 +377,31 @@ pub struct ClassifiedAnswer {
     pub probe_id: String,
     pub answer: String,
     pub classification: IdentityClassification,
+    /// Set when the probe was a leading question ("Are you ChatGPT?"): the answer then
+    /// counts apart from unprompted claims. `None` for other probes and for answers
+    /// classified without their probe.
+    #[serde(default)]
+    pub leading_question: Option<LeadingQuestion>,
+}
+
+/// What a leading probe asked and how the model answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadingQuestion {
+    /// The model the question names ("ChatGPT").
+    pub named_model: String,
+    /// Its maker.
+    pub named_maker: Maker,
+    pub reply: LeadingReply,
+}
+
+/// A reply to "Are you X?".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadingReply {
+    Yes,
+    No,
+    /// Neither a yes nor a no can be read (a refusal, a digression).
+    Unclear,
 }
 
 /// Classifies an answer with no knowledge of the question.
@@ -415,11 +450,44 @@ pub fn classify_probe_answer(probe: &IdentityProbe, answer: &str) -> ClassifiedA
     if probe.asks == ProbeAsks::TrainingCutoff {
         classification.claimed_cutoff = extract_claimed_cutoff(answer);
     }
+    let leading_question = leading_question_of(probe, answer, &classification);
     ClassifiedAnswer {
         probe_id: probe.id.clone(),
         answer: answer.to_owned(),
         classification,
+        leading_question,
     }
+}
+
+/// For a leading probe, the maker it names and whether the reply agrees. An opening yes
+/// or no decides; otherwise a claim of the named maker is a yes and a denial of it, or a
+/// claim of another maker only, a no.
+fn leading_question_of(
+    probe: &IdentityProbe,
+    answer: &str,
+    classification: &IdentityClassification,
+) -> Option<LeadingQuestion> {
+    if probe.kind != ProbeKind::Leading {
+        return None;
+    }
+    let named_model = probe.named_model.as_ref()?;
+    let named_maker = find_mentions(named_model).first()?.maker;
+    let reply = match leading_reply_polarity(answer) {
+        Some(true) => LeadingReply::Yes,
+        Some(false) => LeadingReply::No,
+        None if classification.claimed_makers.contains(&named_maker) => LeadingReply::Yes,
+        None if classification.denied_makers.contains(&named_maker)
+            || !classification.claimed_makers.is_empty() =>
+        {
+            LeadingReply::No
+        }
+        None => LeadingReply::Unclear,
+    };
+    Some(LeadingQuestion {
+        named_model: named_model.clone(),
+        named_maker,
+        reply,
+    })
 }
 
 /// Whether a reply to a yes/no question opens with yes (`Some(true)`) or no.
@@ -928,6 +996,9 @@ pub struct IdentityContradiction {
     /// The words that carried the claim, quoted in reports.
     pub matched_text: String,
     pub inferred_from_yes_to_leading_question: bool,
+    /// The answer was to a leading question: listed, but not identity evidence.
+    #[serde(default)]
+    pub from_leading_question: bool,
 }
 
 /// How many answers claimed one maker.
@@ -949,38 +1020,184 @@ pub struct CutoffClaim {
 pub struct IdentityFindings {
     pub declared_vendor: Maker,
     pub answers_total: usize,
-    /// Answers that claim at least one maker.
+    /// Answers that claim at least one maker, leading questions included.
     pub answers_with_claim: usize,
+    /// Answers to probes that name no model and that claim at least one maker: the only
+    /// answers that count as identity evidence.
+    #[serde(default)]
+    pub unprompted_answers_with_claim: usize,
     /// Probes whose answer claims the declared vendor and no one else.
     pub consistent_probe_ids: Vec<String>,
-    /// One entry per probe and other maker claimed.
+    /// One entry per probe and other maker claimed; those from leading questions are
+    /// marked and do not count towards the strength.
     pub contradictions: Vec<IdentityContradiction>,
     /// Probes whose answer claims no maker (refusals, "我是一个AI助手").
     pub probe_ids_without_claim: Vec<String>,
-    /// Makers claimed, most answers first.
+    /// Makers claimed in unprompted answers, most answers first.
     pub claimed_maker_counts: Vec<MakerClaimCount>,
     pub claimed_cutoffs: Vec<CutoffClaim>,
+    /// Answers to leading questions, calibrated across the makers they name; `None` when
+    /// no leading probe was answered.
+    #[serde(default)]
+    pub leading: Option<LeadingQuestionFindings>,
     pub strength: EvidenceStrength,
     /// One or two plain sentences for the report.
     pub statement: String,
 }
 
 impl IdentityFindings {
-    /// Distinct probes with at least one contradiction.
+    /// Distinct probes with at least one contradiction, leading questions included.
     pub fn contradicting_probe_count(&self) -> usize {
-        let mut probe_ids: Vec<&str> = self
-            .contradictions
-            .iter()
-            .map(|contradiction| contradiction.probe_id.as_str())
-            .collect();
-        probe_ids.sort_unstable();
-        probe_ids.dedup();
-        probe_ids.len()
+        count_distinct_probes(self.contradictions.iter())
+    }
+
+    /// Distinct unprompted probes with at least one contradiction: what the strength
+    /// rests on.
+    pub fn unprompted_contradicting_probe_count(&self) -> usize {
+        count_distinct_probes(
+            self.contradictions
+                .iter()
+                .filter(|contradiction| !contradiction.from_leading_question),
+        )
     }
 }
 
+fn count_distinct_probes<'a>(
+    contradictions: impl Iterator<Item = &'a IdentityContradiction>,
+) -> usize {
+    let mut probe_ids: Vec<&str> = contradictions
+        .map(|contradiction| contradiction.probe_id.as_str())
+        .collect();
+    probe_ids.sort_unstable();
+    probe_ids.dedup();
+    probe_ids.len()
+}
+
+/// How one maker fared in the leading questions that named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadingReplies {
+    pub maker: Maker,
+    pub asked: usize,
+    pub yes: usize,
+    pub no: usize,
+}
+
+/// The leading questions, reported apart from unprompted claims. The set asks about
+/// several makers, so it calibrates itself: yeses to two or more different makers are
+/// agreement with the question, not identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeadingQuestionFindings {
+    /// Leading questions answered.
+    pub answered: usize,
+    /// Per maker named, in maker order.
+    pub by_maker: Vec<LeadingReplies>,
+    /// Distinct makers the model said yes to (its declared vendor included).
+    pub makers_agreed_to: Vec<Maker>,
+    /// At most weak: only a yes to one maker other than the declared vendor says
+    /// anything, and even that is easily swayed.
+    pub strength: EvidenceStrength,
+    pub statement: String,
+}
+
+fn leading_question_findings(
+    declared_vendor: Maker,
+    answers: &[ClassifiedAnswer],
+) -> Option<LeadingQuestionFindings> {
+    let mut by_maker: std::collections::BTreeMap<Maker, LeadingReplies> = Default::default();
+    let mut answered = 0;
+    for leading in answers
+        .iter()
+        .filter_map(|answer| answer.leading_question.as_ref())
+    {
+        answered += 1;
+        let replies = by_maker
+            .entry(leading.named_maker)
+            .or_insert(LeadingReplies {
+                maker: leading.named_maker,
+                asked: 0,
+                yes: 0,
+                no: 0,
+            });
+        replies.asked += 1;
+        match leading.reply {
+            LeadingReply::Yes => replies.yes += 1,
+            LeadingReply::No => replies.no += 1,
+            LeadingReply::Unclear => {}
+        }
+    }
+    if answered == 0 {
+        return None;
+    }
+    let by_maker: Vec<LeadingReplies> = by_maker.into_values().collect();
+    let makers_agreed_to: Vec<Maker> = by_maker
+        .iter()
+        .filter(|replies| replies.yes > 0)
+        .map(|replies| replies.maker)
+        .collect();
+    let total_yes: usize = by_maker.iter().map(|replies| replies.yes).sum();
+    let names = |makers: &[Maker]| {
+        makers
+            .iter()
+            .map(|maker| maker.display_name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let makers_asked = by_maker.len();
+    let (strength, statement) = match makers_agreed_to.as_slice() {
+        [] => (
+            EvidenceStrength::None,
+            format!(
+                "leading questions (\"Are you X?\", reported apart): no yes to any of the {answered} questions about {makers_asked} makers"
+            ),
+        ),
+        [only] if *only == declared_vendor => (
+            EvidenceStrength::None,
+            format!(
+                "leading questions (\"Are you X?\", reported apart): yes only to questions naming {} ({total_yes} of {answered} answered)",
+                only.display_name()
+            ),
+        ),
+        [only] => {
+            let denied_others = by_maker
+                .iter()
+                .filter(|replies| replies.maker != *only && replies.no > 0)
+                .count();
+            let calibration = if denied_others > 0 {
+                format!("and no to questions about {denied_others} other makers")
+            } else {
+                "with no question about another maker answered no, so the yeses are not calibrated"
+                    .to_owned()
+            };
+            (
+                EvidenceStrength::Weak,
+                format!(
+                    "leading questions (\"Are you X?\", reported apart): yes to questions naming {} ({total_yes} of {answered} answered) {calibration}; weak evidence at most, as models often agree to please",
+                    only.display_name()
+                ),
+            )
+        }
+        several => (
+            EvidenceStrength::None,
+            format!(
+                "leading questions (\"Are you X?\", reported apart): yes to questions naming {} different makers ({}; {total_yes} of {answered} answered): the model agrees with whatever it is asked, so these answers show nothing about its identity",
+                several.len(),
+                names(several)
+            ),
+        ),
+    };
+    Some(LeadingQuestionFindings {
+        answered,
+        by_maker,
+        makers_agreed_to,
+        strength,
+        statement,
+    })
+}
+
 /// Compares the makers the answers claim with the declared vendor, lists contradictions
-/// with their probe ids and states the strength of what they show.
+/// with their probe ids and states the strength of what they show. Only unprompted
+/// answers count towards the strength; leading questions are judged apart (see the
+/// module documentation).
 pub fn compare_with_declared(
     declared_vendor: Maker,
     answers: &[ClassifiedAnswer],
@@ -991,9 +1208,11 @@ pub fn compare_with_declared(
     let mut claimed_cutoffs = Vec::new();
     let mut answers_per_maker: std::collections::BTreeMap<Maker, usize> = Default::default();
     let mut answers_with_claim = 0;
+    let mut unprompted_answers_with_claim = 0;
 
     for answer in answers {
         let classification = &answer.classification;
+        let from_leading_question = answer.leading_question.is_some();
         if let Some(cutoff) = classification.claimed_cutoff {
             claimed_cutoffs.push(CutoffClaim {
                 probe_id: answer.probe_id.clone(),
@@ -1005,8 +1224,11 @@ pub fn compare_with_declared(
             continue;
         }
         answers_with_claim += 1;
-        for maker in &classification.claimed_makers {
-            *answers_per_maker.entry(*maker).or_default() += 1;
+        if !from_leading_question {
+            unprompted_answers_with_claim += 1;
+            for maker in &classification.claimed_makers {
+                *answers_per_maker.entry(*maker).or_default() += 1;
+            }
         }
         let mut contradicted = false;
         for maker in &classification.claimed_makers {
@@ -1032,10 +1254,14 @@ pub fn compare_with_declared(
                     matched_text: quoted.matched_text.clone(),
                     inferred_from_yes_to_leading_question: quoted
                         .inferred_from_yes_to_leading_question,
+                    from_leading_question,
                 });
             }
         }
-        if !contradicted && classification.claimed_makers.contains(&declared_vendor) {
+        if !contradicted
+            && !from_leading_question
+            && classification.claimed_makers.contains(&declared_vendor)
+        {
             consistent_probe_ids.push(answer.probe_id.clone());
         }
     }
@@ -1055,11 +1281,13 @@ pub fn compare_with_declared(
         declared_vendor,
         answers_total: answers.len(),
         answers_with_claim,
+        unprompted_answers_with_claim,
         consistent_probe_ids,
         contradictions,
         probe_ids_without_claim,
         claimed_maker_counts,
         claimed_cutoffs,
+        leading: leading_question_findings(declared_vendor, answers),
         strength: EvidenceStrength::Insufficient,
         statement: String::new(),
     };
@@ -1069,19 +1297,45 @@ pub fn compare_with_declared(
     findings
 }
 
+/// The overall strength and statement: the unprompted claims decide; the leading
+/// questions add at most weak evidence, and only where the unprompted claims say
+/// nothing; their own statement follows.
 fn identity_strength_statement(findings: &IdentityFindings) -> (EvidenceStrength, String) {
+    let (unprompted_strength, unprompted_statement) = unprompted_strength_statement(findings);
+    let Some(leading) = &findings.leading else {
+        return (unprompted_strength, unprompted_statement);
+    };
+    let strength = if unprompted_strength <= EvidenceStrength::None
+        && leading.strength > EvidenceStrength::None
+    {
+        leading.strength
+    } else {
+        unprompted_strength
+    };
+    (
+        strength,
+        format!("{unprompted_statement}; {}", leading.statement),
+    )
+}
+
+fn unprompted_strength_statement(findings: &IdentityFindings) -> (EvidenceStrength, String) {
     let claims_text = findings
         .claimed_maker_counts
         .iter()
         .map(|count| format!("{} ({} answers)", count.maker.display_name(), count.answers))
         .collect::<Vec<_>>()
         .join(", ");
-    if findings.answers_with_claim == 0 {
+    let unprompted_total = findings.answers_total.saturating_sub(
+        findings
+            .leading
+            .as_ref()
+            .map_or(0, |leading| leading.answered),
+    );
+    if findings.unprompted_answers_with_claim == 0 {
         return (
             EvidenceStrength::Insufficient,
             format!(
-                "none of the {} answers names a maker, so the identity probes say nothing about provenance here",
-                findings.answers_total
+                "none of the {unprompted_total} unprompted answers names a maker, so the identity probes say nothing about provenance here"
             ),
         );
     }
@@ -1089,29 +1343,27 @@ fn identity_strength_statement(findings: &IdentityFindings) -> (EvidenceStrength
         return (
             EvidenceStrength::None,
             format!(
-                "no declared vendor to compare with; {} of {} answers name a maker: {claims_text}",
-                findings.answers_with_claim, findings.answers_total
+                "no declared vendor to compare with; {} of {unprompted_total} unprompted answers name a maker: {claims_text}",
+                findings.unprompted_answers_with_claim
             ),
         );
     }
-    let contradicting = findings.contradicting_probe_count();
+    let contradicting = findings.unprompted_contradicting_probe_count();
+    let consistent = findings.consistent_probe_ids.len();
     let declared = findings.declared_vendor.display_name();
     if contradicting == 0 {
         return (
             EvidenceStrength::None,
             format!(
-                "all {} answers that name a maker name the declared vendor {declared}; a system prompt or fine-tuning sets these answers easily, so this does not show the model is {declared}'s own",
-                findings.answers_with_claim
+                "all {} unprompted answers that name a maker name the declared vendor {declared}; a system prompt or fine-tuning sets these answers easily, so this does not show the model is {declared}'s own",
+                findings.unprompted_answers_with_claim
             ),
         );
     }
-    let only_leading_question_yeses = findings
-        .contradictions
-        .iter()
-        .all(|contradiction| contradiction.inferred_from_yes_to_leading_question);
     let mut other_makers: Vec<Maker> = findings
         .contradictions
         .iter()
+        .filter(|contradiction| !contradiction.from_leading_question)
         .map(|contradiction| contradiction.claimed_maker)
         .collect();
     other_makers.sort();
@@ -1121,11 +1373,14 @@ fn identity_strength_statement(findings: &IdentityFindings) -> (EvidenceStrength
         .map(|maker| maker.display_name())
         .collect::<Vec<_>>()
         .join(", ");
-    let strength = if only_leading_question_yeses {
-        EvidenceStrength::Weak
-    } else if contradicting >= 3 && contradicting * 2 >= findings.answers_with_claim {
+    let total = findings.unprompted_answers_with_claim;
+    // Strong needs the other maker named more often than the declared vendor: a model
+    // that mostly names its own maker and sometimes repeats "ChatGPT" from web text is
+    // the genuine vendor's ordinary behaviour, not a sign of another maker.
+    let strength = if contradicting >= 3 && contradicting * 2 >= total && contradicting > consistent
+    {
         EvidenceStrength::Strong
-    } else if contradicting >= 2 {
+    } else if contradicting >= 2 && contradicting * 3 >= total {
         EvidenceStrength::Moderate
     } else {
         EvidenceStrength::Weak
@@ -1139,8 +1394,8 @@ fn identity_strength_statement(findings: &IdentityFindings) -> (EvidenceStrength
             "{}: models trained on another model's outputs or on web text quoting it also say this, so it calls for the tokenizer and wrong-answer checks rather than proving anything",
             strength.label()
         ),
-        _ if only_leading_question_yeses => format!(
-            "{}: the only such claims are a \"yes\" to a question naming the model, which models often give to please",
+        _ if consistent > 0 => format!(
+            "{}: {consistent} unprompted answers name the declared vendor itself, and a few answers naming another maker are common in models trained on web text that quotes ChatGPT",
             strength.label()
         ),
         _ => format!(
@@ -1151,8 +1406,7 @@ fn identity_strength_statement(findings: &IdentityFindings) -> (EvidenceStrength
     (
         strength,
         format!(
-            "{contradicting} of {} answers that name a maker name {other_makers_text} instead of the declared vendor {declared}; {meaning}",
-            findings.answers_with_claim
+            "{contradicting} of {total} unprompted answers that name a maker name {other_makers_text} instead of the declared vendor {declared}; {meaning}"
         ),
     )
 }
@@ -1370,6 +1624,7 @@ mod tests {
             probe_id: probe_id.to_owned(),
             answer: answer.to_owned(),
             classification: classify_identity(answer),
+            leading_question: None,
         }
     }
 
@@ -1457,5 +1712,189 @@ mod tests {
         let findings = compare_with_declared(Maker::Tencent, &answers);
         assert_eq!(findings.contradicting_probe_count(), 4);
         assert_eq!(findings.strength, EvidenceStrength::Weak);
+    }
+
+    /// Every built-in probe answered by a script, classified with its probe.
+    fn scripted(script: impl Fn(&IdentityProbe) -> String) -> Vec<ClassifiedAnswer> {
+        identity_probes()
+            .expect("built-in probes parse")
+            .iter()
+            .map(|probe| classify_probe_answer(probe, &script(probe)))
+            .collect()
+    }
+
+    fn in_language(probe: &IdentityProbe, chinese: &str, english: &str) -> String {
+        match probe.language {
+            crate::probes::ProbeLanguage::Chinese => chinese.to_owned(),
+            crate::probes::ProbeLanguage::English => english.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_sycophantic_model_saying_yes_to_every_leading_question_shows_nothing() {
+        let answers = scripted(|probe| match probe.kind {
+            ProbeKind::Leading => in_language(probe, "是的。", "Yes."),
+            _ => in_language(probe, "我是一个人工智能助手。", "I am an AI assistant."),
+        });
+        let findings = compare_with_declared(Maker::Tencent, &answers);
+        let leading = findings.leading.as_ref().expect("leading probes answered");
+        assert_eq!(leading.answered, 13);
+        assert_eq!(
+            leading.makers_agreed_to,
+            vec![
+                Maker::OpenAi,
+                Maker::Anthropic,
+                Maker::Meta,
+                Maker::Alibaba,
+                Maker::Baidu,
+                Maker::DeepSeek
+            ]
+        );
+        assert_eq!(leading.strength, EvidenceStrength::None);
+        assert_eq!(findings.unprompted_contradicting_probe_count(), 0);
+        assert_eq!(findings.strength, EvidenceStrength::Insufficient);
+        assert!(
+            findings.statement.contains(
+                "yes to questions naming 6 different makers (OpenAI, Anthropic, Meta, Alibaba (Qwen, 通义千问), Baidu (ERNIE, 文心一言), DeepSeek (深度求索); 13 of 13 answered): the model agrees with whatever it is asked, so these answers show nothing about its identity"
+            ),
+            "{}",
+            findings.statement
+        );
+        assert!(
+            !findings.statement.contains("evidence:"),
+            "{}",
+            findings.statement
+        );
+    }
+
+    /// Qwen as issue 17 met it: declared Alibaba, truly Alibaba's, naming Qwen whenever
+    /// it is asked openly and agreeing with every "Are you X?".
+    fn genuine_qwen(probe: &IdentityProbe) -> String {
+        match (probe.kind, probe.asks) {
+            (ProbeKind::Leading, _) => {
+                let named = probe.named_model.as_deref().unwrap_or("that model");
+                in_language(
+                    probe,
+                    &format!("是的，我是{named}。"),
+                    &format!("Yes, I am {named}."),
+                )
+            }
+            (_, ProbeAsks::TrainingCutoff) => in_language(
+                probe,
+                "我的知识截止到2024年。",
+                "My knowledge goes up to 2024.",
+            ),
+            _ => in_language(
+                probe,
+                "我是通义千问，由阿里云开发的大规模语言模型。",
+                "I am Qwen, a large language model created by Alibaba Cloud.",
+            ),
+        }
+    }
+
+    #[test]
+    fn a_genuine_vendor_agreeing_to_are_you_chatgpt_is_not_evidence_of_another_maker() {
+        let answers = scripted(genuine_qwen);
+        let findings = compare_with_declared(Maker::Alibaba, &answers);
+        // 39 probes name no model; the 8 cutoff ones claim no maker.
+        assert_eq!(findings.unprompted_answers_with_claim, 31);
+        assert_eq!(findings.consistent_probe_ids.len(), 31);
+        assert_eq!(findings.unprompted_contradicting_probe_count(), 0);
+        // The yeses to ChatGPT, Claude, Llama, ERNIE, DeepSeek are listed, as leading.
+        assert_eq!(findings.contradicting_probe_count(), 11);
+        assert!(
+            findings
+                .contradictions
+                .iter()
+                .all(|contradiction| contradiction.from_leading_question)
+        );
+        assert_eq!(findings.strength, EvidenceStrength::None);
+        assert!(
+            findings.statement.starts_with(
+                "all 31 unprompted answers that name a maker name the declared vendor Alibaba (Qwen, 通义千问)"
+            ),
+            "{}",
+            findings.statement
+        );
+        assert!(
+            findings
+                .statement
+                .contains("the model agrees with whatever it is asked"),
+            "{}",
+            findings.statement
+        );
+        assert!(!findings.statement.contains("strong evidence"));
+        assert!(!findings.statement.contains("moderate evidence"));
+    }
+
+    #[test]
+    fn a_genuine_vendor_that_sometimes_repeats_chatgpt_unprompted_is_weak_at_most() {
+        let answers = scripted(|probe| match probe.id.as_str() {
+            "zh-indirect-citation" => "模型名称：ChatGPT，开发机构：OpenAI。".to_owned(),
+            "en-direct-base" => "I am based on GPT-4.".to_owned(),
+            _ => genuine_qwen(probe),
+        });
+        let findings = compare_with_declared(Maker::Alibaba, &answers);
+        assert_eq!(findings.unprompted_contradicting_probe_count(), 2);
+        assert_eq!(findings.consistent_probe_ids.len(), 29);
+        assert_eq!(findings.strength, EvidenceStrength::Weak);
+        assert!(
+            findings.statement.starts_with(
+                "2 of 31 unprompted answers that name a maker name OpenAI instead of the declared vendor Alibaba (Qwen, 通义千问); weak evidence: 29 unprompted answers name the declared vendor itself"
+            ),
+            "{}",
+            findings.statement
+        );
+    }
+
+    #[test]
+    fn a_real_wrapper_claiming_chatgpt_unprompted_is_strong() {
+        let answers = scripted(|probe| match (probe.kind, probe.asks) {
+            (ProbeKind::Leading, _) => {
+                let named_maker = probe
+                    .named_model
+                    .as_deref()
+                    .and_then(|named| find_mentions(named).first().map(|mention| mention.maker));
+                if named_maker == Some(Maker::OpenAi) {
+                    in_language(probe, "是的，我是ChatGPT。", "Yes, I am ChatGPT.")
+                } else {
+                    in_language(
+                        probe,
+                        "不是，我是ChatGPT，由OpenAI开发。",
+                        "No, I am ChatGPT, made by OpenAI.",
+                    )
+                }
+            }
+            (_, ProbeAsks::TrainingCutoff) => in_language(
+                probe,
+                "我的训练数据截止到2021年9月。",
+                "My knowledge cutoff is September 2021.",
+            ),
+            _ => in_language(
+                probe,
+                "我是ChatGPT，由OpenAI开发。",
+                "I am ChatGPT, made by OpenAI.",
+            ),
+        });
+        let findings = compare_with_declared(Maker::Baichuan, &answers);
+        assert_eq!(findings.unprompted_contradicting_probe_count(), 31);
+        assert_eq!(findings.strength, EvidenceStrength::Strong);
+        assert!(
+            findings.statement.starts_with(
+                "31 of 31 unprompted answers that name a maker name OpenAI instead of the declared vendor Baichuan (百川智能); strong evidence"
+            ),
+            "{}",
+            findings.statement
+        );
+        let leading = findings.leading.as_ref().expect("leading probes answered");
+        assert_eq!(leading.makers_agreed_to, vec![Maker::OpenAi]);
+        assert_eq!(leading.strength, EvidenceStrength::Weak);
+        assert!(
+            leading
+                .statement
+                .contains("yes to questions naming OpenAI (5 of 13 answered) and no to questions about 5 other makers"),
+            "{}",
+            leading.statement
+        );
     }
 }

@@ -15,8 +15,13 @@
 //! - [`tokenizer`]: compare an endpoint's reported `usage.prompt_tokens` on fixed texts
 //!   with local tokenizers (cl100k_base, o200k_base) and reference profiles, after
 //!   estimating the chat template's constant overhead.
+//! - [`family`]: tokenizers of Chinese model families (Qwen's `qwen.tiktoken`), loaded
+//!   at run time from the vendor's file, checked by sha256.
 //! - [`agreement`]: agreement between two endpoints on multiple-choice items: raw, Cohen's
 //!   kappa, CAPA, and above all agreement on the same wrong answers.
+//! - [`persona`]: the persona null band — what a reference shares with itself when
+//!   re-asked under personas — the same-model level a suspect is judged against.
+//! - [`rank`]: first-token log-probability rank agreement of the options per item.
 //! - [`similarity`]: character n-gram overlap of open-ended answers.
 //! - [`profile`]: the portable, versioned fingerprint profile and its comparison with a
 //!   library of reference profiles.
@@ -27,9 +32,12 @@
 pub mod agreement;
 pub mod error;
 pub mod evidence;
+pub mod family;
 pub mod identity;
+pub mod persona;
 pub mod probes;
 pub mod profile;
+pub mod rank;
 pub mod report;
 pub mod similarity;
 pub mod tokenizer;

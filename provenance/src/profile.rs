@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::agreement::{AgreementReport, AnswerSheet, compare_answer_sheets};
+use crate::agreement::{AgreementReport, AnswerSheet, SameModelLevel, compare_answer_sheets_with};
 use crate::error::ProvenanceError;
 use crate::identity::{ClassifiedAnswer, Maker};
+use crate::persona::{BAND_PERSONAS, PersonaBand, persona_band};
 use crate::probes::TOKENIZER_TEXT_SET_NAME;
 use crate::similarity::{OpenAnswerSimilarity, compare_open_answers};
 use crate::tokenizer::{
@@ -53,6 +54,13 @@ pub struct FingerprintProfile {
     /// Open answers per open prompt id.
     #[serde(default)]
     pub open_answers: BTreeMap<String, String>,
+    /// Multiple-choice answers re-asked under personas, per persona id ("neutral",
+    /// "vendor-like"; see [`crate::persona::BAND_PERSONAS`]), usually on a slice of the
+    /// items. With [`FingerprintProfile::mc_answers`] as the built-in run they give the
+    /// profile's persona band, the same-model level suspects are judged against when
+    /// this profile is a reference.
+    #[serde(default)]
+    pub persona_mc_answers: BTreeMap<String, AnswerSheet>,
 }
 
 fn default_tokenizer_text_set() -> String {
@@ -78,12 +86,26 @@ impl FingerprintProfile {
             tokenizer_counts: BTreeMap::new(),
             mc_answers: AnswerSheet::new(),
             open_answers: BTreeMap::new(),
+            persona_mc_answers: BTreeMap::new(),
         }
     }
 
     /// The declared vendor as a known maker, `Unknown` if not recognised.
     pub fn declared_maker(&self) -> Maker {
         Maker::from_vendor_name(&self.declared_vendor)
+    }
+
+    /// The persona band from [`FingerprintProfile::persona_mc_answers`], with the
+    /// built-in answers as the `built-in` persona; `None` without persona answers.
+    pub fn persona_band(&self) -> Option<PersonaBand> {
+        if self.persona_mc_answers.is_empty() {
+            return None;
+        }
+        let mut sheets = self.persona_mc_answers.clone();
+        sheets
+            .entry(BAND_PERSONAS[0].id.to_owned())
+            .or_insert_with(|| self.mc_answers.clone());
+        Some(persona_band(&self.endpoint_name, &sheets))
     }
 
     /// This profile's token counts as a candidate for another endpoint's comparison.
@@ -195,6 +217,10 @@ pub struct ReferenceMatch {
     pub tokenizer: Option<CandidateMatch>,
     /// Character n-gram overlap of open answers; `None` when either profile has none.
     pub open_answers: Option<OpenAnswerSimilarity>,
+    /// The reference's persona band, when it was re-asked under personas; the agreement
+    /// above is then judged against it.
+    #[serde(default)]
+    pub persona_band: Option<PersonaBand>,
 }
 
 impl ReferenceMatch {
@@ -227,11 +253,19 @@ pub fn compare_profiles(
             let comparable_counts = !candidate.tokenizer_counts.is_empty()
                 && !reference.tokenizer_counts.is_empty()
                 && candidate.tokenizer_text_set == reference.tokenizer_text_set;
+            let persona_band = reference.persona_band();
+            let same_model = persona_band
+                .as_ref()
+                .map_or(SameModelLevel::ASSUMED, PersonaBand::level_or_assumed);
             ReferenceMatch {
                 reference_endpoint: reference.endpoint_name.clone(),
                 reference_model: reference.model.clone(),
                 reference_declared_vendor: reference.declared_vendor.clone(),
-                agreement: compare_answer_sheets(&candidate.mc_answers, &reference.mc_answers),
+                agreement: compare_answer_sheets_with(
+                    &candidate.mc_answers,
+                    &reference.mc_answers,
+                    same_model,
+                ),
                 tokenizer: comparable_counts.then(|| {
                     compare_with_candidate(
                         &candidate.tokenizer_counts,
@@ -241,6 +275,7 @@ pub fn compare_profiles(
                 open_answers: (!candidate.open_answers.is_empty()
                     && !reference.open_answers.is_empty())
                 .then(|| compare_open_answers(&candidate.open_answers, &reference.open_answers)),
+                persona_band,
             }
         })
         .collect();
@@ -330,6 +365,7 @@ mod tests {
             probe_id: "zh-direct-who".to_owned(),
             answer: answer.to_owned(),
             classification: classify_identity(answer),
+            leading_question: None,
         });
         original
             .open_answers
@@ -386,6 +422,69 @@ mod tests {
             .expect("minimal profile");
         assert_eq!(profile.tokenizer_text_set, TOKENIZER_TEXT_SET_NAME);
         assert!(profile.mc_answers.is_empty());
+    }
+
+    #[test]
+    fn a_reference_with_persona_answers_judges_suspects_against_its_band() {
+        let mut reference = profile("qwen", "alibaba", |index| index, 0);
+        // Re-asked under the vendor-like persona, the reference moves half its wrong
+        // answers (the even items among the 66 it gets wrong: 33), so it shares 50% of
+        // its wrong answers with itself: Wilson 95% 38.3%–61.7%.
+        reference.persona_mc_answers.insert(
+            "vendor-like".to_owned(),
+            profile(
+                "qwen",
+                "alibaba",
+                |index| index + usize::from(index % 2 == 0),
+                0,
+            )
+            .mc_answers,
+        );
+        let band = reference.persona_band().expect("persona answers");
+        assert_eq!(band.personas, vec!["built-in", "vendor-like"]);
+        assert_eq!(
+            (band.items_same_wrong_option, band.items_both_wrong),
+            (33, 66)
+        );
+        // A wrapper under its own persona moves the other half.
+        let wrapper = profile(
+            "xingchen",
+            "xingchen",
+            |index| index + usize::from(index % 2 == 1),
+            0,
+        );
+        let without_band = {
+            let mut plain = reference.clone();
+            plain.persona_mc_answers.clear();
+            compare_profiles(&wrapper, &[plain])
+        };
+        assert!(
+            without_band[0]
+                .agreement
+                .interpretation
+                .starts_with("consistent with independent models"),
+            "{}",
+            without_band[0].agreement.statement
+        );
+        let with_band = compare_profiles(&wrapper, &[reference]);
+        let matched = &with_band[0];
+        assert!(matched.persona_band.is_some());
+        assert!(
+            matched
+                .agreement
+                .statement
+                .contains("38% for the same model under a persona, as measured"),
+            "{}",
+            matched.agreement.statement
+        );
+        assert!(
+            !matched
+                .agreement
+                .statement
+                .contains("consistent with independent models"),
+            "{}",
+            matched.agreement.statement
+        );
     }
 
     #[test]

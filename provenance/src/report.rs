@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProvenanceError;
 use crate::evidence::EvidenceStrength;
+use crate::family::LoadedFamilyTokenizer;
 use crate::identity::{
     ClassifiedAnswer, IdentityFindings, Maker, classify_identity, classify_probe_answer,
     compare_with_declared,
@@ -51,6 +52,20 @@ pub fn audit_profile(
     candidate: &FingerprintProfile,
     references: &[FingerprintProfile],
 ) -> Result<ProvenanceFindings, ProvenanceError> {
+    audit_profile_with_families(candidate, references, &[])
+}
+
+/// As [`audit_profile`], with model-family tokenizers loaded from their vendors' files
+/// (see [`crate::family`]) among the tokenizer candidates, so a match with, say, Qwen's
+/// tokenizer is found without a Qwen reference profile.
+///
+/// # Errors
+/// As for [`audit_profile`].
+pub fn audit_profile_with_families(
+    candidate: &FingerprintProfile,
+    references: &[FingerprintProfile],
+    families: &[LoadedFamilyTokenizer],
+) -> Result<ProvenanceFindings, ProvenanceError> {
     let references: Vec<FingerprintProfile> = references
         .iter()
         .filter(|reference| reference.endpoint_name != candidate.endpoint_name)
@@ -72,6 +87,7 @@ pub fn audit_profile(
                         probe_id: stored.probe_id.clone(),
                         answer: stored.answer.clone(),
                         classification: classify_identity(&stored.answer),
+                        leading_question: None,
                     },
                 },
             )
@@ -84,7 +100,9 @@ pub fn audit_profile(
     } else {
         let mut candidates: Vec<TokenCountCandidate> = Vec::new();
         if candidate.tokenizer_text_set == TOKENIZER_TEXT_SET_NAME {
-            candidates.extend(local_candidates(&tokenizer_texts()?)?);
+            let texts = tokenizer_texts()?;
+            candidates.extend(local_candidates(&texts)?);
+            candidates.extend(families.iter().map(|family| family.candidate(&texts)));
         }
         candidates.extend(
             references
@@ -169,12 +187,17 @@ fn render_identity(markdown: &mut String, identity: Option<&IdentityFindings>) {
         }
         let _ = writeln!(markdown);
     }
-    if !identity.contradictions.is_empty() {
+    let unprompted: Vec<_> = identity
+        .contradictions
+        .iter()
+        .filter(|contradiction| !contradiction.from_leading_question)
+        .collect();
+    if !unprompted.is_empty() {
         let _ = writeln!(
             markdown,
-            "Answers claiming another maker:\n\n| Probe | Maker | Model | Words |\n| --- | --- | --- | --- |"
+            "Unprompted answers claiming another maker:\n\n| Probe | Maker | Model | Words |\n| --- | --- | --- | --- |"
         );
-        for contradiction in &identity.contradictions {
+        for contradiction in unprompted {
             let words = if contradiction.inferred_from_yes_to_leading_question {
                 format!(
                     "\"yes\" to a question naming {}",
@@ -192,6 +215,24 @@ fn render_identity(markdown: &mut String, identity: Option<&IdentityFindings>) {
                 table_cell(&words)
             );
         }
+        let _ = writeln!(markdown);
+    }
+    if let Some(leading) = &identity.leading {
+        let _ = writeln!(
+            markdown,
+            "Leading questions (\"Are you X?\"), reported apart: a yes measures agreement with the question as much as identity, so they are calibrated across the makers they name.\n\n| Maker named | Asked | Yes | No |\n| --- | ---: | ---: | ---: |"
+        );
+        for replies in &leading.by_maker {
+            let _ = writeln!(
+                markdown,
+                "| {} | {} | {} | {} |",
+                replies.maker.display_name(),
+                replies.asked,
+                replies.yes,
+                replies.no
+            );
+        }
+        // The identity statement above already carries the leading questions' meaning.
         let _ = writeln!(markdown);
     }
     if !identity.claimed_cutoffs.is_empty() {
@@ -290,6 +331,11 @@ fn render_references(markdown: &mut String, references: &[ReferenceMatch]) {
         );
     }
     let _ = writeln!(markdown);
+    for reference in references {
+        if let Some(band) = &reference.persona_band {
+            let _ = writeln!(markdown, "Persona band: {}.\n", band.statement);
+        }
+    }
     if let Some(nearest) = references.first() {
         let _ = writeln!(
             markdown,
@@ -331,6 +377,11 @@ fn render_summary(markdown: &mut String, findings: &ProvenanceFindings) {
                     nearest.agreement.interpretation
                 )
             }
+            // The data cannot tell: say so, never "independent".
+            _ if nearest.agreement.strength == EvidenceStrength::Insufficient => format!(
+                "Answers ({}): the shared errors cannot tell independent models from the same model yet; with the nearest reference, {}, {}.",
+                nearest.agreement.strength, nearest.reference_endpoint, nearest.agreement.statement
+            ),
             _ => format!(
                 "Answers ({}): no reference shares wrong answers beyond what independent models do; the nearest, {}: {}.",
                 nearest.agreement.strength, nearest.reference_endpoint, nearest.agreement.statement
@@ -425,6 +476,7 @@ mod tests {
                 probe_id: (*probe_id).to_owned(),
                 answer: (*answer).to_owned(),
                 classification: classify_identity(answer),
+                leading_question: None,
             });
         }
     }
@@ -550,6 +602,104 @@ mod tests {
         );
         assert!(
             !markdown.contains("Two independent lines of evidence"),
+            "{markdown}"
+        );
+    }
+
+    #[test]
+    fn underpowered_agreement_is_reported_as_unable_to_tell_not_as_independent() {
+        // Issue 17's shape: 16 items both got wrong, 10 with the same wrong option.
+        let mut candidate =
+            FingerprintProfile::new("xingchen", "Xingchen AI", "m", "2026-01-01T00:00:00Z");
+        let mut reference =
+            FingerprintProfile::new("qwen", "Alibaba", "qwen2.5", "2026-01-01T00:00:00Z");
+        for index in 0..36 {
+            let (first, second) = match index {
+                0..10 => ('B', 'B'),
+                10..13 => ('B', 'C'),
+                13..16 => ('B', 'D'),
+                _ => ('A', 'A'),
+            };
+            for (profile, chosen) in [(&mut candidate, first), (&mut reference, second)] {
+                profile.mc_answers.insert(
+                    format!("cmmlu/x/{index:03}"),
+                    McAnswer {
+                        suite: "cmmlu".to_owned(),
+                        gold: 'A',
+                        option_count: 4,
+                        chosen: Some(chosen),
+                    },
+                );
+            }
+        }
+        add_identity(&mut candidate, &[("zh-direct-who", "我是星辰大模型。")]);
+        let findings = audit_profile(&candidate, &[reference]).expect("audit");
+        let agreement = &findings.references[0].agreement;
+        // Letter-preference baseline: first B 17, C 1, D 1 of 19; second B 11, C 4, D 4
+        // of 19 (add-one smoothing); (17·11 + 4 + 4) / 361 = 0.540.
+        assert!(
+            agreement
+                .wrong_answers
+                .expected_from_letter_preferences
+                .is_some_and(|expected| (expected - 195.0 / 361.0).abs() < 1e-12),
+            "{:?}",
+            agreement.wrong_answers
+        );
+        assert_eq!(agreement.strength, EvidenceStrength::Insufficient);
+        let markdown = render_provenance_section(&findings);
+        // h = (0.80 − 0.540) / 2; N = 3.841459 × 0.600799 × 0.399201 / h² = 54.59 → 55.
+        assert!(
+            markdown.contains("too few shared errors to tell (n = 16; about 55 needed)"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "the shared errors cannot tell independent models from the same model yet"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            !markdown.contains("consistent with independent models")
+                && !markdown.contains("beyond what independent models do"),
+            "{markdown}"
+        );
+    }
+
+    #[test]
+    fn a_genuine_vendor_is_not_accused_by_its_yeses_to_leading_questions() {
+        let mut qwen =
+            FingerprintProfile::new("qwen", "Alibaba", "qwen2.5", "2026-01-01T00:00:00Z");
+        let probes = identity_probes().expect("built-in probes");
+        let answers: Vec<(String, String)> = probes
+            .iter()
+            .map(|probe| {
+                let answer = match &probe.named_model {
+                    Some(named) => format!("Yes, I am {named}."),
+                    None => "I am Qwen, created by Alibaba Cloud.".to_owned(),
+                };
+                (probe.id.clone(), answer)
+            })
+            .collect();
+        let borrowed: Vec<(&str, &str)> = answers
+            .iter()
+            .map(|(id, answer)| (id.as_str(), answer.as_str()))
+            .collect();
+        add_identity(&mut qwen, &borrowed);
+        let findings = audit_profile(&qwen, &[]).expect("audit");
+        let identity = findings.identity.as_ref().expect("identity answers");
+        assert_eq!(identity.strength, EvidenceStrength::None);
+        let markdown = render_provenance_section(&findings);
+        assert!(markdown.contains("| OpenAI | 5 | 5 | 0 |"), "{markdown}");
+        assert!(
+            markdown.contains("Leading questions (\"Are you X?\"), reported apart"),
+            "{markdown}"
+        );
+        assert!(
+            !markdown.contains("Unprompted answers claiming another maker"),
+            "{markdown}"
+        );
+        assert!(
+            !markdown.contains("strong evidence: the model learnt"),
             "{markdown}"
         );
     }

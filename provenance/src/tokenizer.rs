@@ -128,6 +128,11 @@ pub enum CandidateSource {
     LocalTokenizer { tokenizer: LocalTokenizer },
     /// Reported by a reference endpoint and stored in its profile.
     ReferenceProfile { endpoint_name: String },
+    /// Computed here by a model family's own tokenizer file, checked by its sha256.
+    FamilyTokenizer {
+        family: crate::family::FamilyTokenizer,
+        sha256: String,
+    },
 }
 
 /// Token counts per text id from one candidate.
