@@ -14,7 +14,7 @@ use jianzhen_suites::outcome::Outcome;
 use jianzhen_suites::peer::PeerExtractor;
 use jianzhen_suites::tasks::grade::AnswerKind;
 use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, ConnectOptions, Row};
 
 use crate::error::CoordinatorError;
 use crate::planner::Plan;
@@ -504,21 +504,30 @@ impl Store {
         if kind == StoreKind::Sqlite {
             create_sqlite_folder(&url)?;
         }
+        let unavailable = |source: sqlx::Error| match kind {
+            StoreKind::Sqlite => CoordinatorError::SqliteUnavailable {
+                store: sqlite_path(&url).unwrap_or(&url).to_string(),
+                source,
+            },
+            StoreKind::Postgres => CoordinatorError::StoreUnavailable {
+                store: redact_url(&url),
+                source,
+            },
+        };
+        // sqlx's slow-statement and slow-acquire warnings are tuning signals for the logs
+        // (debug level), not news for a user's terminal during a normal run.
+        let options = url
+            .parse::<sqlx::any::AnyConnectOptions>()
+            .map_err(unavailable)?
+            .log_statements(log::LevelFilter::Trace)
+            .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1));
         let pool = AnyPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(acquire_timeout)
-            .connect(&url)
+            .acquire_slow_level(log::LevelFilter::Debug)
+            .connect_with(options)
             .await
-            .map_err(|source| match kind {
-                StoreKind::Sqlite => CoordinatorError::SqliteUnavailable {
-                    store: sqlite_path(&url).unwrap_or(&url).to_string(),
-                    source,
-                },
-                StoreKind::Postgres => CoordinatorError::StoreUnavailable {
-                    store: redact_url(&url),
-                    source,
-                },
-            })?;
+            .map_err(unavailable)?;
         let store = Store { pool };
         if kind == StoreKind::Sqlite && !url.contains(":memory:") {
             sqlx::query("PRAGMA journal_mode=WAL")
