@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contamination::{GuessMatch, match_guess, read_guess};
 use crate::extract::{Extraction, extract_choice_with_options};
 use crate::outcome::{Outcome, classify_choice, score_choice_reply};
 use crate::peer::{AnswerShape, PeerExtractor};
@@ -84,6 +85,13 @@ pub enum ItemKind {
     JudgeSimpleQa,
     /// `probe:…`: a provenance probe, recorded as it is.
     Probe(ProbeKind),
+    /// `contamination:order`: a multiple-choice item asked again with its options
+    /// rotated (the contamination audit); its stored options and gold are the rotated
+    /// ones, and it is read and scored as [`ItemKind::Choice`].
+    PermutedChoice,
+    /// `contamination:masked`: a wrong option hidden and the model asked to write it
+    /// (TS-Guessing); the gold is the hidden text, `correct` an exact match.
+    MaskedOption,
 }
 
 /// A stored kind this build does not know (a store written by a newer Jianzhen, or edited
@@ -99,6 +107,8 @@ impl ItemKind {
     pub const PROBE_PREFIX: &'static str = "probe:";
     /// The prefix of a peer-read single-letter kind's name.
     pub const PEER_CHOICE_PREFIX: &'static str = "choice@";
+    /// The prefix of the contamination audit's kinds (kept out of the benchmark's scores).
+    pub const CONTAMINATION_PREFIX: &'static str = "contamination:";
 
     /// The kind of a multiple-choice item scored in `mode`.
     pub fn for_choice(mode: crate::template::ScoringMode) -> ItemKind {
@@ -129,6 +139,8 @@ impl ItemKind {
             ItemKind::Graded(answer) => answer.as_str().to_string(),
             ItemKind::JudgeSimpleQa => "judge:simpleqa".to_string(),
             ItemKind::Probe(probe) => format!("{}{probe}", ItemKind::PROBE_PREFIX),
+            ItemKind::PermutedChoice => format!("{}order", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::MaskedOption => format!("{}masked", ItemKind::CONTAMINATION_PREFIX),
         }
     }
 
@@ -194,6 +206,8 @@ impl FromStr for ItemKind {
             "choice:first_token" => return Ok(ItemKind::FirstToken),
             "choice:loglik_echo" => return Ok(ItemKind::LoglikEcho),
             "judge:simpleqa" => return Ok(ItemKind::JudgeSimpleQa),
+            "contamination:order" => return Ok(ItemKind::PermutedChoice),
+            "contamination:masked" => return Ok(ItemKind::MaskedOption),
             _ => {}
         }
         if let Some(name) = text.strip_prefix(ItemKind::PEER_CHOICE_PREFIX) {
@@ -307,7 +321,8 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
         return Score::new(None, outcome);
     }
     match kind {
-        ItemKind::Choice => grade_choice(gold, options, response),
+        ItemKind::Choice | ItemKind::PermutedChoice => grade_choice(gold, options, response),
+        ItemKind::MaskedOption => grade_masked(gold, response),
         ItemKind::PeerChoice(peer) => grade_peer(peer, gold, response),
         ItemKind::HiddenChoice => read_prediction(options, response),
         ItemKind::FirstToken | ItemKind::LoglikEcho => grade_logprobs(gold, options, response),
@@ -331,6 +346,24 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
         }
         ItemKind::Probe(_) => Score::new(None, Outcome::Recorded),
     }
+}
+
+/// A masked-option guess: the guess read from the reply, `correct` when it is the hidden
+/// text exactly (near-exact matches are counted by the audit from the stored reply).
+fn grade_masked(hidden: &str, response: &Response) -> Score {
+    let guess = read_guess(&response.text);
+    if response.is_truncated() {
+        return Score::new(Some(guess).filter(|g| !g.is_empty()), Outcome::Truncated);
+    }
+    if guess.is_empty() {
+        return Score::new(None, Outcome::Unextractable);
+    }
+    let outcome = if match_guess(&guess, hidden) == GuessMatch::Exact {
+        Outcome::Correct
+    } else {
+        Outcome::Wrong
+    };
+    Score::new(Some(guess), outcome)
 }
 
 fn letter_of(extraction: Extraction) -> Option<String> {
@@ -437,6 +470,8 @@ mod tests {
             ItemKind::FirstToken,
             ItemKind::LoglikEcho,
             ItemKind::JudgeSimpleQa,
+            ItemKind::PermutedChoice,
+            ItemKind::MaskedOption,
         ];
         kinds.extend(ProbeKind::ALL.map(ItemKind::Probe));
         kinds.extend(
@@ -520,6 +555,30 @@ mod tests {
         assert_eq!(
             grade(ItemKind::HiddenChoice, "", &options(), &reply("答案是D")),
             Score::new(Some("D".to_string()), Outcome::Answered)
+        );
+    }
+
+    #[test]
+    fn contamination_items_are_graded_as_choices_and_guesses() {
+        assert_eq!(
+            grade(ItemKind::PermutedChoice, "D", &options(), &reply("答案是D")).outcome,
+            Outcome::Correct
+        );
+        assert_eq!(
+            grade(ItemKind::MaskedOption, "光合作用", &[], &reply("答案：光合作用。")),
+            Score::new(Some("光合作用".to_string()), Outcome::Correct)
+        );
+        assert_eq!(
+            grade(ItemKind::MaskedOption, "光合作用", &[], &reply("呼吸作用")).outcome,
+            Outcome::Wrong
+        );
+        assert_eq!(
+            grade(ItemKind::MaskedOption, "光合作用", &[], &reply("  ")).outcome,
+            Outcome::Unextractable
+        );
+        assert_eq!(
+            ItemKind::MaskedOption.name(),
+            "contamination:masked"
         );
     }
 
