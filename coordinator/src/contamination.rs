@@ -142,7 +142,10 @@ pub fn findings(
         .collect();
     let mut endpoints: BTreeMap<&str, Vec<&ContaminationRow>> = BTreeMap::new();
     for row in audit_rows {
-        endpoints.entry(row.endpoint.as_str()).or_default().push(row);
+        endpoints
+            .entry(row.endpoint.as_str())
+            .or_default()
+            .push(row);
     }
     let endpoints = endpoints
         .into_iter()
@@ -185,16 +188,12 @@ fn endpoint_findings(
     for row in rows {
         let subject = subject_of(row).to_string();
         let found = || match_guess(&read_guess(&row.response_text), &row.gold);
+        if row.kind == ItemKind::MaskedOption && !answered(row.outcome) {
+            continue;
+        }
         match row.kind {
-            ItemKind::MaskedOption if row.suite == CONTROL_SUBJECT => {
-                if answered(row.outcome) {
-                    control.add(found());
-                }
-            }
+            ItemKind::MaskedOption if row.suite == CONTROL_SUBJECT => control.add(found()),
             ItemKind::MaskedOption => {
-                if !answered(row.outcome) {
-                    continue;
-                }
                 let matched = found();
                 for key in [subject.clone(), ALL_SUBJECTS.to_string()] {
                     tallies
@@ -205,7 +204,12 @@ fn endpoint_findings(
                 }
             }
             ItemKind::PermutedChoice => {
-                let key = (endpoint, row.suite.as_str(), row.item_id.as_str(), row.repeat);
+                let key = (
+                    endpoint,
+                    row.suite.as_str(),
+                    row.item_id.as_str(),
+                    row.repeat,
+                );
                 let Some(original) = originals.get(&key) else {
                     continue;
                 };
@@ -216,10 +220,15 @@ fn endpoint_findings(
                     option_count: row.options.len(),
                 };
                 if pair.correct_original != pair.correct_permuted {
-                    let permutation = original.gold.chars().next().map_or_else(String::new, |gold| {
-                        let shift = order_shift(&row.item_id, row.options.len());
-                        permute(&row.options, gold, shift).2
-                    });
+                    let permutation =
+                        original
+                            .gold
+                            .chars()
+                            .next()
+                            .map_or_else(String::new, |gold| {
+                                let shift = order_shift(&row.item_id, row.options.len());
+                                permute(&row.options, gold, shift).2
+                            });
                     flipped.push(FlippedItem {
                         suite: row.suite.clone(),
                         subject: subject.clone(),
@@ -260,11 +269,16 @@ fn endpoint_findings(
         .collect();
     // Each suite's total first, then its subjects in name order.
     results.sort_by(|a, b| {
-        (a.suite.as_str(), a.subject != ALL_SUBJECTS, a.subject.as_str()).cmp(&(
-            b.suite.as_str(),
-            b.subject != ALL_SUBJECTS,
-            b.subject.as_str(),
-        ))
+        (
+            a.suite.as_str(),
+            a.subject != ALL_SUBJECTS,
+            a.subject.as_str(),
+        )
+            .cmp(&(
+                b.suite.as_str(),
+                b.subject != ALL_SUBJECTS,
+                b.subject.as_str(),
+            ))
     });
     let strongest = |strength: &dyn Fn(&SubjectFindings) -> Strength| {
         results
@@ -526,7 +540,8 @@ pub fn attach(
     for file in files.iter_mut() {
         if file.name == "report.md" {
             file.content.extend_from_slice(b"\n");
-            file.content.extend_from_slice(markdown(findings).as_bytes());
+            file.content
+                .extend_from_slice(markdown(findings).as_bytes());
         } else if file.name == "report.html" {
             let page = String::from_utf8_lossy(&file.content).into_owned();
             let section = html(findings);
@@ -585,7 +600,13 @@ mod tests {
         }
     }
 
-    fn masked(endpoint: &str, suite: &str, item: usize, hidden: &str, reply: &str) -> ContaminationRow {
+    fn masked(
+        endpoint: &str,
+        suite: &str,
+        item: usize,
+        hidden: &str,
+        reply: &str,
+    ) -> ContaminationRow {
         ContaminationRow {
             kind: ItemKind::MaskedOption,
             subject: if suite == CONTROL_SUBJECT {
@@ -628,14 +649,20 @@ mod tests {
         let endpoint = &findings.endpoints[0];
         assert_eq!(findings.endpoints.len(), 1);
         let all = &endpoint.results[0];
-        assert_eq!((all.suite.as_str(), all.subject.as_str()), ("ceval", ALL_SUBJECTS));
+        assert_eq!(
+            (all.suite.as_str(), all.subject.as_str()),
+            ("ceval", ALL_SUBJECTS)
+        );
         assert_eq!(endpoint.results[1].subject, "law");
         let order = &all.order;
         assert_eq!(order.pairs, 4);
         assert_eq!(order.accuracy_original, 0.75);
         assert_eq!(order.accuracy_permuted, 0.5);
         assert_eq!(order.followed_old_letter, 2);
-        assert_eq!((order.right_original_only, order.right_permuted_only), (2, 1));
+        assert_eq!(
+            (order.right_original_only, order.right_permuted_only),
+            (2, 1)
+        );
         // b = 2, c = 1: 2 · (1 + 3) / 8 = 1 (capped)
         assert_eq!(order.mcnemar_p, 1.0);
         assert_eq!(endpoint.flipped.len(), 3);
@@ -681,6 +708,9 @@ mod tests {
             "test",
         )
         .expect_err("a sample without the audit");
-        assert!(refused.to_string().contains("contamination = true"), "{refused}");
+        assert!(
+            refused.to_string().contains("contamination = true"),
+            "{refused}"
+        );
     }
 }

@@ -379,10 +379,21 @@ pub fn order_figures(pairs: &[OrderPair]) -> OrderFigures {
     let followed = count(&|p| p.followed_old_letter);
     let b = count(&|p| p.correct_original && !p.correct_permuted);
     let c = count(&|p| !p.correct_original && p.correct_permuted);
-    let rate = |k: u64| if total == 0 { 0.0 } else { k as f64 / total as f64 };
+    let rate = |k: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            k as f64 / total as f64
+        }
+    };
     let p_value = mcnemar_exact(b, c);
     let old_letter_interval = wilson(followed, total);
-    let options = pairs.iter().map(|p| p.option_count).max().unwrap_or(4).max(2);
+    let options = pairs
+        .iter()
+        .map(|p| p.option_count)
+        .max()
+        .unwrap_or(4)
+        .max(2);
     let chance = 1.0 / options as f64;
     let falls = b > c && p_value < 0.01;
     let falls_weakly = b > c && p_value < 0.05;
@@ -458,7 +469,12 @@ pub struct GuessFigures {
 /// **none** otherwise.
 pub fn guess_figures(benchmark: GuessCounts, control: GuessCounts) -> GuessFigures {
     let rate = |k: u64, n: u64| if n == 0 { 0.0 } else { k as f64 / n as f64 };
-    let fisher_p = fisher_greater(benchmark.exact, benchmark.asked, control.exact, control.asked);
+    let fisher_p = fisher_greater(
+        benchmark.exact,
+        benchmark.asked,
+        control.exact,
+        control.asked,
+    );
     let matched_p = fisher_greater(
         benchmark.matched(),
         benchmark.asked,
@@ -534,7 +550,10 @@ mod tests {
             }
         }
         let prompt = masked_prompt("题目？", &texts(&["甲", "乙", "丙", "丁"]), 2);
-        assert!(prompt.contains("题目？\nA. 甲\nB. 乙\nC. [MASK]\nD. 丁\n"), "{prompt}");
+        assert!(
+            prompt.contains("题目？\nA. 甲\nB. 乙\nC. [MASK]\nD. 丁\n"),
+            "{prompt}"
+        );
         assert!(!prompt.contains("丙"));
     }
 
@@ -585,24 +604,26 @@ mod tests {
     #[test]
     fn order_figures_and_strengths() {
         // A memoriser: right in the original order, the old letter in the permuted.
-        let memoriser = order_figures(&vec![pair(true, false, true); 12]);
+        let memoriser = order_figures(&[pair(true, false, true); 12]);
         assert_eq!(memoriser.right_original_only, 12);
         assert!((memoriser.mcnemar_p - 2.0 / 4096.0).abs() < 1e-12);
         assert_eq!(memoriser.old_letter_share, 1.0);
         assert_eq!(memoriser.strength, Strength::Strong);
         // A reasoner: the same answers in both orders.
-        let reasoner = order_figures(&[
-            vec![pair(true, true, false); 9],
-            vec![pair(false, false, false); 3],
-        ]
-        .concat());
+        let reasoner = order_figures(
+            &[
+                vec![pair(true, true, false); 9],
+                vec![pair(false, false, false); 3],
+            ]
+            .concat(),
+        );
         assert_eq!(reasoner.accuracy_original, 0.75);
         assert_eq!(reasoner.accuracy_permuted, 0.75);
         assert_eq!(reasoner.mcnemar_p, 1.0);
         assert_eq!(reasoner.strength, Strength::None);
         // A fall without the old letter: weak (6 vs 2 discordant is not significant;
         // 10 vs 0 is, but the answers do not follow the old letter).
-        let fall = order_figures(&vec![pair(true, false, false); 10]);
+        let fall = order_figures(&[pair(true, false, false); 10]);
         assert_eq!(fall.strength, Strength::Weak);
         assert_eq!(order_figures(&[]).strength, Strength::None);
     }
@@ -641,15 +662,22 @@ mod tests {
         for (index, item) in items.iter().enumerate() {
             assert_eq!(item.id, format!("control-{:03}", index + 1));
             assert!(
-                item.question.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
+                item.question
+                    .chars()
+                    .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)),
                 "{} is not Chinese",
                 item.id
             );
             assert!(!item.subject.is_empty());
             // The hidden option exists and the prompt hides it.
             let hidden = masked_index(&item.id, 4, item.answer).expect("a wrong option");
-            assert!(!masked_prompt(&item.question, &item.options, hidden)
-                .contains(&format!("{}. {}\n", letter(hidden), item.options[hidden])));
+            assert!(
+                !masked_prompt(&item.question, &item.options, hidden).contains(&format!(
+                    "{}. {}\n",
+                    letter(hidden),
+                    item.options[hidden]
+                ))
+            );
         }
     }
 }

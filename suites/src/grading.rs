@@ -565,7 +565,12 @@ mod tests {
             Outcome::Correct
         );
         assert_eq!(
-            grade(ItemKind::MaskedOption, "光合作用", &[], &reply("答案：光合作用。")),
+            grade(
+                ItemKind::MaskedOption,
+                "光合作用",
+                &[],
+                &reply("答案：光合作用。")
+            ),
             Score::new(Some("光合作用".to_string()), Outcome::Correct)
         );
         assert_eq!(
@@ -576,10 +581,7 @@ mod tests {
             grade(ItemKind::MaskedOption, "光合作用", &[], &reply("  ")).outcome,
             Outcome::Unextractable
         );
-        assert_eq!(
-            ItemKind::MaskedOption.name(),
-            "contamination:masked"
-        );
+        assert_eq!(ItemKind::MaskedOption.name(), "contamination:masked");
     }
 
     #[test]

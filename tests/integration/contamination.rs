@@ -100,7 +100,8 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
         block("memoriser", &memoriser_server.base_url()),
         block("reasoner", &reasoner_server.base_url()),
     );
-    let cluster = InProcessCluster::start(&test_store_url(dir.path(), "contamination").await, 2).await;
+    let cluster =
+        InProcessCluster::start(&test_store_url(dir.path(), "contamination").await, 2).await;
     let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(90)).await;
     // 24 items, 20 sampled (10 per subject) asked twice, 44 control items; per endpoint.
     assert_eq!(submitted.total_items, 2 * (24 + 2 * 20 + 44));
@@ -182,7 +183,11 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     assert!(manifest.contains("\"order_rule\""), "{manifest}");
 
     // A resubmission plans the same items: nothing is asked again.
-    let again = cluster.controller.submit_run(&spec).await.expect("resubmit");
+    let again = cluster
+        .controller
+        .submit_run(&spec)
+        .await
+        .expect("resubmit");
     assert!(again.resumed);
     cluster.shutdown().await;
 }

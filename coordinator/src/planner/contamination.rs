@@ -375,7 +375,11 @@ mod tests {
         {
             assert_ne!(rotated.gold, "A", "the gold moved: {}", rotated.item_id);
             let index = (rotated.gold.as_bytes()[0] - b'A') as usize;
-            assert!(rotated.options[index].starts_with('甲'), "{:?}", rotated.options);
+            assert!(
+                rotated.options[index].starts_with('甲'),
+                "{:?}",
+                rotated.options
+            );
             assert!(rotated.subject.starts_with("ceval/"));
             assert_eq!(rotated.category, "ceval");
         }
@@ -404,7 +408,10 @@ mod tests {
 
     #[test]
     fn a_suite_scored_by_log_probabilities_is_skipped_with_its_reason() {
-        let suites = [prepared(vec![item("law", 0, 'B')], ScoringMode::LoglikFirstToken)];
+        let suites = [prepared(
+            vec![item("law", 0, 'B')],
+            ScoringMode::LoglikFirstToken,
+        )];
         let audited = plan(
             "run",
             &spec("contamination = true\n"),
