@@ -260,8 +260,9 @@ struct RunArgs {
     /// prompts) and add a provenance section to the report.
     #[arg(long)]
     provenance: bool,
-    /// Also run the contamination audit (option order, masked options; see
-    /// docs/contamination.md) and add a contamination section to the report.
+    /// Also run the contamination audit (option order, masked options, guided
+    /// completion; see docs/contamination.md) and add a contamination section to the
+    /// report.
     #[arg(long)]
     contamination: bool,
     /// With --contamination: at most this many items per subject in the audit.

@@ -1,7 +1,8 @@
 //! The contamination audit of a run, read from the store: the option-order test (each
 //! sampled item against itself with rotated options, paired by endpoint, item and
-//! repeat) and the masked-option test (benchmark items against the project's control
-//! items), per suite and subject, each with its statistic, interval, strength and what it
+//! repeat), the masked-option test (benchmark items against the project's control
+//! items) and guided completion (the same question half finished with and without the
+//! dataset's name, paired), per suite and subject, each with its statistic, interval, strength and what it
 //! does not show. Rendered as the report's "Contamination audit" section (Markdown, HTML
 //! with a per-subject chart) and `contamination.json`.
 //!
@@ -12,8 +13,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use jianzhen_suites::contamination::{
-    GuessCounts, GuessFigures, OrderFigures, OrderPair, Strength, control_items, guess_figures,
-    match_guess, order_figures, order_shift, permute, read_guess,
+    CompletionFigures, GuessCounts, GuessFigures, OrderFigures, OrderPair, Strength, char_overlap,
+    completion_figures, control_items, guess_figures, match_guess, order_figures, order_shift,
+    permute, read_completion, read_guess,
 };
 use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::outcome::Outcome;
@@ -21,7 +23,7 @@ use serde::Serialize;
 
 use crate::error::CoordinatorError;
 use crate::html::{escape, markdown_to_html};
-use crate::planner::contamination::{CONTROL_SUBJECT, MASK_RULE, ORDER_RULE};
+use crate::planner::contamination::{COMPLETION_RULE, CONTROL_SUBJECT, MASK_RULE, ORDER_RULE};
 use crate::report::{ReportFile, percent};
 use crate::spec::RunSpec;
 use crate::store::{ContaminationRow, ScoredRow};
@@ -34,6 +36,9 @@ const ORDER_LIMITS: &str = "A fall in accuracy under rotation shows a dependence
 /// What the masked-option test does not show, stated with every result.
 const MASKED_LIMITS: &str = "Writing a hidden wrong option word for word is hard to do without having seen the item; but options that follow from the question (a series, a complementary pair) can be guessed, which the control items measure only on average. No match does not show the model never saw the items: small models recall little verbatim.";
 
+/// What guided completion does not show, stated with every result.
+const COMPLETION_LIMITS: &str = "More overlap when the dataset is named shows the name brings back the question's wording; a model can also finish a question well from its first half alone (both instructions then score high, and the test shows nothing). No gain does not show the model never saw the items: instruction-tuned models often ignore the dataset's name, and small models recall little verbatim.";
+
 /// The findings of one audited suite (or its subject) for one endpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubjectFindings {
@@ -42,6 +47,7 @@ pub struct SubjectFindings {
     pub subject: String,
     pub order: OrderFigures,
     pub masked: GuessFigures,
+    pub completion: CompletionFigures,
 }
 
 /// An item whose correctness changed when its options were rotated.
@@ -75,6 +81,7 @@ pub struct EndpointFindings {
     /// The strongest evidence of each test over the endpoint's suites.
     pub order_strength: Strength,
     pub masked_strength: Strength,
+    pub completion_strength: Strength,
 }
 
 /// The audit of a run: `contamination.json`.
@@ -82,18 +89,18 @@ pub struct EndpointFindings {
 pub struct ContaminationFindings {
     pub order_rule: &'static str,
     pub mask_rule: &'static str,
+    pub completion_rule: &'static str,
     pub near_exact_threshold: f64,
     pub order_does_not_show: &'static str,
     pub masked_does_not_show: &'static str,
+    pub completion_does_not_show: &'static str,
     /// Tests of the literature this version does not run.
     pub not_done: Vec<&'static str>,
     pub endpoints: Vec<EndpointFindings>,
 }
 
-const NOT_DONE: [&str; 2] = [
-    "guided completion (Golchin & Surdeanu 2023): not built in this version",
-    "Min-K% prompt log-probability (Shi et al. 2023): not built in this version",
-];
+const NOT_DONE: [&str; 1] =
+    ["Min-K% prompt log-probability (Shi et al. 2023): not built in this version"];
 
 /// The cost of the audit, stated before a run: `None` when the spec does not audit.
 pub fn cost_statement(spec: &RunSpec) -> Option<String> {
@@ -111,7 +118,7 @@ pub fn cost_statement(spec: &RunSpec) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "contamination audit: 2 extra requests per sampled multiple-choice item ({sample}: its options rotated, one wrong option hidden) and {control} control items, per endpoint{repeats}"
+        "contamination audit: 4 extra requests per sampled multiple-choice item ({sample}: its options rotated, one wrong option hidden, its second half asked for with and without the dataset's name) and {control} control items, per endpoint{repeats}"
     ))
 }
 
@@ -154,9 +161,11 @@ pub fn findings(
     Some(ContaminationFindings {
         order_rule: ORDER_RULE,
         mask_rule: MASK_RULE,
+        completion_rule: COMPLETION_RULE,
         near_exact_threshold: jianzhen_suites::contamination::NEAR_EXACT_THRESHOLD,
         order_does_not_show: ORDER_LIMITS,
         masked_does_not_show: MASKED_LIMITS,
+        completion_does_not_show: COMPLETION_LIMITS,
         not_done: NOT_DONE.to_vec(),
         endpoints,
     })
@@ -174,6 +183,7 @@ fn subject_of(row: &ContaminationRow) -> &str {
 struct Tally {
     pairs: Vec<OrderPair>,
     guesses: GuessCounts,
+    completions: Vec<(f64, f64)>,
 }
 
 fn endpoint_findings(
@@ -185,6 +195,9 @@ fn endpoint_findings(
     // (suite, subject) → tallies; subject ALL_SUBJECTS for the suite's total.
     let mut tallies: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut flipped = Vec::new();
+    // (suite, subject, item, repeat) → (guided overlap, general overlap).
+    type Halves = (Option<f64>, Option<f64>);
+    let mut completions: BTreeMap<(String, String, String, u32), Halves> = BTreeMap::new();
     for row in rows {
         let subject = subject_of(row).to_string();
         let found = || match_guess(&read_guess(&row.response_text), &row.gold);
@@ -255,7 +268,38 @@ fn endpoint_findings(
                         .push(pair);
                 }
             }
+            ItemKind::GuidedCompletion | ItemKind::GeneralCompletion => {
+                if row.outcome != Outcome::Recorded {
+                    continue;
+                }
+                let overlap = char_overlap(&read_completion(&row.response_text), &row.gold);
+                let halves = completions
+                    .entry((
+                        row.suite.clone(),
+                        subject.clone(),
+                        row.item_id.clone(),
+                        row.repeat,
+                    ))
+                    .or_default();
+                if row.kind == ItemKind::GuidedCompletion {
+                    halves.0 = Some(overlap);
+                } else {
+                    halves.1 = Some(overlap);
+                }
+            }
             _ => {}
+        }
+    }
+    for ((suite, subject, _, _), halves) in completions {
+        let (Some(guided), Some(general)) = halves else {
+            continue;
+        };
+        for key in [subject.clone(), ALL_SUBJECTS.to_string()] {
+            tallies
+                .entry((suite.clone(), key))
+                .or_default()
+                .completions
+                .push((guided, general));
         }
     }
     let mut results: Vec<SubjectFindings> = tallies
@@ -265,6 +309,7 @@ fn endpoint_findings(
             subject,
             order: order_figures(&tally.pairs),
             masked: guess_figures(tally.guesses, control),
+            completion: completion_figures(&tally.completions),
         })
         .collect();
     // Each suite's total first, then its subjects in name order.
@@ -292,6 +337,7 @@ fn endpoint_findings(
         endpoint: endpoint.to_string(),
         order_strength: strongest(&|result| result.order.strength),
         masked_strength: strongest(&|result| result.masked.strength),
+        completion_strength: strongest(&|result| result.completion.strength),
         results,
         control,
         flipped,
@@ -330,9 +376,10 @@ pub fn markdown(findings: &ContaminationFindings) -> String {
         let _ = writeln!(text, "### Contamination: {}\n", endpoint.endpoint);
         let _ = writeln!(
             text,
-            "Evidence: option order **{}**, masked option **{}**.\n",
+            "Evidence: option order **{}**, masked option **{}**, guided completion **{}**.\n",
             endpoint.order_strength.as_str(),
-            endpoint.masked_strength.as_str()
+            endpoint.masked_strength.as_str(),
+            endpoint.completion_strength.as_str()
         );
         text.push_str("#### Option order\n\n");
         text.push_str("Each item asked again with its options rotated (the gold moves to a new letter). Accuracy in both orders (95% Wilson intervals), the share of rotated answers naming the original gold letter, and McNemar's exact test on the items right in one order only (b: original only, c: rotated only).\n\n");
@@ -422,6 +469,32 @@ pub fn markdown(findings: &ContaminationFindings) -> String {
         }
         text.push('\n');
         let _ = writeln!(text, "Does not show: {MASKED_LIMITS}\n");
+        text.push_str("#### Guided completion (Golchin & Surdeanu 2023)\n\n");
+        text.push_str("The first half of each question, asked to be finished with the dataset's name and split (guided) and without (general). Mean character overlap of the completions with the true second half, items where each instruction came closer, guided completions that are near-exact, and a one-sided exact sign test (guided closer).\n\n");
+        text.push_str("| suite | subject | items | overlap guided | overlap general | guided / general closer | guided near-exact % | sign test p | strength |\n|---|---|---:|---:|---:|---:|---|---:|---|\n");
+        for result in &endpoint.results {
+            let completion = &result.completion;
+            if completion.pairs == 0 {
+                continue;
+            }
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {:.3} | {:.3} | {} / {} | {} {} | {} | **{}** |",
+                result.suite,
+                result.subject,
+                completion.pairs,
+                completion.mean_overlap_guided,
+                completion.mean_overlap_general,
+                completion.guided_higher,
+                completion.general_higher,
+                percent(completion.guided_near_exact as f64 / completion.pairs as f64),
+                interval(completion.guided_near_exact_interval),
+                p_value(completion.sign_test_p),
+                completion.strength.as_str()
+            );
+        }
+        text.push('\n');
+        let _ = writeln!(text, "Does not show: {COMPLETION_LIMITS}\n");
     }
     text.push_str("#### Not done\n\n");
     for item in &findings.not_done {
@@ -622,6 +695,17 @@ mod tests {
         }
     }
 
+    fn completion(kind: ItemKind, item: usize, second_half: &str, reply: &str) -> ContaminationRow {
+        ContaminationRow {
+            kind,
+            gold: second_half.to_string(),
+            response_text: reply.to_string(),
+            outcome: Outcome::Recorded,
+            options: Vec::new(),
+            ..rotated("m", item, "A", "A")
+        }
+    }
+
     #[test]
     fn pairs_are_matched_by_endpoint_item_and_repeat_and_counted_by_hand() {
         // Four items: 0 and 1 right then the old letter (A, B); 2 right in both orders;
@@ -644,6 +728,12 @@ mod tests {
             masked("m", "ceval", 2, "乙方案", "不知道"),
             masked("m", CONTROL_SUBJECT, 0, "长江", "黄河"),
             masked("m", CONTROL_SUBJECT, 1, "钢铁", "空气"),
+            completion(ItemKind::GuidedCompletion, 0, "丁戊", "后半部分：丁戊"),
+            completion(ItemKind::GeneralCompletion, 0, "丁戊", "甲乙"),
+            completion(ItemKind::GuidedCompletion, 1, "丁戊", "丁己"),
+            completion(ItemKind::GeneralCompletion, 1, "丁戊", "丁戊"),
+            // A guided completion without its general twin pairs with nothing.
+            completion(ItemKind::GuidedCompletion, 2, "丁戊", "丁戊"),
         ];
         let findings = findings(&rows, &audit).expect("findings");
         let endpoint = &findings.endpoints[0];
@@ -676,15 +766,32 @@ mod tests {
         assert_eq!(endpoint.control.exact, 0);
         // 1 of 3 against 0 of 2: C(3,1)·C(2,0)/C(5,1) = 3/5
         assert!((all.masked.fisher_p - 0.6).abs() < 1e-12);
+        // Overlaps by hand: item 0 guided 1.0, general 0.0; item 1 guided 2·1/4 = 0.5,
+        // general 1.0. One closer each way: P(X ≥ 1 | 2) = 3/4.
+        let completion = &all.completion;
+        assert_eq!(completion.pairs, 2);
+        assert!((completion.mean_overlap_guided - 0.75).abs() < 1e-12);
+        assert!((completion.mean_overlap_general - 0.5).abs() < 1e-12);
+        assert_eq!(
+            (completion.guided_higher, completion.general_higher),
+            (1, 1)
+        );
+        assert!((completion.sign_test_p - 0.75).abs() < 1e-12);
+        assert_eq!(completion.guided_near_exact, 1);
+        assert_eq!(endpoint.completion_strength, Strength::None);
         let text = markdown(&findings);
         assert!(text.contains("### Contamination: m"), "{text}");
+        assert!(
+            text.contains("| ceval | (all) | 2 | 0.750 | 0.500 | 1 / 1 |"),
+            "{text}"
+        );
         // Wilson for 3 of 4, by hand: (0.75 + 0.4802 ∓ 0.6406) / 1.9604 = [30.1, 95.4].
         assert!(
             text.contains("| ceval | (all) | 4 | 75.0 [30.1, 95.4] | 50.0 [15.0, 85.0]"),
             "{text}"
         );
         assert!(text.contains("Does not show:"));
-        assert!(text.contains("guided completion"));
+        assert!(text.contains("Min-K%"));
         let page = html(&findings);
         assert!(page.contains("<svg") && page.contains("id=\"contamination\""));
     }
@@ -698,7 +805,7 @@ mod tests {
         )
         .expect("spec");
         let cost = cost_statement(&spec).expect("a cost");
-        assert!(cost.contains("2 extra requests per sampled"), "{cost}");
+        assert!(cost.contains("4 extra requests per sampled"), "{cost}");
         assert!(cost.contains("at most 5 per subject"), "{cost}");
         assert!(cost.contains("44 control items"), "{cost}");
         spec.contamination = false;

@@ -35,8 +35,9 @@ pub struct RunSpec {
     #[serde(default)]
     pub provenance: bool,
     /// Also run the contamination audit (docs/contamination.md): every sampled
-    /// multiple-choice item asked again with its options rotated, and with one wrong
-    /// option hidden for the model to write; plus the project's control items.
+    /// multiple-choice item asked again with its options rotated, with one wrong option
+    /// hidden for the model to write, and its second half asked for with and without the
+    /// dataset's name; plus the project's control items.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub contamination: bool,
     /// At most this many items per subject in the contamination audit (evenly spaced

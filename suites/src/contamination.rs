@@ -9,6 +9,9 @@
 //! - Masked option (TS-Guessing, Deng et al. 2023): [`masked_index`] picks one wrong
 //!   option to hide, [`masked_prompt`] asks for it, [`read_guess`] and [`match_guess`]
 //!   read and compare the model's guess with the hidden text.
+//! - Guided completion (Golchin & Surdeanu 2023): [`split_question`],
+//!   [`guided_prompt`] (with the dataset's name and split) against [`general_prompt`]
+//!   (without), compared by character overlap with the true second half.
 //! - The control set: [`control_items`], Chinese multiple-choice items written for the
 //!   project (`data/contamination-control.jsonl`), which no model can have seen in a
 //!   benchmark.
@@ -196,6 +199,118 @@ pub fn match_guess(guess: &str, hidden: &str) -> GuessMatch {
     } else {
         GuessMatch::Miss
     }
+}
+
+/// A question cut in two for guided completion: the first ⌈n/2⌉ characters (of the
+/// trimmed question) and the rest, which the model is asked to write.
+pub fn split_question(question: &str) -> (String, String) {
+    let characters: Vec<char> = question.trim().chars().collect();
+    let cut = characters.len().div_ceil(2);
+    (
+        characters[..cut].iter().collect(),
+        characters[cut..].iter().collect(),
+    )
+}
+
+/// The name a dataset is published under, for the guided instruction.
+pub fn dataset_name(suite: &str) -> &str {
+    match suite {
+        "ceval" => "C-Eval",
+        "cmmlu" => "CMMLU",
+        other => other,
+    }
+}
+
+/// Guided completion (Golchin & Surdeanu 2023): the dataset's name and split, and the
+/// first half of a question, with the request to finish it as the dataset has it.
+pub fn guided_prompt(dataset: &str, split: &str, first_half: &str) -> String {
+    format!(
+        "下面是{dataset}数据集{split}划分中一道题目的前半部分。请按照该数据集中的原文，写出这道题目的后半部分。只输出后半部分。\n\n{dataset}（{split}）题目前半部分：{first_half}"
+    )
+}
+
+/// The general instruction: the same request without the dataset.
+pub fn general_prompt(first_half: &str) -> String {
+    format!(
+        "下面是一道题目的前半部分。请写出这道题目的后半部分，使它成为一道完整的题目。只输出后半部分。\n\n题目前半部分：{first_half}"
+    )
+}
+
+/// The guided-completion figures over items asked both ways: per item the character
+/// overlap of each completion with the true second half.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionFigures {
+    pub pairs: u64,
+    pub mean_overlap_guided: f64,
+    pub mean_overlap_general: f64,
+    /// Items whose guided completion overlaps more / less than the general one.
+    pub guided_higher: u64,
+    pub general_higher: u64,
+    /// Guided completions that are near-exact (overlap ≥ [`NEAR_EXACT_THRESHOLD`]).
+    pub guided_near_exact: u64,
+    pub guided_near_exact_interval: (f64, f64),
+    /// One-sided exact sign test: P(X ≥ guided_higher), X ~ Bin(higher + lower, ½).
+    pub sign_test_p: f64,
+    pub strength: Strength,
+}
+
+/// Guided-completion figures from `(guided overlap, general overlap)` per item, with
+/// their strength: **strong** when the guided instruction recalls more (sign test
+/// p < 0.01) by a mean of at least 0.1; **weak** at p < 0.05; **none** otherwise.
+pub fn completion_figures(pairs: &[(f64, f64)]) -> CompletionFigures {
+    let total = pairs.len() as u64;
+    let mean = |pick: &dyn Fn(&(f64, f64)) -> f64| {
+        if total == 0 {
+            0.0
+        } else {
+            pairs.iter().map(pick).sum::<f64>() / total as f64
+        }
+    };
+    let guided_higher = pairs.iter().filter(|(g, n)| g > n).count() as u64;
+    let general_higher = pairs.iter().filter(|(g, n)| g < n).count() as u64;
+    let near = pairs
+        .iter()
+        .filter(|(g, _)| *g >= NEAR_EXACT_THRESHOLD)
+        .count() as u64;
+    let discordant = guided_higher + general_higher;
+    let sign_test_p = if discordant == 0 {
+        1.0
+    } else {
+        (guided_higher..=discordant)
+            .map(|k| (ln_choose(discordant, k) - discordant as f64 * std::f64::consts::LN_2).exp())
+            .sum::<f64>()
+            .min(1.0)
+    };
+    let mean_guided = mean(&|pair| pair.0);
+    let mean_general = mean(&|pair| pair.1);
+    let strength = if sign_test_p < 0.01 && mean_guided - mean_general >= 0.1 {
+        Strength::Strong
+    } else if sign_test_p < 0.05 {
+        Strength::Weak
+    } else {
+        Strength::None
+    };
+    CompletionFigures {
+        pairs: total,
+        mean_overlap_guided: mean_guided,
+        mean_overlap_general: mean_general,
+        guided_higher,
+        general_higher,
+        guided_near_exact: near,
+        guided_near_exact_interval: wilson(near, total),
+        sign_test_p,
+        strength,
+    }
+}
+
+/// The completion read from a reply: its text without a leading label or quotes.
+pub fn read_completion(reply: &str) -> String {
+    let text = reply.trim();
+    let text = ["题目后半部分：", "后半部分：", "后半部分:"]
+        .iter()
+        .find_map(|label| text.strip_prefix(label))
+        .unwrap_or(text);
+    text.trim().to_string()
 }
 
 /// One item of the project's control set.
@@ -653,6 +768,40 @@ mod tests {
         );
         assert_eq!(nothing.fisher_p, 1.0);
         assert_eq!(nothing.strength, Strength::None);
+    }
+
+    #[test]
+    fn guided_completion_splits_prompts_and_sign_test() {
+        assert_eq!(
+            split_question(" 甲乙丙丁戊 "),
+            ("甲乙丙".to_string(), "丁戊".to_string())
+        );
+        assert_eq!(split_question(""), (String::new(), String::new()));
+        let guided = guided_prompt("C-Eval", "val", "甲乙丙");
+        assert!(
+            guided.ends_with("C-Eval（val）题目前半部分：甲乙丙"),
+            "{guided}"
+        );
+        assert!(!general_prompt("甲乙丙").contains("C-Eval"));
+        assert_eq!(read_completion("后半部分：丁戊\n"), "丁戊");
+        // 10 items recalled under the guided instruction only: P(X ≥ 10 | 10) = 1/1024.
+        let recalled = completion_figures(&[(1.0, 0.2); 10]);
+        assert!((recalled.sign_test_p - 1.0 / 1024.0).abs() < 1e-15);
+        assert!((recalled.mean_overlap_guided - recalled.mean_overlap_general - 0.8).abs() < 1e-12);
+        assert_eq!(recalled.guided_near_exact, 10);
+        assert_eq!(recalled.strength, Strength::Strong);
+        // 4 higher, 1 lower, 1 tied: P(X ≥ 4 | 5) = 6/32.
+        let mixed = completion_figures(&[
+            (0.5, 0.4),
+            (0.5, 0.4),
+            (0.5, 0.4),
+            (0.5, 0.4),
+            (0.1, 0.4),
+            (0.3, 0.3),
+        ]);
+        assert!((mixed.sign_test_p - 6.0 / 32.0).abs() < 1e-12);
+        assert_eq!(mixed.strength, Strength::None);
+        assert_eq!(completion_figures(&[(0.2, 0.2); 5]).sign_test_p, 1.0);
     }
 
     #[test]

@@ -92,6 +92,12 @@ pub enum ItemKind {
     /// `contamination:masked`: a wrong option hidden and the model asked to write it
     /// (TS-Guessing); the gold is the hidden text, `correct` an exact match.
     MaskedOption,
+    /// `contamination:guided`: the first half of a question with the dataset's name and
+    /// split, the model asked to finish it (guided completion); the gold is the true
+    /// second half, and the reply is recorded, compared by the audit.
+    GuidedCompletion,
+    /// `contamination:general`: the same without the dataset's name.
+    GeneralCompletion,
 }
 
 /// A stored kind this build does not know (a store written by a newer Jianzhen, or edited
@@ -141,6 +147,8 @@ impl ItemKind {
             ItemKind::Probe(probe) => format!("{}{probe}", ItemKind::PROBE_PREFIX),
             ItemKind::PermutedChoice => format!("{}order", ItemKind::CONTAMINATION_PREFIX),
             ItemKind::MaskedOption => format!("{}masked", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::GuidedCompletion => format!("{}guided", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::GeneralCompletion => format!("{}general", ItemKind::CONTAMINATION_PREFIX),
         }
     }
 
@@ -208,6 +216,8 @@ impl FromStr for ItemKind {
             "judge:simpleqa" => return Ok(ItemKind::JudgeSimpleQa),
             "contamination:order" => return Ok(ItemKind::PermutedChoice),
             "contamination:masked" => return Ok(ItemKind::MaskedOption),
+            "contamination:guided" => return Ok(ItemKind::GuidedCompletion),
+            "contamination:general" => return Ok(ItemKind::GeneralCompletion),
             _ => {}
         }
         if let Some(name) = text.strip_prefix(ItemKind::PEER_CHOICE_PREFIX) {
@@ -323,6 +333,10 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
     match kind {
         ItemKind::Choice | ItemKind::PermutedChoice => grade_choice(gold, options, response),
         ItemKind::MaskedOption => grade_masked(gold, response),
+        // A completion is evidence compared by the audit, not an answer to score.
+        ItemKind::GuidedCompletion | ItemKind::GeneralCompletion => {
+            Score::new(None, Outcome::Recorded)
+        }
         ItemKind::PeerChoice(peer) => grade_peer(peer, gold, response),
         ItemKind::HiddenChoice => read_prediction(options, response),
         ItemKind::FirstToken | ItemKind::LoglikEcho => grade_logprobs(gold, options, response),
@@ -472,6 +486,8 @@ mod tests {
             ItemKind::JudgeSimpleQa,
             ItemKind::PermutedChoice,
             ItemKind::MaskedOption,
+            ItemKind::GuidedCompletion,
+            ItemKind::GeneralCompletion,
         ];
         kinds.extend(ProbeKind::ALL.map(ItemKind::Probe));
         kinds.extend(

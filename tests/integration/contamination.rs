@@ -1,14 +1,16 @@
 //! The contamination audit with scripted endpoints of known truth: a "memoriser" that
-//! answers every item by the gold letter of its original order and recites any hidden
-//! option, and a "reasoner" that answers by the option's text (whatever its letter) and
-//! knows nothing of the items' wording. Through the whole pipeline (planner, workers,
-//! store, report), the memoriser must be flagged with strong evidence on both tests and
-//! the reasoner on none; the benchmark's own scores must not include the audit's items;
-//! and `jianzhen run --contamination` must state the cost before it runs.
+//! answers every item by the gold letter of its original order, recites any hidden
+//! option and, given the dataset's name, any question's second half; and a "reasoner"
+//! that answers by the option's text (whatever its letter) and knows nothing of the
+//! items' wording. Through the whole pipeline (planner, workers, store, report), the
+//! memoriser must be flagged with strong evidence on every test (option order, masked
+//! option, guided completion) and the reasoner on none; the benchmark's own scores must
+//! not include the audit's items; and `jianzhen run --contamination` must state the cost
+//! before it runs.
 
 use std::time::Duration;
 
-use jianzhen_suites::contamination::MASK;
+use jianzhen_suites::contamination::{MASK, split_question};
 use jianzhen_testkit::Script;
 use jianzhen_testkit::fixtures::{FixtureQuestion, write_ceval};
 use jianzhen_testkit::stores::test_store_url;
@@ -17,11 +19,33 @@ use crate::common::*;
 
 const LETTERS: [char; 4] = ['A', 'B', 'C', 'D'];
 
-/// The memoriser: for each item, a rule for the masked prompt (keyed on the option next
-/// to the mask, so whichever wrong option is hidden it writes that one), then one for the
-/// question (the original gold letter, whatever the order).
+/// The question text testkit's `write_ceval` writes for a marker `CE-{subject}-{index}`.
+fn question_text(question: &FixtureQuestion) -> String {
+    let index: usize = question
+        .marker
+        .rsplit('-')
+        .next()
+        .and_then(|index| index.parse().ok())
+        .expect("the marker ends with the item's index");
+    let marker = &question.marker;
+    if index.is_multiple_of(3) {
+        format!("测试题 {marker}：下列说法中哪一项是正确的？\n请仔细阅读后作答。")
+    } else {
+        format!("测试题 {marker}：下列说法中哪一项是正确的？")
+    }
+}
+
+/// The memoriser: for each item, a rule for the guided completion (the dataset named: it
+/// recites the question's second half; asked without the name it does not), one for the
+/// masked prompt (keyed on the option next to the mask, so whichever wrong option is
+/// hidden it writes that one), then one for the question (the original gold letter,
+/// whatever the order).
 fn memoriser(questions: &[FixtureQuestion]) -> Script {
     let mut script = Script::new("答案是A");
+    for question in questions {
+        let (first_half, second_half) = split_question(&question_text(question));
+        script = script.rule(&format!("（val）题目前半部分：{first_half}"), &second_half);
+    }
     for question in questions {
         for (index, option) in question.options.iter().enumerate() {
             let needle = if index == 0 {
@@ -46,7 +70,8 @@ fn memoriser(questions: &[FixtureQuestion]) -> Script {
     script
 }
 
-/// The reasoner: finds the gold option's text in the prompt and names its letter there.
+/// The reasoner: finds the gold option's text in the prompt and names its letter there;
+/// asked for an option or a question's end, it does not know.
 fn reasoner(questions: &[FixtureQuestion]) -> Script {
     let mut script = Script::new("我不知道。");
     for question in questions {
@@ -103,8 +128,8 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let cluster =
         InProcessCluster::start(&test_store_url(dir.path(), "contamination").await, 2).await;
     let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(90)).await;
-    // 24 items, 20 sampled (10 per subject) asked twice, 44 control items; per endpoint.
-    assert_eq!(submitted.total_items, 2 * (24 + 2 * 20 + 44));
+    // 24 items, 20 sampled (10 per subject) asked four ways, 44 control items; per endpoint.
+    assert_eq!(submitted.total_items, 2 * (24 + 4 * 20 + 44));
 
     let files = cluster
         .controller
@@ -117,11 +142,22 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let memoriser = endpoint(&findings, "memoriser");
     let all = result(memoriser, "(all)");
     println!(
-        "memoriser: order {}\nmemoriser: masked {}",
-        all["order"], all["masked"]
+        "memoriser: order {}\nmemoriser: masked {}\nmemoriser: completion {}",
+        all["order"], all["masked"], all["completion"]
     );
     assert_eq!(memoriser["order_strength"], "strong");
     assert_eq!(memoriser["masked_strength"], "strong");
+    assert_eq!(memoriser["completion_strength"], "strong");
+    let completion = &all["completion"];
+    assert_eq!(completion["pairs"], 20);
+    assert_eq!(completion["mean_overlap_guided"], 1.0);
+    assert_eq!(completion["guided_higher"], 20);
+    assert_eq!(completion["guided_near_exact"], 20);
+    // Sign test, 20 of 20 closer with the dataset named: 0.5^20.
+    assert!(
+        close(&completion["sign_test_p"], 1.0 / 1_048_576.0),
+        "{completion}"
+    );
     let order = &all["order"];
     assert_eq!(order["pairs"], 20);
     assert_eq!(order["accuracy_original"], 1.0);
@@ -154,11 +190,15 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let reasoner = endpoint(&findings, "reasoner");
     let all = result(reasoner, "(all)");
     println!(
-        "reasoner: order {}\nreasoner: masked {}",
-        all["order"], all["masked"]
+        "reasoner: order {}\nreasoner: masked {}\nreasoner: completion {}",
+        all["order"], all["masked"], all["completion"]
     );
     assert_eq!(reasoner["order_strength"], "none");
     assert_eq!(reasoner["masked_strength"], "none");
+    assert_eq!(reasoner["completion_strength"], "none");
+    assert_eq!(all["completion"]["pairs"], 20);
+    assert_eq!(all["completion"]["guided_higher"], 0);
+    assert_eq!(all["completion"]["sign_test_p"], 1.0);
     assert_eq!(all["order"]["accuracy_original"], 1.0);
     assert_eq!(all["order"]["accuracy_permuted"], 1.0);
     assert_eq!(all["order"]["old_letter_share"], 0.0);
@@ -173,8 +213,12 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     assert!(!scores.contains("contamination"), "{scores}");
     let markdown = report_text(&files, "report.md");
     assert!(markdown.contains("## Contamination audit"), "{markdown}");
-    assert!(markdown.contains("Evidence: option order **strong**, masked option **strong**"));
-    assert!(markdown.contains("Evidence: option order **none**, masked option **none**"));
+    assert!(markdown.contains(
+        "Evidence: option order **strong**, masked option **strong**, guided completion **strong**"
+    ));
+    assert!(markdown.contains(
+        "Evidence: option order **none**, masked option **none**, guided completion **none**"
+    ));
     assert!(markdown.contains("Does not show:"));
     let html = report_text(&files, "report.html");
     assert!(html.contains("id=\"contamination\""));
@@ -220,12 +264,12 @@ async fn jianzhen_run_states_the_audit_cost_before_it_runs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let cost = stderr
-        .find("contamination audit: 2 extra requests per sampled multiple-choice item (at most 2 per subject")
+        .find("contamination audit: 4 extra requests per sampled multiple-choice item (at most 2 per subject")
         .expect("the cost is stated");
     let started = stderr.find("run run-").expect("the run's line");
     assert!(cost < started, "the cost comes before the run: {stderr}");
-    // 4 items + 2 sampled × 2 + 44 control items.
-    assert_eq!(server.requests(), 4 + 4 + 44);
+    // 4 items + 2 sampled × 4 + 44 control items.
+    assert_eq!(server.requests(), 4 + 2 * 4 + 44);
     let json = std::fs::read_to_string(out.join("contamination.json")).expect("contamination.json");
     assert!(json.contains("\"order_strength\": \"none\""), "{json}");
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");

@@ -1,8 +1,9 @@
 //! Planning the contamination audit (docs/contamination.md): for every suite of the run
 //! that asks multiple-choice items by generation, a sample of its items per subject is
-//! planned again twice — with its options rotated (`contamination:order`) and with one
-//! wrong option hidden for the model to write (`contamination:masked`) — and the
-//! project's control items are planned masked too. They are ordinary items (budgets,
+//! planned again four times — with its options rotated (`contamination:order`), with one
+//! wrong option hidden for the model to write (`contamination:masked`), and its first
+//! half to be finished with and without the dataset's name (`contamination:guided`,
+//! `contamination:general`) — and the project's control items are planned masked too. They are ordinary items (budgets,
 //! retries, cache, store, rescore) under the suite [`CONTAMINATION_SUITE`], so they never
 //! count in the benchmark's scores.
 //!
@@ -11,7 +12,8 @@
 use std::collections::BTreeMap;
 
 use jianzhen_suites::contamination::{
-    MASK, NEAR_EXACT_THRESHOLD, control_items, masked_index, masked_prompt, order_shift, permute,
+    MASK, NEAR_EXACT_THRESHOLD, control_items, dataset_name, general_prompt, guided_prompt,
+    masked_index, masked_prompt, order_shift, permute, split_question,
 };
 use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::template::{ChatMessage, ScoringMode};
@@ -33,6 +35,9 @@ pub const CONTROL_SUBJECT: &str = "control";
 /// Generation limit of a masked-option request: an option is a short text.
 pub const MASKED_MAX_TOKENS: u32 = 64;
 
+/// Generation limit of a completion request: the rest of a question.
+pub const COMPLETION_MAX_TOKENS: u32 = 128;
+
 /// What the audit asked, recorded in the manifest so a reader can redo it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ContaminationManifest {
@@ -42,11 +47,15 @@ pub struct ContaminationManifest {
     pub order_rule: String,
     /// Which option is hidden, and how a guess is compared.
     pub mask_rule: String,
+    /// How a question is cut for guided completion, and what is compared.
+    #[serde(default)]
+    pub completion_rule: String,
     pub near_exact_threshold: f64,
     /// Control items asked masked (per endpoint and repeat).
     pub control_items: usize,
     pub suites: Vec<ContaminationSuiteManifest>,
-    /// Extra requests per endpoint and repeat: 2 per sampled item, 1 per control item.
+    /// Extra requests per endpoint and repeat: 4 per sampled item (rotated, masked,
+    /// guided and general completion), 1 per control item.
     pub extra_requests_per_endpoint: usize,
 }
 
@@ -64,6 +73,9 @@ pub struct ContaminationSuiteManifest {
 pub const ORDER_RULE: &str = "options rotated by s = 1 + FNV-1a-64(item id) mod (n - 1): new option i is old option (i + s) mod n, so every option and the gold move to a new letter; stored as the item's options and gold";
 /// The rule of [`masked_index`], in words, for the manifest.
 pub const MASK_RULE: &str = "the k-th wrong option in letter order is hidden, k = FNV-1a-64(\"mask:\" + item id) mod (n - 1); a guess is exact when equal after removing whitespace and punctuation, near-exact at a character Dice overlap >= the threshold";
+
+/// The rule of guided completion, in words, for the manifest.
+pub const COMPLETION_RULE: &str = "the trimmed question cut after its first ceil(n/2) characters; the second half asked for with the dataset's name and split (guided) and without (general); each completion's character Dice overlap with the true second half compared per item";
 
 /// Why a suite cannot be audited, if it cannot.
 fn skip_reason(prepared: &PreparedSuite) -> Option<String> {
@@ -134,6 +146,44 @@ fn masked_item(
         kind,
         max_tokens: MASKED_MAX_TOKENS,
     }))
+}
+
+/// A completion item: the prompt as one user message, the true second half as gold.
+fn completion_item(
+    label: &str,
+    subject: &str,
+    item_id: &str,
+    prompt: String,
+    second_half: &str,
+    kind: ItemKind,
+    source: &str,
+) -> Result<RenderedItem, CoordinatorError> {
+    let messages = vec![user(prompt)];
+    let messages_json = messages_json(&messages)?;
+    Ok(RenderedItem {
+        item_key: short_hash(
+            &[
+                CONTAMINATION_SUITE,
+                &kind.name(),
+                label,
+                item_id,
+                &messages_json,
+                second_half,
+            ],
+            16,
+        ),
+        judge_identity: String::new(),
+        messages_json,
+        subject: subject.to_string(),
+        category: label.to_string(),
+        item_id: item_id.to_string(),
+        gold: second_half.to_string(),
+        options: Vec::new(),
+        messages,
+        source: format!("{source} (first half of the question)"),
+        kind,
+        max_tokens: COMPLETION_MAX_TOKENS,
+    })
 }
 
 /// Plans the audit's items into `items` and `shards`.
@@ -217,6 +267,24 @@ pub(super) fn plan_contamination(
                 kind,
                 max_tokens: 0,
             });
+            let (first_half, second_half) = split_question(&item.question);
+            if !first_half.is_empty() && !second_half.is_empty() {
+                let guided = guided_prompt(dataset_name(&label), &prepared.split, &first_half);
+                for (kind, prompt) in [
+                    (ItemKind::GuidedCompletion, guided),
+                    (ItemKind::GeneralCompletion, general_prompt(&first_half)),
+                ] {
+                    entry.push(completion_item(
+                        &label,
+                        &subject,
+                        &item.id,
+                        prompt,
+                        &second_half,
+                        kind,
+                        &source,
+                    )?);
+                }
+            }
             if let Some(masked) = masked_item(
                 &label,
                 &subject,
@@ -276,6 +344,7 @@ pub(super) fn plan_contamination(
         sample_per_subject: spec.contamination_sample,
         order_rule: ORDER_RULE.to_string(),
         mask_rule: MASK_RULE.to_string(),
+        completion_rule: COMPLETION_RULE.to_string(),
         near_exact_threshold: NEAR_EXACT_THRESHOLD,
         control_items: control.len(),
         suites: suite_manifests,
@@ -363,11 +432,27 @@ mod tests {
             .iter()
             .filter(|item| item.suite == CONTAMINATION_SUITE)
             .collect();
-        // 2 sampled items in each of 2 subjects, asked twice, and the control items.
-        assert_eq!(extra.len(), 2 * 2 * 2 + control);
+        // 2 sampled items in each of 2 subjects, asked four ways, and the control items.
+        assert_eq!(extra.len(), 2 * 2 * 4 + control);
         assert_eq!(audited.items.len(), plain.items.len() + extra.len());
         let manifest = audited.manifest.contamination.expect("manifest");
-        assert_eq!(manifest.extra_requests_per_endpoint, 8 + control);
+        assert_eq!(manifest.extra_requests_per_endpoint, 16 + control);
+        let guided: Vec<&&PlannedItem> = extra
+            .iter()
+            .filter(|item| item.kind == ItemKind::GuidedCompletion)
+            .collect();
+        assert_eq!(guided.len(), 4);
+        // 问题0 is cut after 问题: the gold is the rest.
+        let first = guided
+            .iter()
+            .find(|item| item.item_id == "law/val/0")
+            .expect("item 0");
+        assert_eq!(first.gold, "0");
+        assert!(
+            first.messages[0]
+                .content
+                .ends_with("C-Eval（val）题目前半部分：问题")
+        );
         assert_eq!(manifest.suites[0].sampled_items, 4);
         for rotated in extra
             .iter()
