@@ -226,6 +226,28 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let manifest = report_text(&files, "manifest.json");
     assert!(manifest.contains("\"order_rule\""), "{manifest}");
 
+    // Rescoring reads every stored reply again through grade(): nothing changes, and
+    // the audit reads the same.
+    let (checked, changed) = cluster
+        .controller
+        .rescore_run(&submitted.run_id)
+        .await
+        .expect("rescore");
+    assert_eq!(
+        checked, submitted.total_items,
+        "rescore reads the audit's items too"
+    );
+    assert_eq!(changed, 0, "rescoring changed stored scores");
+    let again = cluster
+        .controller
+        .render_report(&submitted.run_id)
+        .await
+        .expect("report after rescore");
+    assert_eq!(
+        report_file(&again, "contamination.json"),
+        report_file(&files, "contamination.json")
+    );
+
     // A resubmission plans the same items: nothing is asked again.
     let again = cluster
         .controller
