@@ -260,6 +260,14 @@ struct RunArgs {
     /// prompts) and add a provenance section to the report.
     #[arg(long)]
     provenance: bool,
+    /// Also run the contamination audit (option order, masked options, guided
+    /// completion; see docs/contamination.md) and add a contamination section to the
+    /// report.
+    #[arg(long)]
+    contamination: bool,
+    /// With --contamination: at most this many items per subject in the audit.
+    #[arg(long, requires = "contamination")]
+    contamination_sample: Option<u32>,
     /// The maker the endpoint's vendor declares (e.g. Alibaba), for the provenance audit.
     #[arg(long)]
     vendor: Option<String>,
@@ -475,10 +483,16 @@ fn init_tracing(quiet_by_default: bool, format: LogFormat) {
 fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
     if let Some(path) = &args.spec {
         let (mut spec, text) = read_spec(path)?;
-        if !args.no_cache {
+        if !args.no_cache && !args.contamination {
             return Ok((spec, text));
         }
-        spec.cache = false;
+        if args.no_cache {
+            spec.cache = false;
+        }
+        if args.contamination {
+            spec.contamination = true;
+            spec.contamination_sample = args.contamination_sample.or(spec.contamination_sample);
+        }
         let text = spec.to_toml()?;
         return Ok((spec, text));
     }
@@ -501,6 +515,8 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
         shard_size: 25,
         cache: !args.no_cache,
         provenance: args.provenance,
+        contamination: args.contamination,
+        contamination_sample: args.contamination_sample,
         suites: vec![SuiteSpec {
             name: suite.clone(),
             spec: args
@@ -677,6 +693,10 @@ async fn drive_run(
 ) -> Result<()> {
     // Read the reference profiles before spending any endpoint call.
     read_references(references)?;
+    // The audit's cost, before any request is sent.
+    if let Some(cost) = jianzhen_coordinator::contamination::cost_statement(spec) {
+        eprintln!("{cost}");
+    }
     let mut client = connect_local(url).await?;
     let submitted = client
         .submit_run(v1::SubmitRunRequest {

@@ -1128,6 +1128,7 @@ impl Controller {
         let counts = self.store.run_counts(run_id).await?;
         let rows = self.store.scored_rows(run_id).await?;
         let probes = self.store.probe_rows(run_id).await?;
+        let audit_rows = self.store.contamination_rows(run_id).await?;
         let spec = if probes.is_empty() {
             None
         } else {
@@ -1152,6 +1153,9 @@ impl Controller {
                 None => None,
             };
             let mut files = report::render(&record, &counts, &rows, provenance.as_ref())?;
+            if let Some(findings) = crate::contamination::findings(&rows, &audit_rows) {
+                crate::contamination::attach(&mut files, &findings)?;
+            }
             if let Some((other_record, other_rows)) = other {
                 files.extend(crate::compare::render_comparison(
                     &other_record,

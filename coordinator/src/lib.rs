@@ -23,6 +23,8 @@
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
 //!   and paired tests, and the report files; [`consistency`]: answers that changed
 //!   between repeats; [`font`]: the CJK font subset embedded in `report.html`.
+//! - [`contamination`]: the contamination audit of a run (option order, masked options),
+//!   planned by `planner::contamination`, as a report section and `contamination.json`.
 //! - [`peer_compare`]: the replies read by Jianzhen and by the template's source
 //!   framework (OpenCompass's post-processors), set side by side in the report.
 //! - [`auth`] and [`secrets`]: roles, tokens and sealed endpoint keys; the controller's
@@ -36,6 +38,7 @@ pub mod auth;
 pub mod budget;
 pub mod compare;
 pub mod consistency;
+pub mod contamination;
 pub mod controller;
 pub mod error;
 pub mod font;

@@ -24,6 +24,9 @@ use crate::error::CoordinatorError;
 use crate::request::{Ask, ItemRequest, JudgeStep};
 use crate::spec::{EndpointSpec, RunSpec};
 
+pub mod contamination;
+pub use contamination::{CONTAMINATION_SUITE, ContaminationManifest};
+
 /// Where a suite's format, prompts and categories come from.
 #[derive(Debug, Clone)]
 pub enum SuiteDefinition {
@@ -330,6 +333,9 @@ pub struct Manifest {
     /// Present when the run audits provenance: how many probes of each kind were sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<ProvenanceManifest>,
+    /// Present when the run audits contamination: what was asked and by which rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contamination: Option<ContaminationManifest>,
     /// The judge model and prompt, when a suite is graded by one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeManifest>,
@@ -629,6 +635,19 @@ pub fn plan(
         }
     }
 
+    let contamination_manifest = if spec.contamination {
+        Some(contamination::plan_contamination(
+            run_id,
+            spec,
+            suites,
+            cache_scope,
+            &mut items,
+            &mut shards,
+        )?)
+    } else {
+        None
+    };
+
     let probe_manifest = if spec.provenance {
         let mut by_kind: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
         for probe in probes {
@@ -698,6 +717,7 @@ pub fn plan(
         suites: suite_manifests,
         endpoints: spec.endpoints.iter().map(EndpointManifest::from).collect(),
         provenance: probe_manifest,
+        contamination: contamination_manifest,
         judge: spec
             .judge
             .as_ref()

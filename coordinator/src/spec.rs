@@ -34,6 +34,16 @@ pub struct RunSpec {
     /// the report's provenance section.
     #[serde(default)]
     pub provenance: bool,
+    /// Also run the contamination audit (docs/contamination.md): every sampled
+    /// multiple-choice item asked again with its options rotated, with one wrong option
+    /// hidden for the model to write, and its second half asked for with and without the
+    /// dataset's name; plus the project's control items.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contamination: bool,
+    /// At most this many items per subject in the contamination audit (evenly spaced
+    /// through the items the run evaluates); absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contamination_sample: Option<u32>,
     pub suites: Vec<SuiteSpec>,
     pub endpoints: Vec<EndpointSpec>,
     /// A judge model for suites whose published evaluation grades answers with one
@@ -249,6 +259,16 @@ impl RunSpec {
         }
         if self.shard_size == 0 {
             return Err(invalid("`shard_size` must be at least 1".into()));
+        }
+        if self.contamination_sample.is_some() && !self.contamination {
+            return Err(invalid(
+                "`contamination_sample` is set but the audit is off; add `contamination = true` (or drop the sample)".into(),
+            ));
+        }
+        if self.contamination_sample == Some(0) {
+            return Err(invalid(
+                "`contamination_sample` must be at least 1; drop it to audit every item".into(),
+            ));
         }
         // Every number a client sends is bounded where it enters (docs/security.md).
         let within = |field: &str, value: u64, max: u64| -> Result<(), CoordinatorError> {

@@ -316,6 +316,28 @@ pub struct ProbeRow {
     pub error_message: String,
 }
 
+/// The answer to one item of the contamination audit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContaminationRow {
+    pub endpoint: String,
+    /// `contamination:order` or `contamination:masked`.
+    pub kind: ItemKind,
+    /// `{suite}/{subject}`, or `control`.
+    pub subject: String,
+    /// The audited suite (stored as the item's category), or `control`.
+    pub suite: String,
+    /// The audited item's own id (the control item's id).
+    pub item_id: String,
+    pub repeat: u32,
+    /// The rotated gold letter, or the hidden option's text.
+    pub gold: String,
+    /// The options as asked (rotated, or with the hidden one masked).
+    pub options: Vec<String>,
+    pub extracted: Option<String>,
+    pub outcome: Outcome,
+    pub response_text: String,
+}
+
 /// One scored item, joined with its item metadata: the input of aggregation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredRow {
@@ -395,6 +417,11 @@ struct UnknownStoredValue {
 /// The `LIKE` pattern of every probe kind's stored name.
 fn probe_kinds_pattern() -> String {
     format!("{}%", ItemKind::PROBE_PREFIX)
+}
+
+/// The `LIKE` pattern of the contamination audit's kinds' stored names.
+fn contamination_kinds_pattern() -> String {
+    format!("{}%", ItemKind::CONTAMINATION_PREFIX)
 }
 
 /// Reads an item's kind, once, where it comes out of the store.
@@ -1237,10 +1264,13 @@ impl Store {
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
                                        WHERE r.run_id = $1 AND i.kind NOT LIKE $2
+                                         AND i.kind NOT LIKE $3
              ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
         )
         .bind(run_id)
         .bind(probe_kinds_pattern())
+        // The contamination audit's items are evidence about the benchmark, not scores.
+        .bind(contamination_kinds_pattern())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -1406,6 +1436,45 @@ impl Store {
             .execute(&mut *transaction)
             .await?;
         transaction.commit().await
+    }
+
+    /// Answers to the contamination audit's items of a run.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn contamination_rows(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<ContaminationRow>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.kind, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
+                    i.options_json, r.extracted, r.outcome, r.response_text
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+             WHERE r.run_id = $1 AND i.kind LIKE $2
+             ORDER BY i.endpoint, i.subject, i.item_id, i.kind, i.repeat_index",
+        )
+        .bind(run_id)
+        .bind(contamination_kinds_pattern())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ContaminationRow {
+                    endpoint: row.try_get("endpoint")?,
+                    kind: kind_at(row, "kind")?,
+                    subject: row.try_get("subject")?,
+                    suite: row.try_get("category")?,
+                    item_id: row.try_get("item_id")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    gold: row.try_get("gold")?,
+                    options: options_at(row, "options_json")?,
+                    extracted: row.try_get("extracted")?,
+                    outcome: outcome_at(row, "outcome")?,
+                    response_text: row.try_get("response_text")?,
+                })
+            })
+            .collect()
     }
 
     /// Answers to the provenance probes of a run.

@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contamination::{GuessMatch, match_guess, read_guess};
 use crate::extract::{Extraction, extract_choice_with_options};
 use crate::outcome::{Outcome, score_choice_reply};
 use crate::peer::{AnswerShape, PeerExtractor, peer_credit, peer_text, shape_of};
@@ -91,6 +92,19 @@ pub enum ItemKind {
     JudgeSimpleQa,
     /// `probe:…`: a provenance probe, recorded as it is.
     Probe(ProbeKind),
+    /// `contamination:order`: a multiple-choice item asked again with its options
+    /// rotated (the contamination audit); its stored options and gold are the rotated
+    /// ones, and it is read and scored as [`ItemKind::Choice`].
+    PermutedChoice,
+    /// `contamination:masked`: a wrong option hidden and the model asked to write it
+    /// (TS-Guessing); the gold is the hidden text, `correct` an exact match.
+    MaskedOption,
+    /// `contamination:guided`: the first half of a question with the dataset's name and
+    /// split, the model asked to finish it (guided completion); the gold is the true
+    /// second half, and the reply is recorded, compared by the audit.
+    GuidedCompletion,
+    /// `contamination:general`: the same without the dataset's name.
+    GeneralCompletion,
 }
 
 /// A stored kind this build does not know (a store written by a newer Jianzhen, or edited
@@ -106,6 +120,8 @@ impl ItemKind {
     pub const PROBE_PREFIX: &'static str = "probe:";
     /// The prefix of a peer-read single-letter kind's name.
     pub const PEER_CHOICE_PREFIX: &'static str = "choice@";
+    /// The prefix of the contamination audit's kinds (kept out of the benchmark's scores).
+    pub const CONTAMINATION_PREFIX: &'static str = "contamination:";
 
     /// The kind of a multiple-choice item scored in `mode`.
     pub fn for_choice(mode: crate::template::ScoringMode) -> ItemKind {
@@ -138,6 +154,10 @@ impl ItemKind {
             ItemKind::PeerGraded(answer, peer) => format!("{}@{peer}", answer.as_str()),
             ItemKind::JudgeSimpleQa => "judge:simpleqa".to_string(),
             ItemKind::Probe(probe) => format!("{}{probe}", ItemKind::PROBE_PREFIX),
+            ItemKind::PermutedChoice => format!("{}order", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::MaskedOption => format!("{}masked", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::GuidedCompletion => format!("{}guided", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::GeneralCompletion => format!("{}general", ItemKind::CONTAMINATION_PREFIX),
         }
     }
 
@@ -229,6 +249,10 @@ impl FromStr for ItemKind {
             "choice:first_token" => return Ok(ItemKind::FirstToken),
             "choice:loglik_echo" => return Ok(ItemKind::LoglikEcho),
             "judge:simpleqa" => return Ok(ItemKind::JudgeSimpleQa),
+            "contamination:order" => return Ok(ItemKind::PermutedChoice),
+            "contamination:masked" => return Ok(ItemKind::MaskedOption),
+            "contamination:guided" => return Ok(ItemKind::GuidedCompletion),
+            "contamination:general" => return Ok(ItemKind::GeneralCompletion),
             _ => {}
         }
         if let Some(name) = text.strip_prefix(ItemKind::PEER_CHOICE_PREFIX) {
@@ -351,7 +375,12 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
         return Score::new(None, outcome);
     }
     match kind {
-        ItemKind::Choice => grade_choice(gold, options, response),
+        ItemKind::Choice | ItemKind::PermutedChoice => grade_choice(gold, options, response),
+        ItemKind::MaskedOption => grade_masked(gold, response),
+        // A completion is evidence compared by the audit, not an answer to score.
+        ItemKind::GuidedCompletion | ItemKind::GeneralCompletion => {
+            Score::new(None, Outcome::Recorded)
+        }
         ItemKind::PeerChoice(peer) => grade_peer(peer, gold, response),
         ItemKind::HiddenChoice => read_prediction(AnswerKind::Choice, options, response),
         ItemKind::HiddenLabel => read_prediction(AnswerKind::Label, options, response),
@@ -377,6 +406,24 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
         }
         ItemKind::Probe(_) => Score::new(None, Outcome::Recorded),
     }
+}
+
+/// A masked-option guess: the guess read from the reply, `correct` when it is the hidden
+/// text exactly (near-exact matches are counted by the audit from the stored reply).
+fn grade_masked(hidden: &str, response: &Response) -> Score {
+    let guess = read_guess(&response.text);
+    if response.is_truncated() {
+        return Score::new(Some(guess).filter(|g| !g.is_empty()), Outcome::Truncated);
+    }
+    if guess.is_empty() {
+        return Score::new(None, Outcome::Unextractable);
+    }
+    let outcome = if match_guess(&guess, hidden) == GuessMatch::Exact {
+        Outcome::Correct
+    } else {
+        Outcome::Wrong
+    };
+    Score::new(Some(guess), outcome)
 }
 
 fn letter_of(extraction: Extraction) -> Option<String> {
@@ -519,6 +566,10 @@ mod tests {
             ItemKind::FirstToken,
             ItemKind::LoglikEcho,
             ItemKind::JudgeSimpleQa,
+            ItemKind::PermutedChoice,
+            ItemKind::MaskedOption,
+            ItemKind::GuidedCompletion,
+            ItemKind::GeneralCompletion,
         ];
         kinds.extend(ProbeKind::ALL.map(ItemKind::Probe));
         kinds.extend(
@@ -608,6 +659,32 @@ mod tests {
             grade(ItemKind::HiddenChoice, "", &options(), &reply("答案是D")),
             Score::new(Some("D".to_string()), Outcome::Answered)
         );
+    }
+
+    #[test]
+    fn contamination_items_are_graded_as_choices_and_guesses() {
+        assert_eq!(
+            grade(ItemKind::PermutedChoice, "D", &options(), &reply("答案是D")).outcome,
+            Outcome::Correct
+        );
+        assert_eq!(
+            grade(
+                ItemKind::MaskedOption,
+                "光合作用",
+                &[],
+                &reply("答案：光合作用。")
+            ),
+            Score::new(Some("光合作用".to_string()), Outcome::Correct)
+        );
+        assert_eq!(
+            grade(ItemKind::MaskedOption, "光合作用", &[], &reply("呼吸作用")).outcome,
+            Outcome::Wrong
+        );
+        assert_eq!(
+            grade(ItemKind::MaskedOption, "光合作用", &[], &reply("  ")).outcome,
+            Outcome::Unextractable
+        );
+        assert_eq!(ItemKind::MaskedOption.name(), "contamination:masked");
     }
 
     #[test]

@@ -29,8 +29,11 @@
 //!   templates, and grading of multi-answer, span, numeric, free-text and label replies.
 //! - [`left_out`]: records that cannot become items, left out visibly (or refused under
 //!   `--strict`), counted per file and subject.
+//! - [`contamination`]: the contamination audit's pure half: option permutations, masked
+//!   options, the control set and the paired tests.
 //! - [`error`]: the crate's error type.
 
+pub mod contamination;
 pub mod error;
 pub mod extract;
 pub mod formats;

@@ -5,6 +5,7 @@
 mod chaos;
 mod cli;
 mod common;
+mod contamination;
 mod data_fetch;
 mod faults;
 mod first_hour;

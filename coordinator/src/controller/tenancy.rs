@@ -494,6 +494,8 @@ impl Controller {
             shard_size: 25,
             cache: false,
             provenance: false,
+            contamination: false,
+            contamination_sample: None,
             suites: vec![suite],
             endpoints: Vec::new(),
             judge: None,
