@@ -29,7 +29,7 @@ pub enum CoordinatorError {
         worker_id: String,
     },
     #[error("store error: {0}")]
-    Store(#[from] sqlx::Error),
+    Store(#[from] crate::store::StoreError),
     #[error(
         "cannot open the store {store}: {source}; check that the database server runs and the URL, user and password are right"
     )]
@@ -79,6 +79,12 @@ pub enum CoordinatorError {
     Internal(String),
 }
 
+impl From<sqlx::Error> for CoordinatorError {
+    fn from(error: sqlx::Error) -> Self {
+        CoordinatorError::Store(crate::store::StoreError::Database(error))
+    }
+}
+
 /// Whether a store error means the database cannot be reached right now (a network
 /// partition, a server restarting, every connection busy past the acquire timeout), as
 /// opposed to a query that failed on a reachable database.
@@ -105,7 +111,7 @@ impl From<CoordinatorError> for tonic::Status {
         // the operator can do. Nothing is lost meanwhile: workers keep their results until
         // a report is accepted.
         if let CoordinatorError::Store(source) = &error
-            && store_unreachable(source)
+            && source.is_unreachable()
         {
             return tonic::Status::unavailable(format!(
                 "the store is unavailable ({source}): the coordinator keeps running and answers again when the database does; check that the database server runs and that the coordinator can reach it, then retry (workers retry by themselves and keep their results)"

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Store;
+use super::{Store, StoreError};
 
 /// A token as the store keeps it: never the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ pub struct AuditRecord {
     pub target: String,
 }
 
-fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
     Ok(TokenRecord {
         name: row.try_get("name")?,
         role: row.try_get("role")?,
@@ -58,7 +58,7 @@ fn token_from_row(row: &AnyRow) -> Result<TokenRecord, sqlx::Error> {
     })
 }
 
-fn endpoint_from_row(row: &AnyRow) -> Result<EndpointRecord, sqlx::Error> {
+fn endpoint_from_row(row: &AnyRow) -> Result<EndpointRecord, StoreError> {
     Ok(EndpointRecord {
         owner: row.try_get("owner")?,
         name: row.try_get("name")?,
@@ -81,7 +81,7 @@ impl Store {
         &self,
         record: &TokenRecord,
         token_hash: &str,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<bool, StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO tokens (name, role, token_hash, trusted, created_at_ms, expires_at_ms, revoked_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, NULL) ON CONFLICT (name) DO NOTHING",
@@ -99,10 +99,7 @@ impl Store {
 
     /// # Errors
     /// Database errors.
-    pub async fn token_by_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<TokenRecord>, sqlx::Error> {
+    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT name, role, trusted, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens WHERE token_hash = $1",
         )
@@ -114,7 +111,7 @@ impl Store {
 
     /// # Errors
     /// Database errors.
-    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, sqlx::Error> {
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT name, role, trusted, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens ORDER BY created_at_ms, name",
         )
@@ -127,7 +124,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn revoke_token(&self, name: &str, now_ms: i64) -> Result<bool, sqlx::Error> {
+    pub async fn revoke_token(&self, name: &str, now_ms: i64) -> Result<bool, StoreError> {
         let updated = sqlx::query(
             "UPDATE tokens SET revoked_at_ms = $1 WHERE name = $2 AND revoked_at_ms IS NULL",
         )
@@ -142,7 +139,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn upsert_endpoint(&self, record: &EndpointRecord) -> Result<bool, sqlx::Error> {
+    pub async fn upsert_endpoint(&self, record: &EndpointRecord) -> Result<bool, StoreError> {
         let mut transaction = self.pool.begin().await?;
         let removed = sqlx::query("DELETE FROM endpoints WHERE owner = $1 AND name = $2")
             .bind(&record.owner)
@@ -172,7 +169,7 @@ impl Store {
         &self,
         owner: &str,
         name: &str,
-    ) -> Result<Option<EndpointRecord>, sqlx::Error> {
+    ) -> Result<Option<EndpointRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT owner, name, base_url, model, vendor, key_nonce, key_sealed, created_at_ms FROM endpoints WHERE owner = $1 AND name = $2",
         )
@@ -190,7 +187,7 @@ impl Store {
     pub async fn list_endpoints(
         &self,
         owner: Option<&str>,
-    ) -> Result<Vec<EndpointRecord>, sqlx::Error> {
+    ) -> Result<Vec<EndpointRecord>, StoreError> {
         let rows = match owner {
             Some(owner) => {
                 sqlx::query(
@@ -217,7 +214,7 @@ impl Store {
         &self,
         record: &PublishedSuiteRecord,
         now_ms: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         let mut transaction = self.pool.begin().await?;
         sqlx::query("DELETE FROM published_suites WHERE name = $1")
             .bind(&record.name)
@@ -234,12 +231,12 @@ impl Store {
         .bind(now_ms)
         .execute(&mut *transaction)
         .await?;
-        transaction.commit().await
+        Ok(transaction.commit().await?)
     }
 
     /// # Errors
     /// Database errors.
-    pub async fn published_suites(&self) -> Result<Vec<PublishedSuiteRecord>, sqlx::Error> {
+    pub async fn published_suites(&self) -> Result<Vec<PublishedSuiteRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT name, suite_toml, description, items FROM published_suites ORDER BY name",
         )
@@ -259,7 +256,7 @@ impl Store {
 
     /// # Errors
     /// Database errors.
-    pub async fn record_audit(&self, entry: &AuditRecord) -> Result<(), sqlx::Error> {
+    pub async fn record_audit(&self, entry: &AuditRecord) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO audit (at_ms, actor, action, target) VALUES ($1, $2, $3, $4)")
             .bind(entry.at_ms)
             .bind(&entry.actor)
@@ -274,7 +271,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT at_ms, actor, action, target FROM audit ORDER BY at_ms DESC LIMIT $1",
         )
@@ -298,7 +295,7 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn dump_all_text(&self) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn dump_all_text(&self) -> Result<Vec<String>, StoreError> {
         let tables = [
             "runs",
             "shards",

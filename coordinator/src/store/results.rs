@@ -1,0 +1,540 @@
+//! Results: storing answers (at most once each), the response cache, re-scoring, and
+//! the rows reports, provenance and the contamination audit read back.
+
+use super::*;
+
+impl Store {
+    /// # Errors
+    /// Database errors; `Ok(None)` when the item is not part of the shard.
+    pub async fn scoring_input(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+        item_key: &str,
+        repeat: u32,
+    ) -> Result<Option<(String, ScoringInput)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT endpoint, gold, options_json, request_key, kind FROM items
+             WHERE run_id = $1 AND shard_id = $2 AND item_key = $3 AND repeat_index = $4",
+        )
+        .bind(run_id)
+        .bind(shard_id)
+        .bind(item_key)
+        .bind(i64::from(repeat))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some((
+            row.try_get("endpoint")?,
+            ScoringInput {
+                gold: row.try_get("gold")?,
+                options: options_at(&row, "options_json")?,
+                request_key: row.try_get("request_key")?,
+                kind: kind_at(&row, "kind")?,
+            },
+        )))
+    }
+
+    /// Stores results; each is stored at most once. Returns how many were new.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn insert_results(&self, results: &[StoredResult]) -> Result<u32, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let mut stored = 0;
+        let mut newly_stored = Vec::new();
+        for result in results {
+            let affected = sqlx::query(
+                "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
+                    response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
+                    error_message, http_status, attempts, throttled, attempt_log_json, logprobs_json, extracted,
+                    outcome, received_at_ms, judge_text)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                    $20, $21, $22, $23)
+                 ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
+            )
+            .bind(&result.run_id)
+            .bind(&result.endpoint)
+            .bind(&result.item_key)
+            .bind(i64::from(result.repeat))
+            .bind(&result.shard_id)
+            .bind(as_i64(result.epoch))
+            .bind(&result.worker_id)
+            .bind(&result.response_text)
+            .bind(&result.finish_reason)
+            .bind(i64::from(result.prompt_tokens))
+            .bind(i64::from(result.completion_tokens))
+            .bind(as_i64(result.latency_ms))
+            .bind(&result.error_class)
+            .bind(&result.error_message)
+            .bind(i64::from(result.http_status))
+            .bind(i64::from(result.attempts))
+            .bind(i64::from(result.throttled))
+                        .bind(&result.attempt_log_json)
+            .bind(&result.logprobs_json)
+            .bind(result.extracted.clone())
+            .bind(result.outcome.as_str())
+            .bind(result.received_at_ms)
+            .bind(&result.judge_text)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+            if affected > 0 {
+                stored += 1;
+                newly_stored.push(result);
+            }
+            if let Some(cache_key) = &result.cache_key {
+                // The item's family key and limit come from its planned row.
+                sqlx::query(
+                    "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
+                        completion_tokens, latency_ms, logprobs_json, created_at_ms, judge_text,
+                        family_key, max_tokens)
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, i.family_key, i.limit_tokens
+                     FROM items i WHERE i.run_id = $10 AND i.endpoint = $11 AND i.item_key = $12
+                        AND i.repeat_index = $13
+                     ON CONFLICT (request_key) DO NOTHING",
+                )
+                .bind(cache_key)
+                .bind(&result.response_text)
+                .bind(&result.finish_reason)
+                .bind(i64::from(result.prompt_tokens))
+                .bind(i64::from(result.completion_tokens))
+                                .bind(as_i64(result.latency_ms))
+                .bind(&result.logprobs_json)
+                .bind(result.received_at_ms)
+                .bind(&result.judge_text)
+                .bind(&result.run_id)
+                .bind(&result.endpoint)
+                .bind(&result.item_key)
+                .bind(i64::from(result.repeat))
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        transaction.commit().await?;
+        // Counted once committed, so the counters agree with the store.
+        if let Some(metrics) = crate::metrics::get() {
+            for result in newly_stored {
+                metrics
+                    .items
+                    .with_label_values(&[result.outcome.as_str()])
+                    .inc();
+                metrics.throttled.inc_by(u64::from(result.throttled));
+            }
+        }
+        Ok(stored)
+    }
+
+    /// Items of a run without a result whose exact request has a cached answer.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn cache_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
+                    c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
+                    c.logprobs_json, c.judge_text
+             FROM items i
+             JOIN response_cache c ON c.request_key = i.request_key
+             LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
+                AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
+             WHERE i.run_id = $1 AND r.item_key IS NULL
+             ORDER BY i.endpoint, i.item_key, i.repeat_index",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(cache_hit_from_row).collect()
+    }
+
+    /// The run's open items answerable by the same request under another token limit:
+    /// an answer that ended on its own (`stop`) with fewer tokens than the item's limit.
+    /// Read after [`Store::cache_hits`] (exact requests first); the largest cached limit
+    /// first when several qualify.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn cache_family_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
+                    c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
+                    c.logprobs_json, c.judge_text
+             FROM items i
+             JOIN response_cache c ON c.family_key = i.family_key
+             LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
+                AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
+             WHERE i.run_id = $1 AND r.item_key IS NULL AND i.family_key <> ''
+                AND c.finish_reason = 'stop' AND c.completion_tokens < i.limit_tokens
+             ORDER BY i.endpoint, i.item_key, i.repeat_index, c.max_tokens DESC",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(cache_hit_from_row).collect()
+    }
+
+    /// Sets aside the run's `api_error` results (kept in `retired_results`) and queues
+    /// their shards again. Returns how many items were requeued.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn retry_api_errors(&self, run_id: &str) -> Result<u64, StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        let api_error = Outcome::ApiError.as_str();
+        sqlx::query(
+            "INSERT INTO retired_results SELECT * FROM results WHERE run_id = $1 AND outcome = $2",
+        )
+        .bind(run_id)
+        .bind(api_error)
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query(
+            "UPDATE shards SET state = $1 WHERE run_id = $2 AND state = $3 AND shard_id IN
+                (SELECT shard_id FROM results WHERE run_id = $2 AND outcome = $4)",
+        )
+        .bind(SHARD_PENDING)
+        .bind(run_id)
+        .bind(SHARD_DONE)
+        .bind(api_error)
+        .execute(&mut *transaction)
+        .await?;
+        let requeued = sqlx::query("DELETE FROM results WHERE run_id = $1 AND outcome = $2")
+            .bind(run_id)
+            .bind(api_error)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
+        if requeued > 0 {
+            sqlx::query("UPDATE runs SET state = $1, finished_at_ms = NULL WHERE run_id = $2")
+                .bind(RUN_RUNNING)
+                .bind(run_id)
+                .execute(&mut *transaction)
+                .await?;
+        }
+        transaction.commit().await?;
+        Ok(requeued)
+    }
+
+    /// Every stored result of a run joined with its item, for aggregation.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn scored_rows(&self, run_id: &str) -> Result<Vec<ScoredRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
+                    r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens,
+                    r.attempts, r.throttled, i.messages_json, r.response_text, r.finish_reason,
+                    r.error_message, i.options_json, i.kind
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+                                       WHERE r.run_id = $1 AND i.kind NOT LIKE $2
+                                         AND i.kind NOT LIKE $3
+             ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
+        )
+        .bind(run_id)
+        .bind(probe_kinds_pattern())
+        // The contamination audit's items are evidence about the benchmark, not scores.
+        .bind(contamination_kinds_pattern())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let kind = kind_at(row, "kind")?;
+                let gold: String = row.try_get("gold")?;
+                let extracted: Option<String> = row.try_get("extracted")?;
+                let outcome = outcome_at(row, "outcome")?;
+                Ok(ScoredRow {
+                    credit: kind.credit(&gold, extracted.as_deref(), outcome),
+                    weight: kind.weight(&gold),
+                    endpoint: row.try_get("endpoint")?,
+                    suite: row.try_get("suite")?,
+                    subject: row.try_get("subject")?,
+                    category: row.try_get("category")?,
+                    item_id: row.try_get("item_id")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    gold,
+                    extracted,
+                    outcome,
+                    latency_ms: as_u64(row.try_get("latency_ms")?),
+                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
+                    attempts: as_u32(row.try_get("attempts")?),
+                    throttled: as_u32(row.try_get("throttled")?),
+                    messages_json: row.try_get("messages_json")?,
+                    option_count: u8::try_from(options_at(row, "options_json")?.len())
+                        .unwrap_or(u8::MAX),
+                    response_text: row.try_get("response_text")?,
+                    finish_reason: row.try_get("finish_reason")?,
+                    error_message: row.try_get("error_message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every scored (multiple-choice) result of a run with what re-scoring needs.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn rescore_inputs(&self, run_id: &str) -> Result<Vec<RescoreInput>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.endpoint, r.item_key, r.repeat_index, i.gold, i.options_json, r.response_text,
+                    r.finish_reason, r.error_class, r.extracted, r.outcome, i.kind, r.logprobs_json,
+                    r.judge_text
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+                          WHERE r.run_id = $1 AND i.kind NOT LIKE $2
+             ORDER BY r.endpoint, r.item_key, r.repeat_index",
+        )
+        .bind(run_id)
+        .bind(probe_kinds_pattern())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(RescoreInput {
+                    endpoint: row.try_get("endpoint")?,
+                    item_key: row.try_get("item_key")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    gold: row.try_get("gold")?,
+                    options: options_at(row, "options_json")?,
+                    response_text: row.try_get("response_text")?,
+                    finish_reason: row.try_get("finish_reason")?,
+                    error_class: row.try_get("error_class")?,
+                    extracted: row.try_get("extracted")?,
+                    outcome: outcome_at(row, "outcome")?,
+                    kind: kind_at(row, "kind")?,
+                    logprobs_json: row.try_get("logprobs_json")?,
+                    judge_text: row.try_get("judge_text")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Replaces the extracted answer and outcome of stored results (re-scoring); the raw
+    /// responses are never touched.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn update_scores(
+        &self,
+        run_id: &str,
+        updates: &[ScoreUpdate],
+    ) -> Result<(), StoreError> {
+        let mut transaction = self.pool.begin().await?;
+        for update in updates {
+            sqlx::query(
+                "UPDATE results SET extracted = $1, outcome = $2
+                 WHERE run_id = $3 AND endpoint = $4 AND item_key = $5 AND repeat_index = $6",
+            )
+            .bind(update.extracted.clone())
+            .bind(update.outcome.as_str())
+            .bind(run_id)
+            .bind(&update.endpoint)
+            .bind(&update.item_key)
+            .bind(i64::from(update.repeat))
+            .execute(&mut *transaction)
+            .await?;
+        }
+        Ok(transaction.commit().await?)
+    }
+
+    /// The subjects of a run's suite, sorted.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn suite_subjects(
+        &self,
+        run_id: &str,
+        suite: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT subject FROM items WHERE run_id = $1 AND suite = $2 ORDER BY subject",
+        )
+        .bind(run_id)
+        .bind(suite)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|row| row.try_get("subject"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Switches the answer reading of a run's generated single-letter items: for each
+    /// (suite, subject, kind), items of them whose kind is `choice` or starts with
+    /// `peer_prefix` get `kind`; the run's manifest becomes `manifest_json`. One
+    /// transaction, so the kinds and the manifest never disagree.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn set_answer_reading(
+        &self,
+        run_id: &str,
+        readings: &[(String, String, Option<PeerExtractor>)],
+        manifest_json: &str,
+    ) -> Result<(), StoreError> {
+        // The kinds a peer can read, each with its peer-read forms (`NAME@peer`).
+        let families = [
+            ItemKind::Choice,
+            ItemKind::Graded(AnswerKind::MultiChoice),
+            ItemKind::Graded(AnswerKind::MultiQuestion),
+        ];
+        let mut transaction = self.pool.begin().await?;
+        for (suite, subject, peer) in readings {
+            for family in families {
+                sqlx::query(
+                    "UPDATE items SET kind = $1
+                     WHERE run_id = $2 AND suite = $3 AND subject = $4
+                       AND (kind = $5 OR kind LIKE $6)",
+                )
+                .bind(family.read_by(*peer).name())
+                .bind(run_id)
+                .bind(suite)
+                .bind(subject)
+                .bind(family.name())
+                .bind(format!("{}@%", family.name()))
+                .execute(&mut *transaction)
+                .await?;
+            }
+        }
+        sqlx::query("UPDATE runs SET manifest_json = $1 WHERE run_id = $2")
+            .bind(manifest_json)
+            .bind(run_id)
+            .execute(&mut *transaction)
+            .await?;
+        Ok(transaction.commit().await?)
+    }
+
+    /// Answers to the contamination audit's items of a run.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn contamination_rows(
+        &self,
+        run_id: &str,
+    ) -> Result<Vec<ContaminationRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.kind, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
+                    i.options_json, r.extracted, r.outcome, r.response_text
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+             WHERE r.run_id = $1 AND i.kind LIKE $2
+             ORDER BY i.endpoint, i.subject, i.item_id, i.kind, i.repeat_index",
+        )
+        .bind(run_id)
+        .bind(contamination_kinds_pattern())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ContaminationRow {
+                    endpoint: row.try_get("endpoint")?,
+                    kind: kind_at(row, "kind")?,
+                    subject: row.try_get("subject")?,
+                    suite: row.try_get("category")?,
+                    item_id: row.try_get("item_id")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    gold: row.try_get("gold")?,
+                    options: options_at(row, "options_json")?,
+                    extracted: row.try_get("extracted")?,
+                    outcome: outcome_at(row, "outcome")?,
+                    response_text: row.try_get("response_text")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Answers to the provenance probes of a run.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn probe_rows(&self, run_id: &str) -> Result<Vec<ProbeRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.endpoint, i.kind, i.item_id, i.repeat_index, r.response_text, r.prompt_tokens,
+                    r.completion_tokens, r.outcome, r.error_message
+             FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
+                AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
+                          WHERE r.run_id = $1 AND i.kind LIKE $2
+             ORDER BY i.endpoint, i.kind, i.item_id, i.repeat_index",
+        )
+        .bind(run_id)
+        .bind(probe_kinds_pattern())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let stored = kind_at(row, "kind")?;
+                let ItemKind::Probe(kind) = stored else {
+                    return Err(StoreError::UnknownValue {
+                        column: "probe kind",
+                        value: stored.name(),
+                    });
+                };
+                Ok(ProbeRow {
+                    endpoint: row.try_get("endpoint")?,
+                    kind,
+                    probe_id: row.try_get("item_id")?,
+                    repeat: as_u32(row.try_get("repeat_index")?),
+                    response_text: row.try_get("response_text")?,
+                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
+                    outcome: outcome_at(row, "outcome")?,
+                    error_message: row.try_get("error_message")?,
+                })
+            })
+            .collect()
+    }
+
+    /// How a run's planned items are covered by stored results: (items planned, results
+    /// stored, planned items without a result, results for no planned item). A run whose
+    /// every item was stored exactly once has `planned == stored` and no gap either way.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn result_coverage(&self, run_id: &str) -> Result<ResultCoverage, StoreError> {
+        let count = |sql: &'static str| async move {
+            let row = sqlx::query(sql).bind(run_id).fetch_one(&self.pool).await?;
+            Ok::<u64, StoreError>(as_u64(row.try_get("n")?))
+        };
+        Ok(ResultCoverage {
+            planned: count("SELECT COUNT(*) AS n FROM items WHERE run_id = $1").await?,
+            stored: count("SELECT COUNT(*) AS n FROM results WHERE run_id = $1").await?,
+            missing: count(
+                "SELECT COUNT(*) AS n FROM items i WHERE i.run_id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM results r WHERE r.run_id = i.run_id AND r.endpoint = i.endpoint
+                      AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index)",
+            )
+            .await?,
+            unplanned: count(
+                "SELECT COUNT(*) AS n FROM results r WHERE r.run_id = $1 AND NOT EXISTS (
+                    SELECT 1 FROM items i WHERE i.run_id = r.run_id AND i.endpoint = r.endpoint
+                      AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index)",
+            )
+            .await?,
+        })
+    }
+}
+
+fn cache_hit_from_row(row: &AnyRow) -> Result<CacheHit, StoreError> {
+    Ok(CacheHit {
+        endpoint: row.try_get("endpoint")?,
+        item_key: row.try_get("item_key")?,
+        repeat: as_u32(row.try_get("repeat_index")?),
+        shard_id: row.try_get("shard_id")?,
+        scoring: ScoringInput {
+            gold: row.try_get("gold")?,
+            options: options_at(row, "options_json")?,
+            request_key: row.try_get("request_key")?,
+            kind: kind_at(row, "kind")?,
+        },
+        response_text: row.try_get("response_text")?,
+        finish_reason: row.try_get("finish_reason")?,
+        prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
+        completion_tokens: as_u32(row.try_get("completion_tokens")?),
+        latency_ms: as_u64(row.try_get("latency_ms")?),
+        logprobs_json: row.try_get("logprobs_json")?,
+        judge_text: row.try_get("judge_text")?,
+    })
+}
