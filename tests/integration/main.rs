@@ -25,5 +25,6 @@ mod red_team;
 mod report_html;
 mod shutdown;
 mod slurm;
+mod store_conformance;
 mod task_suites;
 mod throttling;
