@@ -1188,12 +1188,19 @@ async fn coordinator(args: CoordinatorArgs) -> Result<()> {
 /// # Errors
 /// The SIGTERM handler cannot be installed.
 fn terminate_signal() -> Result<impl std::future::Future<Output = ()>> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot install the SIGTERM handler")?;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
+    // Only a signal that arrived stops the process: a signal stream that ends (`None`,
+    // its driver gone) must not read as one, or a serving coordinator would shut down on
+    // its own and refuse every connection.
     Ok(async move {
         tokio::select! {
-            _ = terminate.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+            Some(()) = terminate.recv() => {}
+            Some(()) = interrupt.recv() => {}
+            else => std::future::pending::<()>().await,
         }
     })
 }
