@@ -617,15 +617,8 @@ impl Controller {
             }
             let mut items = Vec::with_capacity(open_items.len());
             for open in open_items {
-                let messages: Vec<template::ChatMessage> =
-                    serde_json::from_str(&open.messages_json).map_err(|error| {
-                        CoordinatorError::Internal(format!(
-                            "stored prompt of item {} is not valid: {error}",
-                            open.item_key
-                        ))
-                    })?;
-                let request =
-                    ItemRequest::from_stored(messages, open.top_logprobs).map_err(|error| {
+                let request = ItemRequest::from_stored_json(&open.messages_json, open.top_logprobs)
+                    .map_err(|error| {
                         CoordinatorError::Internal(format!(
                             "stored request of item {}: {error}",
                             open.item_key
@@ -780,18 +773,14 @@ impl Controller {
                 tracing::warn!(shard_id = %request.shard_id, item_key = %result.item_key, "result for an item that is not part of the shard; ignored");
                 continue;
             };
-            let Score { extracted, outcome } = grade(
-                scoring.kind,
-                &scoring.gold,
-                &scoring.options,
-                &response_from_wire(&result),
-            );
             let error_class =
                 v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
+            let response = response_from_wire(&mut result, error_class);
+            let Score { extracted, outcome } =
+                grade(scoring.kind, &scoring.gold, &scoring.options, &response);
             let cache_key =
                 (error_class == v1::ErrorClass::None).then(|| scoring.request_key.clone());
             let attempt_log_json = attempt_log_json(&result.attempt_log);
-            let logprobs_json = logprobs_json(answer_logprobs(&result));
             stored_results.push(StoredResult {
                 run_id: request.run_id.clone(),
                 endpoint,
@@ -800,8 +789,8 @@ impl Controller {
                 shard_id: request.shard_id.clone(),
                 epoch: request.epoch,
                 worker_id: request.worker_id.clone(),
-                response_text: result.text,
-                finish_reason: result.finish_reason,
+                response_text: response.text,
+                finish_reason: response.finish_reason,
                 prompt_tokens: result.prompt_tokens,
                 completion_tokens: result.completion_tokens,
                 latency_ms: result.latency_ms,
@@ -811,8 +800,8 @@ impl Controller {
                 attempts: result.attempts,
                 throttled: result.throttled,
                 attempt_log_json,
-                logprobs_json,
-                judge_text: result.judge_text,
+                logprobs_json: logprobs_json(&response.logprobs),
+                judge_text: response.judge_text,
                 extracted,
                 outcome,
                 received_at_ms,
@@ -1266,12 +1255,8 @@ pub fn rfc3339_from_millis(millis: i64) -> String {
 }
 
 /// Candidates as stored (first-token candidates or option sums): `[["B", -0.1], [" A", -2.5]]`.
-fn logprobs_json(candidates: &[v1::TokenLogprob]) -> String {
-    let pairs: Vec<(String, f64)> = candidates
-        .iter()
-        .map(|candidate| (candidate.token.clone(), candidate.logprob))
-        .collect();
-    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".to_string())
+fn logprobs_json(candidates: &[(String, f64)]) -> String {
+    serde_json::to_string(candidates).unwrap_or_else(|_| "[]".to_string())
 }
 
 /// Stored candidates read back; a row written without any (`""`, `[]`) has none.
@@ -1279,29 +1264,26 @@ fn logprobs_from_json(text: &str) -> Vec<(String, f64)> {
     serde_json::from_str(text).unwrap_or_default()
 }
 
-/// What a worker reported, read once into what scoring needs.
-fn response_from_wire(result: &v1::ItemResult) -> Response {
-    Response {
-        text: result.text.clone(),
-        finish_reason: result.finish_reason.clone(),
-        failure: failure_of(
-            v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None),
-        ),
-        logprobs: answer_logprobs(result)
-            .iter()
-            .map(|candidate| (candidate.token.clone(), candidate.logprob))
-            .collect(),
-        judge_text: result.judge_text.clone(),
-    }
-}
-
-/// The log-probabilities an answer is read from: an echo item's option sums, else the
-/// first token's candidates (stored in one column: an item has one or the other).
-fn answer_logprobs(result: &v1::ItemResult) -> &[v1::TokenLogprob] {
-    if result.option_logliks.is_empty() {
-        &result.first_token_logprobs
+/// What a worker reported, read once into what scoring needs. The reply's texts and
+/// candidates move out of `result` (the stored row takes them from the response), so a
+/// reply of up to [`MAX_STORED_TEXT_BYTES`] is never copied on this per-result path. The
+/// candidates are an echo item's option sums, else the first token's (stored in one
+/// column: an item has one or the other).
+fn response_from_wire(result: &mut v1::ItemResult, error_class: v1::ErrorClass) -> Response {
+    let candidates = if result.option_logliks.is_empty() {
+        std::mem::take(&mut result.first_token_logprobs)
     } else {
-        &result.option_logliks
+        std::mem::take(&mut result.option_logliks)
+    };
+    Response {
+        text: std::mem::take(&mut result.text),
+        finish_reason: std::mem::take(&mut result.finish_reason),
+        failure: failure_of(error_class),
+        logprobs: candidates
+            .into_iter()
+            .map(|candidate| (candidate.token, candidate.logprob))
+            .collect(),
+        judge_text: std::mem::take(&mut result.judge_text),
     }
 }
 

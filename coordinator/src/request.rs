@@ -121,6 +121,23 @@ impl ItemRequest {
         messages
     }
 
+    /// Reads a stored request back from the JSON the store keeps
+    /// ([`ItemRequest::stored_messages`], serialised); see [`ItemRequest::from_stored`].
+    ///
+    /// # Errors
+    /// Text that is not a JSON list of chat messages, and what `from_stored` refuses.
+    pub fn from_stored_json(
+        messages_json: &str,
+        top_logprobs: u32,
+    ) -> Result<ItemRequest, StoredRequestError> {
+        let messages: Vec<ChatMessage> = serde_json::from_str(messages_json).map_err(|error| {
+            StoredRequestError(format!(
+                "the stored prompt is not JSON chat messages: {error}"
+            ))
+        })?;
+        ItemRequest::from_stored(messages, top_logprobs)
+    }
+
     /// Reads a stored request back: `top_logprobs > 0` marks a first-token item (the
     /// planner stores its count with the item).
     ///

@@ -316,14 +316,10 @@ impl StoreError {
     }
 }
 
-/// The `LIKE` pattern of every probe kind's stored name.
-fn probe_kinds_pattern() -> String {
-    format!("{}%", ItemKind::PROBE_PREFIX)
-}
-
-/// The `LIKE` pattern of the contamination audit's kinds' stored names.
-fn contamination_kinds_pattern() -> String {
-    format!("{}%", ItemKind::CONTAMINATION_PREFIX)
+/// The `LIKE` pattern of every stored kind name that starts with `prefix` (probes,
+/// contamination items, a kind's peer-read forms `NAME@peer`).
+fn kinds_starting_with(prefix: &str) -> String {
+    format!("{prefix}%")
 }
 
 /// Reads an item's kind, once, where it comes out of the store.

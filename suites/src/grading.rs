@@ -181,17 +181,6 @@ impl ItemKind {
         }
     }
 
-    /// Whether the item's answer is read from log-probabilities (the best option letter
-    /// among the returned candidates).
-    pub fn is_logprob(self) -> bool {
-        matches!(self, ItemKind::FirstToken | ItemKind::LoglikEcho)
-    }
-
-    /// Whether the item is a provenance probe (evidence, not a score).
-    pub fn is_probe(self) -> bool {
-        matches!(self, ItemKind::Probe(_))
-    }
-
     /// The grading of a task-suite answer, where the kind has one.
     pub fn answer_kind(self) -> Option<AnswerKind> {
         match self {

@@ -234,9 +234,9 @@ impl Store {
              ORDER BY i.endpoint, i.suite, i.subject, i.item_id, i.repeat_index",
         )
         .bind(run_id)
-        .bind(probe_kinds_pattern())
+        .bind(kinds_starting_with(ItemKind::PROBE_PREFIX))
         // The contamination audit's items are evidence about the benchmark, not scores.
-        .bind(contamination_kinds_pattern())
+        .bind(kinds_starting_with(ItemKind::CONTAMINATION_PREFIX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -288,7 +288,7 @@ impl Store {
              ORDER BY r.endpoint, r.item_key, r.repeat_index",
         )
         .bind(run_id)
-        .bind(probe_kinds_pattern())
+        .bind(kinds_starting_with(ItemKind::PROBE_PREFIX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -362,10 +362,11 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
-    /// Switches the answer reading of a run's generated single-letter items: for each
-    /// (suite, subject, kind), items of them whose kind is `choice` or starts with
-    /// `peer_prefix` get `kind`; the run's manifest becomes `manifest_json`. One
-    /// transaction, so the kinds and the manifest never disagree.
+    /// Switches the answer reading of a run's generated letter answers: for each (suite,
+    /// subject, peer), its single-letter, multi-select and sub-question items, in Jianzhen's
+    /// reading or any peer's, get that family's kind read by `peer`
+    /// ([`ItemKind::read_by`]; `None` is Jianzhen's own); the run's manifest becomes
+    /// `manifest_json`. One transaction, so the kinds and the manifest never disagree.
     ///
     /// # Errors
     /// Database errors.
@@ -394,7 +395,7 @@ impl Store {
                 .bind(suite)
                 .bind(subject)
                 .bind(family.name())
-                .bind(format!("{}@%", family.name()))
+                .bind(kinds_starting_with(&format!("{}@", family.name())))
                 .execute(&mut *transaction)
                 .await?;
             }
@@ -424,7 +425,7 @@ impl Store {
              ORDER BY i.endpoint, i.subject, i.item_id, i.kind, i.repeat_index",
         )
         .bind(run_id)
-        .bind(contamination_kinds_pattern())
+        .bind(kinds_starting_with(ItemKind::CONTAMINATION_PREFIX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -460,7 +461,7 @@ impl Store {
              ORDER BY i.endpoint, i.kind, i.item_id, i.repeat_index",
         )
         .bind(run_id)
-        .bind(probe_kinds_pattern())
+        .bind(kinds_starting_with(ItemKind::PROBE_PREFIX))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
