@@ -11,7 +11,8 @@
 //! This file holds the row types and the typed reads every part shares: item kinds and
 //! outcomes are parsed here once, where they leave the store, and every method returns a
 //! typed [`StoreError`]. The methods live by table family:
-//! - `schema`: opening a store, the schema, upgrades from older versions;
+//! - `schema`: opening a store and running its migrations (`coordinator/migrations/`);
+//! - `legacy`: bringing stores from before migrations (schema 4, 5) to schema 6;
 //! - `shards`: planned items and shards, leases under epochs, requeueing;
 //! - `results`: answers (at most once each), the response cache, re-scoring, and the
 //!   rows reports, provenance and the contamination audit read;
@@ -31,14 +32,16 @@ use crate::error::CoordinatorError;
 use crate::planner::Plan;
 
 mod access;
+mod legacy;
 mod results;
 mod runs;
 mod schema;
 mod shards;
 pub use access::{AuditRecord, EndpointRecord, PublishedSuiteRecord, TokenRecord};
 
-/// Bumped whenever the schema changes; a store of another version is refused with advice
-/// rather than failing later on a missing column.
+/// The schema version in the `meta` table, as builds from before migrations read it: a
+/// store of another version is refused with advice rather than failing later on a
+/// missing column. From schema 6 on, sqlx's migration history is the version.
 pub const SCHEMA_VERSION: &str = "6";
 
 pub const SHARD_PENDING: &str = "pending";
@@ -574,5 +577,43 @@ mod tests {
             panic!("schema 3 is refused");
         };
         assert!(error.to_string().contains("new store"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn the_migrations_are_recorded_once_and_a_newer_store_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("migrated.db").display());
+        let store = Store::open(&url).await.expect("a fresh store opens");
+        store.close().await;
+        // Opening again applies nothing twice.
+        let store = Store::open(&url).await.expect("reopens");
+        let applied: Vec<i64> =
+            sqlx::query("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(&store.pool)
+                .await
+                .expect("the migration history")
+                .iter()
+                .map(|row| row.try_get("version").expect("version"))
+                .collect();
+        assert_eq!(applied, vec![1], "migration 1 applied once");
+        // A newer Jianzhen applied a migration this build does not know.
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             SELECT 2, 'from the future', TRUE, checksum, 0 FROM _sqlx_migrations WHERE version = 1",
+        )
+        .execute(&store.pool)
+        .await
+        .expect("a later migration recorded");
+        store.close().await;
+        let Err(error) = Store::open(&url).await else {
+            panic!("a store with an unknown migration is refused");
+        };
+        let message = error.to_string();
+        assert!(
+            matches!(error, CoordinatorError::StoreVersion { .. }),
+            "{message}"
+        );
+        assert!(message.contains("migration 2"), "{message}");
+        assert!(message.contains("newer Jianzhen"), "{message}");
     }
 }
