@@ -15,8 +15,10 @@
 //! - [`metrics`]: the coordinator's Prometheus metrics; [`serve_with`] also runs the
 //!   `grpc.health.v1` service (ready while the store answers).
 //! - [`store`]: SQLite or PostgreSQL store through sqlx (runs, items, shards, results,
-//!   and in `store::access` tokens, endpoints, published suites, audit); item kinds and
-//!   outcomes are parsed into their types where they leave it.
+//!   and in `store::access` tokens, endpoints, published suites, audit); its schema is
+//!   sqlx migrations (`coordinator/migrations/`), its records `FromRow` types with item
+//!   kinds and outcomes parsed where they leave it, and no domain logic: [`scored`] adds
+//!   what each stored result is worth.
 //! - [`controller`]: the logic tying them together, independent of gRPC; scoring is
 //!   `jianzhen_suites::grading::grade` for live, cached and re-scored answers alike.
 //! - [`service`]: the tonic service, a thin translation layer.
@@ -49,6 +51,7 @@ pub mod peer_compare;
 pub mod planner;
 pub mod report;
 pub mod request;
+pub mod scored;
 pub mod secrets;
 pub mod service;
 pub mod spec;

@@ -17,7 +17,8 @@
 //! - `results`: answers (at most once each), the response cache, re-scoring, and the
 //!   rows reports, provenance and the contamination audit read;
 //! - `runs`: run records, state and counts;
-//! - `access`: tokens, registered endpoints, published suites and the audit log.
+//! - `access`: tokens, registered endpoints, published suites and the audit log;
+//! - `rows`: every record's [`sqlx::FromRow`] mapping, kinds and outcomes parsed there.
 
 use std::str::FromStr;
 
@@ -25,7 +26,7 @@ use jianzhen_suites::grading::{ItemKind, ProbeKind};
 use jianzhen_suites::outcome::Outcome;
 use jianzhen_suites::peer::PeerExtractor;
 use jianzhen_suites::tasks::grade::AnswerKind;
-use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::{AnyPool, ConnectOptions, Row};
 
 use crate::error::CoordinatorError;
@@ -34,6 +35,7 @@ use crate::planner::Plan;
 mod access;
 mod legacy;
 mod results;
+mod rows;
 mod runs;
 mod schema;
 mod shards;
@@ -294,18 +296,65 @@ impl ScoredRow {
     }
 }
 
+/// One stored result joined with its item, as stored: what [`ScoredRow`] is made from
+/// (`crate::scored` adds the item's credit and weight, which its kind decides).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub kind: ItemKind,
+    pub endpoint: String,
+    pub suite: String,
+    pub subject: String,
+    pub category: String,
+    pub item_id: String,
+    pub repeat: u32,
+    pub gold: String,
+    pub extracted: Option<String>,
+    pub outcome: Outcome,
+    pub latency_ms: u64,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub attempts: u32,
+    pub throttled: u32,
+    pub messages_json: String,
+    pub option_count: u8,
+    pub response_text: String,
+    pub finish_reason: String,
+    pub error_message: String,
+}
+
 /// What can go wrong in the store, typed: the database itself, or a stored value this
 /// build cannot read back into its type (a store written by another version).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error(
         "stored {column} `{value}` is unknown to this version of Jianzhen; read this store with the version that wrote it"
     )]
     UnknownValue { column: &'static str, value: String },
     #[error(transparent)]
     UnknownKind(#[from] jianzhen_suites::grading::UnknownItemKind),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// A column this build could not read back into its type ([`rows`]) becomes the
+    /// typed error; anything else is the database's.
+    fn from(error: sqlx::Error) -> Self {
+        let sqlx::Error::ColumnDecode { index, source } = error else {
+            return StoreError::Database(error);
+        };
+        let source = match source.downcast::<jianzhen_suites::grading::UnknownItemKind>() {
+            Ok(unknown) => return StoreError::UnknownKind(*unknown),
+            Err(source) => source,
+        };
+        match source.downcast::<rows::UnknownStoredValue>() {
+            Ok(unknown) => StoreError::UnknownValue {
+                column: unknown.column,
+                value: unknown.value,
+            },
+            Err(source) => StoreError::Database(sqlx::Error::ColumnDecode { index, source }),
+        }
+    }
 }
 
 impl StoreError {
@@ -323,39 +372,6 @@ impl StoreError {
 /// contamination items, a kind's peer-read forms `NAME@peer`).
 fn kinds_starting_with(prefix: &str) -> String {
     format!("{prefix}%")
-}
-
-/// Reads an item's kind, once, where it comes out of the store.
-fn kind_at(row: &AnyRow, column: &str) -> Result<ItemKind, StoreError> {
-    let text: String = row.try_get(column)?;
-    Ok(text.parse::<ItemKind>()?)
-}
-
-/// Reads a result's outcome, once, where it comes out of the store.
-fn outcome_at(row: &AnyRow, column: &'static str) -> Result<Outcome, StoreError> {
-    let text: String = row.try_get(column)?;
-    text.parse::<Outcome>()
-        .map_err(|_| StoreError::UnknownValue {
-            column,
-            value: text,
-        })
-}
-
-/// Reads an item's options (a JSON list of texts, written by the planner).
-fn options_at(row: &AnyRow, column: &'static str) -> Result<Vec<String>, StoreError> {
-    let text: String = row.try_get(column)?;
-    serde_json::from_str(&text).map_err(|_| StoreError::UnknownValue {
-        column,
-        value: text.chars().take(80).collect(),
-    })
-}
-
-fn as_u32(value: i64) -> u32 {
-    u32::try_from(value.max(0)).unwrap_or(u32::MAX)
-}
-
-fn as_u64(value: i64) -> u64 {
-    u64::try_from(value.max(0)).unwrap_or(0)
 }
 
 fn as_i64(value: u64) -> i64 {

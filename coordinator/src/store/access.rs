@@ -1,9 +1,9 @@
 //! The store's tables of trust: tokens (hashes only), vendor-registered endpoints (keys
-//! sealed), suites published to vendors, and the audit log. Rows in, typed records out;
+//! sealed), suites published to vendors, and the audit log. Rows in, typed records out
+//! (their `FromRow` mappings are in `rows`);
 //! the rules about who may do what live in `auth` and the controller.
 
 use sqlx::Row;
-use sqlx::any::AnyRow;
 
 use super::{Store, StoreError};
 
@@ -47,30 +47,6 @@ pub struct AuditRecord {
     pub target: String,
 }
 
-fn token_from_row(row: &AnyRow) -> Result<TokenRecord, StoreError> {
-    Ok(TokenRecord {
-        name: row.try_get("name")?,
-        role: row.try_get("role")?,
-        trusted: row.try_get::<i64, _>("trusted")? != 0,
-        created_at_ms: row.try_get("created_at_ms")?,
-        expires_at_ms: row.try_get("expires_at_ms")?,
-        revoked_at_ms: row.try_get("revoked_at_ms")?,
-    })
-}
-
-fn endpoint_from_row(row: &AnyRow) -> Result<EndpointRecord, StoreError> {
-    Ok(EndpointRecord {
-        owner: row.try_get("owner")?,
-        name: row.try_get("name")?,
-        base_url: row.try_get("base_url")?,
-        model: row.try_get("model")?,
-        vendor: row.try_get("vendor")?,
-        key_nonce: row.try_get("key_nonce")?,
-        key_sealed: row.try_get("key_sealed")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-    })
-}
-
 impl Store {
     /// Adds a token. Returns false when a token of that name exists (names are
     /// identities and are never reused, even after revocation).
@@ -100,24 +76,22 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as::<_, TokenRecord>(
             "SELECT name, role, trusted, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(token_from_row).transpose()
+        .await?)
     }
 
     /// # Errors
     /// Database errors.
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, TokenRecord>(
             "SELECT name, role, trusted, created_at_ms, expires_at_ms, revoked_at_ms FROM tokens ORDER BY created_at_ms, name",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(token_from_row).collect()
+        .await?)
     }
 
     /// Revokes the named token; returns false when there is no live token of that name.
@@ -170,14 +144,13 @@ impl Store {
         owner: &str,
         name: &str,
     ) -> Result<Option<EndpointRecord>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as::<_, EndpointRecord>(
             "SELECT owner, name, base_url, model, vendor, key_nonce, key_sealed, created_at_ms FROM endpoints WHERE owner = $1 AND name = $2",
         )
         .bind(owner)
         .bind(name)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(endpoint_from_row).transpose()
+        .await?)
     }
 
     /// The endpoints of `owner`, or of every owner when `None`.
@@ -190,7 +163,7 @@ impl Store {
     ) -> Result<Vec<EndpointRecord>, StoreError> {
         let rows = match owner {
             Some(owner) => {
-                sqlx::query(
+                sqlx::query_as::<_, EndpointRecord>(
             "SELECT owner, name, base_url, model, vendor, key_nonce, key_sealed, created_at_ms FROM endpoints WHERE owner = $1 ORDER BY name",
         )
                 .bind(owner)
@@ -198,14 +171,14 @@ impl Store {
                 .await?
             }
             None => {
-                sqlx::query(
+                sqlx::query_as::<_, EndpointRecord>(
             "SELECT owner, name, base_url, model, vendor, key_nonce, key_sealed, created_at_ms FROM endpoints ORDER BY owner, name",
         )
                 .fetch_all(&self.pool)
                 .await?
             }
         };
-        rows.iter().map(endpoint_from_row).collect()
+        Ok(rows)
     }
 
     /// # Errors
@@ -237,21 +210,11 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn published_suites(&self) -> Result<Vec<PublishedSuiteRecord>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, PublishedSuiteRecord>(
             "SELECT name, suite_toml, description, items FROM published_suites ORDER BY name",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PublishedSuiteRecord {
-                    name: row.try_get("name")?,
-                    suite_toml: row.try_get("suite_toml")?,
-                    description: row.try_get("description")?,
-                    items: row.try_get("items")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// # Errors
@@ -272,22 +235,12 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn audit_entries(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, AuditRecord>(
             "SELECT at_ms, actor, action, target FROM audit ORDER BY at_ms DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuditRecord {
-                    at_ms: row.try_get("at_ms")?,
-                    actor: row.try_get("actor")?,
-                    action: row.try_get("action")?,
-                    target: row.try_get("target")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Every text value of every row of every table, for tests that prove a secret is

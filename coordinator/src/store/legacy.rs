@@ -15,7 +15,9 @@ impl Store {
             .fetch_optional(&self.pool)
             .await
         {
-            Ok(row) => row.map(|row| row.try_get::<String, _>("value")).transpose()?,
+            Ok(row) => row
+                .map(|row| row.try_get::<String, _>("value"))
+                .transpose()?,
             // No `meta` table: a fresh store, made by the migrations.
             Err(sqlx::Error::Database(_)) => return Ok(()),
             Err(other) => return Err(StoreError::Database(other).into()),

@@ -1,6 +1,7 @@
 //! Results: storing answers (at most once each), the response cache, re-scoring, and
 //! the rows reports, provenance and the contamination audit read back.
 
+use super::rows;
 use super::*;
 
 impl Store {
@@ -13,7 +14,7 @@ impl Store {
         item_key: &str,
         repeat: u32,
     ) -> Result<Option<(String, ScoringInput)>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, rows::EndpointScoringInput>(
             "SELECT endpoint, gold, options_json, request_key, kind FROM items
              WHERE run_id = $1 AND shard_id = $2 AND item_key = $3 AND repeat_index = $4",
         )
@@ -23,18 +24,7 @@ impl Store {
         .bind(i64::from(repeat))
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some((
-            row.try_get("endpoint")?,
-            ScoringInput {
-                gold: row.try_get("gold")?,
-                options: options_at(&row, "options_json")?,
-                request_key: row.try_get("request_key")?,
-                kind: kind_at(&row, "kind")?,
-            },
-        )))
+        Ok(row.map(|row| (row.endpoint, row.scoring)))
     }
 
     /// Stores results; each is stored at most once. Returns how many were new.
@@ -132,7 +122,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn cache_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, CacheHit>(
             "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
                     c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
                     c.logprobs_json, c.judge_text
@@ -145,8 +135,7 @@ impl Store {
         )
         .bind(run_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(cache_hit_from_row).collect()
+        .await?)
     }
 
     /// The run's open items answerable by the same request under another token limit:
@@ -157,7 +146,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn cache_family_hits(&self, run_id: &str) -> Result<Vec<CacheHit>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, CacheHit>(
             "SELECT i.endpoint, i.item_key, i.repeat_index, i.shard_id, i.gold, i.options_json, i.request_key, i.kind,
                     c.response_text, c.finish_reason, c.prompt_tokens, c.completion_tokens, c.latency_ms,
                     c.logprobs_json, c.judge_text
@@ -171,8 +160,7 @@ impl Store {
         )
         .bind(run_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(cache_hit_from_row).collect()
+        .await?)
     }
 
     /// Sets aside the run's `api_error` results (kept in `retired_results`) and queues
@@ -217,12 +205,13 @@ impl Store {
         Ok(requeued)
     }
 
-    /// Every stored result of a run joined with its item, for aggregation.
+    /// Every stored result of a run joined with its item, as stored (`Store::scored_rows`
+    /// adds what each is worth).
     ///
     /// # Errors
     /// Database errors.
-    pub async fn scored_rows(&self, run_id: &str) -> Result<Vec<ScoredRow>, StoreError> {
-        let rows = sqlx::query(
+    pub async fn result_rows(&self, run_id: &str) -> Result<Vec<ResultRow>, StoreError> {
+        Ok(sqlx::query_as::<_, ResultRow>(
             "SELECT i.endpoint, i.suite, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
                     r.extracted, r.outcome, r.latency_ms, r.prompt_tokens, r.completion_tokens,
                     r.attempts, r.throttled, i.messages_json, r.response_text, r.finish_reason,
@@ -238,39 +227,7 @@ impl Store {
         // The contamination audit's items are evidence about the benchmark, not scores.
         .bind(kinds_starting_with(ItemKind::CONTAMINATION_PREFIX))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let kind = kind_at(row, "kind")?;
-                let gold: String = row.try_get("gold")?;
-                let extracted: Option<String> = row.try_get("extracted")?;
-                let outcome = outcome_at(row, "outcome")?;
-                Ok(ScoredRow {
-                    credit: kind.credit(&gold, extracted.as_deref(), outcome),
-                    weight: kind.weight(&gold),
-                    endpoint: row.try_get("endpoint")?,
-                    suite: row.try_get("suite")?,
-                    subject: row.try_get("subject")?,
-                    category: row.try_get("category")?,
-                    item_id: row.try_get("item_id")?,
-                    repeat: as_u32(row.try_get("repeat_index")?),
-                    gold,
-                    extracted,
-                    outcome,
-                    latency_ms: as_u64(row.try_get("latency_ms")?),
-                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
-                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
-                    attempts: as_u32(row.try_get("attempts")?),
-                    throttled: as_u32(row.try_get("throttled")?),
-                    messages_json: row.try_get("messages_json")?,
-                    option_count: u8::try_from(options_at(row, "options_json")?.len())
-                        .unwrap_or(u8::MAX),
-                    response_text: row.try_get("response_text")?,
-                    finish_reason: row.try_get("finish_reason")?,
-                    error_message: row.try_get("error_message")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Every scored (multiple-choice) result of a run with what re-scoring needs.
@@ -278,7 +235,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn rescore_inputs(&self, run_id: &str) -> Result<Vec<RescoreInput>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, RescoreInput>(
             "SELECT r.endpoint, r.item_key, r.repeat_index, i.gold, i.options_json, r.response_text,
                     r.finish_reason, r.error_class, r.extracted, r.outcome, i.kind, r.logprobs_json,
                     r.judge_text
@@ -290,26 +247,7 @@ impl Store {
         .bind(run_id)
         .bind(kinds_starting_with(ItemKind::PROBE_PREFIX))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(RescoreInput {
-                    endpoint: row.try_get("endpoint")?,
-                    item_key: row.try_get("item_key")?,
-                    repeat: as_u32(row.try_get("repeat_index")?),
-                    gold: row.try_get("gold")?,
-                    options: options_at(row, "options_json")?,
-                    response_text: row.try_get("response_text")?,
-                    finish_reason: row.try_get("finish_reason")?,
-                    error_class: row.try_get("error_class")?,
-                    extracted: row.try_get("extracted")?,
-                    outcome: outcome_at(row, "outcome")?,
-                    kind: kind_at(row, "kind")?,
-                    logprobs_json: row.try_get("logprobs_json")?,
-                    judge_text: row.try_get("judge_text")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Replaces the extracted answer and outcome of stored results (re-scoring); the raw
@@ -416,7 +354,7 @@ impl Store {
         &self,
         run_id: &str,
     ) -> Result<Vec<ContaminationRow>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, ContaminationRow>(
             "SELECT i.endpoint, i.kind, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
                     i.options_json, r.extracted, r.outcome, r.response_text
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
@@ -427,24 +365,7 @@ impl Store {
         .bind(run_id)
         .bind(kinds_starting_with(ItemKind::CONTAMINATION_PREFIX))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(ContaminationRow {
-                    endpoint: row.try_get("endpoint")?,
-                    kind: kind_at(row, "kind")?,
-                    subject: row.try_get("subject")?,
-                    suite: row.try_get("category")?,
-                    item_id: row.try_get("item_id")?,
-                    repeat: as_u32(row.try_get("repeat_index")?),
-                    gold: row.try_get("gold")?,
-                    options: options_at(row, "options_json")?,
-                    extracted: row.try_get("extracted")?,
-                    outcome: outcome_at(row, "outcome")?,
-                    response_text: row.try_get("response_text")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Answers to the provenance probes of a run.
@@ -452,7 +373,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn probe_rows(&self, run_id: &str) -> Result<Vec<ProbeRow>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, ProbeRow>(
             "SELECT i.endpoint, i.kind, i.item_id, i.repeat_index, r.response_text, r.prompt_tokens,
                     r.completion_tokens, r.outcome, r.error_message
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
@@ -463,29 +384,7 @@ impl Store {
         .bind(run_id)
         .bind(kinds_starting_with(ItemKind::PROBE_PREFIX))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let stored = kind_at(row, "kind")?;
-                let ItemKind::Probe(kind) = stored else {
-                    return Err(StoreError::UnknownValue {
-                        column: "probe kind",
-                        value: stored.name(),
-                    });
-                };
-                Ok(ProbeRow {
-                    endpoint: row.try_get("endpoint")?,
-                    kind,
-                    probe_id: row.try_get("item_id")?,
-                    repeat: as_u32(row.try_get("repeat_index")?),
-                    response_text: row.try_get("response_text")?,
-                    prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
-                    completion_tokens: as_u32(row.try_get("completion_tokens")?),
-                    outcome: outcome_at(row, "outcome")?,
-                    error_message: row.try_get("error_message")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// How a run's planned items are covered by stored results: (items planned, results
@@ -496,8 +395,11 @@ impl Store {
     /// Database errors.
     pub async fn result_coverage(&self, run_id: &str) -> Result<ResultCoverage, StoreError> {
         let count = |sql: &'static str| async move {
-            let row = sqlx::query(sql).bind(run_id).fetch_one(&self.pool).await?;
-            Ok::<u64, StoreError>(as_u64(row.try_get("n")?))
+            let count: i64 = sqlx::query_scalar(sql)
+                .bind(run_id)
+                .fetch_one(&self.pool)
+                .await?;
+            Ok::<u64, StoreError>(u64::try_from(count).unwrap_or(0))
         };
         Ok(ResultCoverage {
             planned: count("SELECT COUNT(*) AS n FROM items WHERE run_id = $1").await?,
@@ -516,26 +418,4 @@ impl Store {
             .await?,
         })
     }
-}
-
-fn cache_hit_from_row(row: &AnyRow) -> Result<CacheHit, StoreError> {
-    Ok(CacheHit {
-        endpoint: row.try_get("endpoint")?,
-        item_key: row.try_get("item_key")?,
-        repeat: as_u32(row.try_get("repeat_index")?),
-        shard_id: row.try_get("shard_id")?,
-        scoring: ScoringInput {
-            gold: row.try_get("gold")?,
-            options: options_at(row, "options_json")?,
-            request_key: row.try_get("request_key")?,
-            kind: kind_at(row, "kind")?,
-        },
-        response_text: row.try_get("response_text")?,
-        finish_reason: row.try_get("finish_reason")?,
-        prompt_tokens: as_u32(row.try_get("prompt_tokens")?),
-        completion_tokens: as_u32(row.try_get("completion_tokens")?),
-        latency_ms: as_u64(row.try_get("latency_ms")?),
-        logprobs_json: row.try_get("logprobs_json")?,
-        judge_text: row.try_get("judge_text")?,
-    })
 }

@@ -1,5 +1,6 @@
 //! Runs: their records, state and counts.
 
+use super::rows;
 use super::*;
 
 impl Store {
@@ -9,14 +10,11 @@ impl Store {
     /// Database errors.
     pub async fn refresh_run_state(&self, run_id: &str, now_ms: i64) -> Result<(), StoreError> {
         let shards: Vec<String> =
-            sqlx::query("SELECT shard_id FROM shards WHERE run_id = $1 AND state <> $2")
+            sqlx::query_scalar("SELECT shard_id FROM shards WHERE run_id = $1 AND state <> $2")
                 .bind(run_id)
                 .bind(SHARD_DONE)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| row.try_get("shard_id"))
-                .collect::<Result<_, _>>()?;
+                .await?;
         for shard_id in &shards {
             let open = self.open_items(run_id, shard_id).await?.len();
             if open == 0 {
@@ -24,12 +22,11 @@ impl Store {
             }
         }
         let remaining: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
+            sqlx::query_scalar("SELECT COUNT(*) FROM shards WHERE run_id = $1 AND state <> $2")
                 .bind(run_id)
                 .bind(SHARD_DONE)
                 .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
+                .await?;
         let state = if remaining == 0 {
             RUN_COMPLETE
         } else {
@@ -55,36 +52,33 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn run_record(&self, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as::<_, RunRecord>(
             "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms, owner FROM runs WHERE run_id = $1",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(run_record_from_row).transpose()
+        .await?)
     }
 
     /// # Errors
     /// Database errors.
     pub async fn list_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, RunRecord>(
             "SELECT run_id, name, spec_toml, manifest_json, state, created_at_ms, owner FROM runs ORDER BY created_at_ms, run_id",
         )
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(run_record_from_row).collect()
+        .await?)
     }
 
     /// # Errors
     /// Database errors.
     pub async fn run_counts(&self, run_id: &str) -> Result<RunCounts, StoreError> {
         let count = |sql: &'static str| async move {
-            let value: i64 = sqlx::query(sql)
+            let value: i64 = sqlx::query_scalar(sql)
                 .bind(run_id)
                 .fetch_one(&self.pool)
-                .await?
-                .try_get("n")?;
-            Ok::<u64, StoreError>(as_u64(value))
+                .await?;
+            Ok::<u64, StoreError>(u64::try_from(value).unwrap_or(0))
         };
         let mut counts = RunCounts {
             total_items: count("SELECT COUNT(*) AS n FROM items WHERE run_id = $1").await?,
@@ -100,27 +94,15 @@ impl Store {
             .await?,
             outcomes: Vec::new(),
         };
-        let rows = sqlx::query("SELECT outcome, COUNT(*) AS n FROM results WHERE run_id = $1 GROUP BY outcome ORDER BY outcome")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?;
-        for row in &rows {
-            counts
-                .outcomes
-                .push((outcome_at(row, "outcome")?, as_u64(row.try_get("n")?)));
-        }
+        counts.outcomes = sqlx::query_as::<_, rows::OutcomeCount>(
+            "SELECT outcome, COUNT(*) AS n FROM results WHERE run_id = $1 GROUP BY outcome ORDER BY outcome",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|row| (row.outcome, row.count))
+        .collect();
         Ok(counts)
     }
-}
-
-fn run_record_from_row(row: &AnyRow) -> Result<RunRecord, StoreError> {
-    Ok(RunRecord {
-        run_id: row.try_get("run_id")?,
-        name: row.try_get("name")?,
-        spec_toml: row.try_get("spec_toml")?,
-        manifest_json: row.try_get("manifest_json")?,
-        state: row.try_get("state")?,
-        created_at_ms: row.try_get("created_at_ms")?,
-        owner: row.try_get("owner")?,
-    })
 }

@@ -8,9 +8,9 @@
 
 use std::borrow::Cow;
 
+use sqlx::SqlStr;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, Migration, MigrationSource, MigrationType, Migrator};
-use sqlx::SqlStr;
 
 use super::*;
 
@@ -103,9 +103,9 @@ impl Store {
     /// each in its own transaction (PostgreSQL: under sqlx's advisory lock, so two
     /// coordinators starting at once do not both apply one).
     async fn run_migrations(&self, url: &str) -> Result<(), CoordinatorError> {
-        let migrator = Migrator::new(EmbeddedMigrations)
-            .await
-            .map_err(|error| CoordinatorError::Internal(format!("the embedded migrations: {error}")))?;
+        let migrator = Migrator::new(EmbeddedMigrations).await.map_err(|error| {
+            CoordinatorError::Internal(format!("the embedded migrations: {error}"))
+        })?;
         match migrator.run(&self.pool).await {
             Ok(()) => {}
             Err(MigrateError::VersionMissing(version)) => {

@@ -140,7 +140,7 @@ impl Store {
     /// # Errors
     /// Database errors.
     pub async fn pending_shards(&self, limit: u32) -> Result<Vec<PendingShard>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, PendingShard>(
             "SELECT s.run_id, s.shard_id, s.endpoint FROM shards s JOIN runs r ON r.run_id = s.run_id
              WHERE s.state = $1 AND r.state = $2
              ORDER BY r.created_at_ms, s.run_id, s.shard_id LIMIT $3",
@@ -149,16 +149,7 @@ impl Store {
         .bind(RUN_RUNNING)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PendingShard {
-                    run_id: row.try_get("run_id")?,
-                    shard_id: row.try_get("shard_id")?,
-                    endpoint: row.try_get("endpoint")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// Marks a shard leased and raises its epoch; returns the new epoch.
@@ -175,13 +166,14 @@ impl Store {
         .bind(shard_id)
         .execute(&mut *transaction)
         .await?;
-        let row = sqlx::query("SELECT epoch FROM shards WHERE run_id = $1 AND shard_id = $2")
-            .bind(run_id)
-            .bind(shard_id)
-            .fetch_one(&mut *transaction)
-            .await?;
+        let epoch: i64 =
+            sqlx::query_scalar("SELECT epoch FROM shards WHERE run_id = $1 AND shard_id = $2")
+                .bind(run_id)
+                .bind(shard_id)
+                .fetch_one(&mut *transaction)
+                .await?;
         transaction.commit().await?;
-        Ok(as_u64(row.try_get("epoch")?))
+        Ok(u64::try_from(epoch).unwrap_or(0))
     }
 
     /// Items of a shard that have no stored result yet.
@@ -193,7 +185,7 @@ impl Store {
         run_id: &str,
         shard_id: &str,
     ) -> Result<Vec<OpenItem>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as::<_, OpenItem>(
             "SELECT i.item_key, i.repeat_index, i.messages_json, i.max_tokens, i.top_logprobs FROM items i
              LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
                 AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
@@ -203,18 +195,7 @@ impl Store {
         .bind(run_id)
         .bind(shard_id)
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OpenItem {
-                    item_key: row.try_get("item_key")?,
-                    repeat: as_u32(row.try_get("repeat_index")?),
-                    messages_json: row.try_get("messages_json")?,
-                    max_tokens: as_u32(row.try_get("max_tokens")?),
-                    top_logprobs: as_u32(row.try_get("top_logprobs")?),
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// The endpoint a shard belongs to.
@@ -222,12 +203,13 @@ impl Store {
     /// # Errors
     /// Database errors, or `RowNotFound` for an unknown shard.
     pub async fn shard_endpoint(&self, run_id: &str, shard_id: &str) -> Result<String, StoreError> {
-        let row = sqlx::query("SELECT endpoint FROM shards WHERE run_id = $1 AND shard_id = $2")
-            .bind(run_id)
-            .bind(shard_id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get("endpoint")?)
+        Ok(
+            sqlx::query_scalar("SELECT endpoint FROM shards WHERE run_id = $1 AND shard_id = $2")
+                .bind(run_id)
+                .bind(shard_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Marks the shard done if every item has a result; otherwise puts it back in the
@@ -251,12 +233,11 @@ impl Store {
             .await?;
         if open == 0 {
             let remaining: i64 =
-                sqlx::query("SELECT COUNT(*) AS n FROM shards WHERE run_id = $1 AND state <> $2")
+                sqlx::query_scalar("SELECT COUNT(*) FROM shards WHERE run_id = $1 AND state <> $2")
                     .bind(run_id)
                     .bind(SHARD_DONE)
                     .fetch_one(&self.pool)
-                    .await?
-                    .try_get("n")?;
+                    .await?;
             if remaining == 0 {
                 sqlx::query("UPDATE runs SET state = $1, finished_at_ms = $2 WHERE run_id = $3 AND state <> $1")
                     .bind(RUN_COMPLETE)
