@@ -2,6 +2,14 @@
 //!
 //! The gRPC protocol between the coordinator, its workers and the CLI, generated from
 //! `proto/jianzhen/v1/coordinator.proto`. The coordinator and worker crates meet only here.
+//!
+//! # Layout
+//! - [`v1`]: the generated messages and services (tonic/prost). An item's request is the
+//!   `oneof request` of `ItemRequest` (chat, first-token, log-likelihood echo), answered
+//!   by `ItemResult`; retired field numbers are `reserved` in the `.proto`.
+//! - [`client`]: connecting to a coordinator (TLS, bearer tokens) for the CLI and workers.
+//! - Shared limits both sides must agree on ([`ECHO_CHECK_TIMEOUT`],
+//!   [`DEFAULT_THROTTLE_DEADLINE`]) and a redacting `Debug` for endpoint configurations.
 
 #![allow(clippy::all, clippy::pedantic)]
 

@@ -14,6 +14,14 @@
 //!
 //! Also fixture writers for the suites' file formats (C-Eval and CMMLU CSV), and test
 //! stores (SQLite, or PostgreSQL when a test server is configured).
+//!
+//! # Layout
+//! - this file: [`ScriptedServer`], its rules and misbehaviours, and the request log;
+//! - [`fixtures`]: writers of small data files in the suites' real formats;
+//! - [`stores`]: a fresh store per test, on SQLite or on the PostgreSQL server named by
+//!   `JIANZHEN_TEST_POSTGRES_URL`;
+//! - `src/bin/scripted-model.rs`: the same server as a process, for tests that run the
+//!   endpoint on another host (network namespaces).
 
 pub mod fixtures;
 pub mod stores;
