@@ -650,6 +650,56 @@ mod tests {
         assert_eq!(table.concurrency_share(&endpoint(), 3, now), Some(1));
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_reserved_shard_is_taken_counts_against_the_budget_and_never_expires() {
+        let mut table = LeaseTable::new(TTL);
+        let now = Instant::now();
+        table.register("w1", now);
+        table.register("w2", now);
+        assert!(table.reserve(&shard("s1"), &endpoint(), "w1", 2, now));
+        assert!(
+            !table.reserve(&shard("s1"), &endpoint(), "w2", 1, now),
+            "a reserved shard cannot be reserved again"
+        );
+        assert!(table.is_leased(&shard("s1")));
+        assert_eq!(table.granted_concurrency(&endpoint()), 2);
+        assert_eq!(table.concurrency_share(&endpoint(), 2, now), None);
+        // No report is accepted for a reservation, whatever epoch is claimed.
+        assert!(!table.holds(&shard("s1"), 0, "w1"));
+        assert_eq!((table.held(), table.reserved()), (0, 1));
+        // Its holder dies while claiming: the reservation stays until its caller ends it.
+        tokio::time::advance(TTL * 2).await;
+        assert!(table.expire(Instant::now()).is_empty());
+        assert!(
+            !table.cancel_reservation(&shard("s1"), "w2"),
+            "only the reserving worker cancels"
+        );
+        assert!(!table.confirm(&shard("s1"), "w2", 5, PROGRESS, THROTTLE_ALLOWANCE, now));
+        assert!(table.confirm(
+            &shard("s1"),
+            "w1",
+            5,
+            PROGRESS,
+            THROTTLE_ALLOWANCE,
+            Instant::now()
+        ));
+        assert!(table.holds(&shard("s1"), 5, "w1"));
+        assert!(
+            !table.cancel_reservation(&shard("s1"), "w1"),
+            "a lease is not a reservation"
+        );
+        // Confirmed for a worker already forgotten: the next expiry ends it.
+        let expired = table.expire(Instant::now());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].reason, ExpiryReason::WorkerLost);
+        assert_eq!(expired[0].epoch, 5);
+        // A cancelled reservation frees the shard and its share.
+        assert!(table.reserve(&shard("s2"), &endpoint(), "w2", 2, Instant::now()));
+        assert!(table.cancel_reservation(&shard("s2"), "w2"));
+        assert!(!table.is_leased(&shard("s2")));
+        assert_eq!(table.granted_concurrency(&endpoint()), 0);
+    }
+
     #[tokio::test]
     async fn workers_that_never_ask_for_work_do_not_dilute_the_shares() {
         let mut table = LeaseTable::new(TTL);

@@ -131,7 +131,7 @@ async fn concurrent_lease_heartbeat_and_report_calls_never_lease_a_shard_twice()
                     .take(&lease.shard_id, &worker_id, lease.epoch);
                 // Every third lease is handed back after half its items, so shards are
                 // requeued and leased again under higher epochs.
-                let hand_back = (round + index) % 3 == 0 && lease.items.len() > 1;
+                let hand_back = (round + index).is_multiple_of(3) && lease.items.len() > 1;
                 let reported: Vec<v1::ItemResult> = if hand_back {
                     lease.items[..lease.items.len() / 2]
                         .iter()
@@ -195,17 +195,19 @@ async fn concurrent_lease_heartbeat_and_report_calls_never_lease_a_shard_twice()
         .await
         .expect("the contended run finishes");
 
-    let holders = holders.lock().expect("holders");
-    assert!(
-        holders.double_leases.is_empty(),
-        "double leases: {:#?}",
-        holders.double_leases
-    );
-    assert!(
-        holders.leases > 75,
-        "75 shards and hand-backs: {} leases",
-        holders.leases
-    );
+    {
+        let holders = holders.lock().expect("holders");
+        assert!(
+            holders.double_leases.is_empty(),
+            "double leases: {:#?}",
+            holders.double_leases
+        );
+        assert!(
+            holders.leases > 75,
+            "75 shards and hand-backs: {} leases",
+            holders.leases
+        );
+    }
     assert_eq!(
         *stored_total.lock().expect("total"),
         150,

@@ -86,6 +86,16 @@ pub struct Reserved {
     planning_begun: u64,
 }
 
+/// What a claimed lease is confirmed with.
+#[derive(Debug, Clone, Copy)]
+struct LeaseTerms {
+    /// The epoch the store's claim gave.
+    epoch: u64,
+    progress_timeout: Duration,
+    /// The endpoint's throttle deadline (see `LeaseTable::record_throttle_wait`).
+    throttle_allowance: Duration,
+}
+
 /// A snapshot of the lease table, for status, metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseCounts {
@@ -235,16 +245,14 @@ impl LeaseManager {
         Some(share)
     }
 
-    /// Confirms a claimed reservation under `epoch`; false when a planning of the run
-    /// began since it was reserved (the caller undoes the claim).
+    /// Confirms a claimed reservation under `terms.epoch`; false when a planning of the
+    /// run began since it was reserved (the caller undoes the claim).
     fn confirm(
         &self,
         shard: &ShardRef,
         worker_id: &str,
         reserved: Reserved,
-        epoch: u64,
-        progress_timeout: Duration,
-        throttle_allowance: Duration,
+        terms: LeaseTerms,
         now: Instant,
     ) -> bool {
         let mut state = self.state();
@@ -259,9 +267,9 @@ impl LeaseManager {
         let confirmed = state.table.confirm(
             shard,
             worker_id,
-            epoch,
-            progress_timeout,
-            throttle_allowance,
+            terms.epoch,
+            terms.progress_timeout,
+            terms.throttle_allowance,
             now,
         );
         if confirmed && let Some(metrics) = crate::metrics::get() {
@@ -412,19 +420,12 @@ struct ShardReservation<'a> {
 }
 
 impl ShardReservation<'_> {
-    fn confirm(
-        &mut self,
-        epoch: u64,
-        progress_timeout: Duration,
-        throttle_allowance: Duration,
-    ) -> bool {
+    fn confirm(&mut self, terms: LeaseTerms) -> bool {
         self.confirmed = self.manager.confirm(
             &self.shard,
             &self.worker_id,
             self.reserved,
-            epoch,
-            progress_timeout,
-            throttle_allowance,
+            terms,
             Instant::now(),
         );
         self.confirmed
@@ -621,7 +622,11 @@ impl Controller {
             jianzhen_proto::DEFAULT_THROTTLE_DEADLINE,
             Duration::from_secs,
         );
-        if !reservation.confirm(epoch, progress_timeout, throttle_allowance) {
+        if !reservation.confirm(LeaseTerms {
+            epoch,
+            progress_timeout,
+            throttle_allowance,
+        }) {
             // The run is being planned again (resubmitted): its cached answers may fill
             // the items read above, so the claim is given back; the shard is leased
             // again once the planning is done.
@@ -822,5 +827,79 @@ impl Controller {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(id: &str) -> ShardRef {
+        ShardRef {
+            run_id: "run".into(),
+            shard_id: id.into(),
+        }
+    }
+
+    fn endpoint() -> EndpointRef {
+        EndpointRef {
+            run_id: "run".into(),
+            endpoint: "m".into(),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_being_planned_is_not_reserved_and_a_reservation_from_before_is_not_confirmed() {
+        let manager = LeaseManager::new(Duration::from_secs(10));
+        let now = Instant::now();
+        manager.register("w1", now);
+        let planning = manager.begin_planning("run");
+        assert!(
+            manager
+                .reserve(&shard("s1"), &endpoint(), 4, None, "w1", now)
+                .is_none(),
+            "no shard of a run being planned is reserved"
+        );
+        drop(planning);
+        let reserved = manager
+            .reserve(&shard("s1"), &endpoint(), 4, None, "w1", now)
+            .expect("reserved once the planning is done");
+        // A resubmission begins (and even ends) while the claim is in the store.
+        drop(manager.begin_planning("run"));
+        let terms = LeaseTerms {
+            epoch: 1,
+            progress_timeout: Duration::from_secs(60),
+            throttle_allowance: Duration::from_secs(60),
+        };
+        assert!(!manager.confirm(&shard("s1"), "w1", reserved, terms, now));
+        assert_eq!(manager.counts(now).held, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reservation_dropped_by_its_caller_is_cancelled_and_its_claim_requeued() {
+        let manager = LeaseManager::new(Duration::from_secs(10));
+        let now = Instant::now();
+        manager.register("w1", now);
+        for (claim, backlog) in [
+            (Claim::None, Vec::new()),
+            (Claim::InFlight, vec![(shard("s1"), None)]),
+            (Claim::Held(7), vec![(shard("s1"), Some(7))]),
+        ] {
+            let reserved = manager
+                .reserve(&shard("s1"), &endpoint(), 4, None, "w1", now)
+                .expect("free shard");
+            let reservation = ShardReservation {
+                manager: &manager,
+                shard: shard("s1"),
+                worker_id: "w1".into(),
+                reserved,
+                claim,
+                confirmed: false,
+            };
+            assert!(manager.is_leased(&shard("s1")));
+            drop(reservation);
+            assert!(!manager.is_leased(&shard("s1")), "{claim:?}");
+            assert_eq!(manager.take_backlog(), backlog, "{claim:?}");
+        }
     }
 }
