@@ -11,6 +11,12 @@
 //!
 //! Epochs come from the store (they only grow, across restarts); this table only holds
 //! the live ones. A report is accepted only for the exact (shard, epoch, worker) held.
+//!
+//! A lease is first *reserved* (no epoch yet) while its caller reads the shard's items and
+//! claims it in the store, then *confirmed* with the epoch the store gave, or cancelled.
+//! A reserved shard counts as leased (no second caller may reserve it) and its shares
+//! count against the budgets, but no report is accepted for it and it never expires: its
+//! caller resolves it.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -34,7 +40,8 @@ pub struct EndpointRef {
 #[derive(Debug, Clone)]
 struct Lease {
     worker_id: String,
-    epoch: u64,
+    /// `None` while the lease is reserved: its caller is claiming it in the store.
+    epoch: Option<u64>,
     endpoint: EndpointRef,
     concurrency_share: u32,
     judge_share: u32,
@@ -232,13 +239,96 @@ impl LeaseTable {
         self.judged_shards.insert(shard.clone());
     }
 
+    /// Reserves `shard` for `worker_id` before it is claimed in the store: nobody else may
+    /// reserve it, and `concurrency_share` counts against the endpoint's budget. Returns
+    /// false (and changes nothing) when the shard is leased or reserved already.
+    pub fn reserve(
+        &mut self,
+        shard: &ShardRef,
+        endpoint: &EndpointRef,
+        worker_id: &str,
+        concurrency_share: u32,
+        now: Instant,
+    ) -> bool {
+        if self.leases.contains_key(shard) {
+            return false;
+        }
+        self.leases.insert(
+            shard.clone(),
+            Lease {
+                worker_id: worker_id.to_string(),
+                epoch: None,
+                endpoint: endpoint.clone(),
+                concurrency_share,
+                judge_share: 0,
+                progress_timeout: Duration::ZERO,
+                progress_deadline: now,
+                throttle_allowance: Duration::ZERO,
+                last_progress: now,
+            },
+        );
+        true
+    }
+
+    /// Sets the judge share of `worker_id`'s reservation of `shard`.
+    pub fn set_reserved_judge_share(&mut self, shard: &ShardRef, worker_id: &str, share: u32) {
+        if let Some(lease) = self.reserved_by_mut(shard, worker_id) {
+            lease.judge_share = share;
+        }
+    }
+
+    /// Turns `worker_id`'s reservation of `shard` into a lease under `epoch` (the store
+    /// claimed it). Returns false when there is no such reservation.
+    pub fn confirm(
+        &mut self,
+        shard: &ShardRef,
+        worker_id: &str,
+        epoch: u64,
+        progress_timeout: Duration,
+        throttle_allowance: Duration,
+        now: Instant,
+    ) -> bool {
+        let Some(lease) = self.reserved_by_mut(shard, worker_id) else {
+            return false;
+        };
+        lease.epoch = Some(epoch);
+        lease.progress_timeout = progress_timeout;
+        lease.progress_deadline = now + progress_timeout;
+        lease.throttle_allowance = throttle_allowance;
+        lease.last_progress = now;
+        true
+    }
+
+    /// Drops `worker_id`'s reservation of `shard` (the claim did not happen or was undone).
+    pub fn cancel_reservation(&mut self, shard: &ShardRef, worker_id: &str) -> bool {
+        if self.reserved_by_mut(shard, worker_id).is_none() {
+            return false;
+        }
+        self.leases.remove(shard);
+        true
+    }
+
+    fn reserved_by_mut(&mut self, shard: &ShardRef, worker_id: &str) -> Option<&mut Lease> {
+        self.leases
+            .get_mut(shard)
+            .filter(|lease| lease.epoch.is_none() && lease.worker_id == worker_id)
+    }
+
+    /// Reservations whose claim is in flight.
+    pub fn reserved(&self) -> usize {
+        self.leases
+            .values()
+            .filter(|lease| lease.epoch.is_none())
+            .count()
+    }
+
     /// Grants a lease. The caller has already raised the shard's epoch in the store.
     pub fn grant(&mut self, grant: Grant, now: Instant) {
         self.leases.insert(
             grant.shard,
             Lease {
                 worker_id: grant.worker_id,
-                epoch: grant.epoch,
+                epoch: Some(grant.epoch),
                 endpoint: grant.endpoint,
                 concurrency_share: grant.concurrency_share,
                 judge_share: grant.judge_share,
@@ -250,21 +340,28 @@ impl LeaseTable {
         );
     }
 
-    /// Leases held right now.
+    /// Leases held right now (reservations not counted).
     pub fn held(&self) -> usize {
-        self.leases.len()
+        self.leases
+            .values()
+            .filter(|lease| lease.epoch.is_some())
+            .count()
     }
 
     /// True when `worker_id` holds `shard` under exactly `epoch`.
     pub fn holds(&self, shard: &ShardRef, epoch: u64, worker_id: &str) -> bool {
         self.leases
             .get(shard)
-            .is_some_and(|lease| lease.epoch == epoch && lease.worker_id == worker_id)
+            .is_some_and(|lease| lease.epoch == Some(epoch) && lease.worker_id == worker_id)
     }
 
     /// Results arrived: push the progress deadline back. The deadline only moves later.
     pub fn record_progress(&mut self, shard: &ShardRef, now: Instant) {
-        if let Some(lease) = self.leases.get_mut(shard) {
+        if let Some(lease) = self
+            .leases
+            .get_mut(shard)
+            .filter(|lease| lease.epoch.is_some())
+        {
             lease.progress_deadline = lease.progress_deadline.max(now + lease.progress_timeout);
             lease.last_progress = lease.last_progress.max(now);
         }
@@ -276,7 +373,11 @@ impl LeaseTable {
     /// it did. Items give up on throttling at the same deadline, so past it a lease with
     /// no results is stuck after all.
     pub fn record_throttle_wait(&mut self, shard: &ShardRef, now: Instant) -> bool {
-        let Some(lease) = self.leases.get_mut(shard) else {
+        let Some(lease) = self
+            .leases
+            .get_mut(shard)
+            .filter(|lease| lease.epoch.is_some())
+        else {
             return false;
         };
         if now > lease.last_progress + lease.throttle_allowance {
@@ -296,7 +397,8 @@ impl LeaseTable {
     }
 
     /// Removes and returns every lease whose holder is dead or whose progress deadline
-    /// passed; forgets workers not seen for a TTL.
+    /// passed; forgets workers not seen for a TTL. Reservations stay: their callers
+    /// resolve them (a reservation confirmed for a forgotten worker expires next time).
     pub fn expire(&mut self, now: Instant) -> Vec<ExpiredLease> {
         let mut expired = Vec::new();
         let dead: Vec<String> = self
@@ -312,6 +414,9 @@ impl LeaseTable {
             self.asked.remove(worker_id);
         }
         self.leases.retain(|shard, lease| {
+            let Some(epoch) = lease.epoch else {
+                return true;
+            };
             let reason = if !self.workers.contains_key(&lease.worker_id) {
                 Some(ExpiryReason::WorkerLost)
             } else if now > lease.progress_deadline {
@@ -323,7 +428,7 @@ impl LeaseTable {
                 Some(reason) => {
                     expired.push(ExpiredLease {
                         shard: shard.clone(),
-                        epoch: lease.epoch,
+                        epoch,
                         worker_id: lease.worker_id.clone(),
                         reason,
                     });
@@ -543,6 +648,56 @@ mod tests {
         assert!(table.concurrency_share(&endpoint(), 3, now).is_none());
         assert!(table.release(&shard("s0"), 1, "w1"));
         assert_eq!(table.concurrency_share(&endpoint(), 3, now), Some(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reserved_shard_is_taken_counts_against_the_budget_and_never_expires() {
+        let mut table = LeaseTable::new(TTL);
+        let now = Instant::now();
+        table.register("w1", now);
+        table.register("w2", now);
+        assert!(table.reserve(&shard("s1"), &endpoint(), "w1", 2, now));
+        assert!(
+            !table.reserve(&shard("s1"), &endpoint(), "w2", 1, now),
+            "a reserved shard cannot be reserved again"
+        );
+        assert!(table.is_leased(&shard("s1")));
+        assert_eq!(table.granted_concurrency(&endpoint()), 2);
+        assert_eq!(table.concurrency_share(&endpoint(), 2, now), None);
+        // No report is accepted for a reservation, whatever epoch is claimed.
+        assert!(!table.holds(&shard("s1"), 0, "w1"));
+        assert_eq!((table.held(), table.reserved()), (0, 1));
+        // Its holder dies while claiming: the reservation stays until its caller ends it.
+        tokio::time::advance(TTL * 2).await;
+        assert!(table.expire(Instant::now()).is_empty());
+        assert!(
+            !table.cancel_reservation(&shard("s1"), "w2"),
+            "only the reserving worker cancels"
+        );
+        assert!(!table.confirm(&shard("s1"), "w2", 5, PROGRESS, THROTTLE_ALLOWANCE, now));
+        assert!(table.confirm(
+            &shard("s1"),
+            "w1",
+            5,
+            PROGRESS,
+            THROTTLE_ALLOWANCE,
+            Instant::now()
+        ));
+        assert!(table.holds(&shard("s1"), 5, "w1"));
+        assert!(
+            !table.cancel_reservation(&shard("s1"), "w1"),
+            "a lease is not a reservation"
+        );
+        // Confirmed for a worker already forgotten: the next expiry ends it.
+        let expired = table.expire(Instant::now());
+        assert_eq!(expired.len(), 1);
+        assert_eq!(expired[0].reason, ExpiryReason::WorkerLost);
+        assert_eq!(expired[0].epoch, 5);
+        // A cancelled reservation frees the shard and its share.
+        assert!(table.reserve(&shard("s2"), &endpoint(), "w2", 2, Instant::now()));
+        assert!(table.cancel_reservation(&shard("s2"), "w2"));
+        assert!(!table.is_leased(&shard("s2")));
+        assert_eq!(table.granted_concurrency(&endpoint()), 0);
     }
 
     #[tokio::test]

@@ -33,6 +33,7 @@ use crate::error::CoordinatorError;
 use crate::planner::Plan;
 
 mod access;
+mod leasing_queries;
 mod legacy;
 mod results;
 mod rows;

@@ -13,6 +13,7 @@ mod hidden_split;
 mod hostile;
 mod in_process;
 mod item_model;
+mod lease_contention;
 mod left_out;
 mod metrics;
 mod netem_queue;
