@@ -26,6 +26,8 @@ use crate::spec::{EndpointSpec, RunSpec};
 
 pub mod contamination;
 pub use contamination::{CONTAMINATION_SUITE, ContaminationManifest};
+pub mod prepare;
+pub use prepare::prepare_suites;
 
 /// Where a suite's format, prompts and categories come from.
 #[derive(Debug, Clone)]
