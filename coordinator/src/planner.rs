@@ -11,7 +11,7 @@ use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::left_out::LeftOut;
 use jianzhen_suites::load::DataFileDigest;
 use jianzhen_suites::peer::AnswerReading;
-use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
+use jianzhen_suites::spec::DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::tasks::submission::ClueSubmission;
 use jianzhen_suites::tasks::{self, TaskSuite};
@@ -32,9 +32,12 @@ pub use prepare::prepare_suites;
 /// Where a suite's format, prompts and categories come from.
 #[derive(Debug, Clone)]
 pub enum SuiteDefinition {
-    /// A suite Jianzhen knows (C-Eval, CMMLU), with its published subject tables.
+    /// C-Eval or CMMLU named directly, with its published subject tables. Runs do not
+    /// prepare suites this way any more ([`prepare::prepare_suites`] gives them their
+    /// shipped spec, [`SuiteDefinition::Declarative`]); planner test fixtures still do.
     Builtin(SuiteName),
-    /// A declarative suite spec (TOML) supplied by the user.
+    /// A declarative suite spec (TOML): supplied by the user, or the shipped spec of
+    /// C-Eval or CMMLU with the template and scoring the run chose.
     Declarative(Box<DeclarativeSuite>),
     /// A suite read by `jianzhen_suites::formats` (GAOKAO-Bench, C3, CMRC2018, ...), whose
     /// items may be multi-answer, span, numeric or free text.

@@ -76,6 +76,12 @@ fn prepare_builtin_suite(
         _ => generation_template(suite_spec, suite, scoring)?,
     };
     let extractor = answer_reading(suite_spec, &template, scoring)?;
+    // The suite runs through its shipped spec (subject names in prompts, categories,
+    // withheld answers, template hash), with the template and scoring this run chose; a
+    // test in the suites crate proves the spec's tables equal the published ones.
+    let mut shipped = jianzhen_suites::spec::builtin_spec(suite)?;
+    shipped.template.builtin = Some(template.clone());
+    shipped.scoring = scoring;
     let loaded = load_suite_with(
         suite,
         &suite_spec.data,
@@ -85,7 +91,7 @@ fn prepare_builtin_suite(
         RecordPolicy::strict(suite_spec.strict),
     )?;
     Ok(PreparedSuite {
-        definition: SuiteDefinition::Builtin(suite),
+        definition: SuiteDefinition::Declarative(Box::new(shipped)),
         scoring,
         split,
         template,
