@@ -10,7 +10,7 @@ use jianzhen_suites::formats::{EvalItem, ItemKind};
 use jianzhen_suites::left_out::{self, LeftOut, RecordPolicy};
 use jianzhen_suites::load::{DataFileDigest, load_suite_with};
 use jianzhen_suites::spec::{
-    SpecLoad, SpecLoadOptions, SuiteSpec, load_spec_file, load_with_spec_options,
+    DeclarativeSuite, SpecLoad, SpecLoadOptions, load_spec_file, load_with_spec_options,
 };
 use jianzhen_suites::subjects::{subject_info, subjects};
 use jianzhen_suites::tasks::{self, TaskSuite, load_task_with};
@@ -233,7 +233,7 @@ fn show_spec(path: &Path, data: Option<&Path>, split: Option<&str>, strict: bool
 /// Loads `split` (default: the spec's) of a spec-described suite from `data`, naming the
 /// spec and folder when it does not load.
 fn load_spec_data(
-    spec: &SuiteSpec,
+    spec: &DeclarativeSuite,
     path: &Path,
     data: &Path,
     split: Option<&str>,
@@ -256,7 +256,7 @@ fn load_spec_data(
 }
 
 /// One line per subject with its count and the categories the spec gives it.
-fn print_spec_subjects(spec: &SuiteSpec, counts: &BTreeMap<&str, usize>) {
+fn print_spec_subjects(spec: &DeclarativeSuite, counts: &BTreeMap<&str, usize>) {
     for (subject, count) in counts {
         println!(
             "  {subject:<40} {count:>6}  categories: {}",

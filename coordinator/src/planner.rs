@@ -11,7 +11,7 @@ use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::left_out::LeftOut;
 use jianzhen_suites::load::DataFileDigest;
 use jianzhen_suites::peer::AnswerReading;
-use jianzhen_suites::spec::SuiteSpec as DeclarativeSuite;
+use jianzhen_suites::spec::DeclarativeSuite;
 use jianzhen_suites::subjects::subject_info;
 use jianzhen_suites::tasks::submission::ClueSubmission;
 use jianzhen_suites::tasks::{self, TaskSuite};
@@ -26,13 +26,18 @@ use crate::spec::{EndpointSpec, RunSpec};
 
 pub mod contamination;
 pub use contamination::{CONTAMINATION_SUITE, ContaminationManifest};
+pub mod prepare;
+pub use prepare::prepare_suites;
 
 /// Where a suite's format, prompts and categories come from.
 #[derive(Debug, Clone)]
 pub enum SuiteDefinition {
-    /// A suite Jianzhen knows (C-Eval, CMMLU), with its published subject tables.
+    /// C-Eval or CMMLU named directly, with its published subject tables. Runs do not
+    /// prepare suites this way any more ([`prepare::prepare_suites`] gives them their
+    /// shipped spec, [`SuiteDefinition::Declarative`]); planner test fixtures still do.
     Builtin(SuiteName),
-    /// A declarative suite spec (TOML) supplied by the user.
+    /// A declarative suite spec (TOML): supplied by the user, or the shipped spec of
+    /// C-Eval or CMMLU with the template and scoring the run chose.
     Declarative(Box<DeclarativeSuite>),
     /// A suite read by `jianzhen_suites::formats` (GAOKAO-Bench, C3, CMRC2018, ...), whose
     /// items may be multi-answer, span, numeric or free text.
@@ -1144,5 +1149,94 @@ mod tests {
             rows: 1,
         });
         assert_ne!(before, run_id_for("spec", &[suite]));
+    }
+
+    /// C-Eval and CMMLU are prepared through their shipped specs (`builtin_spec` with the
+    /// run's template and scoring): planned that way, every template of both suites gives
+    /// the same items, keys, prompts, categories, shards and manifest as planning them by
+    /// name with the published subject tables, on a hidden split too.
+    #[test]
+    fn shipped_specs_plan_exactly_as_the_suites_named_directly() {
+        let (mut planned, mut refused) = (0, 0);
+        for info in template::templates() {
+            let suite = info.suite;
+            let table = jianzhen_suites::subjects::subjects(suite);
+            let subjects = [table[0].key, table[table.len() - 1].key, "unmapped_subject"];
+            let suite_items: Vec<McItem> = (0..9)
+                .map(|index| item(subjects[index % 3], index, ['A', 'B', 'C', 'D'][index % 4]))
+                .collect();
+            let shots = if template::takes_shots(info.name) {
+                2
+            } else {
+                0
+            };
+            let fewshot_pool: BTreeMap<String, Vec<McItem>> = subjects
+                .iter()
+                .map(|subject| {
+                    let dev = (0..2)
+                        .map(|index| McItem {
+                            explanation: Some(format!("解析{index}")),
+                            ..item(subject, 100 + index, 'B')
+                        })
+                        .collect::<Vec<_>>();
+                    (subject.to_string(), dev)
+                })
+                .collect();
+            let mut splits = vec![("val", true)];
+            if suite == SuiteName::Ceval {
+                splits.push(("test", false));
+            }
+            for scoring in info.scoring_modes {
+                for (split, with_answers) in &splits {
+                    if !with_answers && *scoring != ScoringMode::Gen {
+                        continue;
+                    }
+                    let mut by_name = prepared(suite_items.clone());
+                    by_name.definition = SuiteDefinition::Builtin(suite);
+                    by_name.scoring = *scoring;
+                    by_name.template = info.name.to_string();
+                    by_name.split = split.to_string();
+                    by_name.shots = shots;
+                    by_name.fewshot_pool = fewshot_pool.clone();
+                    if !with_answers {
+                        for item in &mut by_name.items {
+                            item.answer = None;
+                        }
+                    }
+                    let mut shipped = jianzhen_suites::spec::builtin_spec(suite).expect("spec");
+                    shipped.template.builtin = Some(info.name.to_string());
+                    shipped.scoring = *scoring;
+                    let mut by_spec = by_name.clone();
+                    by_spec.definition = SuiteDefinition::Declarative(Box::new(shipped));
+                    let run_spec = spec(&["a"], 4, 1);
+                    let case = format!("{} {scoring} {split}", info.name);
+                    let expected = plan("run-x", &run_spec, &[by_name], &[], "0", "")
+                        .map_err(|error| error.to_string());
+                    let actual = plan("run-x", &run_spec, &[by_spec], &[], "0", "")
+                        .map_err(|error| error.to_string());
+                    let (expected, actual) = match (expected, actual) {
+                        (Ok(expected), Ok(actual)) => (expected, actual),
+                        (Err(expected), Err(actual)) => {
+                            assert_eq!(actual, expected, "{case}");
+                            refused += 1;
+                            continue;
+                        }
+                        other => panic!("{case}: {other:?}"),
+                    };
+                    assert_eq!(actual.items.len(), 9, "{case}");
+                    assert_eq!(actual.items, expected.items, "{case}");
+                    assert_eq!(actual.shards, expected.shards, "{case}");
+                    assert_eq!(actual.manifest, expected.manifest, "{case}");
+                    planned += 1;
+                }
+            }
+        }
+        // Every template of both suites plans in each of its scoring modes: a case refused
+        // by both paths alike would prove nothing.
+        assert!(
+            planned >= template::templates().count(),
+            "{planned} planned"
+        );
+        assert_eq!(refused, 0);
     }
 }

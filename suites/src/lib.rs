@@ -53,5 +53,5 @@ mod test_fixtures;
 pub use error::SuiteError;
 pub use item::{McItem, SourceLocation, SuiteName};
 pub use left_out::{Intake, LeftOut, RecordPolicy};
-pub use spec::{SuiteSpec, load_spec_file, load_with_spec};
+pub use spec::{DeclarativeSuite, load_spec_file, load_with_spec};
 pub use template::ScoringMode;

@@ -4,9 +4,9 @@
 //! runs with a spec file alone. Every key is documented in `docs/suite-spec.md`.
 //!
 //! # Layout
-//! - this file: the [`SuiteSpec`] types, parsing ([`load_spec_file`], [`load_spec_str`])
+//! - this file: the [`DeclarativeSuite`] types, parsing ([`load_spec_file`], [`load_spec_str`])
 //!   with checks that name the spec file and line, the built-in specs
-//!   ([`builtin_spec`]), and template dispatch ([`SuiteSpec::render_chat`]).
+//!   ([`builtin_spec`]), and template dispatch ([`DeclarativeSuite::render_chat`]).
 //! - [`files`]: matching the spec's file patterns (`*`, `?`, `**`, `{subject}`) against
 //!   the data directory.
 //! - [`records`]: reading CSV / JSONL / JSON records into [`McItem`]s
@@ -37,10 +37,12 @@ pub const CEVAL_SPEC: &str = include_str!("../../specs/ceval.toml");
 /// The CMMLU spec, as shipped.
 pub const CMMLU_SPEC: &str = include_str!("../../specs/cmmlu.toml");
 
-/// A multiple-choice suite described declaratively.
+/// A multiple-choice suite described declaratively: a user's spec file, or the shipped
+/// spec of C-Eval or CMMLU ([`builtin_spec`]). (The run spec's entry naming a suite for a
+/// run is the coordinator's `spec::SuiteSpec`, a different thing.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SuiteSpec {
+pub struct DeclarativeSuite {
     /// Suite name; part of every item id's context and of reports. `ceval` and `cmmlu`
     /// name the built-in suites.
     pub name: String,
@@ -270,7 +272,7 @@ pub struct TemplateSpec {
 /// # Errors
 /// [`SuiteError::Io`] when it cannot be read, [`SuiteError::SpecInvalid`] naming the file
 /// and line for TOML errors, unknown keys and inconsistent settings.
-pub fn load_spec_file(path: &Path) -> Result<SuiteSpec, SuiteError> {
+pub fn load_spec_file(path: &Path) -> Result<DeclarativeSuite, SuiteError> {
     let text = std::fs::read_to_string(path).map_err(|source| SuiteError::Io {
         path: path.to_path_buf(),
         source,
@@ -282,8 +284,8 @@ pub fn load_spec_file(path: &Path) -> Result<SuiteSpec, SuiteError> {
 ///
 /// # Errors
 /// [`SuiteError::SpecInvalid`] as for [`load_spec_file`].
-pub fn load_spec_str(text: &str, origin: &str) -> Result<SuiteSpec, SuiteError> {
-    let spec: SuiteSpec = toml::from_str(text).map_err(|error| SuiteError::SpecInvalid {
+pub fn load_spec_str(text: &str, origin: &str) -> Result<DeclarativeSuite, SuiteError> {
+    let spec: DeclarativeSuite = toml::from_str(text).map_err(|error| SuiteError::SpecInvalid {
         origin: origin.to_string(),
         line: error.span().map(|span| line_of_offset(text, span.start)),
         problem: error.message().trim().to_string(),
@@ -302,7 +304,7 @@ pub fn load_spec_str(text: &str, origin: &str) -> Result<SuiteSpec, SuiteError> 
 ///
 /// # Errors
 /// [`SuiteError::SpecInvalid`] if the shipped spec is broken (a test guards this).
-pub fn builtin_spec(suite: SuiteName) -> Result<SuiteSpec, SuiteError> {
+pub fn builtin_spec(suite: SuiteName) -> Result<DeclarativeSuite, SuiteError> {
     match suite {
         SuiteName::Ceval => load_spec_str(CEVAL_SPEC, "builtin:ceval"),
         SuiteName::Cmmlu => load_spec_str(CMMLU_SPEC, "builtin:cmmlu"),
@@ -354,7 +356,7 @@ fn locate_key(text: &str, dotted: &str) -> Option<u64> {
     fallback
 }
 
-impl SuiteSpec {
+impl DeclarativeSuite {
     /// Checks what TOML types cannot: references between keys and supported combinations.
     /// Returns the offending key and the problem.
     fn check(&self) -> Result<(), (String, String)> {
@@ -608,7 +610,7 @@ impl SuiteSpec {
         }
     }
 
-    /// The modes [`SuiteSpec::supports`], for messages.
+    /// The modes [`DeclarativeSuite::supports`], for messages.
     pub fn supported_modes(&self) -> String {
         match &self.template.builtin {
             Some(name) => template::template_info(name)
@@ -623,7 +625,7 @@ impl SuiteSpec {
     ///
     /// # Errors
     /// As [`crate::template::render_choice_continuations`]; an inline template, which
-    /// has no continuations ([`SuiteSpec::supports`] says so first).
+    /// has no continuations ([`DeclarativeSuite::supports`] says so first).
     pub fn render_choice_continuations(
         &self,
         item: &McItem,
@@ -641,7 +643,7 @@ impl SuiteSpec {
     }
 
     /// Renders `item` as chat messages with the spec's template, naming the subject with
-    /// [`SuiteSpec::subject_name`].
+    /// [`DeclarativeSuite::subject_name`].
     ///
     /// # Errors
     /// As [`crate::template::render_chat`].

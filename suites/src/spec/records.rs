@@ -1,4 +1,4 @@
-//! Loading a split through a [`SuiteSpec`]: files matched, records read (CSV, JSONL,
+//! Loading a split through a [`DeclarativeSuite`]: files matched, records read (CSV, JSONL,
 //! JSON), each record mapped to an [`McItem`] by the spec's field map.
 //!
 //! The rules are those of the hand-written loaders in [`crate::load`], so the built-in
@@ -21,7 +21,7 @@ use crate::item::{McItem, SourceLocation, SuiteName};
 use crate::left_out::{Intake, LeftOut, RecordPolicy};
 use crate::load::{DataFileDigest, LoadedSuite, decode_like_python};
 use crate::spec::files::{MatchedFile, match_files};
-use crate::spec::{AnswerField, DataFormat, OptionsField, Pick, SubjectSource, SuiteSpec};
+use crate::spec::{AnswerField, DataFormat, DeclarativeSuite, OptionsField, Pick, SubjectSource};
 
 /// Everything read for one split through a spec.
 #[derive(Debug, Clone)]
@@ -77,7 +77,7 @@ pub struct SpecLoadOptions {
 /// # Errors
 /// As [`load_with_spec_options`].
 pub fn load_with_spec(
-    spec: &SuiteSpec,
+    spec: &DeclarativeSuite,
     data_dir: &Path,
     split: &str,
 ) -> Result<SpecLoad, SuiteError> {
@@ -92,7 +92,7 @@ pub fn load_with_spec(
 /// [`SuiteError::Io`] for unreadable files; [`SuiteError::Malformed`] /
 /// [`SuiteError::MalformedRecord`] for bad records.
 pub fn load_with_spec_options(
-    spec: &SuiteSpec,
+    spec: &DeclarativeSuite,
     data_dir: &Path,
     split: &str,
     options: &SpecLoadOptions,
@@ -191,7 +191,7 @@ pub fn load_with_spec_options(
     })
 }
 
-fn spec_load(spec: &SuiteSpec, problem: String) -> SuiteError {
+fn spec_load(spec: &DeclarativeSuite, problem: String) -> SuiteError {
     SuiteError::SpecLoad {
         suite: spec.name.clone(),
         problem,
@@ -203,7 +203,7 @@ type FileDigests = Vec<(std::path::PathBuf, DataFileDigest)>;
 /// Reads every file of `split` whose subject (when the file name gives it) `keep`
 /// accepts; items are sorted by subject, stable in file order.
 fn load_split(
-    spec: &SuiteSpec,
+    spec: &DeclarativeSuite,
     data_dir: &Path,
     split: &str,
     keep: &dyn Fn(&str) -> bool,
@@ -300,7 +300,7 @@ impl Record {
 }
 
 fn read_records(
-    spec: &SuiteSpec,
+    spec: &DeclarativeSuite,
     file: &MatchedFile,
     bytes: &[u8],
 ) -> Result<Vec<Record>, SuiteError> {
@@ -342,7 +342,7 @@ fn read_records(
 
 /// CSV records as field maps keyed by the trimmed header, after checking the header has
 /// every column the spec reads.
-fn read_csv(spec: &SuiteSpec, path: &Path, text: &str) -> Result<Vec<Record>, SuiteError> {
+fn read_csv(spec: &DeclarativeSuite, path: &Path, text: &str) -> Result<Vec<Record>, SuiteError> {
     let csv_error = |error: csv::Error| SuiteError::Malformed {
         path: path.to_path_buf(),
         line: error.position().map_or(0, csv::Position::line),
@@ -402,7 +402,7 @@ fn read_csv(spec: &SuiteSpec, path: &Path, text: &str) -> Result<Vec<Record>, Su
 
 /// Columns every CSV file must have (the answer may be absent in hidden-answer splits and
 /// the explanation is optional, so they are checked per record).
-fn required_columns(spec: &SuiteSpec) -> Vec<String> {
+fn required_columns(spec: &DeclarativeSuite) -> Vec<String> {
     let fields = &spec.fields;
     let mut columns = vec![fields.question.clone()];
     columns.extend(fields.id.clone());
@@ -420,7 +420,7 @@ fn required_columns(spec: &SuiteSpec) -> Vec<String> {
 }
 
 fn to_item(
-    spec: &SuiteSpec,
+    spec: &DeclarativeSuite,
     split: &str,
     file: &MatchedFile,
     position: usize,
@@ -610,7 +610,7 @@ fn field_subject(record: &Record, field: &str, pick: Option<Pick>) -> Result<Str
 
 /// The subject a record would have had, for naming it when it is left out; empty when
 /// that part of the record is what cannot be read.
-fn record_subject(spec: &SuiteSpec, file: &MatchedFile, record: &Record) -> String {
+fn record_subject(spec: &DeclarativeSuite, file: &MatchedFile, record: &Record) -> String {
     match &spec.subject {
         SubjectSource::File => file.subject.clone().unwrap_or_default(),
         SubjectSource::Field { field, pick } => {
@@ -864,7 +864,11 @@ mod tests {
     }
 
     /// Loads as `--strict` does: the first record that cannot become an item is an error.
-    fn load_strict(spec: &SuiteSpec, dir: &Path, split: &str) -> Result<SpecLoad, SuiteError> {
+    fn load_strict(
+        spec: &DeclarativeSuite,
+        dir: &Path,
+        split: &str,
+    ) -> Result<SpecLoad, SuiteError> {
         let options = SpecLoadOptions {
             strict: true,
             ..SpecLoadOptions::default()
