@@ -26,6 +26,7 @@ fn cell(cell: &Cell) -> String {
         Cell::Text(text) | Cell::Markdown(text) | Cell::Code(text) | Cell::LongText(text) => {
             field(text)
         }
+        // Missing: an empty field, which reads back as no value.
         _ => String::new(),
     }
 }

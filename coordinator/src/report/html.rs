@@ -63,6 +63,7 @@ fn content(cell: &Cell) -> String {
         Cell::Code(code) if code.is_empty() => String::new(),
         Cell::Code(code) => format!("<code>{}</code>", escape(code)),
         Cell::LongText(text) => format!("<div class=\"answer\">{}</div>", escape(text)),
+        Cell::Missing => "–".to_string(),
         _ => String::new(),
     }
 }

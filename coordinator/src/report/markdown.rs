@@ -19,6 +19,7 @@ fn cell(cell: &Cell) -> String {
         Cell::Code(code) if code.is_empty() => String::new(),
         Cell::Code(code) => format!("`{}`", cell_text(code)),
         Cell::Text(text) | Cell::Markdown(text) | Cell::LongText(text) => cell_text(text),
+        Cell::Missing => "–".to_string(),
         _ => String::new(),
     }
 }

@@ -99,6 +99,9 @@ pub enum Cell {
     /// A number at full precision (the shortest text that reads back the same), as the
     /// CSV files carry them.
     Float(f64),
+    /// No value (an answer that was not extracted): `–` on the pages, an empty field in
+    /// CSV (where an empty text is `""`).
+    Missing,
 }
 
 impl Cell {
@@ -206,7 +209,9 @@ pub(super) fn number_text(cell: &Cell) -> Option<String> {
         Cell::PercentInterval(interval) => Some(percent_interval(*interval)),
         Cell::Fixed { value, decimals } => Some(format!("{value:.decimals$}")),
         Cell::Float(value) => Some(float_text(*value)),
-        Cell::Text(_) | Cell::Markdown(_) | Cell::Code(_) | Cell::LongText(_) => None,
+        Cell::Text(_) | Cell::Markdown(_) | Cell::Code(_) | Cell::LongText(_) | Cell::Missing => {
+            None
+        }
     }
 }
 
@@ -258,5 +263,121 @@ impl Section {
 
     pub fn table(&mut self, table: Table) {
         self.blocks.push(Block::Table(table));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{csv, html, markdown};
+    use super::*;
+
+    /// One table with what each format must escape: `|` (Markdown), `<&>"` (HTML), commas,
+    /// quotes and line breaks (CSV), and Chinese text, which passes through untouched.
+    fn awkward_table() -> Table {
+        let mut table = Table::new([
+            Column::text("endpoint"),
+            Column::text("answer"),
+            Column::number("n").metric("n"),
+            Column::number("accuracy"),
+            Column::text("95% CI"),
+            Column::number("p"),
+        ])
+        .with_id("awkward-table");
+        table.push_row(
+            Row::new([
+                Cell::text("模型|甲"),
+                Cell::LongText("答案是 <B> & \"C\",\n然后".to_string()),
+                Cell::count(12_u64),
+                Cell::Percent(2.0 / 3.0),
+                Cell::PercentInterval((0.5, 0.75)),
+                Cell::Fixed {
+                    value: 0.012_345,
+                    decimals: 4,
+                },
+            ])
+            .keyed("endpoint", "模型|甲")
+            .emphasised(true),
+        );
+        table.push([
+            Cell::Code("tpl`x".to_string()),
+            Cell::Markdown("`label` is **empty**".to_string()),
+            Cell::count(0_i64),
+            Cell::Percent(f64::NAN),
+            Cell::PercentInterval((0.0, 1.0)),
+            Cell::Float(1.0),
+        ]);
+        table
+    }
+
+    #[test]
+    fn one_table_renders_to_markdown_html_and_csv() {
+        let table = awkward_table();
+
+        assert_eq!(
+            markdown::table(&table),
+            "| endpoint | answer | n | accuracy | 95% CI | p |\n\
+             |---|---|---:|---:|---|---:|\n\
+             | 模型\\|甲 | 答案是 <B> & \"C\", 然后 | 12 | 66.7 | 50.0–75.0 | 0.0123 |\n\
+             | `tpl`x` | `label` is **empty** | 0 | – | 0.0–100.0 | 1.0 |\n"
+        );
+
+        assert_eq!(
+            html::table(&table),
+            "<table id=\"awkward-table\"><thead><tr><th>endpoint</th><th>answer</th><th>n</th><th>accuracy</th><th>95% CI</th><th>p</th></tr></thead><tbody>\n\
+             <tr class=\"sig\"><td>模型|甲</td><td><div class=\"answer\">答案是 &lt;B&gt; &amp; &quot;C&quot;,\n然后</div></td><td class=\"num\" data-endpoint=\"模型|甲\" data-metric=\"n\">12</td><td class=\"num\">66.7</td><td>50.0–75.0</td><td class=\"num\">0.0123</td></tr>\n\
+             <tr><td><code>tpl`x</code></td><td><code>label</code> is <b>empty</b></td><td class=\"num\" data-metric=\"n\">0</td><td class=\"num\">–</td><td>0.0–100.0</td><td class=\"num\">1.0</td></tr>\n\
+             </tbody></table>\n"
+        );
+
+        assert_eq!(
+            String::from_utf8(csv::table(&table)).expect("utf-8"),
+            "endpoint,answer,n,accuracy,95% CI,p\n\
+             模型|甲,\"答案是 <B> & \"\"C\"\",\n然后\",12,66.7,50.0–75.0,0.0123\n\
+             tpl`x,`label` is **empty**,0,–,0.0–100.0,1.0\n"
+        );
+    }
+
+    #[test]
+    fn csv_fields_are_quoted_only_where_csv_needs_it() {
+        assert_eq!(csv::field("plain"), "plain");
+        assert_eq!(csv::field("a,b"), "\"a,b\"");
+        assert_eq!(csv::field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv::field("two\r\nlines"), "\"two\r\nlines\"");
+        // Empty text is not a missing value.
+        assert_eq!(csv::field(""), "\"\"");
+        assert_eq!(float_text(f64::NAN), "NaN");
+        assert_eq!(float_text(f64::NEG_INFINITY), "-inf");
+        assert_eq!(float_text(0.1 + 0.2), "0.30000000000000004");
+        // No value is an empty field in CSV and a dash on the pages.
+        let mut table = Table::new([Column::text("gold"), Column::text("extracted")]);
+        table.push([Cell::text(""), Cell::Missing]);
+        assert_eq!(
+            String::from_utf8(csv::table(&table)).expect("utf-8"),
+            "gold,extracted\n\"\",\n"
+        );
+        assert!(markdown::table(&table).ends_with("|  | – |\n"));
+    }
+
+    #[test]
+    fn a_section_renders_its_heading_prose_and_tables_in_order() {
+        let mut section = Section::new("Records left out");
+        section.id = Some("left-out-heading".to_string());
+        section.paragraph("All are in `manifest.json`.");
+        let mut table = Table::new([Column::text("suite"), Column::number("records")]);
+        table.push([Cell::text("ceval"), Cell::count(2_usize)]);
+        section.table(table);
+
+        assert_eq!(
+            markdown::section(&section),
+            "## Records left out\n\nAll are in `manifest.json`.\n\n| suite | records |\n|---|---:|\n| ceval | 2 |\n\n"
+        );
+        assert_eq!(
+            html::section(&section),
+            "<h2 id=\"left-out-heading\">Records left out</h2>\n\
+             <p class=\"note\">All are in <code>manifest.json</code>.</p>\n\
+             <table><thead><tr><th>suite</th><th>records</th></tr></thead><tbody>\n\
+             <tr><td>ceval</td><td class=\"num\">2</td></tr>\n\
+             </tbody></table>\n"
+        );
     }
 }
