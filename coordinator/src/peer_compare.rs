@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use jianzhen_suites::peer::{PeerExtractor, peer_credit, peer_for, peer_text, shape_of};
 
 use crate::planner::Manifest;
-use crate::report::markdown;
+use crate::report::markdown as markdown_renderer;
 use crate::report::table::{Cell, Column, Section, Table};
 use crate::store::ScoredRow;
 use jianzhen_suites::outcome::Outcome;
@@ -205,7 +205,7 @@ pub fn section(comparisons: &[PeerComparison]) -> Option<Section> {
 
 /// [`section`] in Markdown: an empty string when no suite of the run has a peer reading.
 pub fn markdown(comparisons: &[PeerComparison]) -> String {
-    section(comparisons).map_or_else(String::new, |section| markdown::section(&section))
+    section(comparisons).map_or_else(String::new, |section| markdown_renderer::section(&section))
 }
 
 #[cfg(test)]

@@ -4,6 +4,18 @@
 //! Rendered at the coordinator from stored, scored results (so any client can ask for it
 //! and a run can be re-reported without calling the model again). All outputs take their
 //! figures from one [`Summary`], so they agree to the digit.
+//!
+//! # Layout
+//! - [`table`]: a table as data ([`table::Table`]: columns, rows of typed cells) and a
+//!   section as data ([`table::Section`]: heading, paragraphs, tables). How to move a
+//!   section onto them is in its module doc.
+//! - [`markdown`], [`html`], [`csv`]: one renderer per format, each rendering any table.
+//! - [`tables`]: the score tables, built once from the summary ([`tables::ScoreTables`]);
+//!   this file builds the rest (hidden split, API errors, judged suites, records left
+//!   out) and writes `report.md`; `crate::html` lays out `report.html` around the same
+//!   tables.
+//! - The manifest is read once as its type ([`crate::planner::Manifest`]); the stored
+//!   document is passed through untouched into `manifest.json`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
