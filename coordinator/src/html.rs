@@ -127,7 +127,11 @@ pub fn render(input: &ReportInput<'_>) -> String {
         page.push_str(&section(&judged));
     }
     category_charts(&mut page, &summary.categories);
-    collapsed_table(&mut page, "Scores by category as a table", &tables.categories);
+    collapsed_table(
+        &mut page,
+        "Scores by category as a table",
+        &tables.categories,
+    );
     heatmap(&mut page, input);
     collapsed_table(&mut page, "Scores by subject as a table", &tables.subjects);
     outcome_bars(&mut page, input);
@@ -214,7 +218,34 @@ fn leaderboard(page: &mut String, input: &ReportInput<'_>) {
         page,
         "<p class=\"note\">Accuracy in % (the mean credit: partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; <i>correct</i> counts full credit). <b>Subject mean</b>: mean of per-subject accuracies, as C-Eval and CMMLU publish theirs (95% percentile bootstrap over subjects). <b>Item mean</b>: every item weighs the same, except that each sub-question of a GAOKAO-Bench item counts (95% Wilson interval over items). Every answered item is in the denominator; the outcome columns show what it holds.</p>"
     );
-    page.push_str(&table(&input.tables.suites));
+    // The suite table's rows as a leaderboard: per suite, best subject mean first (the
+    // same rows as report.md's "Scores by suite", in ranking order).
+    let subject_mean: BTreeMap<(&str, &str), f64> = input
+        .summary
+        .suites
+        .iter()
+        .map(|suite| {
+            (
+                (suite.endpoint.as_str(), suite.suite.as_str()),
+                suite.subject_mean,
+            )
+        })
+        .collect();
+    let rank = |row: &report::table::Row| {
+        let endpoint = row.key("endpoint").unwrap_or_default();
+        let suite = row.key("suite").unwrap_or_default();
+        let mean = subject_mean
+            .get(&(endpoint, suite))
+            .copied()
+            .unwrap_or(f64::NAN);
+        (suite.to_string(), mean)
+    };
+    let mut leaderboard = input.tables.suites.clone();
+    leaderboard.rows.sort_by(|a, b| {
+        let ((suite_a, mean_a), (suite_b, mean_b)) = (rank(a), rank(b));
+        suite_a.cmp(&suite_b).then(mean_b.total_cmp(&mean_a))
+    });
+    page.push_str(&table(&leaderboard));
 }
 
 fn endpoint_colours(names: &[String]) -> BTreeMap<String, &'static str> {

@@ -35,8 +35,8 @@ pub mod markdown;
 pub mod table;
 pub mod tables;
 
-pub use table::{percent, percent_interval};
 use table::{Cell, Column, Section, Table};
+pub use table::{percent, percent_interval};
 use tables::ScoreTables;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +94,8 @@ pub fn render(
     } = scored_view(record, rows)?;
     let rows = scored_rows.as_slice();
     let predictions = predictions(&manifest, &hidden_rows)?;
-    let hidden = (!predictions.is_empty()).then(|| hidden_split_section(&hidden_rows, &predictions));
+    let hidden =
+        (!predictions.is_empty()).then(|| hidden_split_section(&hidden_rows, &predictions));
     let tables = ScoreTables::build(&summary);
     let input = ReportInput {
         record,
@@ -604,10 +605,7 @@ fn judged_table(judged: &[JudgedMetrics]) -> Table {
             Cell::Percent(metric.correct_share()),
             Cell::Percent(metric.given_attempted()),
             Cell::Percent(metric.f1()),
-            Cell::Percent(JudgedMetrics::ratio(
-                metric.reference_matches,
-                metric.total,
-            )),
+            Cell::Percent(JudgedMetrics::ratio(metric.reference_matches, metric.total)),
         ]);
     }
     table
@@ -754,10 +752,9 @@ fn markdown_report(input: &ReportInput<'_>) -> String {
         return md;
     }
     md.push('\n');
-    if let Some(section) = crate::peer_compare::section(&crate::peer_compare::compare(
-        manifest,
-        input.rows,
-    )) {
+    if let Some(section) =
+        crate::peer_compare::section(&crate::peer_compare::compare(manifest, input.rows))
+    {
         md.push_str(&markdown::section(&section));
     }
     md.push_str(&left_out_markdown(manifest));

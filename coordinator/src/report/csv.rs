@@ -36,7 +36,11 @@ pub fn table(table: &Table) -> Vec<u8> {
     let mut csv = String::new();
     let line = |fields: Vec<String>| format!("{}\n", fields.join(","));
     csv.push_str(&line(
-        table.columns.iter().map(|column| field(&column.name)).collect(),
+        table
+            .columns
+            .iter()
+            .map(|column| field(&column.name))
+            .collect(),
     ));
     for row in &table.rows {
         csv.push_str(&line(row.cells.iter().map(cell).collect()));

@@ -142,6 +142,14 @@ impl Row {
         self
     }
 
+    /// The value of one of the row's keys.
+    pub fn key(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+
     #[must_use]
     pub fn emphasised(mut self, emphasis: bool) -> Self {
         self.emphasis = emphasis;

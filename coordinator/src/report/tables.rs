@@ -64,7 +64,13 @@ fn suites(summary: &Summary) -> Table {
             Cell::PercentInterval(suite.item_mean_interval),
         ]
         .into_iter()
-        .chain(suite.outcomes.counts.iter().map(|count| Cell::count(*count)));
+        .chain(
+            suite
+                .outcomes
+                .counts
+                .iter()
+                .map(|count| Cell::count(*count)),
+        );
         table.push_row(
             Row::new(cells)
                 .keyed("endpoint", &suite.endpoint)
@@ -115,7 +121,11 @@ fn subjects(summary: &Summary) -> Table {
         .into_iter()
         // No `data-metric` here: the leaderboard's (endpoint, suite, metric) cells are
         // the only ones a reader picks out of the page.
-        .chain(OUTCOMES.iter().map(|outcome| Column::number(outcome.as_str()))),
+        .chain(
+            OUTCOMES
+                .iter()
+                .map(|outcome| Column::number(outcome.as_str())),
+        ),
     )
     .with_id("subjects-table");
     for subject in &summary.subjects {
