@@ -10,6 +10,8 @@ use polars::prelude::*;
 
 use jianzhen_suites::outcome::Outcome;
 
+use crate::report::csv;
+use crate::report::table::{Cell, Column, Table};
 use crate::store::ScoredRow;
 
 /// The aggregated tables, as polars frames.
@@ -210,17 +212,47 @@ pub fn float_at(frame: &DataFrame, name: &str, row: usize) -> PolarsResult<f64> 
     Ok(column.f64()?.get(row).unwrap_or(f64::NAN))
 }
 
-/// `scores.csv`: one row per endpoint × suite × subject.
+/// A polars table as a report [`Table`]: its columns in order, text as text, integers
+/// as counts and floats at full precision (as polars' own CSV writer prints them).
+///
+/// # Errors
+/// Polars errors reading the cells.
+pub fn table_of_frame(frame: &DataFrame) -> PolarsResult<Table> {
+    let columns: Vec<(String, DataType)> = frame
+        .get_column_names()
+        .into_iter()
+        .map(|name| name.to_string())
+        .zip(frame.dtypes())
+        .collect();
+    let mut table = Table::new(columns.iter().map(|(name, dtype)| {
+        if dtype.is_primitive_numeric() {
+            Column::number(name.as_str())
+        } else {
+            Column::text(name.as_str())
+        }
+    }));
+    for row in 0..frame.height() {
+        let mut cells = Vec::with_capacity(columns.len());
+        for (name, dtype) in &columns {
+            cells.push(if dtype.is_float() {
+                Cell::Float(float_at(frame, name, row)?)
+            } else if dtype.is_integer() {
+                Cell::Count(int_at(frame, name, row)?)
+            } else {
+                Cell::Text(text_at(frame, name, row)?)
+            });
+        }
+        table.push(cells);
+    }
+    Ok(table)
+}
+
+/// `scores.csv`: one row per endpoint × suite × subject, the subject table's columns.
 ///
 /// # Errors
 /// Polars errors.
 pub fn scores_csv(by_subject: &DataFrame) -> PolarsResult<Vec<u8>> {
-    let mut frame = by_subject.clone();
-    let mut buffer = Vec::new();
-    CsvWriter::new(&mut buffer)
-        .include_header(true)
-        .finish(&mut frame)?;
-    Ok(buffer)
+    Ok(csv::table(&table_of_frame(by_subject)?))
 }
 
 pub use crate::stats::wilson_interval;
@@ -371,6 +403,29 @@ mod tests {
         assert!(
             csv.contains("m,ceval,logic,Humanities,4,3,3.0,0.75"),
             "{csv}"
+        );
+    }
+
+    /// `scores.csv` is written through the report's CSV renderer; its bytes stay those of
+    /// polars' CSV writer, which wrote it before (quoting, empty text, float digits).
+    #[test]
+    fn scores_csv_keeps_the_bytes_of_polars_csv_writer() {
+        let mut frame = df!(
+            "endpoint" => ["a,b", "say \"hi\"", "two\nlines", "", "模型|甲"],
+            "n" => [1i64, 22, 333, -4, 0],
+            "points" => [1.0f64, 2.0 / 3.0, 1e-7, 1.5e20, 0.0],
+            "accuracy" => [f64::NAN, 0.1, 0.75, 123456.789, -0.0],
+        )
+        .expect("frame");
+        let mut polars_bytes = Vec::new();
+        CsvWriter::new(&mut polars_bytes)
+            .include_header(true)
+            .finish(&mut frame)
+            .expect("polars csv");
+        let ours = scores_csv(&frame).expect("csv");
+        assert_eq!(
+            String::from_utf8(ours).expect("utf-8"),
+            String::from_utf8(polars_bytes).expect("utf-8")
         );
     }
 

@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::report::{ReportFile, percent, percent_interval};
+use crate::report::table::{Cell, Column, Table};
+use crate::report::{ReportFile, csv, markdown};
 use crate::stats::paired_comparison;
 use crate::store::{RunRecord, ScoredRow};
 use jianzhen_suites::outcome::Outcome;
@@ -47,14 +48,13 @@ fn endpoint_pairs(rows_a: &[ScoredRow], rows_b: &[ScoredRow]) -> Vec<(String, St
     }
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
+/// An extracted answer as a cell: none is a missing value (an empty CSV field).
+fn extracted_cell(extracted: Option<&str>) -> Cell {
+    extracted.map_or(Cell::Missing, Cell::text)
 }
 
+/// `compare.md` (per suite, then the changed items) and `compare.csv` (every item in
+/// both runs), from tables built once.
 pub fn render_comparison(
     a: &RunRecord,
     rows_a: &[ScoredRow],
@@ -62,9 +62,35 @@ pub fn render_comparison(
     rows_b: &[ScoredRow],
 ) -> Vec<ReportFile> {
     let mut md = String::new();
-    let mut csv = String::from(
-        "endpoint_a,endpoint_b,suite,subject,item_id,repeat,gold,extracted_a,extracted_b,outcome_a,outcome_b,changed\n",
-    );
+    let mut per_suite_table = Table::new([
+        Column::text("endpoint A"),
+        Column::text("endpoint B"),
+        Column::text("suite"),
+        Column::number("items in both"),
+        Column::number("accuracy A"),
+        Column::number("accuracy B"),
+        Column::number("B − A"),
+        Column::text("95% CI"),
+        Column::number("p (McNemar)"),
+        Column::number("right→wrong"),
+        Column::number("wrong→right"),
+        Column::number("answer changed"),
+        Column::number("outcome changed"),
+    ]);
+    let mut items_table = Table::new([
+        Column::text("endpoint_a"),
+        Column::text("endpoint_b"),
+        Column::text("suite"),
+        Column::text("subject"),
+        Column::text("item_id"),
+        Column::number("repeat"),
+        Column::text("gold"),
+        Column::text("extracted_a"),
+        Column::text("extracted_b"),
+        Column::text("outcome_a"),
+        Column::text("outcome_b"),
+        Column::text("changed"),
+    ]);
     let _ = writeln!(md, "# Jianzhen comparison: {} vs {}\n", a.name, b.name);
     let _ = writeln!(
         md,
@@ -79,14 +105,6 @@ pub fn render_comparison(
         );
     }
     let mut changes = Vec::new();
-    let _ = writeln!(
-        md,
-        "| endpoint A | endpoint B | suite | items in both | accuracy A | accuracy B | B − A | 95% CI | p (McNemar) | right→wrong | wrong→right | answer changed | outcome changed |"
-    );
-    let _ = writeln!(
-        md,
-        "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|"
-    );
     for (endpoint_a, endpoint_b) in &pairs {
         let items_a = by_item(rows_a, endpoint_a);
         let items_b = by_item(rows_b, endpoint_b);
@@ -134,40 +152,52 @@ pub fn render_comparison(
                 .iter()
                 .filter(|(x, y)| x.outcome != y.outcome)
                 .count();
-            let _ = writeln!(
-                md,
-                "| {endpoint_a} | {endpoint_b} | {suite} | {} | {} | {} | {} | {} | {:.4} | {right_to_wrong} | {wrong_to_right} | {answer_changed} | {outcome_changed} |",
-                matched.len(),
-                percent(accuracy_a),
-                percent(accuracy_b),
-                percent(comparison.difference),
-                percent_interval(comparison.interval),
-                comparison.p_value,
-            );
+            per_suite_table.push([
+                Cell::text(endpoint_a),
+                Cell::text(endpoint_b),
+                Cell::text(suite),
+                Cell::count(matched.len()),
+                Cell::Percent(accuracy_a),
+                Cell::Percent(accuracy_b),
+                Cell::Percent(comparison.difference),
+                Cell::PercentInterval(comparison.interval),
+                Cell::Fixed {
+                    value: comparison.p_value,
+                    decimals: 4,
+                },
+                Cell::count(right_to_wrong),
+                Cell::count(wrong_to_right),
+                Cell::count(answer_changed),
+                Cell::count(outcome_changed),
+            ]);
             for (row_a, row_b) in matched {
                 let changed = row_a.outcome != row_b.outcome || row_a.extracted != row_b.extracted;
-                let _ = writeln!(
-                    csv,
-                    "{},{},{},{},{},{},{},{},{},{},{},{}",
-                    csv_field(endpoint_a),
-                    csv_field(endpoint_b),
-                    csv_field(suite),
-                    csv_field(&row_a.subject),
-                    csv_field(&row_a.item_id),
-                    row_a.repeat,
-                    csv_field(&row_a.gold),
-                    csv_field(row_a.extracted.as_deref().unwrap_or("")),
-                    csv_field(row_b.extracted.as_deref().unwrap_or("")),
-                    row_a.outcome,
-                    row_b.outcome,
-                    changed
-                );
+                items_table.push([
+                    Cell::text(endpoint_a),
+                    Cell::text(endpoint_b),
+                    Cell::text(suite),
+                    Cell::text(&row_a.subject),
+                    Cell::text(&row_a.item_id),
+                    Cell::count(row_a.repeat),
+                    // A hidden split's item has no gold: a missing value, not empty text.
+                    if row_a.gold.is_empty() {
+                        Cell::Missing
+                    } else {
+                        Cell::text(&row_a.gold)
+                    },
+                    extracted_cell(row_a.extracted.as_deref()),
+                    extracted_cell(row_b.extracted.as_deref()),
+                    Cell::text(row_a.outcome.as_str()),
+                    Cell::text(row_b.outcome.as_str()),
+                    Cell::text(changed.to_string()),
+                ]);
                 if changed {
                     changes.push((row_a, row_b));
                 }
             }
         }
     }
+    md.push_str(&markdown::table(&per_suite_table));
     let _ = writeln!(md, "\n## Changed items\n");
     let _ = writeln!(
         md,
@@ -180,22 +210,32 @@ pub fn render_comparison(
         }
     );
     if !changes.is_empty() {
-        let _ = writeln!(md, "| suite | subject | item | gold | A | B |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        let mut changes_table = Table::new([
+            Column::text("suite"),
+            Column::text("subject"),
+            Column::text("item"),
+            Column::text("gold"),
+            Column::text("A"),
+            Column::text("B"),
+        ]);
+        let reading = |row: &ScoredRow| {
+            Cell::text(format!(
+                "{} ({})",
+                row.outcome,
+                row.extracted.as_deref().unwrap_or("–")
+            ))
+        };
         for (row_a, row_b) in changes.iter().take(LISTED_CHANGES) {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} ({}) | {} ({}) |",
-                row_a.suite,
-                row_a.subject,
-                row_a.item_id,
-                row_a.gold,
-                row_a.outcome,
-                row_a.extracted.as_deref().unwrap_or("–"),
-                row_b.outcome,
-                row_b.extracted.as_deref().unwrap_or("–"),
-            );
+            changes_table.push([
+                Cell::text(&row_a.suite),
+                Cell::text(&row_a.subject),
+                Cell::text(&row_a.item_id),
+                Cell::text(&row_a.gold),
+                reading(row_a),
+                reading(row_b),
+            ]);
         }
+        md.push_str(&markdown::table(&changes_table));
     }
     vec![
         ReportFile {
@@ -204,7 +244,7 @@ pub fn render_comparison(
         },
         ReportFile {
             name: "compare.csv".to_string(),
-            content: csv.into_bytes(),
+            content: csv::table(&items_table),
         },
     ]
 }

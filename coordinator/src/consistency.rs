@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::html::escape;
-use crate::report::percent;
+use crate::report::table::{Cell, Column, Table};
+use crate::report::{html, markdown};
 use crate::store::ScoredRow;
 use jianzhen_suites::outcome::Outcome;
 
@@ -94,6 +94,32 @@ pub fn repeat_consistency(rows: &[ScoredRow]) -> Vec<RepeatConsistency> {
 
 const EXPLANATION: &str = "Items answered in at least two repeats (API errors left out), and how many got a different answer (the extracted answer, or unextractable) or a different score between repeats. Temperature 0 is not deterministic on most servers: batching across parallel requests changes the order of floating-point sums, so close calls flip (see docs/reports.md). Scores are means over all repeats.";
 
+/// The consistency table, built once for both pages.
+fn consistency_table(consistency: &[RepeatConsistency]) -> Table {
+    let mut table = Table::new([
+        Column::text("endpoint"),
+        Column::text("suite"),
+        Column::number("repeats"),
+        Column::number("items compared"),
+        Column::number("answer changed").metric("answer_changed"),
+        Column::number("%"),
+        Column::number("score changed"),
+    ])
+    .with_id("consistency-table");
+    for row in consistency {
+        table.push([
+            Cell::text(&row.endpoint),
+            Cell::text(&row.suite),
+            Cell::count(row.repeats),
+            Cell::count(row.items),
+            Cell::count(row.changed_answer),
+            Cell::Percent(row.changed_share()),
+            Cell::count(row.changed_outcome),
+        ]);
+    }
+    table
+}
+
 /// The `## Consistency between repeats` section of `report.md`; nothing for a run with
 /// one repeat.
 pub fn markdown_section(md: &mut String, rows: &[ScoredRow]) {
@@ -103,24 +129,7 @@ pub fn markdown_section(md: &mut String, rows: &[ScoredRow]) {
     }
     let _ = writeln!(md, "\n## Consistency between repeats\n");
     let _ = writeln!(md, "{EXPLANATION}\n");
-    let _ = writeln!(
-        md,
-        "| endpoint | suite | repeats | items compared | answer changed | % | score changed |"
-    );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|");
-    for row in &consistency {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            row.endpoint,
-            row.suite,
-            row.repeats,
-            row.items,
-            row.changed_answer,
-            percent(row.changed_share()),
-            row.changed_outcome
-        );
-    }
+    md.push_str(&markdown::table(&consistency_table(&consistency)));
 }
 
 /// The same section for `report.html`.
@@ -132,26 +141,9 @@ pub fn html_section(page: &mut String, rows: &[ScoredRow]) {
     let _ = writeln!(
         page,
         "<h2 id=\"consistency\">Consistency between repeats</h2>\n<p class=\"note\">{}</p>",
-        escape(EXPLANATION)
+        html::escape(EXPLANATION)
     );
-    let _ = writeln!(
-        page,
-        "<table id=\"consistency-table\"><thead><tr><th>endpoint</th><th>suite</th><th>repeats</th><th>items compared</th><th>answer changed</th><th>%</th><th>score changed</th></tr></thead><tbody>"
-    );
-    for row in &consistency {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\" data-metric=\"answer_changed\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            escape(&row.endpoint),
-            escape(&row.suite),
-            row.repeats,
-            row.items,
-            row.changed_answer,
-            percent(row.changed_share()),
-            row.changed_outcome
-        );
-    }
-    let _ = writeln!(page, "</tbody></table>");
+    page.push_str(&html::table(&consistency_table(&consistency)));
 }
 
 #[cfg(test)]

@@ -5,15 +5,23 @@
 //! Sections: leaderboard, category bars with 95% whiskers, subject heatmap, outcome
 //! stacked bars, paired comparisons, latency and tokens, the manifest, and example items
 //! per subject (prompt, raw answer, extracted answer, gold) for reading failures.
-//! Table cells carry `data-*` attributes naming what they show, so tests can read them.
+//! This file holds the page: its chrome, charts, example items and font. Its tables are
+//! the report's [`crate::report::table::Table`]s, built once (the same ones `report.md`
+//! shows) and rendered by [`crate::report::html`]; the leaderboard's cells carry `data-*`
+//! attributes naming what they show, so tests can read them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::report::{self, ReportInput, percent, percent_interval};
+use crate::report::html::{inline_markdown, section, table};
+use crate::report::{self, ReportInput, percent};
 use crate::store::ScoredRow;
 use crate::summary::{CategorySummary, OUTCOMES};
 use jianzhen_suites::outcome::Outcome;
+
+/// Escapes text for HTML (the report's HTML renderer's, for the sections that still write
+/// their own HTML).
+pub use crate::report::html::escape;
 
 /// Examples shown per endpoint and subject: failures first, then one success.
 const EXAMPLES_PER_ENDPOINT: usize = 4;
@@ -31,22 +39,6 @@ fn outcome_colour(outcome: Outcome) -> &'static str {
         Outcome::Refused => "#455a64",
         Outcome::ApiError | Outcome::Answered | Outcome::Recorded => "#8d6e63",
     }
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    escaped
 }
 
 fn anchor(suite: &str, subject: &str) -> String {
@@ -78,12 +70,21 @@ pub fn render(input: &ReportInput<'_>) -> String {
         record,
         counts,
         manifest,
+        manifest_document,
         summary,
+        tables,
         rows,
         provenance_markdown,
-        hidden_markdown,
+        hidden,
         ..
     } = input;
+    let or_unknown = |text: &str| {
+        if text.is_empty() {
+            "?".to_string()
+        } else {
+            escape(text)
+        }
+    };
     let mut page = String::new();
     let _ = write!(
         page,
@@ -102,10 +103,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
         escape(&record.state),
         counts.done_items,
         counts.total_items,
-        escape(manifest["harness_version"].as_str().unwrap_or("?")),
-        escape(manifest["extractor"].as_str().unwrap_or("?")),
-        manifest["seed"],
-        manifest["repeats"],
+        or_unknown(&manifest.harness_version),
+        or_unknown(&manifest.extractor),
+        manifest.seed,
+        manifest.repeats,
     );
     if counts.done_items != counts.total_items {
         let _ = writeln!(
@@ -118,16 +119,21 @@ pub fn render(input: &ReportInput<'_>) -> String {
         "<nav><a href=\"#leaderboard\">Leaderboard</a><a href=\"#categories\">Categories</a><a href=\"#subjects\">Subjects</a><a href=\"#outcomes\">Outcomes</a><a href=\"#comparisons\">Comparisons</a><a href=\"#endpoints\">Endpoints</a><a href=\"#manifest\">Manifest</a><a href=\"#examples\">Examples</a></nav>"
     );
 
-    if let Some(section) = hidden_markdown {
-        let _ = writeln!(
-            page,
-            "<div id=\"hidden-split\">{}</div>",
-            markdown_to_html(section)
-        );
+    if let Some(hidden) = hidden {
+        let _ = writeln!(page, "<div id=\"hidden-split\">{}</div>", section(hidden));
     }
     leaderboard(&mut page, input);
+    if let Some(judged) = report::judged_section(rows) {
+        page.push_str(&section(&judged));
+    }
     category_charts(&mut page, &summary.categories);
+    collapsed_table(
+        &mut page,
+        "Scores by category as a table",
+        &tables.categories,
+    );
     heatmap(&mut page, input);
+    collapsed_table(&mut page, "Scores by subject as a table", &tables.subjects);
     outcome_bars(&mut page, input);
     api_errors(&mut page, rows);
     crate::consistency::html_section(&mut page, rows);
@@ -141,18 +147,19 @@ pub fn render(input: &ReportInput<'_>) -> String {
         );
     }
 
-    let reading = crate::peer_compare::markdown(&crate::peer_compare::compare(manifest, rows));
-    if !reading.is_empty() {
+    if let Some(reading) =
+        crate::peer_compare::section(&crate::peer_compare::compare(manifest, rows))
+    {
         let _ = writeln!(
             page,
             "<div id=\"answer-reading\">{}</div>",
-            markdown_to_html(&reading)
+            section(&reading)
         );
     }
     let _ = writeln!(
         page,
         "<div id=\"left-out\">{}</div>",
-        markdown_to_html(&crate::report::left_out_markdown(manifest))
+        section(&report::left_out_section(manifest))
     );
 
     let _ = writeln!(page, "<h2 id=\"manifest\">Manifest</h2>");
@@ -160,7 +167,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
         page,
         "<p class=\"note\">What the numbers rest on: harness version, data file hashes, template names and hashes, endpoint settings (never keys), seed.</p>"
     );
-    let manifest_text = serde_json::to_string_pretty(manifest).unwrap_or_default();
+    let manifest_text = serde_json::to_string_pretty(manifest_document).unwrap_or_default();
     let _ = writeln!(
         page,
         "<pre id=\"manifest-json\">{}</pre>",
@@ -170,6 +177,17 @@ pub fn render(input: &ReportInput<'_>) -> String {
     examples(&mut page, rows);
     let _ = writeln!(page, "</body>\n</html>");
     embed_font(page)
+}
+
+/// A table a chart already shows, folded away under the chart for readers who want the
+/// figures.
+fn collapsed_table(page: &mut String, summary: &str, rows: &report::table::Table) {
+    let _ = write!(
+        page,
+        "<details><summary>{}</summary>\n{}</details>\n",
+        escape(summary),
+        table(rows)
+    );
 }
 
 /// Where the `@font-face` rule goes once the page's characters are known.
@@ -200,50 +218,34 @@ fn leaderboard(page: &mut String, input: &ReportInput<'_>) {
         page,
         "<p class=\"note\">Accuracy in % (the mean credit: partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; <i>correct</i> counts full credit). <b>Subject mean</b>: mean of per-subject accuracies, as C-Eval and CMMLU publish theirs (95% percentile bootstrap over subjects). <b>Item mean</b>: every item weighs the same, except that each sub-question of a GAOKAO-Bench item counts (95% Wilson interval over items). Every answered item is in the denominator; the outcome columns show what it holds.</p>"
     );
-    let _ = write!(
-        page,
-        "<table id=\"leaderboard-table\"><thead><tr><th>suite</th><th>endpoint</th><th>subjects</th><th>n</th><th>subject mean</th><th>95% CI</th><th>item mean</th><th>95% CI</th>"
-    );
-    for outcome in OUTCOMES {
-        let _ = write!(page, "<th>{outcome}</th>");
-    }
-    let _ = writeln!(page, "</tr></thead><tbody>");
-    let mut suites = input.summary.suites.clone();
-    suites.sort_by(|a, b| {
-        a.suite
-            .cmp(&b.suite)
-            .then(b.subject_mean.total_cmp(&a.subject_mean))
-    });
-    for suite in &suites {
-        let cell = |metric: &str, text: String| {
-            format!(
-                "<td class=\"num\" data-endpoint=\"{}\" data-suite=\"{}\" data-metric=\"{metric}\">{}</td>",
-                escape(&suite.endpoint),
-                escape(&suite.suite),
-                escape(&text)
+    // The suite table's rows as a leaderboard: per suite, best subject mean first (the
+    // same rows as report.md's "Scores by suite", in ranking order).
+    let subject_mean: BTreeMap<(&str, &str), f64> = input
+        .summary
+        .suites
+        .iter()
+        .map(|suite| {
+            (
+                (suite.endpoint.as_str(), suite.suite.as_str()),
+                suite.subject_mean,
             )
-        };
-        let _ = write!(
-            page,
-            "<tr><td>{}</td><td>{}</td>{}{}{}{}{}{}",
-            escape(&suite.suite),
-            escape(&suite.endpoint),
-            cell("subjects", suite.subjects.to_string()),
-            cell("n", suite.n.to_string()),
-            cell("subject_mean", percent(suite.subject_mean)),
-            cell(
-                "subject_mean_ci",
-                percent_interval(suite.subject_mean_interval)
-            ),
-            cell("item_mean", percent(suite.item_mean)),
-            cell("item_mean_ci", percent_interval(suite.item_mean_interval)),
-        );
-        for (outcome, count) in OUTCOMES.iter().zip(suite.outcomes.counts) {
-            let _ = write!(page, "{}", cell(outcome.as_str(), count.to_string()));
-        }
-        let _ = writeln!(page, "</tr>");
-    }
-    let _ = writeln!(page, "</tbody></table>");
+        })
+        .collect();
+    let rank = |row: &report::table::Row| {
+        let endpoint = row.key("endpoint").unwrap_or_default();
+        let suite = row.key("suite").unwrap_or_default();
+        let mean = subject_mean
+            .get(&(endpoint, suite))
+            .copied()
+            .unwrap_or(f64::NAN);
+        (suite.to_string(), mean)
+    };
+    let mut leaderboard = input.tables.suites.clone();
+    leaderboard.rows.sort_by(|a, b| {
+        let ((suite_a, mean_a), (suite_b, mean_b)) = (rank(a), rank(b));
+        suite_a.cmp(&suite_b).then(mean_b.total_cmp(&mean_a))
+    });
+    page.push_str(&table(&leaderboard));
 }
 
 fn endpoint_colours(names: &[String]) -> BTreeMap<String, &'static str> {
@@ -488,20 +490,7 @@ fn api_errors(page: &mut String, rows: &[ScoredRow]) {
         return;
     }
     let _ = writeln!(page, "<h3 id=\"api-errors\">API errors</h3>");
-    let _ = writeln!(
-        page,
-        "<table><thead><tr><th>endpoint</th><th>items</th><th>message</th></tr></thead><tbody>"
-    );
-    for error in counts.iter().take(report::API_ERROR_MESSAGES_SHOWN) {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td><div class=\"answer\">{}</div></td></tr>",
-            escape(&error.endpoint),
-            error.items,
-            escape(&error.message)
-        );
-    }
-    let _ = writeln!(page, "</tbody></table>");
+    page.push_str(&table(&report::api_errors_table(&counts)));
     if counts.len() > report::API_ERROR_MESSAGES_SHOWN {
         let _ = writeln!(
             page,
@@ -513,7 +502,7 @@ fn api_errors(page: &mut String, rows: &[ScoredRow]) {
 
 fn comparisons(page: &mut String, input: &ReportInput<'_>) {
     let _ = writeln!(page, "<h2 id=\"comparisons\">Paired comparisons</h2>");
-    if input.summary.comparisons.is_empty() {
+    if input.tables.comparisons.is_empty() {
         let _ = writeln!(
             page,
             "<p class=\"note\">One endpoint only: nothing to compare.</p>"
@@ -524,94 +513,12 @@ fn comparisons(page: &mut String, input: &ReportInput<'_>) {
         page,
         "<p class=\"note\">Every two endpoints on the items both answered (API errors left out). Difference = first − second in points with a 95% interval; McNemar's test on the items where exactly one was right (exact binomial below 25 of them). Bold: significant at 5%.</p>"
     );
-    let _ = writeln!(
-        page,
-        "<table id=\"comparisons-table\"><thead><tr><th>suite</th><th>first</th><th>second</th><th>items</th><th>first acc</th><th>second acc</th><th>difference</th><th>95% CI</th><th>only first</th><th>only second</th><th>p</th><th>significant</th></tr></thead><tbody>"
-    );
-    for pair in &input.summary.comparisons {
-        let comparison = &pair.comparison;
-        let class = if comparison.significant() {
-            " class=\"sig\""
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            page,
-            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\" data-metric=\"p_value\">{:.4}</td><td>{}</td></tr>",
-            escape(&pair.suite),
-            escape(&pair.first),
-            escape(&pair.second),
-            comparison.items,
-            percent(pair.first_accuracy),
-            percent(pair.second_accuracy),
-            percent(comparison.difference),
-            percent_interval(comparison.interval),
-            comparison.only_first,
-            comparison.only_second,
-            comparison.p_value,
-            if comparison.significant() {
-                "yes"
-            } else {
-                "no"
-            },
-        );
-    }
-    let _ = writeln!(page, "</tbody></table>");
+    page.push_str(&table(&input.tables.comparisons));
 }
 
 fn endpoints(page: &mut String, input: &ReportInput<'_>) {
     let _ = writeln!(page, "<h2 id=\"endpoints\">Endpoints: speed and cost</h2>");
-    let _ = writeln!(
-        page,
-        "<table id=\"endpoints-table\"><thead><tr><th>endpoint</th><th>answered</th><th>latency p50 (ms)</th><th>p95</th><th>p99</th><th>prompt tokens</th><th>completion tokens</th><th>requests sent</th><th>throttled</th></tr></thead><tbody>"
-    );
-    for usage in &input.summary.usage {
-        let _ = writeln!(
-            page,
-            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            escape(&usage.endpoint),
-            usage.answered,
-            usage.latency_p50_ms,
-            usage.latency_p95_ms,
-            usage.latency_p99_ms,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.attempts,
-            usage.throttled
-        );
-    }
-    let _ = writeln!(page, "</tbody></table>");
-}
-
-/// Inline Markdown of the provenance section: `code` and **bold**, on escaped text.
-fn inline_markdown(text: &str) -> String {
-    let escaped = escape(text);
-    let mut html = String::with_capacity(escaped.len());
-    let mut in_code = false;
-    let mut in_bold = false;
-    let mut rest = escaped.as_str();
-    while let Some(character) = rest.chars().next() {
-        if rest.starts_with("**") && !in_code {
-            html.push_str(if in_bold { "</b>" } else { "<b>" });
-            in_bold = !in_bold;
-            rest = &rest[2..];
-            continue;
-        }
-        if character == '`' {
-            html.push_str(if in_code { "</code>" } else { "<code>" });
-            in_code = !in_code;
-        } else {
-            html.push(character);
-        }
-        rest = &rest[character.len_utf8()..];
-    }
-    if in_code {
-        html.push_str("</code>");
-    }
-    if in_bold {
-        html.push_str("</b>");
-    }
-    html
+    page.push_str(&table(&input.tables.usage));
 }
 
 /// Splits a Markdown table row into cells, keeping `\|` inside a cell.

@@ -23,7 +23,9 @@
 //!   `jianzhen_suites::grading::grade` for live, cached and re-scored answers alike.
 //! - [`service`]: the tonic service, a thin translation layer.
 //! - [`aggregate`], [`stats`] and [`report`]: polars aggregation, confidence intervals
-//!   and paired tests, and the report files; [`consistency`]: answers that changed
+//!   and paired tests, and the report files (each table built once as a
+//!   `report::table::Table`, rendered by `report::{markdown, html, csv}`); [`html`]: the
+//!   page around them; [`consistency`]: answers that changed
 //!   between repeats; [`font`]: the CJK font subset embedded in `report.html`.
 //! - [`contamination`]: the contamination audit of a run (option order, masked options),
 //!   planned by `planner::contamination`, as a report section and `contamination.json`.

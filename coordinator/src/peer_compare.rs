@@ -7,10 +7,12 @@
 //! stored scores (Jianzhen's reading) are not changed.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use jianzhen_suites::peer::{PeerExtractor, peer_credit, peer_for, peer_text, shape_of};
 
+use crate::planner::Manifest;
+use crate::report::markdown as markdown_renderer;
+use crate::report::table::{Cell, Column, Section, Table};
 use crate::store::ScoredRow;
 use jianzhen_suites::outcome::Outcome;
 
@@ -55,26 +57,19 @@ fn jianzhen_reading(row: &ScoredRow) -> String {
 
 /// The comparisons of a run: one per endpoint and generation-scored suite whose template
 /// has a peer reading (`manifest.suites[].template`), over the rows with letter golds.
-pub fn compare(manifest: &serde_json::Value, rows: &[ScoredRow]) -> Vec<PeerComparison> {
+pub fn compare(manifest: &Manifest, rows: &[ScoredRow]) -> Vec<PeerComparison> {
     // Suite → its template, for suites scored from generated text.
-    let mut templates: BTreeMap<String, String> = BTreeMap::new();
-    for suite in manifest["suites"].as_array().into_iter().flatten() {
-        let generated = suite["scoring"]
-            .as_str()
-            .is_some_and(|scoring| scoring.starts_with("gen"));
-        if let (Some(name), Some(template), true) = (
-            suite["suite"].as_str(),
-            suite["template"].as_str(),
-            generated,
-        ) {
-            templates.insert(name.to_string(), template.to_string());
-        }
-    }
+    let templates: BTreeMap<&str, &str> = manifest
+        .suites
+        .iter()
+        .filter(|suite| suite.scoring.starts_with("gen"))
+        .map(|suite| (suite.suite.as_str(), suite.template.as_str()))
+        .collect();
     let mut comparisons: BTreeMap<(String, String, PeerExtractor), PeerComparison> =
         BTreeMap::new();
     for row in rows {
         let Some(extractor) = templates
-            .get(&row.suite)
+            .get(row.suite.as_str())
             .and_then(|template| peer_for(template, &row.subject))
         else {
             continue;
@@ -134,80 +129,95 @@ fn excerpt(reply: &str) -> String {
     }
 }
 
-fn percent(points: f64, weight: f64) -> String {
+/// Points over weight as a share; undefined (shown `–`) without weight.
+fn share(points: f64, weight: f64) -> f64 {
     if weight <= 0.0 {
-        return "–".to_string();
+        return f64::NAN;
     }
-    format!("{:.1}", points / weight * 100.0)
+    points / weight
 }
 
-fn cell(text: &str) -> String {
-    let text = if text.is_empty() { "–" } else { text };
-    text.replace('|', "\\|")
+/// A reading as a cell: `–` for no answer.
+fn reading(text: &str) -> Cell {
+    Cell::text(if text.is_empty() { "–" } else { text })
 }
 
-/// The report's section: an empty string when no suite of the run has a peer reading.
-pub fn markdown(comparisons: &[PeerComparison]) -> String {
+/// The report's section (in `report.md` and `report.html`): none when no suite of the
+/// run has a peer reading.
+pub fn section(comparisons: &[PeerComparison]) -> Option<Section> {
     if comparisons.is_empty() {
-        return String::new();
+        return None;
     }
-    let mut md = String::new();
-    let _ = writeln!(md, "## Answer reading: Jianzhen and the source framework\n");
-    let _ = writeln!(
-        md,
-        "The same stored replies read two ways: by Jianzhen's extraction (the scores above), and by the post-processor of the framework the template comes from, written from its published definition (`jianzhen rescore RUN --extractor NAME` scores a run with it). The gap between the two accuracies is the part of a leaderboard difference that comes from answer reading alone. *Differ* counts replies whose counted answer is not the same.\n"
+    let mut section = Section::new("Answer reading: Jianzhen and the source framework");
+    section.paragraph(
+        "The same stored replies read two ways: by Jianzhen's extraction (the scores above), and by the post-processor of the framework the template comes from, written from its published definition (`jianzhen rescore RUN --extractor NAME` scores a run with it). The gap between the two accuracies is the part of a leaderboard difference that comes from answer reading alone. *Differ* counts replies whose counted answer is not the same.",
     );
-    let _ = writeln!(
-        md,
-        "| endpoint | suite | peer reading | n | Jianzhen % | peer % | differ |"
-    );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|");
+    let mut scores = Table::new([
+        Column::text("endpoint"),
+        Column::text("suite"),
+        Column::text("peer reading"),
+        Column::number("n"),
+        Column::number("Jianzhen %"),
+        Column::number("peer %"),
+        Column::number("differ"),
+    ]);
     for comparison in comparisons {
-        let _ = writeln!(
-            md,
-            "| {} | {} | `{}` | {} | {} | {} | {} |",
-            cell(&comparison.endpoint),
-            cell(&comparison.suite),
-            comparison.extractor,
-            comparison.items,
-            percent(comparison.jianzhen_points, comparison.weight),
-            percent(comparison.peer_points, comparison.weight),
-            comparison.differ,
-        );
+        scores.push([
+            reading(&comparison.endpoint),
+            reading(&comparison.suite),
+            Cell::Code(comparison.extractor.to_string()),
+            Cell::count(comparison.items),
+            Cell::Percent(share(comparison.jianzhen_points, comparison.weight)),
+            Cell::Percent(share(comparison.peer_points, comparison.weight)),
+            Cell::count(comparison.differ),
+        ]);
     }
-    let examples: Vec<(&PeerComparison, &Example)> = comparisons
-        .iter()
-        .flat_map(|comparison| {
-            comparison
-                .examples
-                .iter()
-                .map(move |example| (comparison, example))
-        })
-        .collect();
-    if !examples.is_empty() {
-        let _ = writeln!(md, "\n| endpoint | item | gold | Jianzhen | peer | reply |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|");
-        for (comparison, example) in examples {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} |",
-                cell(&comparison.endpoint),
-                cell(&example.item_id),
-                cell(&example.gold),
-                cell(&example.jianzhen),
-                cell(&example.peer),
-                cell(&example.reply),
-            );
+    section.table(scores);
+    let mut examples = Table::new([
+        Column::text("endpoint"),
+        Column::text("item"),
+        Column::text("gold"),
+        Column::text("Jianzhen"),
+        Column::text("peer"),
+        Column::text("reply"),
+    ]);
+    for comparison in comparisons {
+        for example in &comparison.examples {
+            examples.push([
+                reading(&comparison.endpoint),
+                reading(&example.item_id),
+                reading(&example.gold),
+                reading(&example.jianzhen),
+                reading(&example.peer),
+                Cell::LongText(if example.reply.is_empty() {
+                    "–".to_string()
+                } else {
+                    example.reply.clone()
+                }),
+            ]);
         }
     }
-    md.push('\n');
-    md
+    if !examples.is_empty() {
+        section.table(examples);
+    }
+    Some(section)
+}
+
+/// [`section`] in Markdown: an empty string when no suite of the run has a peer reading.
+pub fn markdown(comparisons: &[PeerComparison]) -> String {
+    section(comparisons).map_or_else(String::new, |section| markdown_renderer::section(&section))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use jianzhen_suites::peer::AnswerShape;
+
+    /// A manifest with only the fields these tests need (the rest default, as in a
+    /// manifest stored by an older version).
+    fn manifest(document: serde_json::Value) -> Manifest {
+        serde_json::from_value(document).expect("reads as a manifest")
+    }
 
     fn row(
         item: &str,
@@ -228,9 +238,9 @@ mod tests {
 
     #[test]
     fn the_peer_reading_is_scored_and_differences_counted() {
-        let manifest = serde_json::json!({"suites": [
+        let manifest = manifest(serde_json::json!({"suites": [
             {"suite": "ceval", "template": "ceval_gen_5f30c7", "scoring": "gen: chat completion + answer extraction"}
-        ]});
+        ]}));
         let rows = vec![
             // The examples: Jianzhen reads B and C, first-capital D and … C.
             row(
@@ -271,9 +281,9 @@ mod tests {
 
     #[test]
     fn agieval_is_read_per_subset_as_its_configuration_says() {
-        let manifest = serde_json::json!({"suites": [
+        let manifest = manifest(serde_json::json!({"suites": [
             {"suite": "agieval", "template": "agieval_gen_5c79b4", "scoring": "gen: …"}
-        ]});
+        ]}));
         let in_subject =
             |subject: &str, item: &str, gold: &str, reply: &str, extracted: &str, outcome: &str| {
                 ScoredRow {
@@ -367,10 +377,10 @@ mod tests {
             0.0
         );
         // No peer reading for templates without one, or for log-likelihood runs.
-        let manifest = serde_json::json!({"suites": [
+        let manifest = manifest(serde_json::json!({"suites": [
             {"suite": "cmmlu", "template": "cmmlu_gen_c13365", "scoring": "loglik_first_token: …"},
             {"suite": "x", "template": "lmeval_cmmlu", "scoring": "gen: …"}
-        ]});
+        ]}));
         let rows = vec![row("a", "B", "B", Some("B"), "correct")];
         assert!(compare(&manifest, &rows).is_empty());
         assert_eq!(markdown(&[]), "");

@@ -324,7 +324,10 @@ pub struct Plan {
 
 /// What a reviewer needs to reproduce a score: versions, data hashes, templates,
 /// endpoint settings (never keys), seed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// `default`: a manifest stored by an older version lacks the fields added since; the report
+// reads it as this type all the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Manifest {
     pub harness: String,
     pub harness_version: String,
@@ -379,7 +382,10 @@ pub struct ProbeItem {
     pub max_tokens: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// `default`: a manifest stored by an older version lacks the fields added since; the report
+// reads it as this type all the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SuiteManifest {
     pub suite: String,
     pub split: String,
@@ -416,7 +422,10 @@ pub fn predictions_file_name(suite: &str) -> String {
     format!("{suite}_submission.json")
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// `default`: a manifest stored by an older version lacks the fields added since; the report
+// reads it as this type all the same.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EndpointManifest {
     pub name: String,
     pub base_url: String,

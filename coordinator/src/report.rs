@@ -4,6 +4,18 @@
 //! Rendered at the coordinator from stored, scored results (so any client can ask for it
 //! and a run can be re-reported without calling the model again). All outputs take their
 //! figures from one [`Summary`], so they agree to the digit.
+//!
+//! # Layout
+//! - [`table`]: a table as data ([`table::Table`]: columns, rows of typed cells) and a
+//!   section as data ([`table::Section`]: heading, paragraphs, tables). How to move a
+//!   section onto them is in its module doc.
+//! - [`markdown`], [`html`], [`csv`]: one renderer per format, each rendering any table.
+//! - [`tables`]: the score tables, built once from the summary ([`tables::ScoreTables`]);
+//!   this file builds the rest (hidden split, API errors, judged suites, records left
+//!   out) and writes `report.md`; `crate::html` lays out `report.html` around the same
+//!   tables.
+//! - The manifest is read once as its type ([`crate::planner::Manifest`]); the stored
+//!   document is passed through untouched into `manifest.json`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,11 +24,20 @@ use serde_json::json;
 
 use crate::aggregate;
 use crate::error::CoordinatorError;
-use crate::html;
+use crate::planner::Manifest;
 use crate::store::{RunCounts, RunRecord, ScoredRow};
-use crate::summary::{self, OUTCOMES, Summary};
+use crate::summary::{self, Summary};
 use jianzhen_suites::outcome::Outcome;
-use jianzhen_suites::tasks::submission::ClueSubmission;
+
+pub mod csv;
+pub mod html;
+pub mod markdown;
+pub mod table;
+pub mod tables;
+
+use table::{Cell, Column, Section, Table};
+pub use table::{percent, percent_interval};
+use tables::ScoreTables;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportFile {
@@ -24,23 +45,18 @@ pub struct ReportFile {
     pub content: Vec<u8>,
 }
 
-pub fn percent(value: f64) -> String {
-    if value.is_nan() {
-        return "–".to_string();
-    }
-    format!("{:.1}", value * 100.0)
-}
-
-pub fn percent_interval(interval: (f64, f64)) -> String {
-    format!("{}–{}", percent(interval.0), percent(interval.1))
-}
-
 /// Everything a renderer needs.
 pub struct ReportInput<'a> {
     pub record: &'a RunRecord,
     pub counts: &'a RunCounts,
-    pub manifest: &'a serde_json::Value,
+    /// The run's manifest, read as its type.
+    pub manifest: &'a Manifest,
+    /// The stored manifest document as written (`manifest.json`, and shown whole in
+    /// `report.html`): passed through, never read field by field.
+    pub manifest_document: &'a serde_json::Value,
     pub summary: &'a Summary,
+    /// The score tables, built once from the summary; both pages render them.
+    pub tables: &'a ScoreTables,
     pub rows: &'a [ScoredRow],
     /// The provenance audit's Markdown section, when the run collected probes.
     pub provenance_markdown: Option<&'a str>,
@@ -49,7 +65,7 @@ pub struct ReportInput<'a> {
     pub vendor_view: bool,
     /// The section on hidden splits (predictions for a leaderboard, no accuracy), when
     /// the run evaluated one.
-    pub hidden_markdown: Option<&'a str>,
+    pub hidden: Option<&'a Section>,
 }
 
 /// The provenance audit of a run, for the report.
@@ -60,7 +76,7 @@ pub struct ProvenanceReport {
 }
 
 /// # Errors
-/// Aggregation errors; a stored manifest that is not JSON.
+/// Aggregation errors; a stored manifest that does not read as a manifest.
 pub fn render(
     record: &RunRecord,
     counts: &RunCounts,
@@ -74,23 +90,27 @@ pub fn render(
         aggregates,
         summary,
         manifest,
+        manifest_document,
     } = scored_view(record, rows)?;
     let rows = scored_rows.as_slice();
     let predictions = predictions(&manifest, &hidden_rows)?;
-    let hidden_markdown =
-        (!predictions.is_empty()).then(|| hidden_split_markdown(&hidden_rows, &predictions));
+    let hidden =
+        (!predictions.is_empty()).then(|| hidden_split_section(&hidden_rows, &predictions));
+    let tables = ScoreTables::build(&summary);
     let input = ReportInput {
         record,
         counts,
         manifest: &manifest,
+        manifest_document: &manifest_document,
         summary: &summary,
+        tables: &tables,
         rows,
         provenance_markdown: provenance.map(|report| report.markdown.as_str()),
         vendor_view: false,
-        hidden_markdown: hidden_markdown.as_deref(),
+        hidden: hidden.as_ref(),
     };
 
-    let mut full_manifest = manifest.clone();
+    let mut full_manifest = manifest_document.clone();
     full_manifest["report"] = json!({
         "state": record.state,
         "total_items": counts.total_items,
@@ -101,11 +121,11 @@ pub fn render(
     let manifest_bytes = serde_json::to_vec_pretty(&full_manifest)
         .map_err(|error| CoordinatorError::Internal(error.to_string()))?;
 
-    let mut report_md = markdown(&input);
-    if let Some(section) = &hidden_markdown {
+    let mut report_md = markdown_report(&input);
+    if let Some(section) = &hidden {
         // Right after the run's summary lines, before any score table.
         let at = report_md.find("## ").unwrap_or(report_md.len());
-        report_md.insert_str(at, section);
+        report_md.insert_str(at, &markdown::section(section));
     }
     let mut files = vec![
         ReportFile {
@@ -114,7 +134,7 @@ pub fn render(
         },
         ReportFile {
             name: "report.html".to_string(),
-            content: html::render(&input).into_bytes(),
+            content: crate::html::render(&input).into_bytes(),
         },
         ReportFile {
             name: "scores.csv".to_string(),
@@ -145,13 +165,14 @@ pub fn render(
 /// What every view of a report starts from: the run's rows with a hidden split's
 /// predictions kept apart (they have no gold: replies for the benchmark's leaderboard,
 /// kept out of every score), the scored rows' aggregates and summary, and the stored
-/// manifest.
+/// manifest, read as its type (and kept as the document it is, for `manifest.json`).
 struct ScoredView {
     hidden_rows: Vec<ScoredRow>,
     scored_rows: Vec<ScoredRow>,
     aggregates: aggregate::Aggregates,
     summary: summary::Summary,
-    manifest: serde_json::Value,
+    manifest: Manifest,
+    manifest_document: serde_json::Value,
 }
 
 fn scored_view(record: &RunRecord, rows: &[ScoredRow]) -> Result<ScoredView, CoordinatorError> {
@@ -159,19 +180,22 @@ fn scored_view(record: &RunRecord, rows: &[ScoredRow]) -> Result<ScoredView, Coo
         rows.iter().cloned().partition(|row| row.gold.is_empty());
     let aggregates = aggregate::aggregate(&scored_rows)?;
     let summary = summary::summarise(&aggregates, &scored_rows)?;
-    let manifest: serde_json::Value =
-        serde_json::from_str(&record.manifest_json).map_err(|error| {
-            CoordinatorError::Internal(format!(
-                "stored manifest of {} is not JSON: {error}",
-                record.run_id
-            ))
-        })?;
+    let unreadable = |error: serde_json::Error| {
+        CoordinatorError::Internal(format!(
+            "the stored manifest of run {} does not read as a manifest ({error}): the store was written by an incompatible version; report the run with that version",
+            record.run_id
+        ))
+    };
+    let manifest_document: serde_json::Value =
+        serde_json::from_str(&record.manifest_json).map_err(unreadable)?;
+    let manifest: Manifest = serde_json::from_str(&record.manifest_json).map_err(unreadable)?;
     Ok(ScoredView {
         hidden_rows,
         scored_rows,
         aggregates,
         summary,
         manifest,
+        manifest_document,
     })
 }
 
@@ -181,7 +205,7 @@ fn scored_view(record: &RunRecord, rows: &[ScoredRow]) -> Result<ScoredView, Coo
 /// gold answer.
 ///
 /// # Errors
-/// Aggregation errors; a stored manifest that is not JSON.
+/// Aggregation errors; a stored manifest that does not read as a manifest.
 pub fn render_vendor_view(
     record: &RunRecord,
     counts: &RunCounts,
@@ -192,22 +216,26 @@ pub fn render_vendor_view(
         aggregates,
         summary,
         manifest,
+        manifest_document,
         ..
     } = scored_view(record, rows)?;
+    let tables = ScoreTables::build(&summary);
     let input = ReportInput {
         record,
         counts,
         manifest: &manifest,
+        manifest_document: &manifest_document,
         summary: &summary,
+        tables: &tables,
         rows: &scored_rows,
         provenance_markdown: None,
         vendor_view: true,
-        hidden_markdown: None,
+        hidden: None,
     };
     Ok(vec![
         ReportFile {
             name: "report.md".to_string(),
-            content: markdown(&input).into_bytes(),
+            content: markdown_report(&input).into_bytes(),
         },
         ReportFile {
             name: "scores.csv".to_string(),
@@ -239,7 +267,7 @@ pub struct Predictions {
 /// # Errors
 /// JSON serialisation failures.
 pub fn predictions(
-    manifest: &serde_json::Value,
+    manifest: &Manifest,
     hidden_rows: &[ScoredRow],
 ) -> Result<Vec<Predictions>, CoordinatorError> {
     let mut files = Vec::new();
@@ -247,25 +275,20 @@ pub fn predictions(
         .iter()
         .map(|row| row.endpoint.as_str())
         .collect();
-    for suite in manifest["suites"].as_array().into_iter().flatten() {
-        let (Some(name), Some(file_name)) =
-            (suite["suite"].as_str(), suite["predictions_file"].as_str())
-        else {
+    for suite in &manifest.suites {
+        let Some(file_name) = suite.predictions_file.as_deref() else {
             continue;
         };
-        let split = suite["split"].as_str().unwrap_or("test");
-        let clue: Option<ClueSubmission> = match suite.get("submission") {
-            Some(submission) => {
-                Some(serde_json::from_value(submission.clone()).map_err(|error| {
-                    CoordinatorError::Internal(format!(
-                        "the stored manifest's submission of suite {name} does not read: {error}"
-                    ))
-                })?)
-            }
-            None => None,
+        let name = suite.suite.as_str();
+        // A manifest written before splits were recorded ran C-Eval's `test`.
+        let split = if suite.split.is_empty() {
+            "test"
+        } else {
+            suite.split.as_str()
         };
+        let clue = suite.submission.as_ref();
         for endpoint in &endpoints {
-            if let Some(clue) = &clue {
+            if let Some(clue) = clue {
                 let rows: Vec<&ScoredRow> = hidden_rows
                     .iter()
                     .filter(|row| row.suite == name && row.endpoint == *endpoint && row.repeat == 0)
@@ -362,23 +385,22 @@ fn report_file_name(
 
 /// The report's section on hidden splits: no accuracy, the outcome counts, and the file
 /// to submit.
-fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions]) -> String {
-    let mut md = String::new();
-    let _ = writeln!(
-        md,
-        "## Hidden test split: predictions for the leaderboard
-"
+fn hidden_split_section(hidden_rows: &[ScoredRow], predictions: &[Predictions]) -> Section {
+    let mut section = Section::new("Hidden test split: predictions for the leaderboard");
+    section.paragraph(
+        "The benchmark withholds this split's answers, so **no accuracy exists for it here**: the replies are predictions, written for the benchmark's own leaderboard. Submit the file named below as the benchmark asks (C-Eval: its website's submission page; CLUE and FewCLUE: their leaderboard's upload, one `*_predict.json` per task). Only *answered* questions (a readable option letter or label) carry a prediction; unextractable, truncated and refused replies and API errors do not, and count as missing there: C-Eval's file leaves them out, CLUE's keeps their line with an empty label (chid: `-1`), since CLUE's scorer compares the file with the test file line by line (`jianzhen retry` asks again after API errors).",
     );
-    let _ = writeln!(
-        md,
-        "The benchmark withholds this split's answers, so **no accuracy exists for it here**: the replies are predictions, written for the benchmark's own leaderboard. Submit the file named below as the benchmark asks (C-Eval: its website's submission page; CLUE and FewCLUE: their leaderboard's upload, one `*_predict.json` per task). Only *answered* questions (a readable option letter or label) carry a prediction; unextractable, truncated and refused replies and API errors do not, and count as missing there: C-Eval's file leaves them out, CLUE's keeps their line with an empty label (chid: `-1`), since CLUE's scorer compares the file with the test file line by line (`jianzhen retry` asks again after API errors).
-"
-    );
-    let _ = writeln!(
-        md,
-        "| endpoint | suite | questions | answered | unextractable | truncated | refused | api_error | file |"
-    );
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---|");
+    let mut table = Table::new([
+        Column::text("endpoint"),
+        Column::text("suite"),
+        Column::number("questions"),
+        Column::number("answered"),
+        Column::number("unextractable"),
+        Column::number("truncated"),
+        Column::number("refused"),
+        Column::number("api_error"),
+        Column::text("file"),
+    ]);
     let mut counts: BTreeMap<(String, String), BTreeMap<Outcome, u64>> = BTreeMap::new();
     for row in hidden_rows.iter().filter(|row| row.repeat == 0) {
         *counts
@@ -395,33 +417,31 @@ fn hidden_split_markdown(hidden_rows: &[ScoredRow], predictions: &[Predictions])
                     && (prediction.file.name.starts_with(&format!("{endpoint}/"))
                         || !prediction.file.name.contains('/'))
             })
-            .map_or(String::new(), |prediction| {
-                format!("`{}`", prediction.file.name)
-            });
-        let count = |outcome: Outcome| outcomes.get(&outcome).copied().unwrap_or(0);
-        let _ = writeln!(
-            md,
-            "| {endpoint} | {suite} | {} | {} | {} | {} | {} | {} | {file} |",
-            outcomes.values().sum::<u64>(),
+            .map_or(String::new(), |prediction| prediction.file.name.clone());
+        let count = |outcome: Outcome| Cell::count(outcomes.get(&outcome).copied().unwrap_or(0));
+        table.push([
+            Cell::text(endpoint),
+            Cell::text(suite),
+            Cell::count(outcomes.values().sum::<u64>()),
             count(Outcome::Answered),
             count(Outcome::Unextractable),
             count(Outcome::Truncated),
             count(Outcome::Refused),
             count(Outcome::ApiError),
-        );
+            Cell::Code(file),
+        ]);
     }
-    md.push('\n');
+    section.table(table);
     for prediction in predictions
         .iter()
         .filter(|prediction| prediction.unasked > 0)
     {
-        let _ = writeln!(
-            md,
-            "`{}` has a line for each of the test file's {} records; {} of them were not asked in this run (a limit), so their lines carry no prediction and the file is not a full submission.\n",
+        section.paragraph(format!(
+            "`{}` has a line for each of the test file's {} records; {} of them were not asked in this run (a limit), so their lines carry no prediction and the file is not a full submission.",
             prediction.file.name, prediction.items, prediction.unasked
-        );
+        ));
     }
-    md
+    section
 }
 
 /// How many items of one endpoint ended in `api_error` with one message.
@@ -459,12 +479,22 @@ pub fn api_error_counts(rows: &[ScoredRow]) -> Vec<ApiErrorCount> {
     counts
 }
 
-/// One line of text fit for a Markdown table cell.
-fn table_cell(text: &str) -> String {
-    text.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace('|', "\\|")
+/// The API errors shown in the reports (the [`API_ERROR_MESSAGES_SHOWN`] most frequent
+/// messages), as a table.
+pub fn api_errors_table(counts: &[ApiErrorCount]) -> Table {
+    let mut table = Table::new([
+        Column::text("endpoint"),
+        Column::number("items"),
+        Column::text("message"),
+    ]);
+    for error in counts.iter().take(API_ERROR_MESSAGES_SHOWN) {
+        table.push([
+            Cell::text(&error.endpoint),
+            Cell::count(error.items),
+            Cell::LongText(error.message.clone()),
+        ]);
+    }
+    table
 }
 
 /// Verdict counts of one endpoint on one judged suite.
@@ -550,12 +580,83 @@ pub fn judged_metrics(rows: &[ScoredRow]) -> Vec<JudgedMetrics> {
     metrics.into_values().collect()
 }
 
-fn markdown(input: &ReportInput<'_>) -> String {
+/// The judged suites' published metrics, one row per endpoint and suite.
+fn judged_table(judged: &[JudgedMetrics]) -> Table {
+    let mut table = Table::new([
+        Column::text("endpoint"),
+        Column::text("suite"),
+        Column::number("answers"),
+        Column::number("correct"),
+        Column::number("incorrect"),
+        Column::number("not attempted"),
+        Column::number("correct %"),
+        Column::number("given attempted %"),
+        Column::number("F1"),
+        Column::number("reference match %"),
+    ]);
+    for metric in judged {
+        table.push([
+            Cell::text(&metric.endpoint),
+            Cell::text(&metric.suite),
+            Cell::count(metric.total),
+            Cell::count(metric.correct),
+            Cell::count(metric.incorrect),
+            Cell::count(metric.not_attempted),
+            Cell::Percent(metric.correct_share()),
+            Cell::Percent(metric.given_attempted()),
+            Cell::Percent(metric.f1()),
+            Cell::Percent(JudgedMetrics::ratio(metric.reference_matches, metric.total)),
+        ]);
+    }
+    table
+}
+
+/// The judged suites' section (nothing when no suite was judged): the metrics and, for a
+/// judge that accepts many answers without a reference, a warning.
+pub fn judged_section(rows: &[ScoredRow]) -> Option<Section> {
+    let judged = judged_metrics(rows);
+    if judged.is_empty() {
+        return None;
+    }
+    let mut section = Section::new("Judged suites");
+    section.id = Some("judged".to_string());
+    section.paragraph(
+        "Graded by the judge model (manifest `judge`), with the suite's published metrics: *given attempted* = correct / (correct + incorrect); F1 = harmonic mean of that and correct / all (Chinese SimpleQA's F1). Not attempted answers (the judge's C) are counted as `unextractable` above. *Reference match* is the share of answers containing a reference answer (the grading without a judge), a check on the judge.",
+    );
+    section.table(judged_table(&judged));
+    for metric in &judged {
+        // More than half of the judge's "correct" answers name no reference: the judge
+        // may be too weak or too lenient for this suite.
+        if metric.accepted_without_reference * 2 > metric.correct && metric.correct > 0 {
+            section.paragraph(format!(
+                "**Check the judge:** for {} on {}, {} of the {} answers the judge called correct contain no reference answer; a judge that is too weak or too lenient inflates this score.",
+                metric.endpoint,
+                metric.suite,
+                metric.accepted_without_reference,
+                metric.correct
+            ));
+        }
+    }
+    Some(section)
+}
+
+/// A manifest field for the reader: `?` when a manifest stored by an older version
+/// lacks it.
+fn or_unknown(text: &str) -> &str {
+    if text.is_empty() { "?" } else { text }
+}
+
+/// A number as the stored manifest wrote it (`0.0`, `60.0`): JSON's float text.
+fn json_number(value: f64) -> String {
+    serde_json::to_string(&value).unwrap_or_else(|_| "null".to_string())
+}
+
+fn markdown_report(input: &ReportInput<'_>) -> String {
     let ReportInput {
         record,
         counts,
         manifest,
-        summary,
+        tables,
         ..
     } = input;
     let mut md = String::new();
@@ -576,13 +677,13 @@ fn markdown(input: &ReportInput<'_>) -> String {
     let _ = writeln!(
         md,
         "- Harness: jianzhen {}; answer extractor `{}`",
-        manifest["harness_version"].as_str().unwrap_or("?"),
-        manifest["extractor"].as_str().unwrap_or("?")
+        or_unknown(&manifest.harness_version),
+        or_unknown(&manifest.extractor)
     );
     let _ = writeln!(
         md,
         "- Seed: {}; repeats: {}\n",
-        manifest["seed"], manifest["repeats"]
+        manifest.seed, manifest.repeats
     );
 
     let _ = writeln!(md, "## Scores by suite\n");
@@ -590,75 +691,12 @@ fn markdown(input: &ReportInput<'_>) -> String {
         md,
         "Accuracy in %: the mean credit (partial credit for multi-select and sub-questions, F1 for spans, where a suite gives them; *correct* counts full credit). *Subject mean* is the mean of per-subject accuracies (how C-Eval and CMMLU publish their averages), with a 95% percentile-bootstrap interval over subjects; *item mean* weights every item equally (each sub-question of a GAOKAO-Bench item counts), with a 95% Wilson interval over items. Every answered item is in the denominator: unextractable answers, answers cut off by the token limit (truncated: raise `max_tokens`), refusals (moderation or a declined answer) and API errors count against the score and are shown apart.\n"
     );
-    let _ = writeln!(
-        md,
-        "| endpoint | suite | subjects | n | subject mean | 95% CI | item mean | 95% CI | correct | wrong | unextractable | truncated | refused | api_error |"
-    );
-    let _ = writeln!(
-        md,
-        "|---|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
-    );
-    for suite in &summary.suites {
-        let _ = write!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            suite.endpoint,
-            suite.suite,
-            suite.subjects,
-            suite.n,
-            percent(suite.subject_mean),
-            percent_interval(suite.subject_mean_interval),
-            percent(suite.item_mean),
-            percent_interval(suite.item_mean_interval),
-        );
-        for count in suite.outcomes.counts {
-            let _ = write!(md, " {count} |");
-        }
-        md.push('\n');
-    }
+    md.push_str(&markdown::table(&tables.suites));
 
-    let judged = judged_metrics(input.rows);
-    if !judged.is_empty() {
-        let _ = writeln!(md, "\n## Judged suites\n");
-        let _ = writeln!(
-            md,
-            "Graded by the judge model (manifest `judge`), with the suite's published metrics: *given attempted* = correct / (correct + incorrect); F1 = harmonic mean of that and correct / all (Chinese SimpleQA's F1). Not attempted answers (the judge's C) are counted as `unextractable` above. *Reference match* is the share of answers containing a reference answer (the grading without a judge), a check on the judge.\n"
-        );
-        let _ = writeln!(
-            md,
-            "| endpoint | suite | answers | correct | incorrect | not attempted | correct % | given attempted % | F1 | reference match % |"
-        );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for metric in &judged {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                metric.endpoint,
-                metric.suite,
-                metric.total,
-                metric.correct,
-                metric.incorrect,
-                metric.not_attempted,
-                percent(metric.correct_share()),
-                percent(metric.given_attempted()),
-                percent(metric.f1()),
-                percent(JudgedMetrics::ratio(metric.reference_matches, metric.total)),
-            );
-        }
-        for metric in &judged {
-            // More than half of the judge's "correct" answers name no reference: the judge
-            // may be too weak or too lenient for this suite.
-            if metric.accepted_without_reference * 2 > metric.correct && metric.correct > 0 {
-                let _ = writeln!(
-                    md,
-                    "\n**Check the judge:** for {} on {}, {} of the {} answers the judge called correct contain no reference answer; a judge that is too weak or too lenient inflates this score.",
-                    metric.endpoint,
-                    metric.suite,
-                    metric.accepted_without_reference,
-                    metric.correct
-                );
-            }
-        }
+    if let Some(section) = judged_section(input.rows) {
+        md.push('\n');
+        md.push_str(markdown::section(&section).trim_end_matches('\n'));
+        md.push('\n');
     }
 
     let api_errors = api_error_counts(input.rows);
@@ -668,17 +706,7 @@ fn markdown(input: &ReportInput<'_>) -> String {
             md,
             "Items whose request failed after its retries, by message (each item's own is in `results.parquet`, column `error_message`). `jianzhen retry RUN` asks them again once the cause is fixed.\n"
         );
-        let _ = writeln!(md, "| endpoint | items | message |");
-        let _ = writeln!(md, "|---|---:|---|");
-        for error in api_errors.iter().take(API_ERROR_MESSAGES_SHOWN) {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} |",
-                table_cell(&error.endpoint),
-                error.items,
-                table_cell(&error.message)
-            );
-        }
+        md.push_str(&markdown::table(&api_errors_table(&api_errors)));
         if api_errors.len() > API_ERROR_MESSAGES_SHOWN {
             let rest = &api_errors[API_ERROR_MESSAGES_SHOWN..];
             let _ = writeln!(
@@ -692,117 +720,24 @@ fn markdown(input: &ReportInput<'_>) -> String {
 
     crate::consistency::markdown_section(&mut md, input.rows);
 
-    if !summary.comparisons.is_empty() {
+    if !tables.comparisons.is_empty() {
         let _ = writeln!(md, "\n## Paired comparisons\n");
         let _ = writeln!(
             md,
             "On the items both endpoints answered (API errors left out). Difference = first − second in points, with a 95% interval; McNemar's test on the discordant items (exact binomial below 25 of them)."
         );
-        let _ = writeln!(
-            md,
-            "\n| suite | first | second | items | first acc | second acc | difference | 95% CI | only first | only second | p | significant |"
-        );
-        let _ = writeln!(
-            md,
-            "|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|"
-        );
-        for pair in &summary.comparisons {
-            let comparison = &pair.comparison;
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.4} | {} |",
-                pair.suite,
-                pair.first,
-                pair.second,
-                comparison.items,
-                percent(pair.first_accuracy),
-                percent(pair.second_accuracy),
-                percent(comparison.difference),
-                percent_interval(comparison.interval),
-                comparison.only_first,
-                comparison.only_second,
-                comparison.p_value,
-                if comparison.significant() {
-                    "yes (p < 0.05)"
-                } else {
-                    "no"
-                },
-            );
-        }
+        md.push('\n');
+        md.push_str(&markdown::table(&tables.comparisons));
     }
 
     let _ = writeln!(md, "\n## Endpoints\n");
-    let _ = writeln!(
-        md,
-        "| endpoint | answered | latency p50 (ms) | p95 (ms) | p99 (ms) | prompt tokens | completion tokens | requests sent | throttled (429/503) |"
-    );
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for usage in &summary.usage {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            usage.endpoint,
-            usage.answered,
-            usage.latency_p50_ms,
-            usage.latency_p95_ms,
-            usage.latency_p99_ms,
-            usage.prompt_tokens,
-            usage.completion_tokens,
-            usage.attempts,
-            usage.throttled
-        );
-    }
+    md.push_str(&markdown::table(&tables.usage));
 
     let _ = writeln!(md, "\n## Scores by category\n");
-    let _ = writeln!(
-        md,
-        "| endpoint | suite | category | subjects | n | subject mean | item mean | 95% CI |"
-    );
-    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---:|---|");
-    for category in &summary.categories {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
-            category.endpoint,
-            category.suite,
-            category.category,
-            category.subjects,
-            category.n,
-            percent(category.subject_mean),
-            percent(category.item_mean),
-            percent_interval(category.item_mean_interval),
-        );
-    }
+    md.push_str(&markdown::table(&tables.categories));
 
     let _ = writeln!(md, "\n## Scores by subject\n");
-    let _ = write!(
-        md,
-        "| endpoint | suite | subject | category | n | accuracy | 95% CI |"
-    );
-    for outcome in OUTCOMES {
-        let _ = write!(md, " {outcome} |");
-    }
-    let _ = writeln!(
-        md,
-        "\n|---|---|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|"
-    );
-    for subject in &summary.subjects {
-        let _ = write!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            subject.endpoint,
-            subject.suite,
-            subject.subject,
-            subject.category,
-            subject.n,
-            percent(subject.accuracy),
-            percent_interval(subject.interval),
-        );
-        for count in subject.outcomes.counts {
-            let _ = write!(md, " {count} |");
-        }
-        md.push('\n');
-    }
+    md.push_str(&markdown::table(&tables.subjects));
 
     if let Some(section) = input.provenance_markdown {
         md.push('\n');
@@ -817,45 +752,42 @@ fn markdown(input: &ReportInput<'_>) -> String {
         return md;
     }
     md.push('\n');
-    md.push_str(&crate::peer_compare::markdown(
-        &crate::peer_compare::compare(manifest, input.rows),
-    ));
+    if let Some(section) =
+        crate::peer_compare::section(&crate::peer_compare::compare(manifest, input.rows))
+    {
+        md.push_str(&markdown::section(&section));
+    }
     md.push_str(&left_out_markdown(manifest));
 
     let _ = writeln!(md, "\n## Provenance of this run\n");
-    if let Some(suites) = manifest["suites"].as_array() {
-        for suite in suites {
-            let files = suite["files"].as_array().map_or(0, Vec::len);
-            let _ = writeln!(
-                md,
-                "- Suite `{}` split `{}`: template `{}` (hash `{}`), {}-shot, {} items in {} subjects from {} files under `{}`; scoring: {}",
-                suite["suite"].as_str().unwrap_or("?"),
-                suite["split"].as_str().unwrap_or("?"),
-                suite["template"].as_str().unwrap_or("?"),
-                suite["template_hash"].as_str().unwrap_or("?"),
-                suite["shots"],
-                suite["items"],
-                suite["subjects"],
-                files,
-                suite["data_dir"].as_str().unwrap_or("?"),
-                suite["scoring"].as_str().unwrap_or("?"),
-            );
-        }
+    for suite in &manifest.suites {
+        let _ = writeln!(
+            md,
+            "- Suite `{}` split `{}`: template `{}` (hash `{}`), {}-shot, {} items in {} subjects from {} files under `{}`; scoring: {}",
+            or_unknown(&suite.suite),
+            or_unknown(&suite.split),
+            or_unknown(&suite.template),
+            or_unknown(&suite.template_hash),
+            suite.shots,
+            suite.items,
+            suite.subjects,
+            suite.files.len(),
+            or_unknown(&suite.data_dir),
+            or_unknown(&suite.scoring),
+        );
     }
-    if let Some(endpoints) = manifest["endpoints"].as_array() {
-        for endpoint in endpoints {
-            let _ = writeln!(
-                md,
-                "- Endpoint `{}`: model `{}` at `{}`, temperature {}, max_tokens {}, max concurrency {}, timeout {} s",
-                endpoint["name"].as_str().unwrap_or("?"),
-                endpoint["model"].as_str().unwrap_or("?"),
-                endpoint["base_url"].as_str().unwrap_or("?"),
-                endpoint["temperature"],
-                endpoint["max_tokens"],
-                endpoint["max_concurrency"],
-                endpoint["timeout_secs"],
-            );
-        }
+    for endpoint in &manifest.endpoints {
+        let _ = writeln!(
+            md,
+            "- Endpoint `{}`: model `{}` at `{}`, temperature {}, max_tokens {}, max concurrency {}, timeout {} s",
+            or_unknown(&endpoint.name),
+            or_unknown(&endpoint.model),
+            or_unknown(&endpoint.base_url),
+            json_number(endpoint.temperature),
+            endpoint.max_tokens,
+            endpoint.max_concurrency,
+            json_number(endpoint.timeout_secs),
+        );
     }
     let _ = writeln!(
         md,
@@ -869,68 +801,77 @@ const LEFT_OUT_LISTED: usize = 20;
 
 /// The report's "Records left out" section, from the manifest's `suites[].left_out`:
 /// counts per suite, file and subject, then the records with their reasons.
-pub fn left_out_markdown(manifest: &serde_json::Value) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "## Records left out\n");
-    let suites = manifest["suites"].as_array().cloned().unwrap_or_default();
-    let total: usize = suites
+pub fn left_out_section(manifest: &Manifest) -> Section {
+    let mut section = Section::new("Records left out");
+    let total: usize = manifest
+        .suites
         .iter()
-        .map(|suite| suite["left_out"].as_array().map_or(0, Vec::len))
+        .map(|suite| suite.left_out.len())
         .sum();
     if total == 0 {
-        let _ = writeln!(
-            md,
-            "Every record of the data files became an item: none was left out."
-        );
-        return md;
+        section.paragraph("Every record of the data files became an item: none was left out.");
+        return section;
     }
-    let _ = writeln!(
-        md,
-        "{total} records of the data files cannot become valid items (empty or malformed answer, empty option, answer outside the options, a multi-answer record in a single-choice set, or left out by the suite's own rules) and were left out of this run; scores are over the remaining items. The same files leave out the same records, and the run id depends on them. `--strict` (`strict = true`) refuses them instead. All are listed in `manifest.json` (`suites[].left_out`).\n"
-    );
-    let _ = writeln!(md, "| suite | file | subject | records left out |");
-    let _ = writeln!(md, "|---|---|---|---:|");
-    let text = |value: &serde_json::Value| value.as_str().unwrap_or("").to_string();
-    for suite in &suites {
-        let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
-        for record in suite["left_out"].as_array().into_iter().flatten() {
+    section.paragraph(format!(
+        "{total} records of the data files cannot become valid items (empty or malformed answer, empty option, answer outside the options, a multi-answer record in a single-choice set, or left out by the suite's own rules) and were left out of this run; scores are over the remaining items. The same files leave out the same records, and the run id depends on them. `--strict` (`strict = true`) refuses them instead. All are listed in `manifest.json` (`suites[].left_out`)."
+    ));
+    let mut counts_table = Table::new([
+        Column::text("suite"),
+        Column::text("file"),
+        Column::text("subject"),
+        Column::number("records left out"),
+    ]);
+    for suite in &manifest.suites {
+        let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+        for record in &suite.left_out {
             *counts
-                .entry((text(&record["file"]), text(&record["subject"])))
+                .entry((record.file.as_str(), record.subject.as_str()))
                 .or_insert(0) += 1;
         }
         for ((file, subject), count) in counts {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {count} |",
-                table_cell(&text(&suite["suite"])),
-                table_cell(&file),
-                table_cell(if subject.is_empty() { "?" } else { &subject }),
-            );
+            counts_table.push([
+                Cell::text(&suite.suite),
+                Cell::text(file),
+                Cell::text(if subject.is_empty() { "?" } else { subject }),
+                Cell::count(count),
+            ]);
         }
     }
-    let _ = writeln!(md, "\n| suite | file | record | reason |");
-    let _ = writeln!(md, "|---|---|---|---|");
-    for suite in &suites {
-        let records = suite["left_out"].as_array().cloned().unwrap_or_default();
-        for record in records.iter().take(LEFT_OUT_LISTED) {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} |",
-                table_cell(&text(&suite["suite"])),
-                table_cell(&text(&record["file"])),
-                table_cell(&text(&record["record"])),
-                table_cell(&text(&record["reason"])),
-            );
+    section.table(counts_table);
+    let mut records_table = Table::new([
+        Column::text("suite"),
+        Column::text("file"),
+        Column::text("record"),
+        Column::text("reason"),
+    ]);
+    for suite in &manifest.suites {
+        for record in suite.left_out.iter().take(LEFT_OUT_LISTED) {
+            records_table.push([
+                Cell::text(&suite.suite),
+                Cell::text(&record.file),
+                Cell::text(&record.record),
+                Cell::Markdown(record.reason.clone()),
+            ]);
         }
-        if records.len() > LEFT_OUT_LISTED {
-            let _ = writeln!(
-                md,
-                "| {} | … | {} more | see `manifest.json` |",
-                table_cell(&text(&suite["suite"])),
-                records.len() - LEFT_OUT_LISTED
-            );
+        if suite.left_out.len() > LEFT_OUT_LISTED {
+            records_table.push([
+                Cell::text(&suite.suite),
+                Cell::text("…"),
+                Cell::text(format!("{} more", suite.left_out.len() - LEFT_OUT_LISTED)),
+                Cell::Markdown("see `manifest.json`".to_string()),
+            ]);
         }
     }
+    section.table(records_table);
+    section
+}
+
+/// [`left_out_section`] in Markdown, ending in one newline.
+pub fn left_out_markdown(manifest: &Manifest) -> String {
+    let mut md = markdown::section(&left_out_section(manifest))
+        .trim_end_matches('\n')
+        .to_string();
+    md.push('\n');
     md
 }
 
@@ -968,13 +909,14 @@ mod tests {
 
     #[test]
     fn left_out_section_counts_per_file_and_lists_reasons() {
-        let manifest = json!({"suites": [
+        let manifest: Manifest = serde_json::from_value(json!({"suites": [
             {"suite": "agieval", "left_out": [
                 {"file": "jec-qa-kd.jsonl", "record": "line 212", "subject": "jec-qa-kd", "reason": "`label` is an empty list: the record names no answer"},
                 {"file": "jec-qa-kd.jsonl", "record": "line 300", "subject": "jec-qa-kd", "reason": "`label` `|` is not an option letter"},
             ]},
             {"suite": "ceval", "left_out": []},
-        ]});
+        ]}))
+        .expect("reads as a manifest");
         let section = left_out_markdown(&manifest);
         assert!(section.starts_with("## Records left out\n"), "{section}");
         assert!(section.contains("2 records of the data files"), "{section}");
@@ -988,7 +930,7 @@ mod tests {
         );
         // A `|` in a reason does not break the table.
         assert!(section.contains("`label` `\\|` is not"), "{section}");
-        let none = left_out_markdown(&json!({"suites": [{"suite": "ceval", "left_out": []}]}));
+        let none = left_out_markdown(&Manifest::default());
         assert!(none.contains("none was left out"), "{none}");
     }
 
@@ -1021,7 +963,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            table_cell(&counts[2].message),
+            markdown::cell_text(&counts[2].message),
             "timeout \\| after 120 s retried 3 times"
         );
         assert!(api_error_counts(&rows[3..4]).is_empty());
