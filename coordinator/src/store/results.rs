@@ -418,7 +418,8 @@ impl Store {
     ) -> Result<Vec<ContaminationRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT i.endpoint, i.kind, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
-                    i.options_json, r.extracted, r.outcome, r.response_text
+                    i.options_json, r.extracted, r.outcome, r.response_text, r.logprobs_json,
+                    r.error_message
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
              WHERE r.run_id = $1 AND i.kind LIKE $2
@@ -442,6 +443,11 @@ impl Store {
                     extracted: row.try_get("extracted")?,
                     outcome: outcome_at(row, "outcome")?,
                     response_text: row.try_get("response_text")?,
+                    // Written by this store as `[["token", logprob], …]`; a row without
+                    // any (`""`) has none.
+                    logprobs: serde_json::from_str(&row.try_get::<String, _>("logprobs_json")?)
+                        .unwrap_or_default(),
+                    error_message: row.try_get("error_message")?,
                 })
             })
             .collect()
