@@ -348,7 +348,7 @@ fn endpoint_findings(
         Some("no Min-K% item was planned (a run planned before the test existed)".to_string())
     } else if min_k_control.is_empty() || !min_k_scored {
         Some(format!(
-            "no prompt log-probabilities came back for the {}: {}",
+            "no prompt log-probabilities came back for the {} ({})",
             if min_k_control.is_empty() {
                 "control items"
             } else {
@@ -590,7 +590,7 @@ fn min_k_markdown(text: &mut String, findings: &ContaminationFindings, endpoint:
     if let Some(reason) = &endpoint.min_k_not_run {
         let _ = writeln!(
             text,
-            "Not run: {reason}. Min-K% needs every prompt token's log-probability (`/v1/completions` with `echo`), so no figure is given for this endpoint.\n"
+            "Not run: {reason}. No figure is given for this endpoint.\n"
         );
         return;
     }
@@ -957,7 +957,7 @@ mod tests {
     #[test]
     fn min_k_compares_the_benchmark_with_the_control_items_by_hand() {
         // Five tokens each: Min-K% (K = 20) is the lowest one. Benchmark items -0.5 and
-        // -0.2; control items -3, -2 and -0.3 (and one the endpoint did not answer).
+        // -0.2; control items -3, -2 and -0.6 (and one the endpoint did not answer).
         let mut failed = echoed("m", CONTROL_SUBJECT, 9, &[]);
         failed.outcome = Outcome::ApiError;
         failed.error_message = "HTTP 500".to_string();
@@ -966,7 +966,7 @@ mod tests {
             echoed("m", "ceval", 1, &[-0.2, -0.1, -0.1, -0.1, -0.1]),
             echoed("m", CONTROL_SUBJECT, 0, &[-3.0, -1.0, -1.0, -1.0, -1.0]),
             echoed("m", CONTROL_SUBJECT, 1, &[-1.0, -2.0, -1.0, -1.0, -1.0]),
-            echoed("m", CONTROL_SUBJECT, 2, &[-0.3, -0.1, -0.1, -0.1, -0.1]),
+            echoed("m", CONTROL_SUBJECT, 2, &[-0.6, -0.1, -0.1, -0.1, -0.1]),
             failed,
         ];
         let findings = findings(&[], &audit).expect("findings");
@@ -986,7 +986,7 @@ mod tests {
         assert_eq!(endpoint.min_k_strength, Some(Strength::None));
         let text = markdown(&findings);
         assert!(
-            text.contains("| ceval | (all) | 2 | -0.350 (-0.350) | -2.000 (-1.767) | 1.000 [1.000, 1.000] | 6 | 1.44 | 0.0745 | **none** |"),
+            text.contains("| ceval | (all) | 2 | -0.350 (-0.350) | -2.000 (-1.867) | 1.000 [1.000, 1.000] | 6 | 1.44 | 0.0745 | **none** |"),
             "{text}"
         );
         assert!(text.contains("no absolute threshold"), "{text}");
@@ -1006,7 +1006,7 @@ mod tests {
         let text = markdown(&findings);
         assert!(text.contains("Min-K% **not run**"), "{text}");
         assert!(
-            text.contains("Not run: no prompt log-probabilities came back for the control items: not sent"),
+            text.contains("Not run: no prompt log-probabilities came back for the control items (not sent"),
             "{text}"
         );
         assert!(!text.contains("| AUC |"), "{text}");
