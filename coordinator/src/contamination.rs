@@ -16,8 +16,8 @@ use std::fmt::Write as _;
 use jianzhen_suites::contamination::{
     CompletionFigures, GuessCounts, GuessFigures, MIN_K_PERCENT, MinKFigures, OrderFigures,
     OrderPair, Strength, char_overlap, completion_figures, control_items, guess_figures,
-    match_guess, min_k_figures, min_k_score, order_figures, order_shift, permute,
-    read_completion, read_guess,
+    match_guess, min_k_figures, min_k_score, order_figures, order_shift, permute, read_completion,
+    read_guess,
 };
 use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::outcome::Outcome;
@@ -341,9 +341,7 @@ fn endpoint_findings(
             _ => {}
         }
     }
-    let min_k_scored = tallies
-        .values()
-        .any(|tally| !tally.min_k.is_empty());
+    let min_k_scored = tallies.values().any(|tally| !tally.min_k.is_empty());
     let min_k_not_run = if min_k_asked == 0 {
         Some("no Min-K% item was planned (a run planned before the test existed)".to_string())
     } else if min_k_control.is_empty() || !min_k_scored {
@@ -461,9 +459,7 @@ pub fn markdown(findings: &ContaminationFindings) -> String {
             endpoint.order_strength.as_str(),
             endpoint.masked_strength.as_str(),
             endpoint.completion_strength.as_str(),
-            endpoint
-                .min_k_strength
-                .map_or("not run", Strength::as_str)
+            endpoint.min_k_strength.map_or("not run", Strength::as_str)
         );
         text.push_str("#### Option order\n\n");
         text.push_str("Each item asked again with its options rotated (the gold moves to a new letter). Accuracy in both orders (95% Wilson intervals), the share of rotated answers naming the original gold letter, and McNemar's exact test on the items right in one order only (b: original only, c: rotated only).\n\n");
@@ -585,7 +581,11 @@ pub fn markdown(findings: &ContaminationFindings) -> String {
 }
 
 /// The Min-K% part of one endpoint's section: its table, or why it did not run.
-fn min_k_markdown(text: &mut String, findings: &ContaminationFindings, endpoint: &EndpointFindings) {
+fn min_k_markdown(
+    text: &mut String,
+    findings: &ContaminationFindings,
+    endpoint: &EndpointFindings,
+) {
     text.push_str("#### Min-K% prompt log-probability (Shi et al. 2023)\n\n");
     if let Some(reason) = &endpoint.min_k_not_run {
         let _ = writeln!(
@@ -1006,7 +1006,9 @@ mod tests {
         let text = markdown(&findings);
         assert!(text.contains("Min-K% **not run**"), "{text}");
         assert!(
-            text.contains("Not run: no prompt log-probabilities came back for the control items (not sent"),
+            text.contains(
+                "Not run: no prompt log-probabilities came back for the control items (not sent"
+            ),
             "{text}"
         );
         assert!(!text.contains("| AUC |"), "{text}");

@@ -874,7 +874,10 @@ mod tests {
         assert_eq!(figures.mann_whitney.u, 440.0);
         let sigma = (440.0f64 / 12.0 * (55.0 - 86_130.0 / 2862.0)).sqrt();
         assert!((figures.mann_whitney.z - 219.5 / sigma).abs() < 1e-9);
-        assert!((figures.mann_whitney.z - 7.2636).abs() < 1e-3, "{figures:?}");
+        assert!(
+            (figures.mann_whitney.z - 7.2636).abs() < 1e-3,
+            "{figures:?}"
+        );
         assert!(figures.mann_whitney.p < 1e-10, "{figures:?}");
         assert_eq!(figures.strength, Strength::Strong);
         assert_eq!((figures.median, figures.control_median), (-0.04, -4.0));

@@ -156,7 +156,10 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     assert_eq!(memoriser["min_k_strength"], "strong");
     let min_k = &all["min_k"];
     assert_eq!(min_k["k_percent"], 20);
-    assert_eq!((min_k["items"].as_u64(), min_k["control_items"].as_u64()), (Some(20), Some(44)));
+    assert_eq!(
+        (min_k["items"].as_u64(), min_k["control_items"].as_u64()),
+        (Some(20), Some(44))
+    );
     // Every question and control item has eight or more tokens, so Min-K% (K = 20) is the
     // scripted -0.01 · 4 of a memorised text and -4 of an ordinary one.
     assert!(close(&min_k["median"], -0.04), "{min_k}");
@@ -169,7 +172,10 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
         (min_k["mann_whitney"]["z"].as_f64().expect("z") - 7.928_234).abs() < 1e-5,
         "{min_k}"
     );
-    assert!(min_k["mann_whitney"]["p"].as_f64().expect("p") < 1e-12, "{min_k}");
+    assert!(
+        min_k["mann_whitney"]["p"].as_f64().expect("p") < 1e-12,
+        "{min_k}"
+    );
     assert!(memoriser.get("min_k_not_run").is_none(), "{memoriser}");
     let completion = &all["completion"];
     assert_eq!(completion["pairs"], 20);

@@ -419,7 +419,10 @@ fn parse_prompt_logprobs_body(body: &str, text: &str) -> Result<ItemResult, Echo
     let value: Value = serde_json::from_str(body).map_err(|error| {
         EchoProblem::Malformed(format!("response is not JSON ({error}): {}", snippet(body)))
     })?;
-    let Some(choice) = value["choices"].as_array().and_then(|choices| choices.first()) else {
+    let Some(choice) = value["choices"]
+        .as_array()
+        .and_then(|choices| choices.first())
+    else {
         return Err(EchoProblem::Malformed(format!(
             "response has no `choices[0]`: {}",
             snippet(body)
@@ -794,8 +797,7 @@ pub async fn check_echo_logprobs(
     .await;
     // A 2xx body without usable prompt log-probabilities: the endpoint answers
     // completions but does not echo.
-    if result.error_class == ErrorClass::BadBody as i32
-        && (200..300).contains(&result.http_status)
+    if result.error_class == ErrorClass::BadBody as i32 && (200..300).contains(&result.http_status)
     {
         tracing::debug!(endpoint = %endpoint.name, error = %result.error_message, "the endpoint does not echo prompt log-probabilities");
         return EchoCheck::NotEchoed(result.error_message);
