@@ -2,8 +2,9 @@
 //! sampled item against itself with rotated options, paired by endpoint, item and
 //! repeat), the masked-option test (benchmark items against the project's control
 //! items) and guided completion (the same question half finished with and without the
-//! dataset's name, paired), per suite and subject, each with its statistic, interval, strength and what it
-//! does not show. Rendered as the report's "Contamination audit" section (Markdown, HTML
+//! dataset's name, paired) and Min-K% prompt log-probability (benchmark items against the
+//! control items, where the endpoint echoes prompt log-probabilities), per suite and
+//! subject, each with its statistic, interval, strength and what it does not show. Rendered as the report's "Contamination audit" section (Markdown, HTML
 //! with a per-subject chart) and `contamination.json`.
 //!
 //! The statistics live in `jianzhen_suites::contamination`; the planning in
@@ -13,9 +14,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use jianzhen_suites::contamination::{
-    CompletionFigures, GuessCounts, GuessFigures, OrderFigures, OrderPair, Strength, char_overlap,
-    completion_figures, control_items, guess_figures, match_guess, order_figures, order_shift,
-    permute, read_completion, read_guess,
+    CompletionFigures, GuessCounts, GuessFigures, MIN_K_PERCENT, MinKFigures, OrderFigures,
+    OrderPair, Strength, char_overlap, completion_figures, control_items, guess_figures,
+    match_guess, min_k_figures, min_k_score, order_figures, order_shift, permute, read_completion,
+    read_guess,
 };
 use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::outcome::Outcome;
@@ -23,7 +25,9 @@ use serde::Serialize;
 
 use crate::error::CoordinatorError;
 use crate::html::{escape, markdown_to_html};
-use crate::planner::contamination::{COMPLETION_RULE, CONTROL_SUBJECT, MASK_RULE, ORDER_RULE};
+use crate::planner::contamination::{
+    COMPLETION_RULE, CONTROL_SUBJECT, MASK_RULE, MIN_K_RULE, ORDER_RULE,
+};
 use crate::report::{ReportFile, percent};
 use crate::spec::RunSpec;
 use crate::store::{ContaminationRow, ScoredRow};
@@ -39,6 +43,9 @@ const MASKED_LIMITS: &str = "Writing a hidden wrong option word for word is hard
 /// What guided completion does not show, stated with every result.
 const COMPLETION_LIMITS: &str = "More overlap when the dataset is named shows the name brings back the question's wording; a model can also finish a question well from its first half alone (both instructions then score high, and the test shows nothing). No gain does not show the model never saw the items: instruction-tuned models often ignore the dataset's name, and small models recall little verbatim.";
 
+/// What Min-K% does not show, stated with every result.
+const MIN_K_LIMITS: &str = "Higher Min-K% scores than the control items' show the model found the benchmark's wording less surprising than comparable questions written for the project. Having seen the items is one cause; others are wording the model knows well from elsewhere (exam Chinese is common in training data), shorter or more formulaic questions, and a control set that is small and written by one author. Calibration differs between models, so there is no absolute threshold and two models' scores are not comparable: only each model's benchmark-against-control comparison is read. No difference does not show the model never saw the items.";
+
 /// The findings of one audited suite (or its subject) for one endpoint.
 #[derive(Debug, Clone, Serialize)]
 pub struct SubjectFindings {
@@ -48,6 +55,10 @@ pub struct SubjectFindings {
     pub order: OrderFigures,
     pub masked: GuessFigures,
     pub completion: CompletionFigures,
+    /// Min-K%: absent where the endpoint returned no prompt log-probabilities for the
+    /// subject's items or for the control items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_k: Option<MinKFigures>,
 }
 
 /// An item whose correctness changed when its options were rotated.
@@ -82,6 +93,13 @@ pub struct EndpointFindings {
     pub order_strength: Strength,
     pub masked_strength: Strength,
     pub completion_strength: Strength,
+    /// The strongest Min-K% evidence; absent when the test did not run.
+    pub min_k_strength: Option<Strength>,
+    /// Min-K% scores of the control items that were answered.
+    pub min_k_control_items: u64,
+    /// Why Min-K% did not run for the endpoint (no figure is given then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_k_not_run: Option<String>,
 }
 
 /// The audit of a run: `contamination.json`.
@@ -94,13 +112,11 @@ pub struct ContaminationFindings {
     pub order_does_not_show: &'static str,
     pub masked_does_not_show: &'static str,
     pub completion_does_not_show: &'static str,
-    /// Tests of the literature this version does not run.
-    pub not_done: Vec<&'static str>,
+    pub min_k_rule: &'static str,
+    pub min_k_percent: u32,
+    pub min_k_does_not_show: &'static str,
     pub endpoints: Vec<EndpointFindings>,
 }
-
-const NOT_DONE: [&str; 1] =
-    ["Min-K% prompt log-probability (Shi et al. 2023): not built in this version"];
 
 /// The cost of the audit, stated before a run: `None` when the spec does not audit.
 pub fn cost_statement(spec: &RunSpec) -> Option<String> {
@@ -118,7 +134,7 @@ pub fn cost_statement(spec: &RunSpec) -> Option<String> {
         String::new()
     };
     Some(format!(
-        "contamination audit: 4 extra requests per sampled multiple-choice item ({sample}: its options rotated, one wrong option hidden, its second half asked for with and without the dataset's name) and {control} control items, per endpoint{repeats}"
+        "contamination audit: 5 extra requests per sampled multiple-choice item ({sample}: its options rotated, one wrong option hidden, its second half asked for with and without the dataset's name, its text echoed for Min-K% log-probabilities) and 2 for each of the {control} control items (masked, echoed), per endpoint{repeats}; the echo requests are sent only to an endpoint that returns prompt log-probabilities (one check request per shard finds out)"
     ))
 }
 
@@ -166,7 +182,9 @@ pub fn findings(
         order_does_not_show: ORDER_LIMITS,
         masked_does_not_show: MASKED_LIMITS,
         completion_does_not_show: COMPLETION_LIMITS,
-        not_done: NOT_DONE.to_vec(),
+        min_k_rule: MIN_K_RULE,
+        min_k_percent: MIN_K_PERCENT,
+        min_k_does_not_show: MIN_K_LIMITS,
         endpoints,
     })
 }
@@ -184,6 +202,7 @@ struct Tally {
     pairs: Vec<OrderPair>,
     guesses: GuessCounts,
     completions: Vec<(f64, f64)>,
+    min_k: Vec<f64>,
 }
 
 fn endpoint_findings(
@@ -198,6 +217,10 @@ fn endpoint_findings(
     // (suite, subject, item, repeat) → (guided overlap, general overlap).
     type Halves = (Option<f64>, Option<f64>);
     let mut completions: BTreeMap<(String, String, String, u32), Halves> = BTreeMap::new();
+    let mut min_k_control: Vec<f64> = Vec::new();
+    // Why the first Min-K% item without a score has none.
+    let mut min_k_failure: Option<String> = None;
+    let mut min_k_asked = 0usize;
     for row in rows {
         let subject = subject_of(row).to_string();
         let found = || match_guess(&read_guess(&row.response_text), &row.gold);
@@ -287,9 +310,53 @@ fn endpoint_findings(
                     halves.1 = Some(overlap);
                 }
             }
+            ItemKind::MinKProbability => {
+                min_k_asked += 1;
+                let tokens: Vec<f64> = row.logprobs.iter().map(|(_, logprob)| *logprob).collect();
+                let score = (row.outcome == Outcome::Recorded)
+                    .then(|| min_k_score(&tokens, MIN_K_PERCENT))
+                    .flatten();
+                let Some(score) = score else {
+                    min_k_failure.get_or_insert_with(|| {
+                        if row.error_message.is_empty() {
+                            format!("the answer was {}", row.outcome.as_str())
+                        } else {
+                            row.error_message.clone()
+                        }
+                    });
+                    continue;
+                };
+                if row.suite == CONTROL_SUBJECT {
+                    min_k_control.push(score);
+                    continue;
+                }
+                for key in [subject.clone(), ALL_SUBJECTS.to_string()] {
+                    tallies
+                        .entry((row.suite.clone(), key))
+                        .or_default()
+                        .min_k
+                        .push(score);
+                }
+            }
             _ => {}
         }
     }
+    let min_k_scored = tallies.values().any(|tally| !tally.min_k.is_empty());
+    let min_k_not_run = if min_k_asked == 0 {
+        Some("no Min-K% item was planned (a run planned before the test existed)".to_string())
+    } else if min_k_control.is_empty() || !min_k_scored {
+        Some(format!(
+            "no prompt log-probabilities came back for the {} ({})",
+            if min_k_control.is_empty() {
+                "control items"
+            } else {
+                "benchmark's items"
+            },
+            min_k_failure.as_deref().unwrap_or("no answer")
+        ))
+    } else {
+        None
+    };
     for ((suite, subject, _, _), halves) in completions {
         let (Some(guided), Some(general)) = halves else {
             continue;
@@ -310,6 +377,8 @@ fn endpoint_findings(
             order: order_figures(&tally.pairs),
             masked: guess_figures(tally.guesses, control),
             completion: completion_figures(&tally.completions),
+            min_k: (min_k_not_run.is_none() && !tally.min_k.is_empty())
+                .then(|| min_k_figures(&tally.min_k, &min_k_control)),
         })
         .collect();
     // Each suite's total first, then its subjects in name order.
@@ -338,6 +407,16 @@ fn endpoint_findings(
         order_strength: strongest(&|result| result.order.strength),
         masked_strength: strongest(&|result| result.masked.strength),
         completion_strength: strongest(&|result| result.completion.strength),
+        min_k_strength: min_k_not_run.is_none().then(|| {
+            strongest(&|result| {
+                result
+                    .min_k
+                    .as_ref()
+                    .map_or(Strength::None, |figures| figures.strength)
+            })
+        }),
+        min_k_control_items: min_k_control.len() as u64,
+        min_k_not_run,
         results,
         control,
         flipped,
@@ -376,10 +455,11 @@ pub fn markdown(findings: &ContaminationFindings) -> String {
         let _ = writeln!(text, "### Contamination: {}\n", endpoint.endpoint);
         let _ = writeln!(
             text,
-            "Evidence: option order **{}**, masked option **{}**, guided completion **{}**.\n",
+            "Evidence: option order **{}**, masked option **{}**, guided completion **{}**, Min-K% **{}**.\n",
             endpoint.order_strength.as_str(),
             endpoint.masked_strength.as_str(),
-            endpoint.completion_strength.as_str()
+            endpoint.completion_strength.as_str(),
+            endpoint.min_k_strength.map_or("not run", Strength::as_str)
         );
         text.push_str("#### Option order\n\n");
         text.push_str("Each item asked again with its options rotated (the gold moves to a new letter). Accuracy in both orders (95% Wilson intervals), the share of rotated answers naming the original gold letter, and McNemar's exact test on the items right in one order only (b: original only, c: rotated only).\n\n");
@@ -495,17 +575,62 @@ pub fn markdown(findings: &ContaminationFindings) -> String {
         }
         text.push('\n');
         let _ = writeln!(text, "Does not show: {COMPLETION_LIMITS}\n");
+        min_k_markdown(&mut text, findings, endpoint);
     }
-    text.push_str("#### Not done\n\n");
-    for item in &findings.not_done {
-        let _ = writeln!(text, "- {item}");
-    }
-    text.push('\n');
     text
 }
 
+/// The Min-K% part of one endpoint's section: its table, or why it did not run.
+fn min_k_markdown(
+    text: &mut String,
+    findings: &ContaminationFindings,
+    endpoint: &EndpointFindings,
+) {
+    text.push_str("#### Min-K% prompt log-probability (Shi et al. 2023)\n\n");
+    if let Some(reason) = &endpoint.min_k_not_run {
+        let _ = writeln!(
+            text,
+            "Not run: {reason}. No figure is given for this endpoint.\n"
+        );
+        return;
+    }
+    let _ = writeln!(
+        text,
+        "Each question's text echoed with its prompt-token log-probabilities; an item's score is the mean of its lowest {}% (higher: less surprising). The benchmark's items against the project's {} control items: medians and means, the AUC (the chance that a benchmark item scores above a control item, ½ when neither side is higher; 95% Hanley–McNeil interval) and a one-sided Mann–Whitney U test (normal approximation).\n",
+        findings.min_k_percent, endpoint.min_k_control_items
+    );
+    text.push_str("| suite | subject | items | Min-K% median (mean) | control median (mean) | AUC | U | z | p | strength |\n|---|---|---:|---|---|---|---:|---:|---:|---|\n");
+    for result in &endpoint.results {
+        let Some(min_k) = &result.min_k else {
+            continue;
+        };
+        let test = &min_k.mann_whitney;
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} [{:.3}, {:.3}] | {} | {:.2} | {} | **{}** |",
+            result.suite,
+            result.subject,
+            min_k.items,
+            min_k.median,
+            min_k.mean,
+            min_k.control_median,
+            min_k.control_mean,
+            test.auc,
+            min_k.auc_interval.0,
+            min_k.auc_interval.1,
+            test.u,
+            test.z,
+            p_value(test.p),
+            min_k.strength.as_str()
+        );
+    }
+    text.push('\n');
+    let _ = writeln!(text, "Does not show: {MIN_K_LIMITS}\n");
+}
+
 /// The section as HTML: the Markdown's tables and, per endpoint, a chart of each
-/// suite's subjects (accuracy in both orders, masked-option exact rate).
+/// suite's subjects (accuracy in both orders, masked-option exact rate, and Min-K%'s AUC
+/// against the control items where it ran).
 pub fn html(findings: &ContaminationFindings) -> String {
     let mut page = String::from("<div id=\"contamination\">\n");
     let markdown = markdown(findings);
@@ -524,10 +649,11 @@ pub fn html(findings: &ContaminationFindings) -> String {
     page
 }
 
-const SERIES: [(&str, &str); 3] = [
+const SERIES: [(&str, &str); 4] = [
     ("accuracy original", "#4878d0"),
     ("accuracy rotated", "#ee854a"),
     ("masked exact rate", "#d65f5f"),
+    ("Min-K% AUC", "#6acc64"),
 ];
 
 fn chart(page: &mut String, endpoint: &EndpointFindings) {
@@ -540,8 +666,8 @@ fn chart(page: &mut String, endpoint: &EndpointFindings) {
         return;
     }
     let (left, top, bottom) = (44.0, 24.0, 70.0);
-    let group_width = 54.0;
-    let width = (left + 10.0 + group_width * groups.len() as f64).max(320.0);
+    let group_width = 68.0;
+    let width = (left + 10.0 + group_width * groups.len() as f64).max(560.0);
     let height = 280.0;
     let plot_height = height - top - bottom;
     let y = |value: f64| top + plot_height * (1.0 - value.clamp(0.0, 1.0));
@@ -572,12 +698,15 @@ fn chart(page: &mut String, endpoint: &EndpointFindings) {
     }
     for (index, group) in groups.iter().enumerate() {
         let x0 = left + group_width * index as f64 + 6.0;
+        // Min-K%'s AUC only where the test ran (½: no difference from the control).
         let values = [
-            group.order.accuracy_original,
-            group.order.accuracy_permuted,
-            group.masked.exact_rate,
+            Some(group.order.accuracy_original),
+            Some(group.order.accuracy_permuted),
+            Some(group.masked.exact_rate),
+            group.min_k.as_ref().map(|figures| figures.mann_whitney.auc),
         ];
         for (series, value) in values.iter().enumerate() {
+            let Some(value) = value else { continue };
             let x = x0 + 14.0 * series as f64;
             let top_y = y(*value);
             let _ = writeln!(
@@ -590,7 +719,7 @@ fn chart(page: &mut String, endpoint: &EndpointFindings) {
                 percent(*value)
             );
         }
-        let label_x = x0 + 20.0;
+        let label_x = x0 + 27.0;
         let label_y = top + plot_height + 10.0;
         let _ = writeln!(
             page,
@@ -670,6 +799,31 @@ mod tests {
                 Outcome::Wrong
             },
             response_text: format!("答案是{answer}"),
+            logprobs: Vec::new(),
+            error_message: String::new(),
+        }
+    }
+
+    /// A Min-K% answer whose prompt tokens have these log-probabilities.
+    fn echoed(endpoint: &str, suite: &str, item: usize, tokens: &[f64]) -> ContaminationRow {
+        ContaminationRow {
+            kind: ItemKind::MinKProbability,
+            subject: if suite == CONTROL_SUBJECT {
+                suite.to_string()
+            } else {
+                format!("{suite}/law")
+            },
+            suite: suite.to_string(),
+            gold: String::new(),
+            options: Vec::new(),
+            extracted: None,
+            outcome: Outcome::Recorded,
+            response_text: String::new(),
+            logprobs: tokens
+                .iter()
+                .map(|logprob| ("字".to_string(), *logprob))
+                .collect(),
+            ..rotated(endpoint, item, "A", "A")
         }
     }
 
@@ -791,9 +945,73 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Does not show:"));
-        assert!(text.contains("Min-K%"));
+        assert!(text.contains("Min-K% **not run**"), "{text}");
+        assert!(
+            text.contains("Not run: no Min-K% item was planned"),
+            "{text}"
+        );
         let page = html(&findings);
         assert!(page.contains("<svg") && page.contains("id=\"contamination\""));
+    }
+
+    #[test]
+    fn min_k_compares_the_benchmark_with_the_control_items_by_hand() {
+        // Five tokens each: Min-K% (K = 20) is the lowest one. Benchmark items -0.5 and
+        // -0.2; control items -3, -2 and -0.6 (and one the endpoint did not answer).
+        let mut failed = echoed("m", CONTROL_SUBJECT, 9, &[]);
+        failed.outcome = Outcome::ApiError;
+        failed.error_message = "HTTP 500".to_string();
+        let audit = vec![
+            echoed("m", "ceval", 0, &[-0.1, -0.5, -0.1, -0.1, -0.1]),
+            echoed("m", "ceval", 1, &[-0.2, -0.1, -0.1, -0.1, -0.1]),
+            echoed("m", CONTROL_SUBJECT, 0, &[-3.0, -1.0, -1.0, -1.0, -1.0]),
+            echoed("m", CONTROL_SUBJECT, 1, &[-1.0, -2.0, -1.0, -1.0, -1.0]),
+            echoed("m", CONTROL_SUBJECT, 2, &[-0.6, -0.1, -0.1, -0.1, -0.1]),
+            failed,
+        ];
+        let findings = findings(&[], &audit).expect("findings");
+        let endpoint = &findings.endpoints[0];
+        assert_eq!(endpoint.min_k_not_run, None);
+        assert_eq!(endpoint.min_k_control_items, 3);
+        let min_k = endpoint.results[0].min_k.as_ref().expect("Min-K% figures");
+        assert_eq!((min_k.items, min_k.control_items), (2, 3));
+        assert!((min_k.median - -0.35).abs() < 1e-12, "{min_k:?}");
+        assert_eq!(min_k.control_median, -2.0);
+        // Each benchmark item beats every control item: U = 6 of 6. No ties: σ² = 6/12 · 6
+        // = 3; z = (6 − 3 − ½) / √3 = 1.4434; P(Z ≥ z) = 0.07446: not significant with so
+        // few items, so no evidence.
+        assert_eq!(min_k.mann_whitney.u, 6.0);
+        assert!((min_k.mann_whitney.z - 2.5 / 3f64.sqrt()).abs() < 1e-12);
+        assert!((min_k.mann_whitney.p - 0.074_46).abs() < 1e-4, "{min_k:?}");
+        assert_eq!(endpoint.min_k_strength, Some(Strength::None));
+        let text = markdown(&findings);
+        assert!(
+            text.contains("| ceval | (all) | 2 | -0.350 (-0.350) | -2.000 (-1.867) | 1.000 [1.000, 1.000] | 6 | 1.44 | 0.0745 | **none** |"),
+            "{text}"
+        );
+        assert!(text.contains("no absolute threshold"), "{text}");
+        assert!(html(&findings).contains("Min-K% AUC"));
+
+        // An endpoint that echoes nothing: not run, with the worker's reason, no figure.
+        let mut silent = echoed("m", "ceval", 0, &[]);
+        silent.outcome = Outcome::ApiError;
+        silent.error_message = "not sent: the endpoint answered Jianzhen's echo check without prompt log-probabilities".to_string();
+        let mut silent_control = silent.clone();
+        silent_control.suite = CONTROL_SUBJECT.to_string();
+        silent_control.subject = CONTROL_SUBJECT.to_string();
+        let findings = super::findings(&[], &[silent, silent_control]).expect("findings");
+        let endpoint = &findings.endpoints[0];
+        assert_eq!(endpoint.min_k_strength, None);
+        assert!(endpoint.results.iter().all(|result| result.min_k.is_none()));
+        let text = markdown(&findings);
+        assert!(text.contains("Min-K% **not run**"), "{text}");
+        assert!(
+            text.contains(
+                "Not run: no prompt log-probabilities came back for the control items (not sent"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("| AUC |"), "{text}");
     }
 
     #[test]
@@ -805,7 +1023,8 @@ mod tests {
         )
         .expect("spec");
         let cost = cost_statement(&spec).expect("a cost");
-        assert!(cost.contains("4 extra requests per sampled"), "{cost}");
+        assert!(cost.contains("5 extra requests per sampled"), "{cost}");
+        assert!(cost.contains("echoed for Min-K%"), "{cost}");
         assert!(cost.contains("at most 5 per subject"), "{cost}");
         assert!(cost.contains("44 control items"), "{cost}");
         spec.contamination = false;

@@ -17,6 +17,9 @@ use jianzhen_suites::template::{ChatMessage, ChoicePrompts};
 const LOGLIK_PREFIX_ROLE: &str = "loglik:prefix";
 /// Prefix of the role of one option's continuation: `loglik:A` (stored form only).
 const LOGLIK_OPTION_ROLE_PREFIX: &str = "loglik:";
+/// Role of the one text whose prompt tokens' log-probabilities are asked for (stored
+/// form only).
+const PROMPT_LOGPROBS_ROLE: &str = "echo:prompt";
 /// Roles of a judged item's judge prompt, after its own messages (stored form only).
 const JUDGE_ROLE_PREFIX: &str = "judge:";
 const JUDGE_SYSTEM_ROLE: &str = "judge:system";
@@ -45,6 +48,9 @@ pub enum Ask {
         prefix: String,
         options: Vec<LoglikOption>,
     },
+    /// `/v1/completions` with echo for `text` alone: every prompt token's log-probability
+    /// (the contamination audit's Min-K% test).
+    PromptLogprobs { text: String },
 }
 
 /// The judge model's step after the answer: its system prompt and the user prompt with
@@ -94,6 +100,16 @@ impl ItemRequest {
         }
     }
 
+    /// A request for every prompt token's log-probability of `text`.
+    pub fn prompt_logprobs(text: &str) -> ItemRequest {
+        ItemRequest {
+            ask: Ask::PromptLogprobs {
+                text: text.to_string(),
+            },
+            judge: None,
+        }
+    }
+
     /// The form the store keeps and item and request keys hash (unchanged since before
     /// requests were typed).
     pub fn stored_messages(&self) -> Vec<ChatMessage> {
@@ -113,6 +129,7 @@ impl ItemRequest {
                     }))
                     .collect()
             }
+            Ask::PromptLogprobs { text } => vec![message(PROMPT_LOGPROBS_ROLE, text)],
         };
         if let Some(judge) = &self.judge {
             messages.push(message(JUDGE_SYSTEM_ROLE, &judge.system));
@@ -165,6 +182,16 @@ impl ItemRequest {
                 user_template: content(JUDGE_USER_ROLE)?,
             })
         };
+        if let [only] = messages.as_slice()
+            && only.role == PROMPT_LOGPROBS_ROLE
+        {
+            return Ok(ItemRequest {
+                ask: Ask::PromptLogprobs {
+                    text: only.content.clone(),
+                },
+                judge,
+            });
+        }
         let is_loglik = messages
             .first()
             .is_some_and(|message| message.role == LOGLIK_PREFIX_ROLE);
@@ -241,6 +268,9 @@ impl ItemRequest {
                         })
                         .collect(),
                 })
+            }
+            Ask::PromptLogprobs { text } => {
+                v1::item_request::Request::PromptLogprobs(v1::PromptLogprobsRequest { text })
             }
         };
         v1::ItemRequest {
@@ -335,7 +365,22 @@ mod tests {
             }),
             ..chat.clone()
         };
-        for (request, top_logprobs) in [(chat, 0), (first_token, 20), (loglik, 0), (judged, 0)] {
+        let prompt_logprobs = ItemRequest::prompt_logprobs("下列哪一项是正确的？");
+        assert_eq!(
+            serde_json::to_string(&prompt_logprobs.stored_messages()).expect("json"),
+            r#"[{"role":"echo:prompt","content":"下列哪一项是正确的？"}]"#
+        );
+        assert!(matches!(
+            prompt_logprobs.clone().into_wire("k".into(), 0, 1).request,
+            Some(v1::item_request::Request::PromptLogprobs(ref request)) if request.text == "下列哪一项是正确的？"
+        ));
+        for (request, top_logprobs) in [
+            (chat, 0),
+            (first_token, 20),
+            (loglik, 0),
+            (judged, 0),
+            (prompt_logprobs, 0),
+        ] {
             assert_eq!(
                 ItemRequest::from_stored(request.stored_messages(), top_logprobs),
                 Ok(request)

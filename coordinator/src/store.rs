@@ -213,7 +213,7 @@ pub struct ProbeRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContaminationRow {
     pub endpoint: String,
-    /// `contamination:order` or `contamination:masked`.
+    /// A `contamination:` kind.
     pub kind: ItemKind,
     /// `{suite}/{subject}`, or `control`.
     pub subject: String,
@@ -229,6 +229,11 @@ pub struct ContaminationRow {
     pub extracted: Option<String>,
     pub outcome: Outcome,
     pub response_text: String,
+    /// A Min-K% item's echoed prompt tokens with their log-probabilities (empty for the
+    /// other kinds).
+    pub logprobs: Vec<(String, f64)>,
+    /// Why the endpoint gave no answer, when it gave none.
+    pub error_message: String,
 }
 
 /// One scored item, joined with its item metadata: the input of aggregation.

@@ -25,6 +25,32 @@ pub use v1::coordinator_server::{Coordinator, CoordinatorServer};
 /// adds it to the progress deadline of such shards.
 pub const ECHO_CHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// The most prompt tokens a prompt-log-probability answer carries
+/// (`ItemResult.prompt_token_logprobs`): far above any benchmark question (a few hundred
+/// tokens), far below what would bloat a report message; the rest is dropped.
+pub const MAX_PROMPT_TOKEN_LOGPROBS: usize = 4096;
+
+/// The most bytes of one echoed token's text kept (a token is a few bytes; an endpoint
+/// that sends more is cut at a character boundary).
+pub const MAX_PROMPT_TOKEN_BYTES: usize = 64;
+
+/// Keeps at most [`MAX_PROMPT_TOKEN_LOGPROBS`] tokens, each cut to
+/// [`MAX_PROMPT_TOKEN_BYTES`], and drops non-finite log-probabilities' tokens: what a
+/// worker reads from an endpoint and what a coordinator accepts from a worker.
+pub fn bound_prompt_token_logprobs(tokens: &mut Vec<v1::TokenLogprob>) {
+    tokens.retain(|token| token.logprob.is_finite());
+    tokens.truncate(MAX_PROMPT_TOKEN_LOGPROBS);
+    for token in tokens.iter_mut() {
+        if token.token.len() > MAX_PROMPT_TOKEN_BYTES {
+            let mut end = MAX_PROMPT_TOKEN_BYTES;
+            while !token.token.is_char_boundary(end) {
+                end -= 1;
+            }
+            token.token.truncate(end);
+        }
+    }
+}
+
 /// How long one item may keep being throttled when the run spec does not say: the
 /// worker gives up on it, and the coordinator stops extending the lease, after this long.
 pub const DEFAULT_THROTTLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
@@ -74,6 +100,25 @@ fn redacted(secret: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::v1;
+
+    #[test]
+    fn prompt_token_logprobs_are_bounded_in_count_and_size() {
+        let mut tokens: Vec<v1::TokenLogprob> = (0..super::MAX_PROMPT_TOKEN_LOGPROBS + 10)
+            .map(|index| v1::TokenLogprob {
+                token: if index == 0 {
+                    "题".repeat(30)
+                } else {
+                    "x".to_string()
+                },
+                logprob: if index == 1 { f64::NAN } else { -1.0 },
+            })
+            .collect();
+        super::bound_prompt_token_logprobs(&mut tokens);
+        assert_eq!(tokens.len(), super::MAX_PROMPT_TOKEN_LOGPROBS);
+        // 30 × 3 bytes cut to the last whole character within 64 bytes: 21 characters.
+        assert_eq!(tokens[0].token, "题".repeat(21));
+        assert!(tokens.iter().all(|token| token.logprob == -1.0));
+    }
 
     #[test]
     fn debug_output_never_shows_a_key() {

@@ -15,6 +15,10 @@
 //! - The control set: [`control_items`], Chinese multiple-choice items written for the
 //!   project (`data/contamination-control.jsonl`), which no model can have seen in a
 //!   benchmark.
+//! - Min-K% prompt log-probability (Shi et al. 2023): [`min_k_score`] is the mean of a
+//!   text's lowest [`MIN_K_PERCENT`]% token log-probabilities; [`min_k_figures`] compares
+//!   the benchmark's items with the control items by a one-sided Mann–Whitney U test
+//!   ([`mann_whitney_greater`]).
 //! - Statistics: [`mcnemar_exact`] (paired test on discordant pairs), [`fisher_greater`]
 //!   (one-sided two-proportion test), [`wilson`] (95% intervals), [`Strength`].
 
@@ -619,9 +623,274 @@ pub fn guess_figures(benchmark: GuessCounts, control: GuessCounts) -> GuessFigur
     }
 }
 
+/// K of Min-K%: the share of a text's tokens, its least likely ones, whose mean
+/// log-probability is the item's score. 20 is the value Shi et al. (2023) found best on
+/// their benchmark (WikiMIA) and recommend as the default.
+pub const MIN_K_PERCENT: u32 = 20;
+
+/// Min-K% of one text: the mean of its lowest `percent`% token log-probabilities (at
+/// least one token: `ceil(n · percent / 100)` of the `n` finite values); `None` for a
+/// text without any. Higher (closer to 0) means even the text's least likely tokens
+/// were expected: a sign the model has seen the text.
+pub fn min_k_score(logprobs: &[f64], percent: u32) -> Option<f64> {
+    let mut values: Vec<f64> = logprobs
+        .iter()
+        .copied()
+        .filter(|value| value.is_finite())
+        .collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let count = (values.len() * percent.clamp(1, 100) as usize).div_ceil(100);
+    let lowest = &values[..count.clamp(1, values.len())];
+    Some(lowest.iter().sum::<f64>() / lowest.len() as f64)
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+pub fn median(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    }
+}
+
+fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        0.0
+    } else {
+        values.iter().sum::<f64>() / values.len() as f64
+    }
+}
+
+/// Complementary error function (Numerical Recipes' `erfcc`, a Chebyshev fit with a
+/// fractional error below 1.2e-7 everywhere, so small p-values keep their digits). The
+/// same fit as the coordinator's `stats::erfc`, which this crate cannot depend on.
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let polynomial = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let value = t * polynomial.exp();
+    if x >= 0.0 { value } else { 2.0 - value }
+}
+
+/// A one-sided Mann–Whitney U test: is `sample` stochastically greater than `control`?
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MannWhitney {
+    /// Pairs (sample, control) where the sample's value is greater, ties counting ½.
+    pub u: f64,
+    /// `u / (n₁ · n₂)`: the probability that a sample value beats a control value (the
+    /// area under the ROC curve); ½ when neither side is higher.
+    pub auc: f64,
+    /// `(u − n₁n₂/2 − ½) / σ`, σ with the tie correction.
+    pub z: f64,
+    /// One-sided p by the normal approximation, `P(Z ≥ z)`; 1 when there is nothing to
+    /// rank (an empty side, or every value tied).
+    pub p: f64,
+}
+
+/// The one-sided Mann–Whitney U test of `sample` > `control` by the normal approximation
+/// with a continuity correction and the tie correction of the variance:
+/// σ² = n₁n₂/12 · ((N + 1) − Σ(t³ − t) / (N(N − 1))), t the sizes of the tied groups.
+pub fn mann_whitney_greater(sample: &[f64], control: &[f64]) -> MannWhitney {
+    let (n1, n2) = (sample.len() as f64, control.len() as f64);
+    let u: f64 = sample
+        .iter()
+        .map(|x| {
+            control
+                .iter()
+                .map(|y| match x.total_cmp(y) {
+                    std::cmp::Ordering::Greater => 1.0,
+                    std::cmp::Ordering::Equal => 0.5,
+                    std::cmp::Ordering::Less => 0.0,
+                })
+                .sum::<f64>()
+        })
+        .sum();
+    let pairs = n1 * n2;
+    if pairs == 0.0 {
+        return MannWhitney {
+            u,
+            auc: 0.5,
+            z: 0.0,
+            p: 1.0,
+        };
+    }
+    let mut pooled: Vec<f64> = sample.iter().chain(control).copied().collect();
+    pooled.sort_by(f64::total_cmp);
+    let mut ties = 0.0;
+    let mut start = 0;
+    while start < pooled.len() {
+        let end = pooled[start..]
+            .iter()
+            .position(|value| value.total_cmp(&pooled[start]).is_ne())
+            .map_or(pooled.len(), |offset| start + offset);
+        let size = (end - start) as f64;
+        ties += size * size * size - size;
+        start = end;
+    }
+    let total = n1 + n2;
+    let variance = pairs / 12.0 * ((total + 1.0) - ties / (total * (total - 1.0)));
+    let auc = u / pairs;
+    if variance <= 0.0 {
+        return MannWhitney {
+            u,
+            auc,
+            z: 0.0,
+            p: 1.0,
+        };
+    }
+    let z = (u - pairs / 2.0 - 0.5) / variance.sqrt();
+    MannWhitney {
+        u,
+        auc,
+        z,
+        p: (0.5 * erfc(z / std::f64::consts::SQRT_2)).min(1.0),
+    }
+}
+
+/// The Min-K% test's figures: the benchmark's items' Min-K% scores against the control
+/// items'.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MinKFigures {
+    /// K, in percent.
+    pub k_percent: u32,
+    pub items: u64,
+    pub control_items: u64,
+    pub median: f64,
+    pub mean: f64,
+    pub control_median: f64,
+    pub control_mean: f64,
+    pub mann_whitney: MannWhitney,
+    /// 95% interval of the AUC (Hanley & McNeil's standard error), clamped to [0, 1].
+    pub auc_interval: (f64, f64),
+    pub strength: Strength,
+}
+
+/// Min-K% figures from the benchmark's and the control's per-item scores, with their
+/// strength: **strong** when the benchmark's scores are higher (Mann–Whitney p < 0.01)
+/// and a benchmark item beats a control item in at least 3 of 4 pairs (AUC ≥ 0.75);
+/// **weak** at p < 0.05; **none** otherwise.
+pub fn min_k_figures(benchmark: &[f64], control: &[f64]) -> MinKFigures {
+    let test = mann_whitney_greater(benchmark, control);
+    let (n1, n2) = (benchmark.len() as f64, control.len() as f64);
+    let area = test.auc;
+    let auc_interval = if n1 == 0.0 || n2 == 0.0 {
+        (0.0, 1.0)
+    } else {
+        let q1 = area / (2.0 - area);
+        let q2 = 2.0 * area * area / (1.0 + area);
+        let variance = (area * (1.0 - area)
+            + (n1 - 1.0) * (q1 - area * area)
+            + (n2 - 1.0) * (q2 - area * area))
+            / (n1 * n2);
+        let half = 1.96 * variance.max(0.0).sqrt();
+        ((area - half).max(0.0), (area + half).min(1.0))
+    };
+    let strength = if test.p < 0.01 && area >= 0.75 {
+        Strength::Strong
+    } else if test.p < 0.05 {
+        Strength::Weak
+    } else {
+        Strength::None
+    };
+    MinKFigures {
+        k_percent: MIN_K_PERCENT,
+        items: benchmark.len() as u64,
+        control_items: control.len() as u64,
+        median: median(benchmark),
+        mean: mean(benchmark),
+        control_median: median(control),
+        control_mean: mean(control),
+        mann_whitney: test,
+        auc_interval,
+        strength,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_k_is_the_mean_of_the_lowest_k_percent_by_hand() {
+        // Ten tokens: the lowest 20% are the two lowest, -5 and -3: mean -4.
+        let tokens = [-0.1, -5.0, -0.2, -3.0, -0.3, -0.4, -0.5, -0.6, -0.7, -0.8];
+        assert_eq!(min_k_score(&tokens, 20), Some(-4.0));
+        // Seven tokens: ceil(1.4) = 2 lowest.
+        assert_eq!(
+            min_k_score(&[-1.0, -2.0, -6.0, -0.5, -4.0, -0.1, -0.2], 20),
+            Some(-5.0)
+        );
+        // Three tokens: ceil(0.6) = 1, the minimum; a NaN token is no token.
+        assert_eq!(min_k_score(&[-1.0, f64::NAN, -2.5, -0.5], 20), Some(-2.5));
+        // K = 100 is the mean log-probability.
+        assert_eq!(min_k_score(&[-1.0, -3.0], 100), Some(-2.0));
+        assert_eq!(min_k_score(&[], 20), None);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+
+    #[test]
+    fn mann_whitney_matches_hand_computed_values() {
+        // Sample 3, 4, 5 against control 1, 2, 3: U = (1 + 1 + ½) + 3 + 3 = 8.5 of 9.
+        // One tie group of 2 in N = 6: σ² = 9/12 · (7 − 6/30) = 5.1.
+        // z = (8.5 − 4.5 − 0.5) / √5.1 = 1.549 826; P(Z ≥ z) = 0.060 592.
+        let test = mann_whitney_greater(&[3.0, 4.0, 5.0], &[1.0, 2.0, 3.0]);
+        assert_eq!(test.u, 8.5);
+        assert!((test.auc - 8.5 / 9.0).abs() < 1e-12);
+        assert!((test.z - 3.5 / 5.1f64.sqrt()).abs() < 1e-12, "{test:?}");
+        assert!((test.p - 0.060_592).abs() < 1e-6, "{test:?}");
+        // Every value tied: nothing to rank.
+        let tied = mann_whitney_greater(&[-4.0, -4.0], &[-4.0, -4.0, -4.0]);
+        assert_eq!((tied.u, tied.auc, tied.p), (3.0, 0.5, 1.0));
+        // The sample lower: p near 1.
+        assert!(mann_whitney_greater(&[1.0, 2.0], &[5.0, 6.0, 7.0]).p > 0.9);
+        assert_eq!(mann_whitney_greater(&[], &[1.0]).p, 1.0);
+    }
+
+    #[test]
+    fn min_k_figures_rate_the_evidence() {
+        // Ten memorised items (-0.04) against 44 ordinary control items (-4): U = 440 of
+        // 440, no ties across; ties within each side: Σ(t³ − t) = 990 + 85 140 = 86 130.
+        // σ² = 440/12 · (55 − 86 130 / (54 · 53)) = 913.21; z = 219.5 / 30.219 = 7.264.
+        let memorised = vec![-0.04; 10];
+        let control = vec![-4.0; 44];
+        let figures = min_k_figures(&memorised, &control);
+        assert_eq!(figures.mann_whitney.u, 440.0);
+        let sigma = (440.0f64 / 12.0 * (55.0 - 86_130.0 / 2862.0)).sqrt();
+        assert!((figures.mann_whitney.z - 219.5 / sigma).abs() < 1e-9);
+        assert!(
+            (figures.mann_whitney.z - 7.2636).abs() < 1e-3,
+            "{figures:?}"
+        );
+        assert!(figures.mann_whitney.p < 1e-10, "{figures:?}");
+        assert_eq!(figures.strength, Strength::Strong);
+        assert_eq!((figures.median, figures.control_median), (-0.04, -4.0));
+        // AUC 1: Hanley–McNeil's variance is 0, so the interval is [1, 1].
+        assert_eq!(figures.auc_interval, (1.0, 1.0));
+        let ordinary = min_k_figures(&[-4.0; 10], &control);
+        assert_eq!(ordinary.strength, Strength::None);
+        assert_eq!(ordinary.mann_whitney.p, 1.0);
+        // Interleaved: 1 beats nothing, 4 and 5 beat 2 and 3: U = 4 of 9.
+        let mixed = min_k_figures(&[1.0, 4.0, 5.0], &[2.0, 3.0, 6.0]);
+        assert_eq!(mixed.mann_whitney.auc, 4.0 / 9.0);
+        assert_eq!(mixed.strength, Strength::None);
+    }
 
     fn texts(items: &[&str]) -> Vec<String> {
         items.iter().map(|text| text.to_string()).collect()

@@ -105,6 +105,10 @@ pub enum ItemKind {
     GuidedCompletion,
     /// `contamination:general`: the same without the dataset's name.
     GeneralCompletion,
+    /// `contamination:min_k`: a question's text echoed for every prompt token's
+    /// log-probability (Min-K%, Shi et al. 2023); the tokens are recorded, and the audit
+    /// compares the benchmark's items with the control items.
+    MinKProbability,
 }
 
 /// A stored kind this build does not know (a store written by a newer Jianzhen, or edited
@@ -158,6 +162,7 @@ impl ItemKind {
             ItemKind::MaskedOption => format!("{}masked", ItemKind::CONTAMINATION_PREFIX),
             ItemKind::GuidedCompletion => format!("{}guided", ItemKind::CONTAMINATION_PREFIX),
             ItemKind::GeneralCompletion => format!("{}general", ItemKind::CONTAMINATION_PREFIX),
+            ItemKind::MinKProbability => format!("{}min_k", ItemKind::CONTAMINATION_PREFIX),
         }
     }
 
@@ -242,6 +247,7 @@ impl FromStr for ItemKind {
             "contamination:masked" => return Ok(ItemKind::MaskedOption),
             "contamination:guided" => return Ok(ItemKind::GuidedCompletion),
             "contamination:general" => return Ok(ItemKind::GeneralCompletion),
+            "contamination:min_k" => return Ok(ItemKind::MinKProbability),
             _ => {}
         }
         if let Some(name) = text.strip_prefix(ItemKind::PEER_CHOICE_PREFIX) {
@@ -370,6 +376,12 @@ pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response
         ItemKind::GuidedCompletion | ItemKind::GeneralCompletion => {
             Score::new(None, Outcome::Recorded)
         }
+        // The prompt's token log-probabilities are the evidence; an answer without any
+        // (an endpoint that answered but echoed nothing) has nothing to read.
+        ItemKind::MinKProbability if response.logprobs.is_empty() => {
+            Score::new(None, Outcome::Unextractable)
+        }
+        ItemKind::MinKProbability => Score::new(None, Outcome::Recorded),
         ItemKind::PeerChoice(peer) => grade_peer(peer, gold, response),
         ItemKind::HiddenChoice => read_prediction(AnswerKind::Choice, options, response),
         ItemKind::HiddenLabel => read_prediction(AnswerKind::Label, options, response),
@@ -559,6 +571,7 @@ mod tests {
             ItemKind::MaskedOption,
             ItemKind::GuidedCompletion,
             ItemKind::GeneralCompletion,
+            ItemKind::MinKProbability,
         ];
         kinds.extend(ProbeKind::ALL.map(ItemKind::Probe));
         kinds.extend(
@@ -674,6 +687,27 @@ mod tests {
             Outcome::Unextractable
         );
         assert_eq!(ItemKind::MaskedOption.name(), "contamination:masked");
+        assert_eq!(ItemKind::MinKProbability.name(), "contamination:min_k");
+        let echoed = Response {
+            logprobs: vec![("题".to_string(), -0.4), ("目".to_string(), -2.0)],
+            ..Response::default()
+        };
+        assert_eq!(
+            grade(ItemKind::MinKProbability, "", &[], &echoed).outcome,
+            Outcome::Recorded
+        );
+        assert_eq!(
+            grade(ItemKind::MinKProbability, "", &[], &Response::default()).outcome,
+            Outcome::Unextractable
+        );
+        let failed = Response {
+            failure: Some(Failure::Failed),
+            ..Response::default()
+        };
+        assert_eq!(
+            grade(ItemKind::MinKProbability, "", &[], &failed).outcome,
+            Outcome::ApiError
+        );
     }
 
     #[test]

@@ -121,6 +121,12 @@ pub struct Script {
     /// returns them (each token scored by the distribution that follows it): every
     /// prompt token scores -10.
     misplaced_echo: bool,
+    /// When set, echoed Chinese prompts score as a model that has (or has not) seen them
+    /// would: see [`Script::with_prompt_familiarity`].
+    memorised_prompts: Option<Vec<String>>,
+    /// `echo` is ignored, as llama.cpp's server ignores it: only the generated token
+    /// comes back, without prompt log-probabilities.
+    ignores_echo: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -175,6 +181,45 @@ impl Script {
     pub fn with_misplaced_echo(mut self) -> Self {
         self.misplaced_echo = true;
         self
+    }
+
+    /// Ignores `echo` on `/v1/completions`, as llama.cpp's server does.
+    pub fn ignoring_echo(mut self) -> Self {
+        self.ignores_echo = true;
+        self
+    }
+
+    /// Echoed prompts that contain Chinese score by familiarity, for the Min-K% test: a
+    /// prompt containing one of `memorised` (a text the model has seen) scores near 0,
+    /// token `p` (from 1; the first has none) at -0.01 · (1 + p mod 4); any other such
+    /// prompt scores as ordinary text, -(1 + p mod 4). With K = 20% and eight or more
+    /// tokens, Min-K% is then -0.04 for a memorised text and -4 for an ordinary one.
+    /// Prompts without Chinese (the echo check's counting sequence, option sums) keep
+    /// the usual scores.
+    pub fn with_prompt_familiarity(mut self, memorised: &[String]) -> Self {
+        self.memorised_prompts = Some(memorised.to_vec());
+        self
+    }
+
+    /// The scripted log-probability of the prompt token at `position` (≥ 1), when the
+    /// script scores `prompt` by familiarity.
+    fn familiar_logprob(&self, prompt: &str, position: usize) -> Option<f64> {
+        let memorised = self.memorised_prompts.as_ref()?;
+        if !prompt
+            .chars()
+            .any(|character| ('\u{4e00}'..='\u{9fff}').contains(&character))
+        {
+            return None;
+        }
+        let step = 1.0 + (position % 4) as f64;
+        if memorised
+            .iter()
+            .any(|text| !text.is_empty() && prompt.contains(text.as_str()))
+        {
+            Some(-0.01 * step)
+        } else {
+            Some(-step)
+        }
     }
 
     pub fn with_delay(mut self, delay: Duration) -> Self {
@@ -611,7 +656,7 @@ fn echo_completion(script: &Script, counters: &Counters, body: &[u8]) -> Vec<u8>
     if let Ok(mut seen) = counters.completion_prompts.lock() {
         seen.push(prompts.first().cloned().unwrap_or_default());
     }
-    let echo = body["echo"] == true;
+    let echo = body["echo"] == true && !script.ignores_echo;
     let mut prompt_tokens = 0;
     let choices: Vec<Value> = prompts
         .iter()
@@ -635,8 +680,11 @@ fn echo_completion(script: &Script, counters: &Counters, body: &[u8]) -> Vec<u8>
             for (position, character) in characters.iter().enumerate() {
                 tokens.push(Value::from(character.to_string()));
                 offsets.push(Value::from(position));
+                let familiar = script.familiar_logprob(prompt, position);
                 logprobs.push(if position == 0 {
                     Value::Null
+                } else if let Some(logprob) = familiar {
+                    Value::from(logprob)
                 } else if script.misplaced_echo {
                     Value::from(-10.0)
                 } else if Some(position) == last_letter {

@@ -1,12 +1,15 @@
 //! The contamination audit with scripted endpoints of known truth: a "memoriser" that
 //! answers every item by the gold letter of its original order, recites any hidden
-//! option and, given the dataset's name, any question's second half; and a "reasoner"
-//! that answers by the option's text (whatever its letter) and knows nothing of the
-//! items' wording. Through the whole pipeline (planner, workers, store, report), the
-//! memoriser must be flagged with strong evidence on every test (option order, masked
-//! option, guided completion) and the reasoner on none; the benchmark's own scores must
-//! not include the audit's items; and `jianzhen run --contamination` must state the cost
-//! before it runs.
+//! option and, given the dataset's name, any question's second half, and finds the
+//! benchmark's questions unsurprising (echoed prompt log-probabilities near 0); and a
+//! "reasoner" that answers by the option's text (whatever its letter), knows nothing of
+//! the items' wording and scores their tokens as ordinary text. The control items are
+//! ordinary text to both. Through the whole pipeline (planner, workers, store, report),
+//! the memoriser must be flagged with strong evidence on every test (option order,
+//! masked option, guided completion, Min-K%) and the reasoner on none; the benchmark's
+//! own scores must not include the audit's items; and `jianzhen run --contamination`
+//! must state the cost before it runs, and, against an endpoint that ignores `echo` (as
+//! llama.cpp's server does), say Min-K% did not run without sending its requests.
 
 use std::time::Duration;
 
@@ -41,7 +44,8 @@ fn question_text(question: &FixtureQuestion) -> String {
 /// hidden it writes that one), then one for the question (the original gold letter,
 /// whatever the order).
 fn memoriser(questions: &[FixtureQuestion]) -> Script {
-    let mut script = Script::new("答案是A");
+    let texts: Vec<String> = questions.iter().map(question_text).collect();
+    let mut script = Script::new("答案是A").with_prompt_familiarity(&texts);
     for question in questions {
         let (first_half, second_half) = split_question(&question_text(question));
         script = script.rule(&format!("（val）题目前半部分：{first_half}"), &second_half);
@@ -73,7 +77,7 @@ fn memoriser(questions: &[FixtureQuestion]) -> Script {
 /// The reasoner: finds the gold option's text in the prompt and names its letter there;
 /// asked for an option or a question's end, it does not know.
 fn reasoner(questions: &[FixtureQuestion]) -> Script {
-    let mut script = Script::new("我不知道。");
+    let mut script = Script::new("我不知道。").with_prompt_familiarity(&[]);
     for question in questions {
         let gold = &question.options[(question.answer as u8 - b'A') as usize];
         for letter in LETTERS {
@@ -128,8 +132,9 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let cluster =
         InProcessCluster::start(&test_store_url(dir.path(), "contamination").await, 2).await;
     let submitted = submit_and_wait(&cluster.controller, &spec, Duration::from_secs(90)).await;
-    // 24 items, 20 sampled (10 per subject) asked four ways, 44 control items; per endpoint.
-    assert_eq!(submitted.total_items, 2 * (24 + 4 * 20 + 44));
+    // 24 items, 20 sampled (10 per subject) asked five ways, 44 control items asked two
+    // ways (masked, echoed); per endpoint.
+    assert_eq!(submitted.total_items, 2 * (24 + 5 * 20 + 2 * 44));
 
     let files = cluster
         .controller
@@ -142,12 +147,36 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let memoriser = endpoint(&findings, "memoriser");
     let all = result(memoriser, "(all)");
     println!(
-        "memoriser: order {}\nmemoriser: masked {}\nmemoriser: completion {}",
-        all["order"], all["masked"], all["completion"]
+        "memoriser: order {}\nmemoriser: masked {}\nmemoriser: completion {}\nmemoriser: min_k {}",
+        all["order"], all["masked"], all["completion"], all["min_k"]
     );
     assert_eq!(memoriser["order_strength"], "strong");
     assert_eq!(memoriser["masked_strength"], "strong");
     assert_eq!(memoriser["completion_strength"], "strong");
+    assert_eq!(memoriser["min_k_strength"], "strong");
+    let min_k = &all["min_k"];
+    assert_eq!(min_k["k_percent"], 20);
+    assert_eq!(
+        (min_k["items"].as_u64(), min_k["control_items"].as_u64()),
+        (Some(20), Some(44))
+    );
+    // Every question and control item has eight or more tokens, so Min-K% (K = 20) is the
+    // scripted -0.01 · 4 of a memorised text and -4 of an ordinary one.
+    assert!(close(&min_k["median"], -0.04), "{min_k}");
+    assert!(close(&min_k["control_median"], -4.0), "{min_k}");
+    // Mann–Whitney by hand: U = 20 · 44 = 880 (AUC 1); tie groups of 20 and 44 in
+    // N = 64: σ² = 880/12 · (65 − 93 120 / 4032) = 3073.016; z = 439.5 / σ = 7.928.
+    assert_eq!(min_k["mann_whitney"]["u"], 880.0);
+    assert_eq!(min_k["mann_whitney"]["auc"], 1.0);
+    assert!(
+        (min_k["mann_whitney"]["z"].as_f64().expect("z") - 7.928_234).abs() < 1e-5,
+        "{min_k}"
+    );
+    assert!(
+        min_k["mann_whitney"]["p"].as_f64().expect("p") < 1e-12,
+        "{min_k}"
+    );
+    assert!(memoriser.get("min_k_not_run").is_none(), "{memoriser}");
     let completion = &all["completion"];
     assert_eq!(completion["pairs"], 20);
     assert_eq!(completion["mean_overlap_guided"], 1.0);
@@ -173,6 +202,8 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
         assert!(close(&figures["order"]["mcnemar_p"], 0.001_953_125));
         assert_eq!(figures["order"]["strength"], "strong");
         assert_eq!(figures["masked"]["strength"], "strong");
+        // 10 against 44: z = 219.5 / 30.219 = 7.264, still strong.
+        assert_eq!(figures["min_k"]["strength"], "strong");
     }
     let masked = &all["masked"];
     assert_eq!(masked["benchmark"]["asked"], 20);
@@ -190,12 +221,17 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let reasoner = endpoint(&findings, "reasoner");
     let all = result(reasoner, "(all)");
     println!(
-        "reasoner: order {}\nreasoner: masked {}\nreasoner: completion {}",
-        all["order"], all["masked"], all["completion"]
+        "reasoner: order {}\nreasoner: masked {}\nreasoner: completion {}\nreasoner: min_k {}",
+        all["order"], all["masked"], all["completion"], all["min_k"]
     );
     assert_eq!(reasoner["order_strength"], "none");
     assert_eq!(reasoner["masked_strength"], "none");
     assert_eq!(reasoner["completion_strength"], "none");
+    assert_eq!(reasoner["min_k_strength"], "none");
+    // Ordinary text on both sides: every pair tied, AUC ½, nothing to rank (p = 1).
+    assert!(close(&all["min_k"]["median"], -4.0), "{}", all["min_k"]);
+    assert_eq!(all["min_k"]["mann_whitney"]["auc"], 0.5);
+    assert_eq!(all["min_k"]["mann_whitney"]["p"], 1.0);
     assert_eq!(all["completion"]["pairs"], 20);
     assert_eq!(all["completion"]["guided_higher"], 0);
     assert_eq!(all["completion"]["sign_test_p"], 1.0);
@@ -214,17 +250,22 @@ async fn the_memoriser_is_flagged_strongly_on_every_test_and_the_reasoner_on_non
     let markdown = report_text(&files, "report.md");
     assert!(markdown.contains("## Contamination audit"), "{markdown}");
     assert!(markdown.contains(
-        "Evidence: option order **strong**, masked option **strong**, guided completion **strong**"
+        "Evidence: option order **strong**, masked option **strong**, guided completion **strong**, Min-K% **strong**."
     ));
     assert!(markdown.contains(
-        "Evidence: option order **none**, masked option **none**, guided completion **none**"
+        "Evidence: option order **none**, masked option **none**, guided completion **none**, Min-K% **none**."
     ));
+    assert!(
+        markdown.contains("#### Min-K% prompt log-probability (Shi et al. 2023)"),
+        "{markdown}"
+    );
     assert!(markdown.contains("Does not show:"));
     let html = report_text(&files, "report.html");
     assert!(html.contains("id=\"contamination\""));
     assert!(html.contains("aria-label=\"contamination audit for memoriser\""));
     let manifest = report_text(&files, "manifest.json");
     assert!(manifest.contains("\"order_rule\""), "{manifest}");
+    assert!(manifest.contains("\"min_k_percent\": 20"), "{manifest}");
 
     // Rescoring reads every stored reply again through grade(): nothing changes, and
     // the audit reads the same.
@@ -263,7 +304,8 @@ async fn jianzhen_run_states_the_audit_cost_before_it_runs() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().join("ceval");
     let questions = write_ceval(&data, &[("law", 4)]).expect("fixture");
-    let server = jianzhen_testkit::start(reasoner(&questions)).await;
+    // An endpoint that ignores `echo`, as llama.cpp's server does.
+    let server = jianzhen_testkit::start(reasoner(&questions).ignoring_echo()).await;
     let out = dir.path().join("out");
     let output = run_cli(vec![
         "run".into(),
@@ -286,14 +328,26 @@ async fn jianzhen_run_states_the_audit_cost_before_it_runs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let cost = stderr
-        .find("contamination audit: 4 extra requests per sampled multiple-choice item (at most 2 per subject")
+        .find("contamination audit: 5 extra requests per sampled multiple-choice item (at most 2 per subject")
         .expect("the cost is stated");
     let started = stderr.find("run run-").expect("the run's line");
     assert!(cost < started, "the cost comes before the run: {stderr}");
-    // 4 items + 2 sampled × 4 + 44 control items.
-    assert_eq!(server.requests(), 4 + 2 * 4 + 44);
+    // Chat requests: 4 items + 2 sampled × 4 + 44 masked control items. The Min-K% items
+    // (2 + 44) are not sent: each shard's echo check (the counting sequence "1, 2, …")
+    // found no prompt log-probabilities, and no other completions request went out.
+    let checks = server.completions_starting_with("1,");
+    assert!(checks >= 1, "the echo was checked");
+    assert_eq!(server.completions_starting_with(""), checks);
+    assert_eq!(server.requests(), (4 + 2 * 4 + 44 + checks) as u64);
     let json = std::fs::read_to_string(out.join("contamination.json")).expect("contamination.json");
     assert!(json.contains("\"order_strength\": \"none\""), "{json}");
+    assert!(json.contains("\"min_k_not_run\""), "{json}");
     let report = std::fs::read_to_string(out.join("report.md")).expect("report.md");
     assert!(report.contains("## Contamination audit"));
+    assert!(report.contains("Min-K% **not run**"), "{report}");
+    assert!(
+        report.contains("Not run: no prompt log-probabilities came back for the"),
+        "{report}"
+    );
+    assert!(!report.contains("| AUC |"), "no Min-K% figure: {report}");
 }

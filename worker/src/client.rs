@@ -1,6 +1,7 @@
 //! An OpenAI-compatible client: one request in, one [`ItemResult`] out. Chat completions
 //! for generation and first-token scoring; legacy completions with `echo` for
-//! log-likelihood scoring ([`Call::Loglik`]).
+//! log-likelihood scoring ([`Call::Loglik`]) and for every prompt token's
+//! log-probability ([`Call::PromptLogprobs`], the contamination audit's Min-K% test).
 //!
 //! Every failure becomes a classified result (never a panic, never a lost item):
 //! connect errors, timeouts, HTTP statuses, bodies that are not chat completions.
@@ -121,6 +122,8 @@ pub enum Call<'a> {
         prefix: &'a str,
         options: &'a [LoglikOption],
     },
+    /// Every prompt token's log-probability of `text`, echoed by a completions endpoint.
+    PromptLogprobs { text: &'a str },
 }
 
 /// The outcome of one attempt, before retry decisions.
@@ -408,6 +411,76 @@ fn parse_echo_body(
     })
 }
 
+/// Reads an echoed completions body for one prompt: every prompt token (by
+/// `text_offset`, before the end of `text`) that has a log-probability, in order, bounded
+/// by [`jianzhen_proto::bound_prompt_token_logprobs`]. The first token has none (nothing
+/// precedes it); the generated token lies past the prompt and is ignored.
+fn parse_prompt_logprobs_body(body: &str, text: &str) -> Result<ItemResult, EchoProblem> {
+    let value: Value = serde_json::from_str(body).map_err(|error| {
+        EchoProblem::Malformed(format!("response is not JSON ({error}): {}", snippet(body)))
+    })?;
+    let Some(choice) = value["choices"]
+        .as_array()
+        .and_then(|choices| choices.first())
+    else {
+        return Err(EchoProblem::Malformed(format!(
+            "response has no `choices[0]`: {}",
+            snippet(body)
+        )));
+    };
+    let unsupported = |problem: &str| {
+        EchoProblem::Unsupported(format!(
+            "{problem}; the endpoint does not echo prompt log-probabilities (llama.cpp's server and chat-only APIs do not), so the Min-K% test cannot run on it"
+        ))
+    };
+    let logprobs = &choice["logprobs"];
+    let (Some(tokens), Some(offsets), Some(values)) = (
+        logprobs["tokens"].as_array(),
+        logprobs["text_offset"].as_array(),
+        logprobs["token_logprobs"].as_array(),
+    ) else {
+        return Err(unsupported(
+            "the reply has no `logprobs.tokens` / `text_offset` / `token_logprobs`",
+        ));
+    };
+    let end = text.chars().count() as u64;
+    let mut prompt_tokens = Vec::new();
+    for ((token, offset), logprob) in tokens.iter().zip(offsets).zip(values) {
+        if prompt_tokens.len() > jianzhen_proto::MAX_PROMPT_TOKEN_LOGPROBS {
+            break;
+        }
+        let (Some(offset), Some(logprob)) = (offset.as_u64(), logprob.as_f64()) else {
+            continue;
+        };
+        if offset >= end {
+            continue;
+        }
+        prompt_tokens.push(TokenLogprob {
+            token: token.as_str().unwrap_or_default().to_string(),
+            logprob,
+        });
+    }
+    jianzhen_proto::bound_prompt_token_logprobs(&mut prompt_tokens);
+    if prompt_tokens.is_empty() {
+        return Err(unsupported(
+            "no echoed prompt token carries a log-probability",
+        ));
+    }
+    let usage = &value["usage"];
+    let count = |key: &str| {
+        usage[key]
+            .as_u64()
+            .and_then(|count| u32::try_from(count).ok())
+            .unwrap_or(0)
+    };
+    Ok(ItemResult {
+        prompt_tokens: count("prompt_tokens"),
+        completion_tokens: count("completion_tokens"),
+        prompt_token_logprobs: prompt_tokens,
+        ..ItemResult::default()
+    })
+}
+
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
     let seconds: f64 = value.trim().parse().ok()?;
@@ -456,6 +529,17 @@ async fn attempt(
                     .iter()
                     .map(|option| format!("{prefix}{}", option.continuation))
                     .collect(),
+                temperature: 0.0,
+                max_tokens: 1,
+                echo: true,
+                logprobs: 1,
+            };
+            (format!("{base}/completions"), serde_json::to_value(&body))
+        }
+        Call::PromptLogprobs { text } => {
+            let body = EchoRequestBody {
+                model: &endpoint.model,
+                prompt: vec![text.to_string()],
                 temperature: 0.0,
                 max_tokens: 1,
                 echo: true,
@@ -601,6 +685,19 @@ async fn attempt(
             }
             Err(EchoProblem::Malformed(problem)) => Err(problem),
         },
+        Call::PromptLogprobs { text: prompt } => match parse_prompt_logprobs_body(&text, prompt) {
+            Ok(result) => Ok(result),
+            // As for option sums: an endpoint that does not echo will not start to.
+            Err(EchoProblem::Unsupported(problem)) => {
+                return Attempt {
+                    result: failure(ErrorClass::BadBody, problem, http_status),
+                    retryable: false,
+                    throttled: false,
+                    retry_after: None,
+                };
+            }
+            Err(EchoProblem::Malformed(problem)) => Err(problem),
+        },
     };
     match parsed {
         Ok(mut result) => {
@@ -640,9 +737,12 @@ pub enum EchoCheck {
     Passed,
     /// They cannot be: scores from them would be wrong. Says why and what to do.
     Failed(String),
-    /// No verdict (the request failed, or the endpoint does not echo); the items go
-    /// ahead and report their own errors.
+    /// No verdict (the request failed); the items go ahead and report their own errors.
     Inconclusive,
+    /// The endpoint answered the check without prompt log-probabilities (llama.cpp's
+    /// server ignores `echo`): option-sum items go ahead and report it themselves, as
+    /// they always have; prompt-log-probability items (Min-K%) end without a request.
+    NotEchoed(String),
 }
 
 /// The verdict on the summed log-probability of the counting sequence's `characters`.
@@ -695,6 +795,13 @@ pub async fn check_echo_logprobs(
         &ThrottleSignal::default(),
     )
     .await;
+    // A 2xx body without usable prompt log-probabilities: the endpoint answers
+    // completions but does not echo.
+    if result.error_class == ErrorClass::BadBody as i32 && (200..300).contains(&result.http_status)
+    {
+        tracing::debug!(endpoint = %endpoint.name, error = %result.error_message, "the endpoint does not echo prompt log-probabilities");
+        return EchoCheck::NotEchoed(result.error_message);
+    }
     if result.error_class != ErrorClass::None as i32 {
         tracing::debug!(endpoint = %endpoint.name, error = %result.error_message, "echo check inconclusive");
         return EchoCheck::Inconclusive;
@@ -1048,6 +1155,60 @@ mod tests {
         else {
             panic!("a non-JSON body is malformed");
         };
+    }
+
+    #[test]
+    fn echoed_prompt_tokens_are_read_in_order_without_the_generated_one() {
+        // Prompt "下列说法" (4 characters): the first token has no log-probability, the
+        // generated "\n" at offset 4 lies past the prompt.
+        let body = r#"{"choices":[{"index":0,"text":"下列说法\n","logprobs":{"tokens":["下","列","说法","\n"],"token_logprobs":[null,-0.7,-2.5,-1.0],"text_offset":[0,1,2,4]}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}"#;
+        let result = parse_prompt_logprobs_body(body, "下列说法").expect("read");
+        let tokens: Vec<(&str, f64)> = result
+            .prompt_token_logprobs
+            .iter()
+            .map(|token| (token.token.as_str(), token.logprob))
+            .collect();
+        assert_eq!(tokens, [("列", -0.7), ("说法", -2.5)]);
+        assert_eq!(result.prompt_tokens, 3);
+        // llama.cpp's server answers in the chat shape without prompt tokens.
+        let chat_shape = r#"{"choices":[{"index":0,"text":"。","logprobs":{"content":[{"token":"。","logprob":-0.3}]}}]}"#;
+        let Err(EchoProblem::Unsupported(problem)) =
+            parse_prompt_logprobs_body(chat_shape, "下列说法")
+        else {
+            panic!("a reply without echoed tokens is unsupported");
+        };
+        assert!(problem.contains("Min-K%"), "{problem}");
+        // Only the first token echoed (no log-probability): nothing to read either.
+        let first_only = r#"{"choices":[{"logprobs":{"tokens":["下"],"token_logprobs":[null],"text_offset":[0]}}]}"#;
+        assert!(matches!(
+            parse_prompt_logprobs_body(first_only, "下列说法"),
+            Err(EchoProblem::Unsupported(_))
+        ));
+        assert!(matches!(
+            parse_prompt_logprobs_body("<html>", "下"),
+            Err(EchoProblem::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn an_echoed_prompt_is_bounded_in_count_and_size() {
+        let count = jianzhen_proto::MAX_PROMPT_TOKEN_LOGPROBS + 100;
+        let tokens: Vec<String> = (0..count).map(|_| "长".repeat(40)).collect();
+        let offsets: Vec<usize> = (0..count).collect();
+        let logprobs: Vec<f64> = vec![-1.0; count];
+        let body = serde_json::json!({"choices": [{"logprobs": {"tokens": tokens, "text_offset": offsets, "token_logprobs": logprobs}}]}).to_string();
+        let text = "字".repeat(count);
+        let result = parse_prompt_logprobs_body(&body, &text).expect("read");
+        assert_eq!(
+            result.prompt_token_logprobs.len(),
+            jianzhen_proto::MAX_PROMPT_TOKEN_LOGPROBS
+        );
+        assert!(
+            result
+                .prompt_token_logprobs
+                .iter()
+                .all(|token| token.token.len() <= jianzhen_proto::MAX_PROMPT_TOKEN_BYTES)
+        );
     }
 
     #[test]

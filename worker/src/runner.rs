@@ -348,6 +348,9 @@ async fn run_shard(
                     prefix: &loglik.prefix,
                     options: &loglik.options,
                 }),
+                Some(item_request::Request::PromptLogprobs(prompt)) => {
+                    Ok(Call::PromptLogprobs { text: &prompt.text })
+                }
                 None => Err(
                     "the lease's item carries no request (a coordinator of another version?): run workers of the coordinator's version"
                         .to_string(),
@@ -369,7 +372,7 @@ async fn run_shard(
                 (Ok(key), Ok(call)) => {
                     let echo_verdict = match call {
                         Call::Chat { .. } => None,
-                        Call::Loglik { .. } => Some(
+                        Call::Loglik { .. } | Call::PromptLogprobs { .. } => Some(
                             echo_check
                                 .get_or_init(|| {
                                     check_echo_logprobs(&http, &endpoint, key.as_deref(), &limiter)
@@ -384,6 +387,21 @@ async fn run_shard(
                             attempts: 0,
                             ..ItemResult::default()
                         },
+                        // Min-K% needs the prompt's log-probabilities: an endpoint that
+                        // answered the check without them is not asked once per item.
+                        Some(EchoCheck::NotEchoed(message))
+                            if matches!(call, Call::PromptLogprobs { .. }) =>
+                        {
+                            ItemResult {
+                                error_class: ErrorClass::BadBody as i32,
+                                error_message: format!(
+                                    "not sent: the endpoint answered Jianzhen's echo check (`/v1/completions` with `echo`) without prompt log-probabilities ({}), as llama.cpp's server does; Min-K% needs an endpoint that echoes them (vLLM, SGLang)",
+                                    message.split("; the endpoint does not echo").next().unwrap_or(message)
+                                ),
+                                attempts: 0,
+                                ..ItemResult::default()
+                            }
+                        }
                         _ => {
                             complete(
                                 &http,

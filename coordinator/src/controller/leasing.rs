@@ -665,10 +665,15 @@ impl Controller {
             judge.timeout_secs * f64::from(judge.max_attempts)
         });
         // Echo-scored items wait for the worker's check of the endpoint's echo first.
-        let echo_check_secs = if items
-            .iter()
-            .any(|item| matches!(item.request, Some(v1::item_request::Request::LoglikEcho(_))))
-        {
+        let echo_check_secs = if items.iter().any(|item| {
+            matches!(
+                item.request,
+                Some(
+                    v1::item_request::Request::LoglikEcho(_)
+                        | v1::item_request::Request::PromptLogprobs(_)
+                )
+            )
+        }) {
             jianzhen_proto::ECHO_CHECK_TIMEOUT.as_secs_f64()
         } else {
             0.0

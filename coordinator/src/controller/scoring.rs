@@ -339,13 +339,17 @@ fn logprobs_from_json(text: &str) -> Vec<(String, f64)> {
 /// What a worker reported, read once into what scoring needs. The reply's texts and
 /// candidates move out of `result` (the stored row takes them from the response), so a
 /// reply of up to [`MAX_STORED_TEXT_BYTES`] is never copied on this per-result path. The
-/// candidates are an echo item's option sums, else the first token's (stored in one
-/// column: an item has one or the other).
+/// candidates are an echo item's option sums, a Min-K% item's prompt tokens, else the
+/// first token's (stored in one column: an item has one of them).
 fn response_from_wire(result: &mut v1::ItemResult, error_class: v1::ErrorClass) -> Response {
-    let candidates = if result.option_logliks.is_empty() {
-        std::mem::take(&mut result.first_token_logprobs)
-    } else {
+    let candidates = if !result.option_logliks.is_empty() {
         std::mem::take(&mut result.option_logliks)
+    } else if !result.prompt_token_logprobs.is_empty() {
+        // A Min-K% item's prompt tokens, bounded again: a worker is a network peer too.
+        jianzhen_proto::bound_prompt_token_logprobs(&mut result.prompt_token_logprobs);
+        std::mem::take(&mut result.prompt_token_logprobs)
+    } else {
+        std::mem::take(&mut result.first_token_logprobs)
     };
     Response {
         text: std::mem::take(&mut result.text),

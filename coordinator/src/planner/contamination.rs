@@ -3,7 +3,9 @@
 //! planned again four times — with its options rotated (`contamination:order`), with one
 //! wrong option hidden for the model to write (`contamination:masked`), and its first
 //! half to be finished with and without the dataset's name (`contamination:guided`,
-//! `contamination:general`) — and the project's control items are planned masked too. They are ordinary items (budgets,
+//! `contamination:general`), and its question's text to be echoed with every prompt
+//! token's log-probability (`contamination:min_k`, Min-K%) — and the project's control
+//! items are planned masked and echoed too. They are ordinary items (budgets,
 //! retries, cache, store, rescore) under the suite [`CONTAMINATION_SUITE`], so they never
 //! count in the benchmark's scores.
 //!
@@ -12,8 +14,8 @@
 use std::collections::BTreeMap;
 
 use jianzhen_suites::contamination::{
-    MASK, NEAR_EXACT_THRESHOLD, control_items, dataset_name, general_prompt, guided_prompt,
-    masked_index, masked_prompt, order_shift, permute, split_question,
+    MASK, MIN_K_PERCENT, NEAR_EXACT_THRESHOLD, control_items, dataset_name, general_prompt,
+    guided_prompt, masked_index, masked_prompt, order_shift, permute, split_question,
 };
 use jianzhen_suites::grading::ItemKind;
 use jianzhen_suites::template::{ChatMessage, ScoringMode};
@@ -24,6 +26,7 @@ use super::{
     emit_shards, few_shot_examples, kept_per_subject, messages_json, short_hash,
 };
 use crate::error::CoordinatorError;
+use crate::request::ItemRequest;
 use crate::spec::RunSpec;
 
 /// The suite name under which the audit's items are planned and stored.
@@ -51,11 +54,19 @@ pub struct ContaminationManifest {
     #[serde(default)]
     pub completion_rule: String,
     pub near_exact_threshold: f64,
-    /// Control items asked masked (per endpoint and repeat).
+    /// What the Min-K% test asks and computes (absent from runs planned before it).
+    #[serde(default)]
+    pub min_k_rule: String,
+    /// K of Min-K%, in percent.
+    #[serde(default)]
+    pub min_k_percent: u32,
+    /// Control items asked masked and echoed (per endpoint and repeat).
     pub control_items: usize,
     pub suites: Vec<ContaminationSuiteManifest>,
-    /// Extra requests per endpoint and repeat: 4 per sampled item (rotated, masked,
-    /// guided and general completion), 1 per control item.
+    /// Extra requests per endpoint and repeat: 5 per sampled item (rotated, masked,
+    /// guided and general completion, Min-K% echo), 2 per control item (masked, Min-K%
+    /// echo). The Min-K% ones are sent only to an endpoint that echoes prompt
+    /// log-probabilities (the others are answered by the worker's echo check).
     pub extra_requests_per_endpoint: usize,
 }
 
@@ -76,6 +87,50 @@ pub const MASK_RULE: &str = "the k-th wrong option in letter order is hidden, k 
 
 /// The rule of guided completion, in words, for the manifest.
 pub const COMPLETION_RULE: &str = "the trimmed question cut after its first ceil(n/2) characters; the second half asked for with the dataset's name and split (guided) and without (general); each completion's character Dice overlap with the true second half compared per item";
+
+/// The Min-K% test, in words, for the manifest.
+pub const MIN_K_RULE: &str = "the trimmed question text alone sent to /v1/completions with echo and logprobs (after the worker's echo check; an endpoint that does not echo is not asked); per item, the mean of its lowest K% prompt-token log-probabilities (at least one token; the first token has none); the benchmark's items against the control items by a one-sided Mann-Whitney U test (normal approximation, continuity and tie corrections)";
+
+/// A Min-K% item: the question's text alone, echoed with its prompt log-probabilities.
+fn min_k_item(
+    label: &str,
+    subject: &str,
+    item_id: &str,
+    question: &str,
+    source: &str,
+) -> Result<Option<RenderedItem>, CoordinatorError> {
+    let text = question.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let messages = ItemRequest::prompt_logprobs(text).stored_messages();
+    let messages_json = messages_json(&messages)?;
+    let kind = ItemKind::MinKProbability;
+    Ok(Some(RenderedItem {
+        item_key: short_hash(
+            &[
+                CONTAMINATION_SUITE,
+                &kind.name(),
+                label,
+                item_id,
+                &messages_json,
+            ],
+            16,
+        ),
+        judge_identity: String::new(),
+        messages_json,
+        subject: subject.to_string(),
+        category: label.to_string(),
+        item_id: item_id.to_string(),
+        gold: String::new(),
+        options: Vec::new(),
+        messages,
+        source: format!("{source} (question text, echoed)"),
+        kind,
+        // One generated token: some servers refuse 0; it lies past the prompt.
+        max_tokens: 1,
+    }))
+}
 
 /// Why a suite cannot be audited, if it cannot.
 fn skip_reason(prepared: &PreparedSuite) -> Option<String> {
@@ -296,6 +351,9 @@ pub(super) fn plan_contamination(
             )? {
                 entry.push(masked);
             }
+            if let Some(min_k) = min_k_item(&label, &subject, &item.id, &item.question, &source)? {
+                entry.push(min_k);
+            }
             sampled += 1;
         }
         suite_manifests.push(ContaminationSuiteManifest {
@@ -319,6 +377,18 @@ pub(super) fn plan_contamination(
                 .entry(CONTROL_SUBJECT.to_string())
                 .or_default()
                 .push(masked);
+        }
+        if let Some(min_k) = min_k_item(
+            CONTROL_SUBJECT,
+            CONTROL_SUBJECT,
+            &item.id,
+            &item.question,
+            "built-in contamination control item",
+        )? {
+            by_subject
+                .entry(CONTROL_SUBJECT.to_string())
+                .or_default()
+                .push(min_k);
         }
     }
     let extra_requests_per_endpoint = by_subject.values().map(Vec::len).sum();
@@ -346,6 +416,8 @@ pub(super) fn plan_contamination(
         mask_rule: MASK_RULE.to_string(),
         completion_rule: COMPLETION_RULE.to_string(),
         near_exact_threshold: NEAR_EXACT_THRESHOLD,
+        min_k_rule: MIN_K_RULE.to_string(),
+        min_k_percent: MIN_K_PERCENT,
         control_items: control.len(),
         suites: suite_manifests,
         extra_requests_per_endpoint,
@@ -432,11 +504,34 @@ mod tests {
             .iter()
             .filter(|item| item.suite == CONTAMINATION_SUITE)
             .collect();
-        // 2 sampled items in each of 2 subjects, asked four ways, and the control items.
-        assert_eq!(extra.len(), 2 * 2 * 4 + control);
+        // 2 sampled items in each of 2 subjects, asked five ways, and the control items
+        // masked and echoed.
+        assert_eq!(extra.len(), 2 * 2 * 5 + 2 * control);
         assert_eq!(audited.items.len(), plain.items.len() + extra.len());
         let manifest = audited.manifest.contamination.expect("manifest");
-        assert_eq!(manifest.extra_requests_per_endpoint, 16 + control);
+        assert_eq!(manifest.extra_requests_per_endpoint, 20 + 2 * control);
+        assert_eq!(manifest.min_k_percent, 20);
+        let min_k: Vec<&&PlannedItem> = extra
+            .iter()
+            .filter(|item| item.kind == ItemKind::MinKProbability)
+            .collect();
+        assert_eq!(min_k.len(), 4 + control);
+        let law = min_k
+            .iter()
+            .find(|item| item.item_id == "law/val/0")
+            .expect("item 0 echoed");
+        // The question's text alone, typed as a prompt-log-probability request.
+        assert_eq!(
+            ItemRequest::from_stored(law.messages.clone(), 0),
+            Ok(ItemRequest::prompt_logprobs("问题0"))
+        );
+        assert_eq!((law.subject.as_str(), law.max_tokens), ("ceval/law", 1));
+        assert!(
+            min_k
+                .iter()
+                .filter(|item| item.subject == CONTROL_SUBJECT)
+                .all(|item| !item.messages[0].content.is_empty())
+        );
         let guided: Vec<&&PlannedItem> = extra
             .iter()
             .filter(|item| item.kind == ItemKind::GuidedCompletion)

@@ -356,7 +356,8 @@ impl Store {
     ) -> Result<Vec<ContaminationRow>, StoreError> {
         Ok(sqlx::query_as::<_, ContaminationRow>(
             "SELECT i.endpoint, i.kind, i.subject, i.category, i.item_id, i.repeat_index, i.gold,
-                    i.options_json, r.extracted, r.outcome, r.response_text
+                    i.options_json, r.extracted, r.outcome, r.response_text, r.logprobs_json,
+                    r.error_message
              FROM results r JOIN items i ON i.run_id = r.run_id AND i.endpoint = r.endpoint
                 AND i.item_key = r.item_key AND i.repeat_index = r.repeat_index
              WHERE r.run_id = $1 AND i.kind LIKE $2

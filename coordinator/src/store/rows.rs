@@ -209,6 +209,11 @@ impl FromRow<'_, AnyRow> for ContaminationRow {
             extracted: row.try_get("extracted")?,
             outcome: outcome_at(row, "outcome")?,
             response_text: row.try_get("response_text")?,
+            // Written by this store as `[["token", logprob], …]`; a row without any
+            // (`""`) has none.
+            logprobs: serde_json::from_str(&row.try_get::<String, _>("logprobs_json")?)
+                .unwrap_or_default(),
+            error_message: row.try_get("error_message")?,
         })
     }
 }
