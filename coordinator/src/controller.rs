@@ -1117,6 +1117,7 @@ impl Controller {
         let counts = self.store.run_counts(run_id).await?;
         let rows = self.store.scored_rows(run_id).await?;
         let probes = self.store.probe_rows(run_id).await?;
+        let fingerprint = self.store.provenance_mc_rows(run_id).await?;
         let audit_rows = self.store.contamination_rows(run_id).await?;
         let spec = if probes.is_empty() {
             None
@@ -1130,6 +1131,7 @@ impl Controller {
                         &spec,
                         &probes,
                         &rows,
+                        &fingerprint,
                         &rfc3339_from_millis(record.created_at_ms),
                     );
                     let findings = audit::audit(&profiles, &references)?;
@@ -1193,10 +1195,12 @@ impl Controller {
             )));
         }
         let rows = self.store.scored_rows(run_id).await?;
+        let fingerprint = self.store.provenance_mc_rows(run_id).await?;
         let profiles = audit::build_profiles(
             &spec,
             &probes,
             &rows,
+            &fingerprint,
             &rfc3339_from_millis(record.created_at_ms),
         );
         let profile = profiles

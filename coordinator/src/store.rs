@@ -31,6 +31,7 @@ use crate::error::CoordinatorError;
 use crate::planner::Plan;
 
 mod access;
+mod provenance_queries;
 mod results;
 mod runs;
 mod schema;

@@ -335,6 +335,20 @@ fn render_references(markdown: &mut String, references: &[ReferenceMatch]) {
         if let Some(band) = &reference.persona_band {
             let _ = writeln!(markdown, "Persona band: {}.\n", band.statement);
         }
+        if let Some(rank) = &reference.rank {
+            let level = if rank.band_measured {
+                "the level is its measured rank band across personas"
+            } else {
+                "no rank band measured for it, so 0.50 is assumed for the same model"
+            };
+            let _ = writeln!(
+                markdown,
+                "First-token rank agreement with {} ({}; {level}): {}.\n",
+                table_cell(&reference.reference_endpoint),
+                rank.judgement.strength,
+                rank.judgement.statement
+            );
+        }
     }
     if let Some(nearest) = references.first() {
         let _ = writeln!(
