@@ -8,11 +8,11 @@
 use std::collections::BTreeMap;
 
 use jianzhen_provenance::agreement::McAnswer;
-use jianzhen_provenance::persona::BAND_PERSONAS;
-use jianzhen_provenance::rank::RankedItem;
 use jianzhen_provenance::family::load_configured;
 use jianzhen_provenance::identity::{ClassifiedAnswer, classify_identity};
+use jianzhen_provenance::persona::BAND_PERSONAS;
 use jianzhen_provenance::profile::FingerprintProfile;
+use jianzhen_provenance::rank::RankedItem;
 use jianzhen_provenance::report::{
     ProvenanceFindings, audit_profile_with_families, render_provenance_section,
 };
@@ -87,7 +87,9 @@ impl ProvenanceMcRow {
     /// endpoint returned none of the option letters.
     fn ranked(&self, candidates: &[(String, f64)], gold: char) -> Option<RankedItem> {
         let option_count = u8::try_from(self.options.len()).ok()?;
-        let letters: Vec<char> = (0..option_count).map(|index| char::from(b'A' + index)).collect();
+        let letters: Vec<char> = (0..option_count)
+            .map(|index| char::from(b'A' + index))
+            .collect();
         let mut logprobs: BTreeMap<char, f64> = BTreeMap::new();
         for (token, logprob) in candidates {
             let mut characters = token.trim().chars();

@@ -91,7 +91,10 @@ pub fn bank_items() -> Result<Vec<BankItem>, BankError> {
             return Err(error(format!("{} needs four distinct options", item.id)));
         }
         if !('A'..='D').contains(&item.answer) {
-            return Err(error(format!("{}: answer {} is not A–D", item.id, item.answer)));
+            return Err(error(format!(
+                "{}: answer {} is not A–D",
+                item.id, item.answer
+            )));
         }
         items.push(item);
     }

@@ -17,8 +17,7 @@ use crate::identity::{ClassifiedAnswer, Maker};
 use crate::persona::{BAND_PERSONAS, PersonaBand, persona_band};
 use crate::probes::TOKENIZER_TEXT_SET_NAME;
 use crate::rank::{
-    RankAgreement, RankJudgement, RankSheet, compare_rank_sheets, judge_rank_agreement,
-    rank_band,
+    RankAgreement, RankJudgement, RankSheet, compare_rank_sheets, judge_rank_agreement, rank_band,
 };
 use crate::similarity::{OpenAnswerSimilarity, compare_open_answers};
 use crate::tokenizer::{

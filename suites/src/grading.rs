@@ -686,6 +686,29 @@ mod tests {
     }
 
     #[test]
+    fn multiple_choice_probes_are_graded_as_the_kind_they_are_asked_as() {
+        let generated = ItemKind::Probe(ProbeKind::McChoice);
+        assert_eq!(
+            grade(generated, "C", &options(), &reply("答案是C")),
+            Score::new(Some("C".to_string()), Outcome::Correct)
+        );
+        let first_token = ItemKind::Probe(ProbeKind::McFirstToken);
+        assert!(first_token.asks_first_token() && !generated.asks_first_token());
+        let candidates = Response {
+            logprobs: vec![("答".to_string(), -0.1), (" B".to_string(), -0.7)],
+            finish_reason: "length".to_string(),
+            ..Response::default()
+        };
+        assert_eq!(
+            grade(first_token, "A", &options(), &candidates),
+            Score::new(Some("B".to_string()), Outcome::Wrong)
+        );
+        for kind in [generated, first_token] {
+            assert!(kind.name().starts_with(ItemKind::PROBE_PREFIX), "{kind}");
+        }
+    }
+
+    #[test]
     fn contamination_items_are_graded_as_choices_and_guesses() {
         assert_eq!(
             grade(ItemKind::PermutedChoice, "D", &options(), &reply("答案是D")).outcome,

@@ -237,7 +237,7 @@ async fn the_audit_places_a_wrapper_next_to_its_source_and_an_independent_model_
 /// The origin's wrong option for bank item `index` (gold `gold`): one after the gold, or
 /// two after it where its vendor-like persona moves the answer. `None`: it answers right.
 fn origin_wrong(index: usize, gold: char, under_vendor_persona: bool) -> Option<char> {
-    if index % 4 == 0 {
+    if index.is_multiple_of(4) {
         return None;
     }
     // The k-th wrong item; the persona moves 7 of every 12 of them (28 of 48).
@@ -267,14 +267,16 @@ async fn a_small_run_adds_the_bank_and_judges_a_persona_wrapper_against_the_refe
         let needle = item.question.as_str();
         let plain = origin_wrong(index, item.answer, false).unwrap_or(item.answer);
         let persona = origin_wrong(index, item.answer, true).unwrap_or(item.answer);
-        let independent = if index % 4 == 0 {
+        let independent = if index.is_multiple_of(4) {
             item.answer
         } else {
             shifted(item.answer, 3)
         };
-        origin_script = origin_script
-            .rule(needle, &plain.to_string())
-            .persona_rule("星辰", needle, &persona.to_string());
+        origin_script = origin_script.rule(needle, &plain.to_string()).persona_rule(
+            "星辰",
+            needle,
+            &persona.to_string(),
+        );
         // The wrapper is the origin behind its own vendor-like persona.
         wrapper_script = wrapper_script.rule(needle, &persona.to_string());
         independent_script = independent_script.rule(needle, &independent.to_string());
@@ -330,7 +332,9 @@ async fn a_small_run_adds_the_bank_and_judges_a_persona_wrapper_against_the_refe
     let band = &to_origin["persona_band"];
     assert_eq!(band["items_both_wrong"], 144);
     assert_eq!(band["items_same_wrong_option"], 88);
-    let level = band["same_model_level"]["rate"].as_f64().expect("band level");
+    let level = band["same_model_level"]["rate"]
+        .as_f64()
+        .expect("band level");
     assert!((level - 0.5296).abs() < 5e-4, "{level}");
     // The wrapper: 20 of 48 (Wilson 28.9%–55.7%) reaches both the ⅓ baseline and the
     // band, so the data cannot tell; against the assumed 80% it would have read as
@@ -356,8 +360,12 @@ async fn a_small_run_adds_the_bank_and_judges_a_persona_wrapper_against_the_refe
         };
         let plain = origin_wrong(index, item.answer, false).unwrap_or(item.answer);
         let persona = origin_wrong(index, item.answer, true).unwrap_or(item.answer);
-        without_band.mc_answers.insert(item.id.clone(), answer(plain));
-        wrapper_sheet.mc_answers.insert(item.id.clone(), answer(persona));
+        without_band
+            .mc_answers
+            .insert(item.id.clone(), answer(plain));
+        wrapper_sheet
+            .mc_answers
+            .insert(item.id.clone(), answer(persona));
     }
     let assumed = jianzhen_provenance::profile::compare_profiles(&wrapper_sheet, &[without_band]);
     assert!(
@@ -384,7 +392,10 @@ async fn a_small_run_adds_the_bank_and_judges_a_persona_wrapper_against_the_refe
     let independent_rank = &independent_to_origin["rank"];
     assert_eq!(independent_rank["agreement"]["items_ranked"], 64);
     let tau = |rank: &serde_json::Value| rank["agreement"]["mean_tau"].as_f64().expect("τ");
-    assert!(tau(rank) > tau(independent_rank), "{rank} {independent_rank}");
+    assert!(
+        tau(rank) > tau(independent_rank),
+        "{rank} {independent_rank}"
+    );
 
     let markdown = report_text(&files, "report.md");
     assert!(markdown.contains("Persona band: origin re-asked under 3 personas"));
