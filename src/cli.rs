@@ -517,6 +517,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
         provenance: args.provenance,
         contamination: args.contamination,
         contamination_sample: args.contamination_sample,
+        provenance_answers_only: false,
         suites: vec![SuiteSpec {
             name: suite.clone(),
             spec: args
@@ -539,6 +540,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
             base_url: endpoint.clone(),
             model: model.clone(),
             vendor: args.vendor.clone(),
+            reference: false,
             api_key_env: args.api_key_env.clone(),
             max_concurrency: args.concurrency,
             requests_per_second: args.requests_per_second,
@@ -556,6 +558,7 @@ fn run_spec_from_flags(args: &RunArgs) -> Result<(RunSpec, String)> {
                 base_url: base_url.clone(),
                 model: model.clone(),
                 vendor: None,
+                reference: false,
                 api_key_env: args.judge_api_key_env.clone(),
                 max_concurrency: args.concurrency,
                 requests_per_second: None,
@@ -695,6 +698,9 @@ async fn drive_run(
     read_references(references)?;
     // The audit's cost, before any request is sent.
     if let Some(cost) = jianzhen_coordinator::contamination::cost_statement(spec) {
+        eprintln!("{cost}");
+    }
+    if let Some(cost) = jianzhen_coordinator::planner::provenance::cost_statement(spec) {
         eprintln!("{cost}");
     }
     let mut client = connect_local(url).await?;

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use jianzhen_provenance::agreement::McAnswer;
 use jianzhen_provenance::family::load_configured;
 use jianzhen_provenance::identity::{ClassifiedAnswer, classify_identity};
+use jianzhen_provenance::persona::BAND_PERSONAS;
 use jianzhen_provenance::profile::FingerprintProfile;
+use jianzhen_provenance::rank::RankedItem;
 use jianzhen_provenance::report::{
     ProvenanceFindings, audit_profile_with_families, render_provenance_section,
 };
@@ -19,17 +21,146 @@ use crate::error::CoordinatorError;
 use crate::planner::ProbeKind;
 use crate::spec::RunSpec;
 use crate::store::{ProbeRow, ScoredRow};
+use jianzhen_suites::grading::{ItemKind, Response, grade};
 use jianzhen_suites::outcome::Outcome;
 
 /// The declared vendor written into a profile when the spec names none.
 pub const UNDECLARED_VENDOR: &str = "undeclared";
 
-/// One profile per endpoint of the run, from its probe answers and multiple-choice
-/// answers. `created_at` is the run's creation time (RFC 3339).
+/// The answer to one item of the multiple-choice fingerprint (the built-in bank, or an
+/// item re-asked under a persona; see `planner::provenance`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProvenanceMcRow {
+    pub endpoint: String,
+    /// `probe:mc_choice` or `probe:mc_first_token`.
+    pub kind: ItemKind,
+    /// The persona id it was asked under (stored as the item's subject).
+    pub persona: String,
+    /// The suite the item belongs to (stored as its category): `provenance-bank`, or
+    /// the run's suite it was taken from.
+    pub suite: String,
+    pub item_id: String,
+    pub repeat: u32,
+    pub gold: String,
+    pub options: Vec<String>,
+    pub outcome: Outcome,
+    pub response_text: String,
+    pub finish_reason: String,
+    /// The first token's candidates as stored: `[["B", -0.1], [" A", -2.5]]`.
+    pub logprobs_json: String,
+}
+
+impl ProvenanceMcRow {
+    /// The key the profile's answer sheets use, the same as the run's own items'.
+    fn sheet_key(&self) -> String {
+        format!("{}/{}#{}", self.suite, self.item_id, self.repeat)
+    }
+
+    fn candidates(&self) -> Vec<(String, f64)> {
+        // A row stored without candidates (`""`, `[]`) has none.
+        serde_json::from_str(&self.logprobs_json).unwrap_or_default()
+    }
+
+    /// The letter chosen, read again with this build's reading (as `rescore` would), or
+    /// `None` when the reply gave no readable, untruncated letter.
+    fn chosen(&self, candidates: Vec<(String, f64)>) -> Option<char> {
+        if matches!(self.outcome, Outcome::ApiError | Outcome::Refused) {
+            return None;
+        }
+        let response = Response {
+            text: self.response_text.clone(),
+            finish_reason: self.finish_reason.clone(),
+            logprobs: candidates,
+            ..Response::default()
+        };
+        let score = grade(self.kind, &self.gold, &self.options, &response);
+        match score.outcome {
+            Outcome::Correct | Outcome::Wrong => score
+                .extracted
+                .as_deref()
+                .and_then(|letter| letter.chars().next()),
+            _ => None,
+        }
+    }
+
+    /// The options' first-token log-probabilities (the best per letter), `None` when the
+    /// endpoint returned none of the option letters.
+    fn ranked(&self, candidates: &[(String, f64)], gold: char) -> Option<RankedItem> {
+        let option_count = u8::try_from(self.options.len()).ok()?;
+        let letters: Vec<char> = (0..option_count)
+            .map(|index| char::from(b'A' + index))
+            .collect();
+        let mut logprobs: BTreeMap<char, f64> = BTreeMap::new();
+        for (token, logprob) in candidates {
+            let mut characters = token.trim().chars();
+            let (Some(letter), None) = (characters.next(), characters.next()) else {
+                continue;
+            };
+            if !letters.contains(&letter) {
+                continue;
+            }
+            let best = logprobs.entry(letter).or_insert(f64::NEG_INFINITY);
+            *best = best.max(*logprob);
+        }
+        (!logprobs.is_empty()).then_some(RankedItem {
+            gold,
+            option_count,
+            logprobs,
+        })
+    }
+}
+
+/// Adds an endpoint's fingerprint answers to its profile: the built-in persona's to
+/// its own answers (the bank), the others' to its persona sheets; first-token rows
+/// also to its rank sheets.
+fn add_fingerprint_answers(profile: &mut FingerprintProfile, answers: &[&ProvenanceMcRow]) {
+    let built_in = BAND_PERSONAS[0].id;
+    for row in answers {
+        let Some(gold) = row.gold.chars().next() else {
+            continue;
+        };
+        if row.outcome == Outcome::ApiError {
+            continue;
+        }
+        let candidates = row.candidates();
+        let ranked = row.ranked(&candidates, gold);
+        let answer = McAnswer {
+            suite: row.suite.clone(),
+            gold,
+            option_count: u8::try_from(row.options.len()).unwrap_or(u8::MAX),
+            chosen: row.chosen(candidates),
+        };
+        let key = row.sheet_key();
+        if row.persona == built_in {
+            profile.mc_answers.insert(key.clone(), answer);
+            if let Some(ranked) = ranked {
+                profile.mc_ranks.insert(key, ranked);
+            }
+            continue;
+        }
+        profile
+            .persona_mc_answers
+            .entry(row.persona.clone())
+            .or_default()
+            .insert(key.clone(), answer);
+        if let Some(ranked) = ranked {
+            profile
+                .persona_mc_ranks
+                .entry(row.persona.clone())
+                .or_default()
+                .insert(key, ranked);
+        }
+    }
+}
+
+/// One profile per endpoint of the run, from its probe answers, its multiple-choice
+/// answers and its fingerprint answers (`answers`: the bank, the persona slices).
+/// `created_at` is the run's creation time (RFC 3339).
 pub fn build_profiles(
     spec: &RunSpec,
     probes: &[ProbeRow],
     rows: &[ScoredRow],
+    answers: &[ProvenanceMcRow],
     created_at: &str,
 ) -> Vec<FingerprintProfile> {
     spec.endpoints
@@ -90,6 +221,11 @@ pub fn build_profiles(
                     },
                 );
             }
+            let own: Vec<&ProvenanceMcRow> = answers
+                .iter()
+                .filter(|row| row.endpoint == endpoint.name)
+                .collect();
+            add_fingerprint_answers(&mut profile, &own);
             profile
         })
         .collect()

@@ -28,6 +28,8 @@ pub mod contamination;
 pub use contamination::{CONTAMINATION_SUITE, ContaminationManifest};
 pub mod prepare;
 pub use prepare::prepare_suites;
+pub mod provenance;
+pub use provenance::ProvenanceAnswersManifest;
 
 /// Where a suite's format, prompts and categories come from.
 #[derive(Debug, Clone)]
@@ -363,6 +365,9 @@ pub struct ProvenanceManifest {
     pub identity_probes: usize,
     pub tokenizer_texts: usize,
     pub open_prompts: usize,
+    /// The multiple-choice fingerprint: the bank added for power, the persona slices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<ProvenanceAnswersManifest>,
 }
 
 /// The suite name under which provenance probes are planned and stored.
@@ -664,7 +669,8 @@ pub fn plan(
 
     let probe_manifest = if spec.provenance {
         let mut by_kind: BTreeMap<&str, Vec<RenderedItem>> = BTreeMap::new();
-        for probe in probes {
+        let probes = provenance::probes_sent(spec, probes);
+        for probe in probes.iter().copied() {
             let messages_json = messages_json(&probe.messages)?;
             by_kind
                 .entry(probe.kind.as_str())
@@ -711,10 +717,18 @@ pub fn plan(
             }
         }
         let count = |kind: ProbeKind| probes.iter().filter(|probe| probe.kind == kind).count();
+        let answers = provenance::plan_provenance_answers(
+            run_id,
+            spec,
+            cache_scope,
+            &mut items,
+            &mut shards,
+        )?;
         Some(ProvenanceManifest {
             identity_probes: count(ProbeKind::Identity),
             tokenizer_texts: count(ProbeKind::Tokenizer),
             open_prompts: count(ProbeKind::Open),
+            answers: Some(answers),
         })
     } else {
         None
@@ -867,7 +881,7 @@ fn emit_shards(
             item_count: chunk.len() as u32,
         });
         for (repeat, item) in chunk {
-            let top_logprobs = if item.kind == ItemKind::FirstToken {
+            let top_logprobs = if item.kind.asks_first_token() {
                 FIRST_TOKEN_TOP_LOGPROBS
             } else {
                 0

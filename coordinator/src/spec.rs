@@ -44,6 +44,11 @@ pub struct RunSpec {
     /// through the items the run evaluates); absent: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contamination_sample: Option<u32>,
+    /// With `provenance`: send only the tokenizer texts and the multiple-choice
+    /// fingerprint (docs/provenance.md), not the generated identity and open probes —
+    /// for endpoints too slow for a few hundred generated answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provenance_answers_only: bool,
     pub suites: Vec<SuiteSpec>,
     pub endpoints: Vec<EndpointSpec>,
     /// A judge model for suites whose published evaluation grades answers with one
@@ -123,6 +128,11 @@ pub struct EndpointSpec {
     /// compares it with what the model says about itself.
     #[serde(default)]
     pub vendor: Option<String>,
+    /// A known model for the provenance audit: re-asked a slice of the multiple-choice
+    /// items under the persona band's system prompts, so the endpoints compared with it
+    /// are judged against how far a persona moves its own answers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reference: bool,
     /// Name of the environment variable holding the API key, read by each worker from its
     /// own environment. Never the key itself.
     #[serde(default)]

@@ -35,6 +35,7 @@ use crate::planner::Plan;
 mod access;
 mod leasing_queries;
 mod legacy;
+mod provenance_queries;
 mod results;
 mod rows;
 mod runs;

@@ -19,6 +19,8 @@
 //!   at run time from the vendor's file, checked by sha256.
 //! - [`agreement`]: agreement between two endpoints on multiple-choice items: raw, Cohen's
 //!   kappa, CAPA, and above all agreement on the same wrong answers.
+//! - [`bank`]: the built-in multiple-choice bank a provenance run adds when its suites
+//!   hold too few items for power, and that threshold.
 //! - [`persona`]: the persona null band — what a reference shares with itself when
 //!   re-asked under personas — the same-model level a suspect is judged against.
 //! - [`rank`]: first-token log-probability rank agreement of the options per item.
@@ -30,6 +32,7 @@
 //! - [`error`]: the crate's error type.
 
 pub mod agreement;
+pub mod bank;
 pub mod error;
 pub mod evidence;
 pub mod family;

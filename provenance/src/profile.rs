@@ -16,6 +16,9 @@ use crate::error::ProvenanceError;
 use crate::identity::{ClassifiedAnswer, Maker};
 use crate::persona::{BAND_PERSONAS, PersonaBand, persona_band};
 use crate::probes::TOKENIZER_TEXT_SET_NAME;
+use crate::rank::{
+    RankAgreement, RankJudgement, RankSheet, compare_rank_sheets, judge_rank_agreement, rank_band,
+};
 use crate::similarity::{OpenAnswerSimilarity, compare_open_answers};
 use crate::tokenizer::{
     CandidateMatch, CandidateSource, TokenCountCandidate, compare_with_candidate,
@@ -61,6 +64,15 @@ pub struct FingerprintProfile {
     /// this profile is a reference.
     #[serde(default)]
     pub persona_mc_answers: BTreeMap<String, AnswerSheet>,
+    /// First-token log-probabilities of the options per item key (the items asked by
+    /// first token, keyed as [`FingerprintProfile::mc_answers`]), where the endpoint
+    /// returned `top_logprobs`.
+    #[serde(default)]
+    pub mc_ranks: RankSheet,
+    /// The same under personas, per persona id, as
+    /// [`FingerprintProfile::persona_mc_answers`].
+    #[serde(default)]
+    pub persona_mc_ranks: BTreeMap<String, RankSheet>,
 }
 
 fn default_tokenizer_text_set() -> String {
@@ -87,7 +99,24 @@ impl FingerprintProfile {
             mc_answers: AnswerSheet::new(),
             open_answers: BTreeMap::new(),
             persona_mc_answers: BTreeMap::new(),
+            mc_ranks: RankSheet::new(),
+            persona_mc_ranks: BTreeMap::new(),
         }
+    }
+
+    /// The rank-agreement band from [`FingerprintProfile::persona_mc_ranks`] (with
+    /// [`FingerprintProfile::mc_ranks`] as the built-in persona): the lower end of the
+    /// interval of the reference's mean τ with itself across personas; `None` without
+    /// persona log-probabilities or with too few ranked items.
+    pub fn rank_band(&self) -> Option<f64> {
+        if self.persona_mc_ranks.is_empty() {
+            return None;
+        }
+        let mut sheets = self.persona_mc_ranks.clone();
+        sheets
+            .entry(BAND_PERSONAS[0].id.to_owned())
+            .or_insert_with(|| self.mc_ranks.clone());
+        rank_band(&sheets)
     }
 
     /// The declared vendor as a known maker, `Unknown` if not recognised.
@@ -221,6 +250,50 @@ pub struct ReferenceMatch {
     /// above is then judged against it.
     #[serde(default)]
     pub persona_band: Option<PersonaBand>,
+    /// First-token rank agreement of the wrong options, when both profiles hold
+    /// log-probabilities for common items.
+    #[serde(default)]
+    pub rank: Option<RankComparison>,
+}
+
+/// Rank agreement with a reference, judged between independence (τ = 0) and the same
+/// model's level: the reference's own rank band across personas when measured, else
+/// [`ASSUMED_SAME_MODEL_RANK_TAU`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankComparison {
+    pub agreement: RankAgreement,
+    pub same_model_level: f64,
+    /// Whether the level is the reference's measured rank band.
+    pub band_measured: bool,
+    pub judgement: RankJudgement,
+}
+
+/// The same-model rank agreement assumed when a reference has no rank band: the middle
+/// of τ's positive range, far above the 0 of independent orders. Only a measured band
+/// should be trusted; the report says which one was used.
+pub const ASSUMED_SAME_MODEL_RANK_TAU: f64 = 0.5;
+
+/// The independence level for rank agreement: unrelated orders of the wrong options
+/// have mean τ 0.
+pub const INDEPENDENT_RANK_TAU: f64 = 0.0;
+
+fn compare_ranks(
+    candidate: &FingerprintProfile,
+    reference: &FingerprintProfile,
+) -> Option<RankComparison> {
+    if candidate.mc_ranks.is_empty() || reference.mc_ranks.is_empty() {
+        return None;
+    }
+    let band = reference.rank_band();
+    let same_model_level = band.unwrap_or(ASSUMED_SAME_MODEL_RANK_TAU);
+    let agreement = compare_rank_sheets(&candidate.mc_ranks, &reference.mc_ranks);
+    let judgement = judge_rank_agreement(&agreement, INDEPENDENT_RANK_TAU, same_model_level);
+    Some(RankComparison {
+        agreement,
+        same_model_level,
+        band_measured: band.is_some(),
+        judgement,
+    })
 }
 
 impl ReferenceMatch {
@@ -276,6 +349,7 @@ pub fn compare_profiles(
                     && !reference.open_answers.is_empty())
                 .then(|| compare_open_answers(&candidate.open_answers, &reference.open_answers)),
                 persona_band,
+                rank: compare_ranks(candidate, reference),
             }
         })
         .collect();

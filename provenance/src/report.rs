@@ -335,6 +335,20 @@ fn render_references(markdown: &mut String, references: &[ReferenceMatch]) {
         if let Some(band) = &reference.persona_band {
             let _ = writeln!(markdown, "Persona band: {}.\n", band.statement);
         }
+        if let Some(rank) = &reference.rank {
+            let level = if rank.band_measured {
+                "the level is its measured rank band across personas"
+            } else {
+                "no rank band measured for it, so 0.50 is assumed for the same model"
+            };
+            let _ = writeln!(
+                markdown,
+                "First-token rank agreement with {} ({}; {level}): {}.\n",
+                table_cell(&reference.reference_endpoint),
+                rank.judgement.strength,
+                rank.judgement.statement
+            );
+        }
     }
     if let Some(nearest) = references.first() {
         let _ = writeln!(
@@ -377,6 +391,19 @@ fn render_summary(markdown: &mut String, findings: &ProvenanceFindings) {
                     nearest.agreement.interpretation
                 )
             }
+            // Shared letter habits put the independent level at the same-model level: no
+            // number of items can tell, which is not "independent" either.
+            _ if nearest.agreement.power.as_ref().is_some_and(|power| {
+                !power.can_tell && power.items_both_wrong_needed.is_none()
+            }) =>
+            {
+                format!(
+                    "Answers ({}): the shared errors cannot tell independent models from the same model here, because the endpoints fall back to the same letters when wrong; with the nearest reference, {}, {}.",
+                    nearest.agreement.strength,
+                    nearest.reference_endpoint,
+                    nearest.agreement.statement
+                )
+            }
             // The data cannot tell: say so, never "independent".
             _ if nearest.agreement.strength == EvidenceStrength::Insufficient => format!(
                 "Answers ({}): the shared errors cannot tell independent models from the same model yet; with the nearest reference, {}, {}.",
@@ -404,6 +431,22 @@ fn render_summary(markdown: &mut String, findings: &ProvenanceFindings) {
                 nearest.reference_endpoint
             ));
         }
+    }
+    // Rank agreement is judged per reference; the closest order (highest mean τ) is the
+    // one worth a line, whichever reference is nearest by shared errors.
+    let closest_order = findings
+        .references
+        .iter()
+        .filter_map(|reference| {
+            let rank = reference.rank.as_ref()?;
+            Some((reference, rank, rank.agreement.mean_tau?))
+        })
+        .max_by(|left, right| left.2.total_cmp(&right.2));
+    if let Some((reference, rank, _)) = closest_order {
+        shows.push(format!(
+            "Option order ({}): with reference {}, {}.",
+            rank.judgement.strength, reference.reference_endpoint, rank.judgement.statement
+        ));
     }
     if shows.is_empty() {
         shows.push("No evidence was collected for this endpoint.".to_owned());

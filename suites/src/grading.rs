@@ -29,17 +29,37 @@ pub enum ProbeKind {
     Tokenizer,
     /// An open question whose answer's style is compared between endpoints.
     Open,
+    /// A multiple-choice item asked for the provenance fingerprint (the built-in bank, or
+    /// a run item re-asked under a persona), its reply read for one option letter as
+    /// [`ItemKind::Choice`] is. A probe, so it never counts in the benchmark's scores.
+    McChoice,
+    /// The same, scored by the first token's log-probabilities as
+    /// [`ItemKind::FirstToken`]; the stored candidates give the options' rank order.
+    McFirstToken,
 }
 
 impl ProbeKind {
-    pub const ALL: [ProbeKind; 3] = [ProbeKind::Identity, ProbeKind::Tokenizer, ProbeKind::Open];
+    pub const ALL: [ProbeKind; 5] = [
+        ProbeKind::Identity,
+        ProbeKind::Tokenizer,
+        ProbeKind::Open,
+        ProbeKind::McChoice,
+        ProbeKind::McFirstToken,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ProbeKind::Identity => "identity",
             ProbeKind::Tokenizer => "tokenizer",
             ProbeKind::Open => "open",
+            ProbeKind::McChoice => "mc_choice",
+            ProbeKind::McFirstToken => "mc_first_token",
         }
+    }
+
+    /// Whether the probe's answer is an option letter, scored against a gold letter.
+    pub fn is_multiple_choice(self) -> bool {
+        matches!(self, ProbeKind::McChoice | ProbeKind::McFirstToken)
     }
 }
 
@@ -135,6 +155,15 @@ impl ItemKind {
             ScoringMode::LoglikFirstToken => ItemKind::FirstToken,
             ScoringMode::LoglikEcho => ItemKind::LoglikEcho,
         }
+    }
+
+    /// Whether the item is asked for one token with its top log-probabilities (the
+    /// worker sends `logprobs` and `top_logprobs`).
+    pub fn asks_first_token(self) -> bool {
+        matches!(
+            self,
+            ItemKind::FirstToken | ItemKind::Probe(ProbeKind::McFirstToken)
+        )
     }
 
     /// The kind of a task-suite item graded as `answer`.
@@ -359,6 +388,12 @@ impl Score {
 /// the token limit are `truncated` (what was read from them is still kept, for
 /// inspection); replies with nothing readable are `unextractable`.
 pub fn grade(kind: ItemKind, gold: &str, options: &[String], response: &Response) -> Score {
+    // A multiple-choice probe is read and scored as the item kind it is asked as.
+    let kind = match kind {
+        ItemKind::Probe(ProbeKind::McChoice) => ItemKind::Choice,
+        ItemKind::Probe(ProbeKind::McFirstToken) => ItemKind::FirstToken,
+        other => other,
+    };
     if let ItemKind::Probe(_) = kind {
         let outcome = match response.failure {
             None => Outcome::Recorded,
@@ -661,6 +696,29 @@ mod tests {
             grade(ItemKind::HiddenChoice, "", &options(), &reply("答案是D")),
             Score::new(Some("D".to_string()), Outcome::Answered)
         );
+    }
+
+    #[test]
+    fn multiple_choice_probes_are_graded_as_the_kind_they_are_asked_as() {
+        let generated = ItemKind::Probe(ProbeKind::McChoice);
+        assert_eq!(
+            grade(generated, "C", &options(), &reply("答案是C")),
+            Score::new(Some("C".to_string()), Outcome::Correct)
+        );
+        let first_token = ItemKind::Probe(ProbeKind::McFirstToken);
+        assert!(first_token.asks_first_token() && !generated.asks_first_token());
+        let candidates = Response {
+            logprobs: vec![("答".to_string(), -0.1), (" B".to_string(), -0.7)],
+            finish_reason: "length".to_string(),
+            ..Response::default()
+        };
+        assert_eq!(
+            grade(first_token, "A", &options(), &candidates),
+            Score::new(Some("B".to_string()), Outcome::Wrong)
+        );
+        for kind in [generated, first_token] {
+            assert!(kind.name().starts_with(ItemKind::PROBE_PREFIX), "{kind}");
+        }
     }
 
     #[test]

@@ -106,6 +106,10 @@ impl std::fmt::Debug for TokenCounter {
 #[derive(Debug, Clone, Default)]
 pub struct Script {
     pub rules: Vec<(String, String)>,
+    /// Answers under a system prompt: (system needle, question needle, answer), looked
+    /// up before [`Script::rules`] when the request's system message contains the needle
+    /// (a model whose answers a persona moves).
+    pub persona_rules: Vec<(String, String, String)>,
     faults: Vec<FaultRule>,
     pub default_answer: String,
     /// Delay before every answer, to keep requests in flight.
@@ -145,6 +149,17 @@ impl Script {
 
     pub fn rule(mut self, needle: &str, answer: &str) -> Self {
         self.rules.push((needle.to_string(), answer.to_string()));
+        self
+    }
+
+    /// Under a system message containing `system_needle`, questions containing `needle`
+    /// get `answer` instead of their ordinary rule.
+    pub fn persona_rule(mut self, system_needle: &str, needle: &str, answer: &str) -> Self {
+        self.persona_rules.push((
+            system_needle.to_string(),
+            needle.to_string(),
+            answer.to_string(),
+        ));
         self
     }
 
@@ -231,6 +246,17 @@ impl Script {
     pub fn with_token_counter(mut self, counter: TokenCounter, overhead: usize) -> Self {
         self.prompt_tokens = Some((counter, overhead));
         self
+    }
+
+    fn answer_under(&self, system: &str, question: &str) -> &str {
+        self.persona_rules
+            .iter()
+            .find(|(system_needle, needle, _)| {
+                !system.is_empty()
+                    && system.contains(system_needle.as_str())
+                    && question.contains(needle.as_str())
+            })
+            .map_or_else(|| self.answer(question), |(_, _, answer)| answer.as_str())
     }
 
     fn answer(&self, question: &str) -> &str {
@@ -879,7 +905,12 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
     }
     let model = &body["model"];
     let Some(fault) = active_fault(state, &question) else {
-        let answer = state.script.answer(&question);
+        let system: String = messages
+            .iter()
+            .filter(|message| message["role"] == "system")
+            .filter_map(|message| message["content"].as_str())
+            .collect();
+        let answer = state.script.answer_under(&system, &question);
         if body["logprobs"] == true {
             state
                 .counters

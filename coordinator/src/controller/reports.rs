@@ -39,6 +39,7 @@ impl Controller {
         let counts = self.store.run_counts(run_id).await?;
         let rows = self.store.scored_rows(run_id).await?;
         let probes = self.store.probe_rows(run_id).await?;
+        let fingerprint = self.store.provenance_mc_rows(run_id).await?;
         let audit_rows = self.store.contamination_rows(run_id).await?;
         let spec = if probes.is_empty() {
             None
@@ -52,6 +53,7 @@ impl Controller {
                         &spec,
                         &probes,
                         &rows,
+                        &fingerprint,
                         &rfc3339_from_millis(record.created_at_ms),
                     );
                     let findings = audit::audit(&profiles, &references)?;
@@ -115,10 +117,12 @@ impl Controller {
             )));
         }
         let rows = self.store.scored_rows(run_id).await?;
+        let fingerprint = self.store.provenance_mc_rows(run_id).await?;
         let profiles = audit::build_profiles(
             &spec,
             &probes,
             &rows,
+            &fingerprint,
             &rfc3339_from_millis(record.created_at_ms),
         );
         let profile = profiles

@@ -496,6 +496,7 @@ impl Controller {
             provenance: false,
             contamination: false,
             contamination_sample: None,
+            provenance_answers_only: false,
             suites: vec![suite],
             endpoints: Vec::new(),
             judge: None,

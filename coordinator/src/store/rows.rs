@@ -15,6 +15,7 @@ use sqlx::{FromRow, Row};
 
 use super::access::{AuditRecord, EndpointRecord, PublishedSuiteRecord, TokenRecord};
 use super::*;
+use crate::audit::ProvenanceMcRow;
 
 /// A stored value this build has no meaning for (a store written by another version).
 #[derive(Debug, thiserror::Error)]
@@ -319,6 +320,27 @@ impl FromRow<'_, AnyRow> for AuditRecord {
             actor: row.try_get("actor")?,
             action: row.try_get("action")?,
             target: row.try_get("target")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for ProvenanceMcRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(ProvenanceMcRow {
+            endpoint: row.try_get("endpoint")?,
+            kind: kind_at(row, "kind")?,
+            // The persona a slice was asked under is stored as the item's subject, the
+            // suite it came from as its category.
+            persona: row.try_get("subject")?,
+            suite: row.try_get("category")?,
+            item_id: row.try_get("item_id")?,
+            repeat: u32_at(row, "repeat_index")?,
+            gold: row.try_get("gold")?,
+            options: options_at(row, "options_json")?,
+            outcome: outcome_at(row, "outcome")?,
+            response_text: row.try_get("response_text")?,
+            finish_reason: row.try_get("finish_reason")?,
+            logprobs_json: row.try_get("logprobs_json")?,
         })
     }
 }
