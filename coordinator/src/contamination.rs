@@ -310,6 +310,9 @@ fn endpoint_findings(
                     halves.1 = Some(overlap);
                 }
             }
+            // An echoed prompt's log-probabilities are the same at every repeat: one
+            // score per item, or the rank test would count each item `repeats` times.
+            ItemKind::MinKProbability if row.repeat > 0 => {}
             ItemKind::MinKProbability => {
                 min_k_asked += 1;
                 let tokens: Vec<f64> = row.logprobs.iter().map(|(_, logprob)| *logprob).collect();

@@ -64,6 +64,8 @@ pub struct PendingShard {
     pub run_id: String,
     pub shard_id: String,
     pub endpoint: String,
+    /// The epoch of its last lease (0 if never leased): a claim is fenced by it.
+    pub epoch: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -998,8 +998,15 @@ async fn vendors_are_confined_and_no_secret_leaks() {
         ],
         None,
     );
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("admin or vendor"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "a worker token submitted: {stderr}"
+    );
+    assert!(
+        stderr.contains("admin or vendor"),
+        "a worker token's submit is refused for its role: {stderr}"
+    );
 
     // The vendor's report: aggregates only, no gold, no item.
     let vendor_out = secure.dir.path().join("acme-report");

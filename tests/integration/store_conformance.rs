@@ -93,20 +93,59 @@ async fn the_store_behaves_the_same_on_every_backend() {
     }
     let shard = &two_item_shard.expect("a shard of two items");
 
-    // Leases: epochs only grow, per shard.
+    // Leases: a claim is fenced by the epoch read with the queue, epochs only grow, and
+    // a stale claim, requeue or finish changes nothing.
+    let seen = shard.epoch;
     let first = store
-        .lease_shard(&run_id, &shard.shard_id)
+        .claim_pending_shard(&run_id, &shard.shard_id, seen)
         .await
-        .expect("lease");
-    store
-        .requeue_shard(&run_id, &shard.shard_id)
-        .await
-        .expect("requeue");
+        .expect("claim")
+        .expect("a pending shard is claimed");
+    assert_eq!(first, seen + 1, "a claim takes the next epoch");
+    assert_eq!(
+        store
+            .claim_pending_shard(&run_id, &shard.shard_id, seen)
+            .await
+            .expect("claim again"),
+        None,
+        "a leased shard cannot be claimed twice"
+    );
+    assert!(
+        !store
+            .requeue_leased_shard(&run_id, &shard.shard_id, first + 1)
+            .await
+            .expect("stale requeue"),
+        "a requeue of another epoch changes nothing"
+    );
+    assert!(
+        store
+            .requeue_leased_shard(&run_id, &shard.shard_id, first)
+            .await
+            .expect("requeue"),
+        "the lease's own epoch requeues it"
+    );
+    assert_eq!(
+        store
+            .claim_pending_shard(&run_id, &shard.shard_id, seen)
+            .await
+            .expect("stale claim"),
+        None,
+        "a claim from a stale queue read takes nothing"
+    );
     let second = store
-        .lease_shard(&run_id, &shard.shard_id)
+        .claim_pending_shard(&run_id, &shard.shard_id, first)
         .await
-        .expect("lease again");
+        .expect("claim again")
+        .expect("requeued shard is claimed again");
     assert!(second > first, "epochs grow: {first} then {second}");
+    assert_eq!(
+        store
+            .finish_leased_shard(&run_id, &shard.shard_id, first, 0)
+            .await
+            .expect("stale finish"),
+        None,
+        "an expired lease cannot finish the shard"
+    );
 
     // The shard's open items, each with its typed scoring input.
     let open = store
@@ -164,12 +203,13 @@ async fn the_store_behaves_the_same_on_every_backend() {
         ),
         (5, 2, 3, 0)
     );
-    assert!(
+    assert_eq!(
         store
-            .finish_shard(&run_id, &shard.shard_id, 2)
+            .finish_leased_shard(&run_id, &shard.shard_id, second, 2)
             .await
             .expect("finish"),
-        "a shard with every item answered is done"
+        Some(true),
+        "a shard with every item answered is done by its lease's epoch"
     );
 
     // Counts and typed outcomes read back.

@@ -15,9 +15,12 @@
 //! 1. **reserve** (in memory, under the lock): the shard is refused if any lease or
 //!    reservation of it exists, or if its run is still being planned; otherwise it is
 //!    recorded as reserved by this worker, with its budget shares counted;
-//! 2. **claim** (in the store, no lock): `pending → leased` with the epoch raised, only if
-//!    the shard is still pending ([`crate::store::Store::claim_pending_shard`]); a stale queue read
-//!    (the shard finished, or its expired lease not yet requeued) claims nothing;
+//! 2. **claim** (in the store, no lock): `pending → leased` at epoch `e + 1`, only if the
+//!    shard is still pending at the epoch `e` read with the queue
+//!    ([`crate::store::Store::claim_pending_shard`]); a stale queue read (the shard
+//!    finished, claimed or requeued since) claims nothing. The claim's epoch is known
+//!    before it is sent, so even a claim whose answer never came back is given back
+//!    fenced by that epoch;
 //! 3. **confirm** (in memory, under the lock): the reservation becomes the lease under the
 //!    store's epoch, unless a planning of the run began meanwhile (then the claim is
 //!    undone, as its items may be answered by the cache).
@@ -64,8 +67,8 @@ struct LeasingState {
     planning: HashMap<String, Planning>,
     /// Shards whose lease ended (expired, or a claim abandoned) but whose requeue the
     /// store refused or that was never attempted: retried at every sweep, so no shard
-    /// stays marked leased forever. `None`: the claim's epoch never came back.
-    requeue_backlog: Vec<(ShardRef, Option<u64>)>,
+    /// stays marked leased forever. Each is fenced by the epoch of the lease it ends.
+    requeue_backlog: Vec<(ShardRef, u64)>,
 }
 
 /// The planning marks of one run.
@@ -312,11 +315,11 @@ impl LeaseManager {
         (expired, state.table.held())
     }
 
-    fn take_backlog(&self) -> Vec<(ShardRef, Option<u64>)> {
+    fn take_backlog(&self) -> Vec<(ShardRef, u64)> {
         std::mem::take(&mut self.state().requeue_backlog)
     }
 
-    fn defer_requeues(&self, shards: &[(ShardRef, Option<u64>)]) {
+    fn defer_requeues(&self, shards: &[(ShardRef, u64)]) {
         self.state().requeue_backlog.extend_from_slice(shards);
     }
 
@@ -401,8 +404,8 @@ impl Drop for PlanningGuard<'_> {
 enum Claim {
     /// Not claimed (or the claim was refused or undone): nothing to requeue.
     None,
-    /// The claim was sent and its answer never came back.
-    InFlight,
+    /// The claim was sent (it would take this epoch) and its answer never came back.
+    InFlight(u64),
     /// Claimed under this epoch.
     Held(u64),
 }
@@ -441,10 +444,11 @@ impl Drop for ShardReservation<'_> {
         state.table.cancel_reservation(&self.shard, &self.worker_id);
         match self.claim {
             Claim::None => {}
-            Claim::InFlight => state.requeue_backlog.push((self.shard.clone(), None)),
-            Claim::Held(epoch) => state
-                .requeue_backlog
-                .push((self.shard.clone(), Some(epoch))),
+            // Requeueing is fenced by the epoch, so a claim that never committed (or a
+            // shard leased again since) changes nothing.
+            Claim::InFlight(epoch) | Claim::Held(epoch) => {
+                state.requeue_backlog.push((self.shard.clone(), epoch));
+            }
         }
     }
 }
@@ -606,10 +610,10 @@ impl Controller {
             }
             _ => 0,
         };
-        reservation.claim = Claim::InFlight;
+        reservation.claim = Claim::InFlight(pending.epoch.saturating_add(1));
         let Some(epoch) = self
             .store
-            .claim_pending_shard(&pending.run_id, &pending.shard_id)
+            .claim_pending_shard(&pending.run_id, &pending.shard_id, pending.epoch)
             .await?
         else {
             // The queue was read before another caller finished or took the shard.
@@ -631,7 +635,7 @@ impl Controller {
             // the items read above, so the claim is given back; the shard is leased
             // again once the planning is done.
             self.store
-                .requeue_leased_shard(&pending.run_id, &pending.shard_id, Some(epoch))
+                .requeue_leased_shard(&pending.run_id, &pending.shard_id, epoch)
                 .await?;
             reservation.claim = Claim::None;
             return Ok(None);
@@ -775,14 +779,9 @@ impl Controller {
         requeue.extend(
             expired
                 .iter()
-                .map(|lease| (lease.shard.clone(), Some(lease.epoch))),
+                .map(|lease| (lease.shard.clone(), lease.epoch)),
         );
         for (index, (shard, epoch)) in requeue.iter().enumerate() {
-            // A claim whose epoch is unknown is only given back while nobody leases the
-            // shard in memory (a later lease may have taken it since).
-            if epoch.is_none() && self.leasing.is_leased(shard) {
-                continue;
-            }
             if let Err(error) = self
                 .store
                 .requeue_leased_shard(&shard.run_id, &shard.shard_id, *epoch)
@@ -887,8 +886,8 @@ mod tests {
         manager.register("w1", now);
         for (claim, backlog) in [
             (Claim::None, Vec::new()),
-            (Claim::InFlight, vec![(shard("s1"), None)]),
-            (Claim::Held(7), vec![(shard("s1"), Some(7))]),
+            (Claim::InFlight(3), vec![(shard("s1"), 3)]),
+            (Claim::Held(7), vec![(shard("s1"), 7)]),
         ] {
             let reserved = manager
                 .reserve(&shard("s1"), &endpoint(), 4, None, "w1", now)

@@ -342,15 +342,16 @@ fn logprobs_from_json(text: &str) -> Vec<(String, f64)> {
 /// candidates are an echo item's option sums, a Min-K% item's prompt tokens, else the
 /// first token's (stored in one column: an item has one of them).
 fn response_from_wire(result: &mut v1::ItemResult, error_class: v1::ErrorClass) -> Response {
-    let candidates = if !result.option_logliks.is_empty() {
+    let mut candidates = if !result.option_logliks.is_empty() {
         std::mem::take(&mut result.option_logliks)
     } else if !result.prompt_token_logprobs.is_empty() {
-        // A Min-K% item's prompt tokens, bounded again: a worker is a network peer too.
-        jianzhen_proto::bound_prompt_token_logprobs(&mut result.prompt_token_logprobs);
         std::mem::take(&mut result.prompt_token_logprobs)
     } else {
         std::mem::take(&mut result.first_token_logprobs)
     };
+    // Whichever list it is, it is bounded here (count, token size, finite values): a
+    // worker is a network peer too, and a non-finite value would not even store as JSON.
+    jianzhen_proto::bound_prompt_token_logprobs(&mut candidates);
     Response {
         text: std::mem::take(&mut result.text),
         finish_reason: std::mem::take(&mut result.finish_reason),

@@ -2,16 +2,19 @@
 //! shard's lease state is conditional on the state (and epoch) the caller saw, so the
 //! store's row is the atomic step and a stale caller changes nothing.
 //!
-//! - [`Store::claim_pending_shard`] takes a shard only if it is still pending;
+//! - [`Store::claim_pending_shard`] takes a shard only if it is still pending at the
+//!   epoch the caller read;
 //! - [`Store::finish_leased_shard`] ends only the lease of the given epoch;
 //! - [`Store::requeue_leased_shard`] gives back only the lease of the given epoch.
 
 use super::*;
 
 impl Store {
-    /// Marks a pending shard leased and raises its epoch; returns the new epoch, or
-    /// `None` when the shard is no longer pending (another lease, finished, or its
-    /// previous lease not yet requeued).
+    /// Marks a shard leased under epoch `seen_epoch + 1` if it is still pending at
+    /// `seen_epoch` (the epoch the caller read with the queue); returns the new epoch, or
+    /// `None` when the shard was claimed, finished or requeued since. Because the caller
+    /// knows the epoch its claim would take before it is sent, a claim whose answer never
+    /// comes back can still be given back fenced by that epoch.
     ///
     /// # Errors
     /// Database errors.
@@ -19,31 +22,23 @@ impl Store {
         &self,
         run_id: &str,
         shard_id: &str,
+        seen_epoch: u64,
     ) -> Result<Option<u64>, StoreError> {
-        let mut transaction = self.pool.begin().await?;
+        let epoch = seen_epoch.saturating_add(1);
         let claimed = sqlx::query(
-            "UPDATE shards SET state = $1, epoch = epoch + 1
-             WHERE run_id = $2 AND shard_id = $3 AND state = $4",
+            "UPDATE shards SET state = $1, epoch = $2
+             WHERE run_id = $3 AND shard_id = $4 AND state = $5 AND epoch = $6",
         )
         .bind(SHARD_LEASED)
+        .bind(as_i64(epoch))
         .bind(run_id)
         .bind(shard_id)
         .bind(SHARD_PENDING)
-        .execute(&mut *transaction)
+        .bind(as_i64(seen_epoch))
+        .execute(&self.pool)
         .await?
         .rows_affected();
-        if claimed == 0 {
-            transaction.rollback().await?;
-            return Ok(None);
-        }
-        let epoch: i64 =
-            sqlx::query_scalar("SELECT epoch FROM shards WHERE run_id = $1 AND shard_id = $2")
-                .bind(run_id)
-                .bind(shard_id)
-                .fetch_one(&mut *transaction)
-                .await?;
-        transaction.commit().await?;
-        Ok(Some(u64::try_from(epoch).unwrap_or(0)))
+        Ok((claimed > 0).then_some(epoch))
     }
 
     /// Ends the lease of `epoch`: the shard is done if every item has a result, else
@@ -99,8 +94,7 @@ impl Store {
     }
 
     /// Puts a shard leased under `epoch` back in the queue; a shard leased again since
-    /// (a higher epoch) or no longer leased is left alone. `None` requeues whatever lease
-    /// the shard has (a claim whose epoch never came back). Returns whether it changed.
+    /// (a higher epoch) or no longer leased is left alone. Returns whether it changed.
     ///
     /// # Errors
     /// Database errors.
@@ -108,32 +102,20 @@ impl Store {
         &self,
         run_id: &str,
         shard_id: &str,
-        epoch: Option<u64>,
+        epoch: u64,
     ) -> Result<bool, StoreError> {
-        let changed = match epoch {
-            Some(epoch) => sqlx::query(
-                "UPDATE shards SET state = $1
-                 WHERE run_id = $2 AND shard_id = $3 AND state = $4 AND epoch = $5",
-            )
-            .bind(SHARD_PENDING)
-            .bind(run_id)
-            .bind(shard_id)
-            .bind(SHARD_LEASED)
-            .bind(as_i64(epoch))
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-            None => sqlx::query(
-                "UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3 AND state = $4",
-            )
-            .bind(SHARD_PENDING)
-            .bind(run_id)
-            .bind(shard_id)
-            .bind(SHARD_LEASED)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-        };
+        let changed = sqlx::query(
+            "UPDATE shards SET state = $1
+             WHERE run_id = $2 AND shard_id = $3 AND state = $4 AND epoch = $5",
+        )
+        .bind(SHARD_PENDING)
+        .bind(run_id)
+        .bind(shard_id)
+        .bind(SHARD_LEASED)
+        .bind(as_i64(epoch))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
         Ok(changed > 0)
     }
 }

@@ -19,7 +19,9 @@ use crate::audit::ProvenanceMcRow;
 
 /// A stored value this build has no meaning for (a store written by another version).
 #[derive(Debug, thiserror::Error)]
-#[error("stored {column} `{value}` is unknown to this version of Jianzhen")]
+#[error(
+    "stored {column} `{value}` is unknown to this version of Jianzhen; open this store with the Jianzhen version that wrote it, or start a new store"
+)]
 pub(super) struct UnknownStoredValue {
     pub(super) column: &'static str,
     pub(super) value: String,
@@ -87,6 +89,7 @@ impl FromRow<'_, AnyRow> for PendingShard {
             run_id: row.try_get("run_id")?,
             shard_id: row.try_get("shard_id")?,
             endpoint: row.try_get("endpoint")?,
+            epoch: u64_at(row, "epoch")?,
         })
     }
 }

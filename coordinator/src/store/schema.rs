@@ -41,9 +41,10 @@ impl Store {
         let kind: StoreKind = url
             .parse()
             .map_err(|problem: String| CoordinatorError::InvalidStore { problem })?;
-        // SQLite: one connection serialises every transaction, so leasing needs no retry
-        // on SQLITE_BUSY and is atomic by construction. PostgreSQL: a small pool; leasing
-        // is serialised by the coordinator's lease lock, and every write is idempotent.
+        // SQLite: one connection serialises every transaction, so nothing needs a retry
+        // on SQLITE_BUSY. PostgreSQL: a small pool; leasing is safe without a lock because
+        // every change of a shard's state is conditional on the state and epoch its
+        // caller read (store/leasing_queries.rs), and every result write is idempotent.
         let connections = match kind {
             StoreKind::Sqlite => 1,
             StoreKind::Postgres => 8,

@@ -120,28 +120,13 @@ impl Store {
             .rows_affected())
     }
 
-    /// # Errors
-    /// Database errors.
-    pub async fn requeue_shard(&self, run_id: &str, shard_id: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3 AND state = $4",
-        )
-        .bind(SHARD_PENDING)
-        .bind(run_id)
-        .bind(shard_id)
-        .bind(SHARD_LEASED)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Pending shards of running runs, oldest run first, in a stable order.
     ///
     /// # Errors
     /// Database errors.
     pub async fn pending_shards(&self, limit: u32) -> Result<Vec<PendingShard>, StoreError> {
         Ok(sqlx::query_as::<_, PendingShard>(
-            "SELECT s.run_id, s.shard_id, s.endpoint FROM shards s JOIN runs r ON r.run_id = s.run_id
+            "SELECT s.run_id, s.shard_id, s.endpoint, s.epoch FROM shards s JOIN runs r ON r.run_id = s.run_id
              WHERE s.state = $1 AND r.state = $2
              ORDER BY r.created_at_ms, s.run_id, s.shard_id LIMIT $3",
         )
@@ -150,30 +135,6 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    /// Marks a shard leased and raises its epoch; returns the new epoch.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub async fn lease_shard(&self, run_id: &str, shard_id: &str) -> Result<u64, StoreError> {
-        let mut transaction = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE shards SET state = $1, epoch = epoch + 1 WHERE run_id = $2 AND shard_id = $3",
-        )
-        .bind(SHARD_LEASED)
-        .bind(run_id)
-        .bind(shard_id)
-        .execute(&mut *transaction)
-        .await?;
-        let epoch: i64 =
-            sqlx::query_scalar("SELECT epoch FROM shards WHERE run_id = $1 AND shard_id = $2")
-                .bind(run_id)
-                .bind(shard_id)
-                .fetch_one(&mut *transaction)
-                .await?;
-        transaction.commit().await?;
-        Ok(u64::try_from(epoch).unwrap_or(0))
     }
 
     /// Items of a shard that have no stored result yet.
@@ -196,20 +157,6 @@ impl Store {
         .bind(shard_id)
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    /// The endpoint a shard belongs to.
-    ///
-    /// # Errors
-    /// Database errors, or `RowNotFound` for an unknown shard.
-    pub async fn shard_endpoint(&self, run_id: &str, shard_id: &str) -> Result<String, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT endpoint FROM shards WHERE run_id = $1 AND shard_id = $2")
-                .bind(run_id)
-                .bind(shard_id)
-                .fetch_one(&self.pool)
-                .await?,
-        )
     }
 
     /// Marks the shard done if every item has a result; otherwise puts it back in the
