@@ -191,7 +191,33 @@ impl Secure {
             input.write_all(text.as_bytes()).expect("write stdin");
         }
         drop(input);
-        child.wait_with_output().expect("CLI output")
+        let mut output = child.wait_with_output().expect("CLI output");
+        // A coordinator that stopped answering mid-test (seen twice in CI, never alone):
+        // what the process and its log say goes into the output, for the assertion's
+        // message. Appended only, so what a test looks for is still there.
+        if String::from_utf8_lossy(&output.stderr).contains("cannot reach the coordinator") {
+            let pid = self._coordinator.0.id();
+            let state = std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|status| {
+                    status
+                        .lines()
+                        .find(|line| line.starts_with("State:"))
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "no /proc entry: the process is gone".to_string());
+            let log = std::fs::read_to_string(&self.coordinator_log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            output.stderr.extend_from_slice(
+                format!(
+                    "\n[coordinator pid {pid}: {state}; last lines of its log:]\n{}\n",
+                    tail.join("\n")
+                )
+                .as_bytes(),
+            );
+        }
+        output
     }
 
     fn worker(&self, token: &str, id: &str, env: &[(&str, &str)]) -> (Reaped, PathBuf) {
