@@ -669,35 +669,24 @@ async fn attempt(
             retry_after: wait,
         };
     }
-    let parsed = match call {
-        Call::Chat { .. } => parse_chat_body(&text),
-        Call::Loglik { prefix, options } => match parse_echo_body(&text, prefix, options) {
-            Ok(result) => Ok(result),
-            // The endpoint answered, but without usable prompt log-probabilities: asking
-            // again will not change that.
-            Err(EchoProblem::Unsupported(problem)) => {
-                return Attempt {
-                    result: failure(ErrorClass::BadBody, problem, http_status),
-                    retryable: false,
-                    throttled: false,
-                    retry_after: None,
-                };
-            }
-            Err(EchoProblem::Malformed(problem)) => Err(problem),
-        },
-        Call::PromptLogprobs { text: prompt } => match parse_prompt_logprobs_body(&text, prompt) {
-            Ok(result) => Ok(result),
-            // As for option sums: an endpoint that does not echo will not start to.
-            Err(EchoProblem::Unsupported(problem)) => {
-                return Attempt {
-                    result: failure(ErrorClass::BadBody, problem, http_status),
-                    retryable: false,
-                    throttled: false,
-                    retry_after: None,
-                };
-            }
-            Err(EchoProblem::Malformed(problem)) => Err(problem),
-        },
+    let echoed = match call {
+        Call::Chat { .. } => Ok(parse_chat_body(&text)),
+        Call::Loglik { prefix, options } => parse_echo_body(&text, prefix, options).map(Ok),
+        Call::PromptLogprobs { text: prompt } => parse_prompt_logprobs_body(&text, prompt).map(Ok),
+    };
+    let parsed = match echoed {
+        Ok(parsed) => parsed,
+        // The endpoint answered, but without usable prompt log-probabilities (option
+        // sums or Min-K% tokens): asking again will not change that.
+        Err(EchoProblem::Unsupported(problem)) => {
+            return Attempt {
+                result: failure(ErrorClass::BadBody, problem, http_status),
+                retryable: false,
+                throttled: false,
+                retry_after: None,
+            };
+        }
+        Err(EchoProblem::Malformed(problem)) => Err(problem),
     };
     match parsed {
         Ok(mut result) => {
