@@ -415,8 +415,30 @@ struct ReportArgs {
     client: ClientArgs,
 }
 
+/// Long-running commands that serve or call over the network (`coordinator`, `worker`,
+/// `run`) ignore SIGPIPE again, which `main` restored to its default for the printing
+/// commands. Why: rustls and hyper write with `writev(2)`, which, unlike `send` with
+/// `MSG_NOSIGNAL`, raises SIGPIPE when the peer has reset the connection; with the default
+/// disposition one client that disconnects mid-response killed the whole coordinator
+/// silently, with nothing in its log. Ignored, the write fails with EPIPE and only that
+/// connection ends.
+fn survive_broken_connections() {
+    #[cfg(unix)]
+    // SAFETY: called on the main thread before the async runtime or any other thread
+    // starts; SIG_IGN is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Coordinator(_) | Command::Worker(_) | Command::Run(_)
+    ) {
+        survive_broken_connections();
+    }
     let quiet_by_default = matches!(cli.command, Command::Run(_));
     init_tracing(quiet_by_default, cli.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -875,9 +897,12 @@ async fn follow_run(
         if lines && due && !complete {
             let line = progress_line(&status, started);
             if progress == Progress::Stdout {
-                println!("{line}");
+                // SIGPIPE is ignored in `run` (see `survive_broken_connections`), so a reader
+                // that went away must not turn a progress line into a panic.
                 use std::io::Write as _;
-                let _ = std::io::stdout().flush();
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{line}");
+                let _ = stdout.flush();
             } else {
                 eprintln!("{line}");
             }

@@ -159,6 +159,30 @@ fn owner_pid(name: &str) -> Option<u32> {
         .flatten()
 }
 
+/// SIGKILLs the processes inside the named network namespace. Each pid that `ip netns
+/// pids` lists is checked again against the namespace's own inode just before the signal,
+/// because other tests run beside this one on the same machine: a pid that exited and was
+/// reused by a neighbour's process in between (pid_max is 32,768 here) must not be hit.
+fn kill_processes_in_namespace(name: &str) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(namespace) = std::fs::metadata(format!("/run/netns/{name}")) else {
+        return;
+    };
+    let pids = run("ip", &["netns", "pids", name]).unwrap_or_default();
+    for pid in pids
+        .lines()
+        .filter_map(|pid| pid.trim().parse::<i32>().ok())
+    {
+        let inside = std::fs::metadata(format!("/proc/{pid}/ns/net")).is_ok_and(|process| {
+            process.dev() == namespace.dev() && process.ino() == namespace.ino()
+        });
+        if inside {
+            // SAFETY: kill(2) on a process just seen inside a namespace this test made.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
 /// Removes what a crashed earlier run of this test left (its pid is gone): processes in
 /// its namespaces, the namespaces, its bridge and its PostgreSQL folder. Names carry the
 /// pid, so a run that is still going (another test process) is left alone.
@@ -169,15 +193,7 @@ fn remove_leftovers() {
         .filter_map(|line| line.split_whitespace().next())
     {
         if owner_pid(name).is_some_and(|pid| !pid_alive(pid)) {
-            let pids = run("ip", &["netns", "pids", name]).unwrap_or_default();
-            for pid in pids
-                .lines()
-                .filter_map(|pid| pid.trim().parse::<i32>().ok())
-            {
-                // SAFETY: kill(2) with a pid of a process inside a namespace this test
-                // made in an earlier run and a valid signal number.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
+            kill_processes_in_namespace(name);
             let _ = run("ip", &["netns", "del", name]);
         }
     }
@@ -417,14 +433,7 @@ impl Drop for Lab {
         self.processes.clear();
         self.stop_postgres();
         for host in self.hosts.values() {
-            let pids = run("ip", &["netns", "pids", &host.ns]).unwrap_or_default();
-            for pid in pids
-                .lines()
-                .filter_map(|pid| pid.trim().parse::<i32>().ok())
-            {
-                // SAFETY: kill(2) on a process inside a namespace this test made.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
+            kill_processes_in_namespace(&host.ns);
             let _ = run("ip", &["netns", "del", &host.ns]);
         }
         let _ = run("ip", &["link", "del", &self.bridge]);

@@ -138,3 +138,83 @@ async fn a_worker_killed_mid_run_loses_nothing_and_doubles_nothing() {
         "at most the killed worker's leases are redone: {redone}"
     );
 }
+
+/// The signals a process ignores, from the `SigIgn` mask in `/proc/PID/status`.
+fn ignores_signal(pid: u32, signal: libc::c_int) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_else(|error| panic!("read /proc/{pid}/status: {error}"));
+    let mask = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no SigIgn line in /proc/{pid}/status:\n{status}"));
+    let mask = u64::from_str_radix(mask, 16).expect("SigIgn is a hex mask");
+    mask & (1u64 << (signal - 1)) != 0
+}
+
+/// The CI-only death of a coordinator in the middle of a test (a zombie with nothing in its
+/// log) was SIGPIPE: `main` restores its default so `jianzhen … | head` ends quietly, and
+/// rustls and hyper write sockets with `writev(2)`, which raises SIGPIPE when the peer has
+/// gone. The serving commands ignore it, so a client that goes away mid-response ends only
+/// its own connection. Replayed with the commonest case: `jianzhen status --watch` killed
+/// while the coordinator streams it updates (the next writes hit a closed socket).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_stream_does_not_kill_the_coordinator() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("ceval");
+    write_ceval(&data, &[("law", 4)]).expect("fixture");
+    let store = test_store_url(dir.path(), "sigpipe").await;
+    let (mut coordinator, url) = start_coordinator_process(&store, "127.0.0.1:0");
+    assert!(
+        ignores_signal(coordinator.0.id(), libc::SIGPIPE),
+        "the coordinator must ignore SIGPIPE"
+    );
+    let worker = start_worker_process(&url, "sigpipe");
+    // Read once the worker has started: the disposition is set before any thread starts.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        ignores_signal(worker.0.id(), libc::SIGPIPE),
+        "a worker must ignore SIGPIPE"
+    );
+    drop(worker);
+
+    // No worker serves the run, so it stays pending and the watch stream keeps writing.
+    let spec_path = dir.path().join("run.toml");
+    std::fs::write(
+        &spec_path,
+        run_spec(
+            "sigpipe",
+            &[("ceval", &data, 0)],
+            "http://127.0.0.1:9/v1",
+            1,
+            4,
+        ),
+    )
+    .expect("write spec");
+    let run_id = submit_via_cli(&spec_path, &url);
+    for round in 0..2 {
+        let mut watcher = Reaped(
+            Command::new(BINARY)
+                .args(["status", &run_id, "--watch", "--coordinator", &url])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("start `jianzhen status --watch`"),
+        );
+        std::thread::sleep(Duration::from_millis(600));
+        watcher.kill();
+        std::thread::sleep(Duration::from_millis(1200));
+        assert!(
+            coordinator.0.try_wait().expect("wait").is_none(),
+            "round {round}: the coordinator died after a watching client was killed: {:?}",
+            coordinator.0.try_wait()
+        );
+    }
+    let mut client = CoordinatorClient::connect(url.clone())
+        .await
+        .expect("the coordinator still accepts connections");
+    client
+        .get_run_status(v1::GetRunStatusRequest { run_id })
+        .await
+        .expect("and still answers");
+}
