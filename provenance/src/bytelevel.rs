@@ -23,9 +23,10 @@
 //! Any other shape is refused with the part that is not supported, rather than counted
 //! approximately.
 //!
-//! Counts are of ordinary text, as tiktoken's `encode_ordinary`: added tokens such as
-//! `<｜User｜>` written in the text are not matched as single tokens. The fixed texts
-//! contain none of them.
+//! Counts are those of `encode(text, add_special_tokens=False)`: no BOS is added, but
+//! added tokens written in the text (`<think>`, `<｜User｜>`) are matched first and count
+//! one token each, as a serving stack that tokenizes with `tokenizers` counts them. The
+//! fixed texts contain none of them.
 
 use std::collections::HashMap;
 
@@ -35,9 +36,24 @@ use serde::Deserialize;
 /// The parts of `tokenizer.json` that decide token counts.
 #[derive(Debug, Deserialize)]
 struct TokenizerJson {
+    #[serde(default)]
+    added_tokens: Vec<AddedToken>,
     normalizer: Option<Normalizer>,
     pre_tokenizer: PreTokenizer,
     model: BpeModel,
+}
+
+#[derive(Debug, Deserialize)]
+struct AddedToken {
+    content: String,
+    #[serde(default)]
+    single_word: bool,
+    #[serde(default)]
+    lstrip: bool,
+    #[serde(default)]
+    rstrip: bool,
+    #[serde(default)]
+    normalized: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -100,6 +116,10 @@ enum MergeEntry {
 
 /// A byte-level BPE tokenizer ready to count.
 pub struct ByteLevelBpe {
+    /// Added tokens matched in the raw text, then in what is left after the normalizer
+    /// (a no-op here), each alternation longest first so a match is leftmost-longest, as
+    /// `tokenizers`' two Aho-Corasick passes find them. `None` when there are none.
+    added_token_passes: [Option<Regex>; 2],
     /// The pre-tokenizer's isolating splits, applied in order to every piece.
     splits: Vec<Regex>,
     /// The token id of each single byte, through GPT-2's byte-to-character alphabet.
@@ -139,6 +159,35 @@ fn byte_to_character() -> Vec<char> {
             }
         })
         .collect()
+}
+
+/// One alternation of the added tokens that are (or are not) matched after the
+/// normalizer, longest first.
+fn added_token_matcher(tokens: &[AddedToken], normalized: bool) -> Result<Option<Regex>, String> {
+    let mut contents: Vec<&str> = Vec::new();
+    for token in tokens.iter().filter(|token| token.normalized == normalized) {
+        if token.single_word || token.lstrip || token.rstrip {
+            return Err(format!(
+                "added token {:?} with single_word, lstrip or rstrip is not supported",
+                token.content
+            ));
+        }
+        if !token.content.is_empty() {
+            contents.push(&token.content);
+        }
+    }
+    if contents.is_empty() {
+        return Ok(None);
+    }
+    contents.sort_by_key(|content| std::cmp::Reverse(content.len()));
+    let alternation = contents
+        .iter()
+        .map(|content| fancy_regex::escape(content))
+        .collect::<Vec<_>>()
+        .join("|");
+    Regex::new(&alternation)
+        .map(Some)
+        .map_err(|error| format!("added tokens do not compile as a pattern: {error}"))
 }
 
 /// Collects the isolating splits of a pre-tokenizer, which must end in a plain
@@ -207,6 +256,10 @@ impl ByteLevelBpe {
             Some(Normalizer::Sequence { normalizers }) if normalizers.is_empty() => {}
             Some(_) => return Err("a normalizer is not supported".to_owned()),
         }
+        let added_token_passes = [
+            added_token_matcher(&file.added_tokens, false)?,
+            added_token_matcher(&file.added_tokens, true)?,
+        ];
         let mut splits = Vec::new();
         let mut saw_byte_level = false;
         collect_splits(file.pre_tokenizer, &mut splits, &mut saw_byte_level)?;
@@ -259,6 +312,7 @@ impl ByteLevelBpe {
             merges.insert((token_id(left)?, token_id(right)?), (rank, merged));
         }
         Ok(ByteLevelBpe {
+            added_token_passes,
             splits,
             byte_token_ids,
             merges,
@@ -322,16 +376,57 @@ impl ByteLevelBpe {
         }
     }
 
-    /// The number of tokens `text` encodes to, as ordinary text.
+    /// Cuts `text` around the added tokens written in it: `(segment, is an added token)`
+    /// in order.
+    ///
+    /// # Errors
+    /// fancy-regex's backtracking limit, as its message.
+    pub fn split_added_tokens<'text>(
+        &self,
+        text: &'text str,
+    ) -> Result<Vec<(&'text str, bool)>, String> {
+        let mut segments = vec![(text, false)];
+        for matcher in self.added_token_passes.iter().flatten() {
+            let mut next_segments = Vec::with_capacity(segments.len());
+            for (segment, is_added) in segments {
+                if is_added {
+                    next_segments.push((segment, true));
+                    continue;
+                }
+                let mut previous_end = 0;
+                for found in matcher.find_iter(segment) {
+                    let found = found.map_err(|error| format!("{error}"))?;
+                    if found.start() > previous_end {
+                        next_segments.push((&segment[previous_end..found.start()], false));
+                    }
+                    next_segments.push((found.as_str(), true));
+                    previous_end = found.end();
+                }
+                if previous_end < segment.len() {
+                    next_segments.push((&segment[previous_end..], false));
+                }
+            }
+            segments = next_segments;
+        }
+        Ok(segments)
+    }
+
+    /// The number of tokens `text` encodes to without added BOS or EOS.
     ///
     /// # Errors
     /// As for [`ByteLevelBpe::pre_tokenize`].
     pub fn count_tokens(&self, text: &str) -> Result<u64, String> {
-        Ok(self
-            .pre_tokenize(text)?
-            .into_iter()
-            .map(|piece| self.encode_piece(piece).len() as u64)
-            .sum())
+        let mut count = 0;
+        for (segment, is_added) in self.split_added_tokens(text)? {
+            if is_added {
+                count += 1;
+                continue;
+            }
+            for piece in self.pre_tokenize(segment)? {
+                count += self.encode_piece(piece).len() as u64;
+            }
+        }
+        Ok(count)
     }
 }
 
@@ -426,6 +521,33 @@ mod tests {
         assert_eq!(bpe.pre_tokenize("").expect("split"), Vec::<&str>::new());
         // No merges: one token per byte; 你 and 好 are three bytes each.
         assert_eq!(bpe.count_tokens("1 你好").expect("count"), 8);
+    }
+
+    #[test]
+    fn added_tokens_in_the_text_count_one_each_longest_first() {
+        let mut file: serde_json::Value =
+            serde_json::from_slice(&tiny_tokenizer_json(&[r"\p{L}+|\p{N}|[^\p{L}\p{N}]+"], &[]))
+                .expect("json");
+        file["added_tokens"] = serde_json::json!([
+            {"id": 300, "content": "<think>", "special": false, "normalized": true},
+            {"id": 301, "content": "<think", "special": false, "normalized": false},
+            {"id": 302, "content": "<|end|>", "special": true, "normalized": false},
+        ]);
+        let bpe = ByteLevelBpe::from_tokenizer_json(&serde_json::to_vec(&file).expect("json"))
+            .expect("tiny tokenizer");
+        // The raw-text pass runs first: "<think" is taken before "<think>" is looked for,
+        // which leaves ">" to the pre-tokenizer.
+        assert_eq!(
+            bpe.split_added_tokens("a<think>b<|end|>").expect("split"),
+            vec![
+                ("a", false),
+                ("<think", true),
+                (">b", false),
+                ("<|end|>", true)
+            ]
+        );
+        // a, <think, >, b, <|end|>: five tokens with no merges.
+        assert_eq!(bpe.count_tokens("a<think>b<|end|>").expect("count"), 5);
     }
 
     #[test]

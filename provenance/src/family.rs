@@ -555,6 +555,12 @@ mod tests {
             // The package's own pure-Python encoder counts 10 here; Hugging Face, 9.
             ("  multiple   spaces\n\n\tand tabs  ", 9),
             ("price: $1,234.56 (约 ¥8,900)", 15),
+            // Added tokens written in the text count one token each, as a serving stack
+            // that tokenizes with Hugging Face counts them; "<thinking>" is none.
+            ("<think>2+2</think>", 5),
+            ("say <｜User｜> and <|EOT|>", 6),
+            ("<dsml:foo>｜DSML｜x", 5),
+            ("<thinking>", 3),
         ] {
             assert_eq!(
                 deepseek.count_tokens(text).expect("counts"),
