@@ -56,6 +56,18 @@ pub enum ProvenanceError {
         how_to_get: &'static str,
     },
 
+    /// A `tokenizer.json` whose hash matched but whose shape this crate cannot count
+    /// faithfully: only a change to the recorded file or to [`crate::bytelevel`] causes it.
+    #[error(
+        "cannot count with the {family} tokenizer file {}: {reason}; this build's byte-level BPE reader does not match the recorded file, report it",
+        path.display()
+    )]
+    TokenizerFileFormat {
+        family: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+
     #[error(
         "tokenizer file {} line {line} is not `base64 rank`; the file is damaged, download it again",
         path.display()

@@ -15,8 +15,11 @@
 //! - [`tokenizer`]: compare an endpoint's reported `usage.prompt_tokens` on fixed texts
 //!   with local tokenizers (cl100k_base, o200k_base) and reference profiles, after
 //!   estimating the chat template's constant overhead.
-//! - [`family`]: tokenizers of Chinese model families (Qwen's `qwen.tiktoken`), loaded
-//!   at run time from the vendor's file, checked by sha256.
+//! - [`family`]: tokenizers of Chinese model families (Qwen's `qwen.tiktoken`,
+//!   DeepSeek's `tokenizer.json`), loaded at run time from the file a package registry
+//!   ships, checked by sha256.
+//! - [`bytelevel`]: Hugging Face byte-level BPE from a `tokenizer.json` (merges in list
+//!   order, the pre-tokenizer's splits in sequence), for families that ship one.
 //! - [`agreement`]: agreement between two endpoints on multiple-choice items: raw, Cohen's
 //!   kappa, CAPA, and above all agreement on the same wrong answers.
 //! - [`bank`]: the built-in multiple-choice bank a provenance run adds when its suites
@@ -33,6 +36,7 @@
 
 pub mod agreement;
 pub mod bank;
+pub mod bytelevel;
 pub mod error;
 pub mod evidence;
 pub mod family;

@@ -102,7 +102,9 @@ pub fn audit_profile_with_families(
         if candidate.tokenizer_text_set == TOKENIZER_TEXT_SET_NAME {
             let texts = tokenizer_texts()?;
             candidates.extend(local_candidates(&texts)?);
-            candidates.extend(families.iter().map(|family| family.candidate(&texts)));
+            for family in families {
+                candidates.push(family.candidate(&texts)?);
+            }
         }
         candidates.extend(
             references
