@@ -7,6 +7,8 @@
 //! columns show what the denominator holds.
 
 use polars::prelude::*;
+// The report's own `Column` (a table column) is imported below; a polars column is this.
+use polars::prelude::Column as FrameColumn;
 
 use jianzhen_suites::outcome::Outcome;
 
@@ -28,36 +30,154 @@ pub struct Aggregates {
     pub by_suite: DataFrame,
 }
 
+/// Rows per polars frame while aggregating: the rows are turned into a frame and summed
+/// per subject one chunk at a time, so the aggregation's memory holds one chunk and the
+/// per-subject sums, whatever the run's size (a 5M-row run once built one 5M-row frame
+/// plus a copy of every key string, 3.95 GiB with the rows). A run smaller than a chunk
+/// is aggregated in one pass, exactly as before.
+pub const AGGREGATION_CHUNK_ROWS: usize = 65_536;
+
+/// Partial per-subject sums kept before they are folded into one frame: bounds the
+/// memory of the sums at this many times the number of subjects.
+const PARTIAL_SUMS_BEFORE_FOLDING: usize = 16;
+
+/// The grouping keys of the subject table.
+const SUBJECT_KEYS: [&str; 4] = ["endpoint", "suite", "subject", "category"];
+
+/// The per-subject sums, in the subject table's order; `n` is summed as a count.
+const SUMMED_COLUMNS: [&str; 9] = [
+    "n",
+    "correct",
+    "points",
+    "weight",
+    "wrong",
+    "unextractable",
+    "truncated",
+    "refused",
+    "api_error",
+];
+
 fn indicator(rows: &[ScoredRow], outcome: Outcome) -> Vec<i64> {
     rows.iter()
         .map(|row| i64::from(row.outcome == outcome))
         .collect()
 }
 
+fn text_column(name: &str, rows: &[ScoredRow], pick: fn(&ScoredRow) -> &str) -> FrameColumn {
+    StringChunked::from_iter_values(name.into(), rows.iter().map(pick))
+        .into_series()
+        .into_column()
+}
+
+/// One chunk of rows summed per subject (the columns of [`SUBJECT_KEYS`] then
+/// [`SUMMED_COLUMNS`]).
+fn chunk_sums(rows: &[ScoredRow]) -> PolarsResult<DataFrame> {
+    let items = DataFrame::new_infer_height(vec![
+        text_column("endpoint", rows, |row| &row.endpoint),
+        text_column("suite", rows, |row| &row.suite),
+        text_column("subject", rows, |row| &row.subject),
+        text_column("category", rows, |row| &row.category),
+        FrameColumn::new("correct".into(), indicator(rows, Outcome::Correct)),
+        FrameColumn::new(
+            "points".into(),
+            rows.iter()
+                .map(|row| row.credit * row.weight)
+                .collect::<Vec<f64>>(),
+        ),
+        FrameColumn::new(
+            "weight".into(),
+            rows.iter().map(|row| row.weight).collect::<Vec<f64>>(),
+        ),
+        FrameColumn::new("wrong".into(), indicator(rows, Outcome::Wrong)),
+        FrameColumn::new(
+            "unextractable".into(),
+            indicator(rows, Outcome::Unextractable),
+        ),
+        FrameColumn::new("truncated".into(), indicator(rows, Outcome::Truncated)),
+        FrameColumn::new("refused".into(), indicator(rows, Outcome::Refused)),
+        FrameColumn::new("api_error".into(), indicator(rows, Outcome::ApiError)),
+    ])?;
+    let mut sums = vec![len().cast(DataType::Int64).alias("n")];
+    sums.extend(
+        SUMMED_COLUMNS
+            .iter()
+            .skip(1)
+            .map(|name| col(*name).sum().alias(*name)),
+    );
+    items
+        .lazy()
+        .group_by(SUBJECT_KEYS.map(col))
+        .agg(sums)
+        .collect()
+}
+
+/// Partial per-subject sums folded into one: the sums of the sums, per subject.
+fn fold_sums(partials: Vec<DataFrame>) -> PolarsResult<LazyFrame> {
+    let frames: Vec<LazyFrame> = partials.into_iter().map(IntoLazy::lazy).collect();
+    Ok(concat(frames, UnionArgs::default())?
+        .group_by(SUBJECT_KEYS.map(col))
+        .agg(
+            SUMMED_COLUMNS
+                .iter()
+                .map(|name| col(*name).sum().alias(*name))
+                .collect::<Vec<_>>(),
+        ))
+}
+
+/// Aggregates rows as they come, a page at a time (from the store, or a chunk of a
+/// slice): polars sums each chunk per subject and the partial sums are folded, so memory
+/// is bounded by the chunk and the number of subjects, not by the run's rows.
+///
+/// ```text
+/// let mut aggregator = Aggregator::default();
+/// for page in pages { aggregator.push(&page)?; }
+/// let aggregates = aggregator.finish()?;
+/// ```
+#[derive(Default)]
+pub struct Aggregator {
+    /// Per-subject sums of the chunks pushed so far, folded into one frame whenever
+    /// [`PARTIAL_SUMS_BEFORE_FOLDING`] have gathered.
+    partial_sums: Vec<DataFrame>,
+}
+
+impl Aggregator {
+    /// Adds rows to the aggregation (any number: they are summed a chunk at a time).
+    ///
+    /// # Errors
+    /// Polars errors (none are expected for well-formed rows).
+    pub fn push(&mut self, rows: &[ScoredRow]) -> PolarsResult<()> {
+        for chunk in rows.chunks(AGGREGATION_CHUNK_ROWS) {
+            self.partial_sums.push(chunk_sums(chunk)?);
+            if self.partial_sums.len() >= PARTIAL_SUMS_BEFORE_FOLDING {
+                let partials = std::mem::take(&mut self.partial_sums);
+                self.partial_sums.push(fold_sums(partials)?.collect()?);
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables of every row pushed.
+    ///
+    /// # Errors
+    /// Polars errors (none are expected for well-formed rows).
+    pub fn finish(mut self) -> PolarsResult<Aggregates> {
+        if self.partial_sums.is_empty() {
+            self.partial_sums.push(chunk_sums(&[])?);
+        }
+        tables_of_sums(fold_sums(self.partial_sums)?)
+    }
+}
+
 /// # Errors
 /// Polars errors (none are expected for well-formed rows).
 pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
-    let column = |pick: fn(&ScoredRow) -> &str| {
-        rows.iter()
-            .map(pick)
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
-    let items = df!(
-        "endpoint" => column(|row| &row.endpoint),
-        "suite" => column(|row| &row.suite),
-        "subject" => column(|row| &row.subject),
-        "category" => column(|row| &row.category),
-        "correct" => indicator(rows, Outcome::Correct),
-        "points" => rows.iter().map(|row| row.credit * row.weight).collect::<Vec<f64>>(),
-        "weight" => rows.iter().map(|row| row.weight).collect::<Vec<f64>>(),
-        "wrong" => indicator(rows, Outcome::Wrong),
-        "unextractable" => indicator(rows, Outcome::Unextractable),
-        "truncated" => indicator(rows, Outcome::Truncated),
-        "refused" => indicator(rows, Outcome::Refused),
-        "api_error" => indicator(rows, Outcome::ApiError),
-    )?;
+    let mut aggregator = Aggregator::default();
+    aggregator.push(rows)?;
+    aggregator.finish()
+}
 
+/// The subject, category and suite tables from the per-subject sums.
+fn tables_of_sums(subject_sums: LazyFrame) -> PolarsResult<Aggregates> {
     // Accuracy is the mean credit: the share of correct answers for single-answer items,
     // with partial credit and span F1 where a task suite's items earn them. Items with
     // several sub-questions weigh as many (GAOKAO-Bench scores over sub-questions), so
@@ -65,26 +185,7 @@ pub fn aggregate(rows: &[ScoredRow]) -> PolarsResult<Aggregates> {
     let accuracy = |points: &str, weight: &str| {
         col(points).cast(DataType::Float64) / col(weight).cast(DataType::Float64)
     };
-    let by_subject = items
-        .clone()
-        .lazy()
-        .group_by([
-            col("endpoint"),
-            col("suite"),
-            col("subject"),
-            col("category"),
-        ])
-        .agg([
-            len().cast(DataType::Int64).alias("n"),
-            col("correct").sum().alias("correct"),
-            col("points").sum().alias("points"),
-            col("weight").sum().alias("weight"),
-            col("wrong").sum().alias("wrong"),
-            col("unextractable").sum().alias("unextractable"),
-            col("truncated").sum().alias("truncated"),
-            col("refused").sum().alias("refused"),
-            col("api_error").sum().alias("api_error"),
-        ])
+    let by_subject = subject_sums
         .with_column(accuracy("points", "weight").alias("accuracy"))
         .select([
             col("endpoint"),

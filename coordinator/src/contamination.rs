@@ -24,10 +24,12 @@ use jianzhen_suites::outcome::Outcome;
 use serde::Serialize;
 
 use crate::error::CoordinatorError;
-use crate::html::{escape, markdown_to_html};
 use crate::planner::contamination::{
     COMPLETION_RULE, CONTROL_SUBJECT, MASK_RULE, MIN_K_RULE, ORDER_RULE,
 };
+use crate::report::html::{self as report_html, escape};
+use crate::report::markdown;
+use crate::report::table::{Cell, Column, Section, Table};
 use crate::report::{ReportFile, percent};
 use crate::spec::RunSpec;
 use crate::store::{ContaminationRow, ScoredRow};
@@ -450,199 +452,275 @@ fn p_value(p: f64) -> String {
 /// How many flipped items the Markdown lists per endpoint (all are in the JSON).
 const FLIPPED_SHOWN: usize = 20;
 
-/// The report's "Contamination audit" section.
-pub fn markdown(findings: &ContaminationFindings) -> String {
-    let mut text = String::from("## Contamination audit\n\n");
-    text.push_str("Was the model trained on the benchmark? Each test below is evidence with a stated strength (strong / weak / none), never a verdict; what each can and cannot show is in docs/contamination.md.\n\n");
+/// The report's "Contamination audit" section as data, built once: `report.md` and
+/// `report.html` render it with the report's renderers.
+pub fn section(findings: &ContaminationFindings) -> Section {
+    let mut section = Section::new("Contamination audit");
+    section.paragraph("Was the model trained on the benchmark? Each test below is evidence with a stated strength (strong / weak / none), never a verdict; what each can and cannot show is in docs/contamination.md.");
     for endpoint in &findings.endpoints {
-        let _ = writeln!(text, "### Contamination: {}\n", endpoint.endpoint);
-        let _ = writeln!(
-            text,
-            "Evidence: option order **{}**, masked option **{}**, guided completion **{}**, Min-K% **{}**.\n",
+        section.subheading(3, format!("Contamination: {}", endpoint.endpoint));
+        section.paragraph(format!(
+            "Evidence: option order **{}**, masked option **{}**, guided completion **{}**, Min-K% **{}**.",
             endpoint.order_strength.as_str(),
             endpoint.masked_strength.as_str(),
             endpoint.completion_strength.as_str(),
             endpoint.min_k_strength.map_or("not run", Strength::as_str)
-        );
-        text.push_str("#### Option order\n\n");
-        text.push_str("Each item asked again with its options rotated (the gold moves to a new letter). Accuracy in both orders (95% Wilson intervals), the share of rotated answers naming the original gold letter, and McNemar's exact test on the items right in one order only (b: original only, c: rotated only).\n\n");
-        text.push_str("| suite | subject | items | accuracy original % | accuracy rotated % | old letter % | b / c | McNemar p | strength |\n|---|---|---:|---|---|---|---:|---:|---|\n");
-        for result in &endpoint.results {
-            let order = &result.order;
-            if order.pairs == 0 {
-                continue;
-            }
-            let _ = writeln!(
-                text,
-                "| {} | {} | {} | {} {} | {} {} | {} {} | {} / {} | {} | **{}** |",
-                result.suite,
-                result.subject,
-                order.pairs,
-                percent(order.accuracy_original),
-                interval(order.accuracy_original_interval),
-                percent(order.accuracy_permuted),
-                interval(order.accuracy_permuted_interval),
-                percent(order.old_letter_share),
-                interval(order.old_letter_interval),
-                order.right_original_only,
-                order.right_permuted_only,
-                p_value(order.mcnemar_p),
-                order.strength.as_str()
-            );
-        }
-        text.push('\n');
-        if !endpoint.flipped.is_empty() {
-            let _ = writeln!(
-                text,
-                "Items that flipped ({}; the first {} here, all in contamination.json):\n",
-                endpoint.flipped.len(),
-                FLIPPED_SHOWN.min(endpoint.flipped.len())
-            );
-            for item in endpoint.flipped.iter().take(FLIPPED_SHOWN) {
-                let _ = writeln!(
-                    text,
-                    "- `{}` ({}, order {}): original gold {} answered {}; rotated gold {} answered {}{}",
-                    item.item_id,
-                    item.suite,
-                    item.permutation,
-                    item.original_gold,
-                    item.original_answer.as_deref().unwrap_or("–"),
-                    item.rotated_gold,
-                    item.rotated_answer.as_deref().unwrap_or("–"),
-                    if item.followed_old_letter {
-                        " (the old letter)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            text.push('\n');
-        }
-        let _ = writeln!(text, "Does not show: {ORDER_LIMITS}\n");
-        text.push_str("#### Masked option (TS-Guessing)\n\n");
-        let _ = writeln!(
-            text,
-            "One wrong option hidden and the model asked to write it. Exact and near-exact (character overlap ≥ {}) matches with the hidden text, against the project's {} control items (exact: {}, near-exact: {}); one-sided Fisher test of the exact rates.\n",
-            findings.near_exact_threshold,
-            endpoint.control.asked,
-            endpoint.control.exact,
-            endpoint.control.near
-        );
-        text.push_str("| suite | subject | items | exact | near-exact | exact rate % | control exact rate % | Fisher p | strength |\n|---|---|---:|---:|---:|---|---|---:|---|\n");
-        for result in &endpoint.results {
-            let masked = &result.masked;
-            if masked.benchmark.asked == 0 {
-                continue;
-            }
-            let _ = writeln!(
-                text,
-                "| {} | {} | {} | {} | {} | {} {} | {} {} | {} | **{}** |",
-                result.suite,
-                result.subject,
-                masked.benchmark.asked,
-                masked.benchmark.exact,
-                masked.benchmark.near,
-                percent(masked.exact_rate),
-                interval(masked.exact_interval),
-                percent(masked.control_exact_rate),
-                interval(masked.control_exact_interval),
-                p_value(masked.fisher_p),
-                masked.strength.as_str()
-            );
-        }
-        text.push('\n');
-        let _ = writeln!(text, "Does not show: {MASKED_LIMITS}\n");
-        text.push_str("#### Guided completion (Golchin & Surdeanu 2023)\n\n");
-        text.push_str("The first half of each question, asked to be finished with the dataset's name and split (guided) and without (general). Mean character overlap of the completions with the true second half, items where each instruction came closer, guided completions that are near-exact, and a one-sided exact sign test (guided closer).\n\n");
-        text.push_str("| suite | subject | items | overlap guided | overlap general | guided / general closer | guided near-exact % | sign test p | strength |\n|---|---|---:|---:|---:|---:|---|---:|---|\n");
-        for result in &endpoint.results {
-            let completion = &result.completion;
-            if completion.pairs == 0 {
-                continue;
-            }
-            let _ = writeln!(
-                text,
-                "| {} | {} | {} | {:.3} | {:.3} | {} / {} | {} {} | {} | **{}** |",
-                result.suite,
-                result.subject,
-                completion.pairs,
-                completion.mean_overlap_guided,
-                completion.mean_overlap_general,
-                completion.guided_higher,
-                completion.general_higher,
-                percent(completion.guided_near_exact as f64 / completion.pairs as f64),
-                interval(completion.guided_near_exact_interval),
-                p_value(completion.sign_test_p),
-                completion.strength.as_str()
-            );
-        }
-        text.push('\n');
-        let _ = writeln!(text, "Does not show: {COMPLETION_LIMITS}\n");
-        min_k_markdown(&mut text, findings, endpoint);
+        ));
+        order_part(&mut section, endpoint);
+        masked_part(&mut section, findings, endpoint);
+        completion_part(&mut section, endpoint);
+        min_k_part(&mut section, findings, endpoint);
     }
-    text
+    section
 }
 
-/// The Min-K% part of one endpoint's section: its table, or why it did not run.
-fn min_k_markdown(
-    text: &mut String,
+/// The report's "Contamination audit" section in Markdown.
+pub fn markdown(findings: &ContaminationFindings) -> String {
+    markdown::section(&section(findings))
+}
+
+/// A strength in bold, as every table of the section shows it.
+fn strength_cell(strength: Strength) -> Cell {
+    Cell::Markdown(format!("**{}**", strength.as_str()))
+}
+
+/// A share in percent with its 95% interval, in one cell: `75.0 [30.1, 95.4]`.
+fn share_cell(share: f64, bounds: (f64, f64)) -> Cell {
+    Cell::text(format!("{} {}", percent(share), interval(bounds)))
+}
+
+fn order_part(section: &mut Section, endpoint: &EndpointFindings) {
+    section.subheading(4, "Option order");
+    section.paragraph("Each item asked again with its options rotated (the gold moves to a new letter). Accuracy in both orders (95% Wilson intervals), the share of rotated answers naming the original gold letter, and McNemar's exact test on the items right in one order only (b: original only, c: rotated only).");
+    let mut table = Table::new([
+        Column::text("suite"),
+        Column::text("subject"),
+        Column::number("items"),
+        Column::text("accuracy original %"),
+        Column::text("accuracy rotated %"),
+        Column::text("old letter %"),
+        Column::number("b / c"),
+        Column::number("McNemar p"),
+        Column::text("strength"),
+    ]);
+    for result in &endpoint.results {
+        let order = &result.order;
+        if order.pairs == 0 {
+            continue;
+        }
+        table.push([
+            Cell::text(&result.suite),
+            Cell::text(&result.subject),
+            Cell::count(order.pairs),
+            share_cell(order.accuracy_original, order.accuracy_original_interval),
+            share_cell(order.accuracy_permuted, order.accuracy_permuted_interval),
+            share_cell(order.old_letter_share, order.old_letter_interval),
+            Cell::text(format!(
+                "{} / {}",
+                order.right_original_only, order.right_permuted_only
+            )),
+            Cell::text(p_value(order.mcnemar_p)),
+            strength_cell(order.strength),
+        ]);
+    }
+    section.table(table);
+    if !endpoint.flipped.is_empty() {
+        section.paragraph(format!(
+            "Items that flipped ({}; the first {} here, all in contamination.json):",
+            endpoint.flipped.len(),
+            FLIPPED_SHOWN.min(endpoint.flipped.len())
+        ));
+        section.list(
+            endpoint
+                .flipped
+                .iter()
+                .take(FLIPPED_SHOWN)
+                .map(|item| {
+                    format!(
+                        "`{}` ({}, order {}): original gold {} answered {}; rotated gold {} answered {}{}",
+                        item.item_id,
+                        item.suite,
+                        item.permutation,
+                        item.original_gold,
+                        item.original_answer.as_deref().unwrap_or("–"),
+                        item.rotated_gold,
+                        item.rotated_answer.as_deref().unwrap_or("–"),
+                        if item.followed_old_letter {
+                            " (the old letter)"
+                        } else {
+                            ""
+                        }
+                    )
+                })
+                .collect(),
+        );
+    }
+    section.paragraph(format!("Does not show: {ORDER_LIMITS}"));
+}
+
+fn masked_part(
+    section: &mut Section,
     findings: &ContaminationFindings,
     endpoint: &EndpointFindings,
 ) {
-    text.push_str("#### Min-K% prompt log-probability (Shi et al. 2023)\n\n");
+    section.subheading(4, "Masked option (TS-Guessing)");
+    section.paragraph(format!(
+        "One wrong option hidden and the model asked to write it. Exact and near-exact (character overlap ≥ {}) matches with the hidden text, against the project's {} control items (exact: {}, near-exact: {}); one-sided Fisher test of the exact rates.",
+        findings.near_exact_threshold,
+        endpoint.control.asked,
+        endpoint.control.exact,
+        endpoint.control.near
+    ));
+    let mut table = Table::new([
+        Column::text("suite"),
+        Column::text("subject"),
+        Column::number("items"),
+        Column::number("exact"),
+        Column::number("near-exact"),
+        Column::text("exact rate %"),
+        Column::text("control exact rate %"),
+        Column::number("Fisher p"),
+        Column::text("strength"),
+    ]);
+    for result in &endpoint.results {
+        let masked = &result.masked;
+        if masked.benchmark.asked == 0 {
+            continue;
+        }
+        table.push([
+            Cell::text(&result.suite),
+            Cell::text(&result.subject),
+            Cell::count(masked.benchmark.asked),
+            Cell::count(masked.benchmark.exact),
+            Cell::count(masked.benchmark.near),
+            share_cell(masked.exact_rate, masked.exact_interval),
+            share_cell(masked.control_exact_rate, masked.control_exact_interval),
+            Cell::text(p_value(masked.fisher_p)),
+            strength_cell(masked.strength),
+        ]);
+    }
+    section.table(table);
+    section.paragraph(format!("Does not show: {MASKED_LIMITS}"));
+}
+
+fn completion_part(section: &mut Section, endpoint: &EndpointFindings) {
+    section.subheading(4, "Guided completion (Golchin & Surdeanu 2023)");
+    section.paragraph("The first half of each question, asked to be finished with the dataset's name and split (guided) and without (general). Mean character overlap of the completions with the true second half, items where each instruction came closer, guided completions that are near-exact, and a one-sided exact sign test (guided closer).");
+    let mut table = Table::new([
+        Column::text("suite"),
+        Column::text("subject"),
+        Column::number("items"),
+        Column::number("overlap guided"),
+        Column::number("overlap general"),
+        Column::number("guided / general closer"),
+        Column::text("guided near-exact %"),
+        Column::number("sign test p"),
+        Column::text("strength"),
+    ]);
+    for result in &endpoint.results {
+        let completion = &result.completion;
+        if completion.pairs == 0 {
+            continue;
+        }
+        table.push([
+            Cell::text(&result.suite),
+            Cell::text(&result.subject),
+            Cell::count(completion.pairs),
+            Cell::Fixed {
+                value: completion.mean_overlap_guided,
+                decimals: 3,
+            },
+            Cell::Fixed {
+                value: completion.mean_overlap_general,
+                decimals: 3,
+            },
+            Cell::text(format!(
+                "{} / {}",
+                completion.guided_higher, completion.general_higher
+            )),
+            share_cell(
+                completion.guided_near_exact as f64 / completion.pairs as f64,
+                completion.guided_near_exact_interval,
+            ),
+            Cell::text(p_value(completion.sign_test_p)),
+            strength_cell(completion.strength),
+        ]);
+    }
+    section.table(table);
+    section.paragraph(format!("Does not show: {COMPLETION_LIMITS}"));
+}
+
+/// The Min-K% part of one endpoint's section: its table, or why it did not run.
+fn min_k_part(
+    section: &mut Section,
+    findings: &ContaminationFindings,
+    endpoint: &EndpointFindings,
+) {
+    section.subheading(4, "Min-K% prompt log-probability (Shi et al. 2023)");
     if let Some(reason) = &endpoint.min_k_not_run {
-        let _ = writeln!(
-            text,
-            "Not run: {reason}. No figure is given for this endpoint.\n"
-        );
+        section.paragraph(format!(
+            "Not run: {reason}. No figure is given for this endpoint."
+        ));
         return;
     }
-    let _ = writeln!(
-        text,
-        "Each question's text echoed with its prompt-token log-probabilities; an item's score is the mean of its lowest {}% (higher: less surprising). The benchmark's items against the project's {} control items: medians and means, the AUC (the chance that a benchmark item scores above a control item, ½ when neither side is higher; 95% Hanley–McNeil interval) and a one-sided Mann–Whitney U test (normal approximation).\n",
+    section.paragraph(format!(
+        "Each question's text echoed with its prompt-token log-probabilities; an item's score is the mean of its lowest {}% (higher: less surprising). The benchmark's items against the project's {} control items: medians and means, the AUC (the chance that a benchmark item scores above a control item, ½ when neither side is higher; 95% Hanley–McNeil interval) and a one-sided Mann–Whitney U test (normal approximation).",
         findings.min_k_percent, endpoint.min_k_control_items
-    );
-    text.push_str("| suite | subject | items | Min-K% median (mean) | control median (mean) | AUC | U | z | p | strength |\n|---|---|---:|---|---|---|---:|---:|---:|---|\n");
+    ));
+    let mut table = Table::new([
+        Column::text("suite"),
+        Column::text("subject"),
+        Column::number("items"),
+        Column::text("Min-K% median (mean)"),
+        Column::text("control median (mean)"),
+        Column::text("AUC"),
+        Column::number("U"),
+        Column::number("z"),
+        Column::number("p"),
+        Column::text("strength"),
+    ]);
     for result in &endpoint.results {
         let Some(min_k) = &result.min_k else {
             continue;
         };
         let test = &min_k.mann_whitney;
-        let _ = writeln!(
-            text,
-            "| {} | {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} [{:.3}, {:.3}] | {} | {:.2} | {} | **{}** |",
-            result.suite,
-            result.subject,
-            min_k.items,
-            min_k.median,
-            min_k.mean,
-            min_k.control_median,
-            min_k.control_mean,
-            test.auc,
-            min_k.auc_interval.0,
-            min_k.auc_interval.1,
-            test.u,
-            test.z,
-            p_value(test.p),
-            min_k.strength.as_str()
-        );
+        table.push([
+            Cell::text(&result.suite),
+            Cell::text(&result.subject),
+            Cell::count(min_k.items),
+            Cell::text(format!("{:.3} ({:.3})", min_k.median, min_k.mean)),
+            Cell::text(format!(
+                "{:.3} ({:.3})",
+                min_k.control_median, min_k.control_mean
+            )),
+            Cell::text(format!(
+                "{:.3} [{:.3}, {:.3}]",
+                test.auc, min_k.auc_interval.0, min_k.auc_interval.1
+            )),
+            Cell::text(test.u.to_string()),
+            Cell::Fixed {
+                value: test.z,
+                decimals: 2,
+            },
+            Cell::text(p_value(test.p)),
+            strength_cell(min_k.strength),
+        ]);
     }
-    text.push('\n');
-    let _ = writeln!(text, "Does not show: {MIN_K_LIMITS}\n");
+    section.table(table);
+    section.paragraph(format!("Does not show: {MIN_K_LIMITS}"));
 }
 
-/// The section as HTML: the Markdown's tables and, per endpoint, a chart of each
-/// suite's subjects (accuracy in both orders, masked-option exact rate, and Min-K%'s AUC
-/// against the control items where it ran).
+/// The section as HTML: its tables and, per endpoint, a chart of each suite's subjects
+/// (accuracy in both orders, masked-option exact rate, and Min-K%'s AUC against the
+/// control items where it ran).
 pub fn html(findings: &ContaminationFindings) -> String {
     let mut page = String::from("<div id=\"contamination\">\n");
-    let markdown = markdown(findings);
-    // The chart goes after the section's heading and introduction.
-    let mut html = markdown_to_html(&markdown);
+    let mut html = report_html::section(&section(findings));
     let mut charts = String::new();
     for endpoint in &findings.endpoints {
         chart(&mut charts, endpoint);
     }
+    // The charts go after the section's heading and introduction.
     match html.find("<h3>") {
         Some(position) => html.insert_str(position, &charts),
         None => html.push_str(&charts),
@@ -771,6 +849,8 @@ pub fn attach(
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn original(endpoint: &str, item: usize, gold: &str, answer: &str) -> ScoredRow {
@@ -1041,5 +1121,227 @@ mod tests {
             refused.to_string().contains("contamination = true"),
             "{refused}"
         );
+    }
+
+    /// The section is built as data and rendered by the report's Markdown renderer; the
+    /// text is the one the hand-written writer produced, byte for byte: a run with every
+    /// test (flipped items listed, Min-K% run) and one where Min-K% did not run.
+    #[test]
+    fn the_section_renders_the_markdown_of_the_former_writer_byte_for_byte() {
+        let rows = vec![
+            original("m", 0, "A", "A"),
+            original("m", 1, "B", "B"),
+            original("m", 3, "D", "A"),
+            original("other", 0, "A", "C"),
+        ];
+        let audit = vec![
+            rotated("m", 0, "D", "A"),
+            rotated("m", 1, "C", "B"),
+            rotated("m", 3, "A", "A"),
+            rotated("other", 0, "B", "B"),
+            masked("m", "ceval", 0, "丙方案", "丙方案"),
+            masked("m", "ceval", 1, "丁方案", "丁方案子"),
+            masked("m", CONTROL_SUBJECT, 0, "长江", "黄河"),
+            completion(ItemKind::GuidedCompletion, 0, "丁戊", "后半部分：丁戊"),
+            completion(ItemKind::GeneralCompletion, 0, "丁戊", "甲乙"),
+            echoed("m", "ceval", 0, &[-0.1, -0.5, -0.1, -0.1, -0.1]),
+            echoed("m", "ceval", 1, &[-0.2, -0.1, -0.1, -0.1, -0.1]),
+            echoed("m", CONTROL_SUBJECT, 0, &[-3.0, -1.0, -1.0, -1.0, -1.0]),
+            echoed("m", CONTROL_SUBJECT, 1, &[-1.0, -2.0, -1.0, -1.0, -1.0]),
+        ];
+        let everything = findings(&rows, &audit).expect("findings");
+        assert!(!everything.endpoints[0].flipped.is_empty());
+        assert!(everything.endpoints[0].min_k_not_run.is_none());
+        let text = markdown(&everything);
+        assert!(text.contains("| AUC |") && text.contains("Items that flipped"));
+        assert_eq!(text, former_markdown(&everything));
+
+        let mut silent = echoed("m", "ceval", 0, &[]);
+        silent.outcome = Outcome::ApiError;
+        silent.error_message = "not sent".to_string();
+        let without_min_k =
+            findings(&rows, &[rotated("m", 0, "D", "A"), silent]).expect("findings");
+        assert_eq!(markdown(&without_min_k), former_markdown(&without_min_k));
+    }
+
+    /// The section's writer before it was built as data, kept verbatim as the reference
+    /// the rendered Markdown must equal byte for byte.
+    fn former_markdown(findings: &ContaminationFindings) -> String {
+        let mut text = String::from("## Contamination audit\n\n");
+        text.push_str("Was the model trained on the benchmark? Each test below is evidence with a stated strength (strong / weak / none), never a verdict; what each can and cannot show is in docs/contamination.md.\n\n");
+        for endpoint in &findings.endpoints {
+            let _ = writeln!(text, "### Contamination: {}\n", endpoint.endpoint);
+            let _ = writeln!(
+                text,
+                "Evidence: option order **{}**, masked option **{}**, guided completion **{}**, Min-K% **{}**.\n",
+                endpoint.order_strength.as_str(),
+                endpoint.masked_strength.as_str(),
+                endpoint.completion_strength.as_str(),
+                endpoint.min_k_strength.map_or("not run", Strength::as_str)
+            );
+            text.push_str("#### Option order\n\n");
+            text.push_str("Each item asked again with its options rotated (the gold moves to a new letter). Accuracy in both orders (95% Wilson intervals), the share of rotated answers naming the original gold letter, and McNemar's exact test on the items right in one order only (b: original only, c: rotated only).\n\n");
+            text.push_str("| suite | subject | items | accuracy original % | accuracy rotated % | old letter % | b / c | McNemar p | strength |\n|---|---|---:|---|---|---|---:|---:|---|\n");
+            for result in &endpoint.results {
+                let order = &result.order;
+                if order.pairs == 0 {
+                    continue;
+                }
+                let _ = writeln!(
+                    text,
+                    "| {} | {} | {} | {} {} | {} {} | {} {} | {} / {} | {} | **{}** |",
+                    result.suite,
+                    result.subject,
+                    order.pairs,
+                    percent(order.accuracy_original),
+                    interval(order.accuracy_original_interval),
+                    percent(order.accuracy_permuted),
+                    interval(order.accuracy_permuted_interval),
+                    percent(order.old_letter_share),
+                    interval(order.old_letter_interval),
+                    order.right_original_only,
+                    order.right_permuted_only,
+                    p_value(order.mcnemar_p),
+                    order.strength.as_str()
+                );
+            }
+            text.push('\n');
+            if !endpoint.flipped.is_empty() {
+                let _ = writeln!(
+                    text,
+                    "Items that flipped ({}; the first {} here, all in contamination.json):\n",
+                    endpoint.flipped.len(),
+                    FLIPPED_SHOWN.min(endpoint.flipped.len())
+                );
+                for item in endpoint.flipped.iter().take(FLIPPED_SHOWN) {
+                    let _ = writeln!(
+                        text,
+                        "- `{}` ({}, order {}): original gold {} answered {}; rotated gold {} answered {}{}",
+                        item.item_id,
+                        item.suite,
+                        item.permutation,
+                        item.original_gold,
+                        item.original_answer.as_deref().unwrap_or("–"),
+                        item.rotated_gold,
+                        item.rotated_answer.as_deref().unwrap_or("–"),
+                        if item.followed_old_letter {
+                            " (the old letter)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                text.push('\n');
+            }
+            let _ = writeln!(text, "Does not show: {ORDER_LIMITS}\n");
+            text.push_str("#### Masked option (TS-Guessing)\n\n");
+            let _ = writeln!(
+                text,
+                "One wrong option hidden and the model asked to write it. Exact and near-exact (character overlap ≥ {}) matches with the hidden text, against the project's {} control items (exact: {}, near-exact: {}); one-sided Fisher test of the exact rates.\n",
+                findings.near_exact_threshold,
+                endpoint.control.asked,
+                endpoint.control.exact,
+                endpoint.control.near
+            );
+            text.push_str("| suite | subject | items | exact | near-exact | exact rate % | control exact rate % | Fisher p | strength |\n|---|---|---:|---:|---:|---|---|---:|---|\n");
+            for result in &endpoint.results {
+                let masked = &result.masked;
+                if masked.benchmark.asked == 0 {
+                    continue;
+                }
+                let _ = writeln!(
+                    text,
+                    "| {} | {} | {} | {} | {} | {} {} | {} {} | {} | **{}** |",
+                    result.suite,
+                    result.subject,
+                    masked.benchmark.asked,
+                    masked.benchmark.exact,
+                    masked.benchmark.near,
+                    percent(masked.exact_rate),
+                    interval(masked.exact_interval),
+                    percent(masked.control_exact_rate),
+                    interval(masked.control_exact_interval),
+                    p_value(masked.fisher_p),
+                    masked.strength.as_str()
+                );
+            }
+            text.push('\n');
+            let _ = writeln!(text, "Does not show: {MASKED_LIMITS}\n");
+            text.push_str("#### Guided completion (Golchin & Surdeanu 2023)\n\n");
+            text.push_str("The first half of each question, asked to be finished with the dataset's name and split (guided) and without (general). Mean character overlap of the completions with the true second half, items where each instruction came closer, guided completions that are near-exact, and a one-sided exact sign test (guided closer).\n\n");
+            text.push_str("| suite | subject | items | overlap guided | overlap general | guided / general closer | guided near-exact % | sign test p | strength |\n|---|---|---:|---:|---:|---:|---|---:|---|\n");
+            for result in &endpoint.results {
+                let completion = &result.completion;
+                if completion.pairs == 0 {
+                    continue;
+                }
+                let _ = writeln!(
+                    text,
+                    "| {} | {} | {} | {:.3} | {:.3} | {} / {} | {} {} | {} | **{}** |",
+                    result.suite,
+                    result.subject,
+                    completion.pairs,
+                    completion.mean_overlap_guided,
+                    completion.mean_overlap_general,
+                    completion.guided_higher,
+                    completion.general_higher,
+                    percent(completion.guided_near_exact as f64 / completion.pairs as f64),
+                    interval(completion.guided_near_exact_interval),
+                    p_value(completion.sign_test_p),
+                    completion.strength.as_str()
+                );
+            }
+            text.push('\n');
+            let _ = writeln!(text, "Does not show: {COMPLETION_LIMITS}\n");
+            former_min_k_markdown(&mut text, findings, endpoint);
+        }
+        text
+    }
+
+    fn former_min_k_markdown(
+        text: &mut String,
+        findings: &ContaminationFindings,
+        endpoint: &EndpointFindings,
+    ) {
+        text.push_str("#### Min-K% prompt log-probability (Shi et al. 2023)\n\n");
+        if let Some(reason) = &endpoint.min_k_not_run {
+            let _ = writeln!(
+                text,
+                "Not run: {reason}. No figure is given for this endpoint.\n"
+            );
+            return;
+        }
+        let _ = writeln!(
+            text,
+            "Each question's text echoed with its prompt-token log-probabilities; an item's score is the mean of its lowest {}% (higher: less surprising). The benchmark's items against the project's {} control items: medians and means, the AUC (the chance that a benchmark item scores above a control item, ½ when neither side is higher; 95% Hanley–McNeil interval) and a one-sided Mann–Whitney U test (normal approximation).\n",
+            findings.min_k_percent, endpoint.min_k_control_items
+        );
+        text.push_str("| suite | subject | items | Min-K% median (mean) | control median (mean) | AUC | U | z | p | strength |\n|---|---|---:|---|---|---|---:|---:|---:|---|\n");
+        for result in &endpoint.results {
+            let Some(min_k) = &result.min_k else {
+                continue;
+            };
+            let test = &min_k.mann_whitney;
+            let _ = writeln!(
+                text,
+                "| {} | {} | {} | {:.3} ({:.3}) | {:.3} ({:.3}) | {:.3} [{:.3}, {:.3}] | {} | {:.2} | {} | **{}** |",
+                result.suite,
+                result.subject,
+                min_k.items,
+                min_k.median,
+                min_k.mean,
+                min_k.control_median,
+                min_k.control_mean,
+                test.auc,
+                min_k.auc_interval.0,
+                min_k.auc_interval.1,
+                test.u,
+                test.z,
+                p_value(test.p),
+                min_k.strength.as_str()
+            );
+        }
+        text.push('\n');
+        let _ = writeln!(text, "Does not show: {MIN_K_LIMITS}\n");
     }
 }

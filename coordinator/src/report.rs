@@ -17,6 +17,7 @@
 //! - The manifest is read once as its type ([`crate::planner::Manifest`]); the stored
 //!   document is passed through untouched into `manifest.json`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -92,7 +93,7 @@ pub fn render(
         manifest,
         manifest_document,
     } = scored_view(record, rows)?;
-    let rows = scored_rows.as_slice();
+    let rows: &[ScoredRow] = &scored_rows;
     let predictions = predictions(&manifest, &hidden_rows)?;
     let hidden =
         (!predictions.is_empty()).then(|| hidden_split_section(&hidden_rows, &predictions));
@@ -166,18 +167,29 @@ pub fn render(
 /// predictions kept apart (they have no gold: replies for the benchmark's leaderboard,
 /// kept out of every score), the scored rows' aggregates and summary, and the stored
 /// manifest, read as its type (and kept as the document it is, for `manifest.json`).
-struct ScoredView {
+struct ScoredView<'a> {
     hidden_rows: Vec<ScoredRow>,
-    scored_rows: Vec<ScoredRow>,
+    /// The run's rows themselves when no row belongs to a hidden split (the usual case:
+    /// a large run's rows are not copied), otherwise a copy of the scored ones.
+    scored_rows: Cow<'a, [ScoredRow]>,
     aggregates: aggregate::Aggregates,
     summary: summary::Summary,
     manifest: Manifest,
     manifest_document: serde_json::Value,
 }
 
-fn scored_view(record: &RunRecord, rows: &[ScoredRow]) -> Result<ScoredView, CoordinatorError> {
-    let (hidden_rows, scored_rows): (Vec<ScoredRow>, Vec<ScoredRow>) =
-        rows.iter().cloned().partition(|row| row.gold.is_empty());
+fn scored_view<'a>(
+    record: &RunRecord,
+    rows: &'a [ScoredRow],
+) -> Result<ScoredView<'a>, CoordinatorError> {
+    let is_hidden = |row: &ScoredRow| row.gold.is_empty();
+    let (hidden_rows, scored_rows) = if rows.iter().any(is_hidden) {
+        let (hidden, scored): (Vec<ScoredRow>, Vec<ScoredRow>) =
+            rows.iter().cloned().partition(|row| is_hidden(row));
+        (hidden, Cow::Owned(scored))
+    } else {
+        (Vec::new(), Cow::Borrowed(rows))
+    };
     let aggregates = aggregate::aggregate(&scored_rows)?;
     let summary = summary::summarise(&aggregates, &scored_rows)?;
     let unreadable = |error: serde_json::Error| {

@@ -168,23 +168,9 @@ fn exact_binomial_two_sided(k: u64, n: u64) -> f64 {
     (2.0 * tail).min(1.0)
 }
 
-/// Complementary error function (W. J. Cody's rational approximation via erf, relative
-/// error below 1.2e-7), enough for p-values.
-pub fn erfc(x: f64) -> f64 {
-    // Numerical Recipes' erfcc: Chebyshev fit, fractional error < 1.2e-7 everywhere.
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let polynomial = -z * z - 1.265_512_23
-        + t * (1.000_023_68
-            + t * (0.374_091_96
-                + t * (0.096_784_18
-                    + t * (-0.186_288_06
-                        + t * (0.278_868_07
-                            + t * (-1.135_203_98
-                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
-    let value = t * polynomial.exp();
-    if x >= 0.0 { value } else { 2.0 - value }
-}
+/// Complementary error function, for p-values: the one implementation, in the suites
+/// crate (its contamination tests use it too, and it cannot depend on this crate).
+pub use jianzhen_suites::contamination::erfc;
 
 #[cfg(test)]
 mod tests {

@@ -672,8 +672,9 @@ fn mean(values: &[f64]) -> f64 {
 
 /// Complementary error function (Numerical Recipes' `erfcc`, a Chebyshev fit with a
 /// fractional error below 1.2e-7 everywhere, so small p-values keep their digits). The
-/// same fit as the coordinator's `stats::erfc`, which this crate cannot depend on.
-fn erfc(x: f64) -> f64 {
+/// workspace's one copy: it lives here, at the bottom of the dependency graph, and the
+/// coordinator's McNemar test uses it through `stats::erfc`.
+pub fn erfc(x: f64) -> f64 {
     let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let polynomial = -z * z - 1.265_512_23

@@ -107,7 +107,8 @@ pub fn table(table: &Table) -> String {
     html
 }
 
-/// A section: an `<h2>` (with the section's id), paragraphs and tables.
+/// A section: an `<h2>` (with the section's id), `<h3>`/`<h4>` subheadings, paragraphs,
+/// lists and tables.
 pub fn section(section: &Section) -> String {
     let mut html = String::new();
     for block in &section.blocks {
@@ -125,8 +126,19 @@ pub fn section(section: &Section) -> String {
                     let _ = writeln!(html, "<h2>{}</h2>", inline_markdown(heading));
                 }
             },
+            Block::Subheading { level, text } => {
+                let level = (*level).clamp(3, 4);
+                let _ = writeln!(html, "<h{level}>{}</h{level}>", inline_markdown(text));
+            }
             Block::Paragraph(text) => {
                 let _ = writeln!(html, "<p class=\"note\">{}</p>", inline_markdown(text));
+            }
+            Block::List(items) => {
+                html.push_str("<ul>");
+                for item in items {
+                    let _ = write!(html, "<li>{}</li>", inline_markdown(item));
+                }
+                html.push_str("</ul>\n");
             }
             Block::Table(rows) => html.push_str(&table(rows)),
         }

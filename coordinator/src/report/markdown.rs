@@ -50,7 +50,8 @@ pub fn table(table: &Table) -> String {
     markdown
 }
 
-/// A section: `## heading`, then each paragraph and table followed by a blank line.
+/// A section: `## heading`, then each subheading, paragraph, list and table followed by a
+/// blank line.
 pub fn section(section: &Section) -> String {
     let mut markdown = String::new();
     for block in &section.blocks {
@@ -60,9 +61,23 @@ pub fn section(section: &Section) -> String {
                 markdown.push_str(heading);
                 markdown.push_str("\n\n");
             }
+            Block::Subheading { level, text } => {
+                markdown.push_str(&"#".repeat(usize::from(*level)));
+                markdown.push(' ');
+                markdown.push_str(text);
+                markdown.push_str("\n\n");
+            }
             Block::Paragraph(text) => {
                 markdown.push_str(text);
                 markdown.push_str("\n\n");
+            }
+            Block::List(items) => {
+                for item in items {
+                    markdown.push_str("- ");
+                    markdown.push_str(item);
+                    markdown.push('\n');
+                }
+                markdown.push('\n');
             }
             Block::Table(rows) => {
                 markdown.push_str(&table(rows));

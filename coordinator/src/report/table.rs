@@ -7,8 +7,9 @@
 //!
 //! # Adopting it in a section
 //!
-//! A section that renders its own tables today (the contamination and provenance audits,
-//! the consistency between repeats) moves over in three steps:
+//! A section that renders its own tables today (the provenance audit, whose Markdown is
+//! written outside the report code) moves over in three steps (the contamination audit,
+//! `crate::contamination::section`, is an example with subheadings and lists):
 //!
 //! 1. Build the table once from its figures:
 //!    ```ignore
@@ -252,8 +253,15 @@ pub struct Section {
 pub enum Block {
     /// A `##` heading.
     Heading(String),
+    /// A heading inside the section: `###` (level 3) or `####` (level 4).
+    Subheading {
+        level: u8,
+        text: String,
+    },
     /// A paragraph of inline Markdown.
     Paragraph(String),
+    /// A bulleted list, each item a line of inline Markdown.
+    List(Vec<String>),
     Table(Table),
 }
 
@@ -267,6 +275,18 @@ impl Section {
 
     pub fn paragraph(&mut self, text: impl Into<String>) {
         self.blocks.push(Block::Paragraph(text.into()));
+    }
+
+    /// A heading inside the section, `level` 3 or 4 (`###`, `####`).
+    pub fn subheading(&mut self, level: u8, text: impl Into<String>) {
+        self.blocks.push(Block::Subheading {
+            level,
+            text: text.into(),
+        });
+    }
+
+    pub fn list(&mut self, items: Vec<String>) {
+        self.blocks.push(Block::List(items));
     }
 
     pub fn table(&mut self, table: Table) {
