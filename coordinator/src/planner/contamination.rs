@@ -452,9 +452,13 @@ mod tests {
         }
     }
 
+    /// C-Eval's shipped spec with `items`, as `prepare_suites` gives it to the planner.
     fn prepared(items: Vec<McItem>, scoring: ScoringMode) -> PreparedSuite {
+        let mut shipped =
+            jianzhen_suites::spec::builtin_spec(SuiteName::Ceval).expect("C-Eval spec");
+        shipped.scoring = scoring;
         PreparedSuite {
-            definition: SuiteDefinition::Builtin(SuiteName::Ceval),
+            definition: SuiteDefinition::Declarative(Box::new(shipped)),
             scoring,
             split: "val".into(),
             template: template::default_template(SuiteName::Ceval).to_string(),
