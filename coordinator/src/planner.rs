@@ -55,10 +55,9 @@ pub struct PreparedSuite {
     /// With a limit: take items evenly spaced through each subject, not the first ones.
     pub spread: bool,
     pub data_dir: String,
-    /// Items to evaluate, in file order per subject (C-Eval, CMMLU, declarative suites).
-    pub items: Vec<McItem>,
-    /// Items to evaluate of a [`SuiteDefinition::Task`] suite, in file order.
-    pub task_items: Vec<EvalItem>,
+    /// Items to evaluate: multiple-choice items of a declarative suite (C-Eval, CMMLU, a
+    /// user's spec), or a task suite's items. Their number is [`SuiteItems::len`].
+    pub items: SuiteItems,
     /// In-context examples by subject.
     pub fewshot_pool: BTreeMap<String, Vec<McItem>>,
     /// Every data file read, with its hash.
@@ -71,7 +70,75 @@ pub struct PreparedSuite {
     pub extractor: Option<AnswerReading>,
 }
 
+/// The items of one suite: one list, whose kind follows the suite's definition.
+#[derive(Debug, Clone)]
+pub enum SuiteItems {
+    /// Single-answer multiple-choice items, in file order per subject, of a
+    /// [`SuiteDefinition::Declarative`] suite.
+    Choice(Vec<McItem>),
+    /// Items of a [`SuiteDefinition::Task`] suite (multi-answer, span, number, free text,
+    /// label), in file order.
+    Task(Vec<EvalItem>),
+}
+
+/// What every item has, whatever its suite: for counting and listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemHeader<'a> {
+    /// The suite's own id of the item.
+    pub id: &'a str,
+    pub subject: &'a str,
+}
+
+impl SuiteItems {
+    /// How many items the suite evaluates (before a run's per-subject limit).
+    pub fn len(&self) -> usize {
+        match self {
+            SuiteItems::Choice(items) => items.len(),
+            SuiteItems::Task(items) => items.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each item's id and subject, in order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = ItemHeader<'_>> + '_> {
+        match self {
+            SuiteItems::Choice(items) => Box::new(items.iter().map(|item| ItemHeader {
+                id: &item.id,
+                subject: &item.subject,
+            })),
+            SuiteItems::Task(items) => Box::new(items.iter().map(|item| ItemHeader {
+                id: &item.id,
+                subject: &item.subject,
+            })),
+        }
+    }
+
+    /// The multiple-choice items; none for a task suite.
+    pub fn choice(&self) -> &[McItem] {
+        match self {
+            SuiteItems::Choice(items) => items,
+            SuiteItems::Task(_) => &[],
+        }
+    }
+
+    /// A task suite's items; none for a multiple-choice suite.
+    pub fn task(&self) -> &[EvalItem] {
+        match self {
+            SuiteItems::Choice(_) => &[],
+            SuiteItems::Task(items) => items,
+        }
+    }
+}
+
 impl PreparedSuite {
+    /// How many items the suite evaluates, whatever their kind.
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
     /// The suite's name in results and reports.
     pub fn label(&self) -> String {
         match &self.definition {
@@ -162,7 +229,7 @@ impl PreparedSuite {
     ) -> Result<RenderedBySubject, CoordinatorError> {
         let mut rendered_by_subject: RenderedBySubject = BTreeMap::new();
         let kept = kept_per_subject(
-            &self.task_items,
+            self.items.task(),
             |item| item.subject.as_str(),
             self.limit_per_subject,
             self.spread,
@@ -500,7 +567,7 @@ pub fn plan(
             _ => BTreeMap::new(),
         };
         let kept = kept_per_subject(
-            &prepared.items,
+            prepared.items.choice(),
             |item| item.subject.as_str(),
             prepared.limit_per_subject,
             prepared.spread,
@@ -575,7 +642,7 @@ pub fn plan(
                 task,
                 &prepared.split,
                 &prepared.template,
-                &prepared.task_items,
+                prepared.items.task(),
                 &prepared.left_out,
             )?,
             _ => None,
@@ -987,8 +1054,7 @@ mod tests {
             limit_per_subject: None,
             spread: false,
             data_dir: "/data/ceval".into(),
-            items,
-            task_items: Vec::new(),
+            items: SuiteItems::Choice(items),
             fewshot_pool: BTreeMap::new(),
             files: vec![],
             left_out: vec![],
@@ -1238,8 +1304,8 @@ mod tests {
                     by_spec.split = split.to_string();
                     by_spec.shots = shots;
                     by_spec.fewshot_pool = fewshot_pool.clone();
-                    if !with_answers {
-                        for item in &mut by_spec.items {
+                    if !with_answers && let SuiteItems::Choice(items) = &mut by_spec.items {
+                        for item in items {
                             item.answer = None;
                         }
                     }
@@ -1252,6 +1318,7 @@ mod tests {
                     for planned_item in &actual.items {
                         let source = by_spec
                             .items
+                            .choice()
                             .iter()
                             .find(|item| item.id == planned_item.item_id)
                             .expect("planned item comes from the suite");

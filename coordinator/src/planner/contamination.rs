@@ -267,7 +267,7 @@ pub(super) fn plan_contamination(
         }
         // The run's own items, then the sample of each subject among them.
         let kept = kept_per_subject(
-            &prepared.items,
+            prepared.items.choice(),
             |item| item.subject.as_str(),
             prepared.limit_per_subject,
             prepared.spread,
@@ -432,7 +432,7 @@ mod tests {
     use jianzhen_suites::template;
     use jianzhen_suites::{McItem, SourceLocation, SuiteName};
 
-    use super::super::{PreparedSuite, SuiteDefinition, plan};
+    use super::super::{PreparedSuite, SuiteDefinition, SuiteItems, plan};
     use super::*;
 
     fn item(subject: &str, index: usize, answer: char) -> McItem {
@@ -466,8 +466,7 @@ mod tests {
             limit_per_subject: None,
             spread: false,
             data_dir: "/data/ceval".into(),
-            items,
-            task_items: Vec::new(),
+            items: SuiteItems::Choice(items),
             fewshot_pool: BTreeMap::new(),
             files: vec![],
             left_out: vec![],

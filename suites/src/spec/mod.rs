@@ -14,8 +14,9 @@
 //! - [`inline`]: templates written inside a spec.
 //!
 //! The built-in C-Eval and CMMLU suites are themselves specs (`specs/ceval.toml`,
-//! `specs/cmmlu.toml`); a test checks that loading through them gives exactly the items
-//! of the hand-written loaders in [`crate::load`].
+//! `specs/cmmlu.toml`), and their records are read only through them ([`crate::load`] is
+//! their entry point by name); the keys `layout`, `fields.answer.letters` and
+//! `fields.answer_optional_in` keep the words and rules of the former hand-written loader.
 
 pub mod files;
 pub mod inline;
