@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use crate::item::SuiteName;
 use crate::template::ScoringMode;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +66,8 @@ pub enum SuiteError {
         path.display()
     )]
     NoSubjects {
-        suite: SuiteName,
+        /// The suite's name (a spec's `name`).
+        suite: String,
         path: PathBuf,
         expected_pattern: String,
     },
@@ -89,7 +89,8 @@ pub enum SuiteError {
         path.display()
     )]
     MissingFewshotFile {
-        suite: SuiteName,
+        /// The suite's name (a spec's `name`).
+        suite: String,
         subject: String,
         path: PathBuf,
     },

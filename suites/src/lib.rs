@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - [`item`]: the multiple-choice item and where it came from, the suite names.
-//! - [`load`]: loaders for the published file formats (C-Eval CSV, CMMLU CSV).
+//! - [`load`]: C-Eval and CMMLU by name: thin entry points over their shipped specs
+//!   ([`spec::builtin_spec`]), and the load result types every loader shares.
 //! - [`subjects`]: subject keys, Chinese names and published category mappings.
 //! - [`template`]: prompt templates reproduced byte for byte from OpenCompass and
 //!   lm-evaluation-harness, as chat messages and (for log-likelihood scoring) as one text

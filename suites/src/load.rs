@@ -1,4 +1,13 @@
-//! Loaders for the published file layouts of C-Eval and CMMLU.
+//! C-Eval and CMMLU read through their shipped specs, under the names the rest of the
+//! workspace calls them by.
+//!
+//! The records are parsed by the spec loader ([`crate::spec::load_with_spec_options`] with
+//! [`crate::spec::builtin_spec`]); this module only keeps the built-in entry points
+//! ([`load_suite`], [`load_suite_with`], [`list_subjects`]), the result types every loader
+//! shares ([`LoadedSuite`], [`DataFileDigest`]) and the byte-level helpers the loaders use
+//! ([`decode_like_python`], [`require_known_subjects`]).
+//!
+//! What the shipped specs keep from the published layouts (see `suites/specs/*.toml`):
 //!
 //! - C-Eval: `{data_dir}/{split}/{subject}_{split}.csv`, header `id,question,A,B,C,D`
 //!   plus `answer` (dev, val) and `explanation` (dev). CRLF line endings, and some quoted
@@ -16,21 +25,18 @@
 //! ([`load_suite_with`], [`crate::left_out`]), or refused naming them ([`load_suite`],
 //! `--strict`). A missing column is a whole-file problem and always stops the load.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::SuiteError;
-use crate::item::{McItem, SourceLocation, SuiteName};
-use crate::left_out::{Intake, LeftOut, RecordPolicy};
+use crate::item::{McItem, SuiteName};
+use crate::left_out::{LeftOut, RecordPolicy};
+use crate::spec::{SpecLoadOptions, builtin_spec, list_file_subjects, load_with_spec_options};
 
 /// The split few-shot examples are drawn from, in both suites.
 pub const FEWSHOT_SPLIT: &str = "dev";
-
-/// Letters a four-option item may have as its answer.
-const OPTION_LETTERS: [&str; 4] = ["A", "B", "C", "D"];
 
 /// Fingerprint of one data file, recorded in run metadata so a result can be tied to the
 /// exact bytes it was computed from.
@@ -88,11 +94,13 @@ pub fn load_suite(
 }
 
 /// [`load_suite`], with records that cannot become an item left out (named in
-/// [`LoadedSuite::left_out`]) or refused, as `policy` says.
+/// [`LoadedSuite::left_out`]) or refused, as `policy` says. Reads through the suite's
+/// shipped spec.
 ///
 /// # Errors
 /// As [`load_suite`]; a record's problem only under [`RecordPolicy::Refuse`];
-/// [`SuiteError::NothingReadable`] for a file with no readable record.
+/// [`SuiteError::NothingReadable`] for a file with no readable record;
+/// [`SuiteError::MissingFewshotFile`] for a subject without its dev file.
 pub fn load_suite_with(
     suite: SuiteName,
     data_dir: &Path,
@@ -101,62 +109,13 @@ pub fn load_suite_with(
     load_fewshot: bool,
     policy: RecordPolicy,
 ) -> Result<LoadedSuite, SuiteError> {
-    let mut intake = Intake::new(policy);
-    let available_subjects = list_subjects(suite, data_dir, split)?;
-    let selected_subjects = select_subjects(suite, split, &available_subjects, subjects)?;
-
-    let mut items = Vec::new();
-    let mut files = Vec::new();
-    let mut items_by_subject_for_split = BTreeMap::new();
-    for subject in &selected_subjects {
-        let (subject_items, digest) =
-            load_subject_file(suite, data_dir, split, subject, &mut intake)?;
-        files.push(digest);
-        if load_fewshot && split == FEWSHOT_SPLIT {
-            // The evaluated split is the dev split itself: reuse it rather than reading
-            // (and listing) the same file twice.
-            items_by_subject_for_split.insert(subject.clone(), subject_items.clone());
-        }
-        items.extend(subject_items);
-    }
-
-    let mut fewshot_pool = BTreeMap::new();
-    if load_fewshot {
-        if split == FEWSHOT_SPLIT {
-            fewshot_pool = items_by_subject_for_split;
-        } else {
-            let dev_subjects = list_split_files(suite, data_dir, FEWSHOT_SPLIT, true)?;
-            for subject in &selected_subjects {
-                if !dev_subjects.contains(subject) {
-                    return Err(SuiteError::MissingFewshotFile {
-                        suite,
-                        subject: subject.clone(),
-                        path: data_dir.join(FEWSHOT_SPLIT).join(file_name(
-                            suite,
-                            FEWSHOT_SPLIT,
-                            subject,
-                        )),
-                    });
-                }
-                let (dev_items, digest) =
-                    load_subject_file(suite, data_dir, FEWSHOT_SPLIT, subject, &mut intake)?;
-                files.push(digest);
-                fewshot_pool.insert(subject.clone(), dev_items);
-            }
-        }
-    }
-
-    files.sort_by(|left, right| left.relative_path.cmp(&right.relative_path));
-    let mut left_out = intake.into_left_out();
-    crate::left_out::relativize(&mut left_out, data_dir);
-    Ok(LoadedSuite {
-        suite,
-        split: split.to_string(),
-        items,
-        fewshot_pool,
-        files,
-        left_out,
-    })
+    let spec = builtin_spec(suite)?;
+    let options = SpecLoadOptions {
+        subjects: subjects.to_vec(),
+        skip_fewshot: !load_fewshot,
+        strict: policy == RecordPolicy::Refuse,
+    };
+    load_with_spec_options(&spec, data_dir, split, &options)?.into_loaded_suite()
 }
 
 /// The subjects that have a data file in `split`, sorted.
@@ -170,94 +129,7 @@ pub fn list_subjects(
     data_dir: &Path,
     split: &str,
 ) -> Result<Vec<String>, SuiteError> {
-    let subjects = list_split_files(suite, data_dir, split, false)?;
-    Ok(subjects.into_iter().collect())
-}
-
-fn list_split_files(
-    suite: SuiteName,
-    data_dir: &Path,
-    split: &str,
-    for_fewshot: bool,
-) -> Result<BTreeSet<String>, SuiteError> {
-    let split_dir = data_dir.join(split);
-    if !split_dir.is_dir() {
-        let mut expected_layout = expected_layout(suite, data_dir, split);
-        if for_fewshot {
-            expected_layout.push_str(
-                " (few-shot examples come from the dev split; run with 0 shots to do without)",
-            );
-        }
-        return Err(SuiteError::MissingSplit {
-            path: split_dir,
-            split: split.to_string(),
-            expected_layout,
-        });
-    }
-    let entries = std::fs::read_dir(&split_dir).map_err(|source| SuiteError::Io {
-        path: split_dir.clone(),
-        source,
-    })?;
-    let mut subjects = BTreeSet::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| SuiteError::Io {
-            path: split_dir.clone(),
-            source,
-        })?;
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            // A non-UTF-8 name cannot be a subject key of either suite.
-            continue;
-        };
-        if let Some(subject) = subject_from_file_name(suite, split, &name) {
-            subjects.insert(subject.to_string());
-        }
-    }
-    if subjects.is_empty() {
-        return Err(SuiteError::NoSubjects {
-            suite,
-            path: split_dir,
-            expected_pattern: file_name(suite, split, "{subject}"),
-        });
-    }
-    Ok(subjects)
-}
-
-fn expected_layout(suite: SuiteName, data_dir: &Path, split: &str) -> String {
-    match suite {
-        SuiteName::Ceval => format!(
-            "C-Eval's layout `{}/{{dev,val,test}}/{{subject}}_{{split}}.csv`, e.g. `{split}/computer_network_{split}.csv`",
-            data_dir.display()
-        ),
-        SuiteName::Cmmlu => format!(
-            "CMMLU's layout `{}/{{dev,test}}/{{subject}}.csv`, e.g. `{split}/agronomy.csv` \
-             (in a clone of the CMMLU repository this is its `data` folder)",
-            data_dir.display()
-        ),
-    }
-}
-
-fn file_name(suite: SuiteName, split: &str, subject: &str) -> String {
-    match suite {
-        SuiteName::Ceval => format!("{subject}_{split}.csv"),
-        SuiteName::Cmmlu => format!("{subject}.csv"),
-    }
-}
-
-fn subject_from_file_name<'name>(
-    suite: SuiteName,
-    split: &str,
-    name: &'name str,
-) -> Option<&'name str> {
-    let stem = name.strip_suffix(".csv")?;
-    let subject = match suite {
-        SuiteName::Ceval => stem.strip_suffix(split)?.strip_suffix('_')?,
-        SuiteName::Cmmlu => stem,
-    };
-    // Hidden files (editor backups, `._x.csv` from macOS archives) are never subjects.
-    if subject.is_empty() || subject.starts_with('.') {
-        return None;
-    }
-    Some(subject)
+    list_file_subjects(&builtin_spec(suite)?, data_dir, split)
 }
 
 /// Checks that every requested subject is one of `available`.
@@ -284,59 +156,6 @@ pub(crate) fn require_known_subjects(
     }
 }
 
-fn select_subjects(
-    suite: SuiteName,
-    split: &str,
-    available_subjects: &[String],
-    requested_subjects: &[String],
-) -> Result<Vec<String>, SuiteError> {
-    if requested_subjects.is_empty() {
-        return Ok(available_subjects.to_vec());
-    }
-    require_known_subjects(
-        &suite.to_string(),
-        split,
-        requested_subjects,
-        available_subjects,
-    )?;
-    let selected: BTreeSet<String> = requested_subjects.iter().cloned().collect();
-    Ok(selected.into_iter().collect())
-}
-
-/// Column positions of one file, found by header name.
-struct ColumnLayout {
-    id: usize,
-    question: usize,
-    options: [usize; 4],
-    answer: Option<usize>,
-    explanation: Option<usize>,
-    column_count: usize,
-}
-
-fn load_subject_file(
-    suite: SuiteName,
-    data_dir: &Path,
-    split: &str,
-    subject: &str,
-    intake: &mut Intake,
-) -> Result<(Vec<McItem>, DataFileDigest), SuiteError> {
-    let relative_path = format!("{split}/{}", file_name(suite, split, subject));
-    let path = data_dir.join(split).join(file_name(suite, split, subject));
-    let raw_bytes = std::fs::read(&path).map_err(|source| SuiteError::Io {
-        path: path.clone(),
-        source,
-    })?;
-    let sha256 = hex::encode(Sha256::digest(&raw_bytes));
-    let text = decode_like_python(&path, &raw_bytes)?;
-    let items = parse_records(suite, split, subject, &path, &text, intake)?;
-    let digest = DataFileDigest {
-        relative_path,
-        sha256,
-        rows: items.len(),
-    };
-    Ok((items, digest))
-}
-
 /// UTF-8 decode, drop a BOM, and normalise line endings the way Python's universal-newline
 /// mode does (`\r\n` and lone `\r` become `\n`).
 pub(crate) fn decode_like_python(path: &Path, raw_bytes: &[u8]) -> Result<String, SuiteError> {
@@ -353,200 +172,11 @@ pub(crate) fn decode_like_python(path: &Path, raw_bytes: &[u8]) -> Result<String
     Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
 }
 
-fn parse_records(
-    suite: SuiteName,
-    split: &str,
-    subject: &str,
-    path: &Path,
-    text: &str,
-    intake: &mut Intake,
-) -> Result<Vec<McItem>, SuiteError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        // Checked by hand below so the error names the line and the expected count.
-        .flexible(true)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|error| csv_error(path, &error))?
-        .clone();
-    let layout = column_layout(suite, split, path, &headers)?;
-
-    let mut items = Vec::new();
-    let mut seen_ids = HashSet::new();
-    for record in reader.records() {
-        let record = record.map_err(|error| csv_error(path, &error))?;
-        let item = parse_record(&record, &layout, &mut seen_ids, split, subject, path);
-        if let Some(item) = intake.take(item, subject)? {
-            items.push(item);
-        }
-    }
-    intake.finish_file(path, items.len())?;
-    Ok(items)
-}
-
-/// One CSV record as an item; an error names its line and what is wrong with it.
-fn parse_record(
-    record: &csv::StringRecord,
-    layout: &ColumnLayout,
-    seen_ids: &mut HashSet<String>,
-    split: &str,
-    subject: &str,
-    path: &Path,
-) -> Result<McItem, SuiteError> {
-    let line = record.position().map_or(0, csv::Position::line);
-    let malformed = |problem: String| SuiteError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        problem,
-    };
-    if record.len() != layout.column_count {
-        return Err(malformed(format!(
-            "record has {} columns but the header has {}",
-            record.len(),
-            layout.column_count
-        )));
-    }
-    let cell = |index: usize| record.get(index).unwrap_or_default();
-
-    let row_id = cell(layout.id).trim();
-    if row_id.is_empty() {
-        return Err(malformed("the id column is empty".to_string()));
-    }
-    if !seen_ids.insert(row_id.to_string()) {
-        return Err(malformed(format!(
-            "id `{row_id}` appears twice in this file; item ids must be unique"
-        )));
-    }
-    let question = cell(layout.question);
-    if question.trim().is_empty() {
-        return Err(malformed("the question is empty".to_string()));
-    }
-    let mut options = Vec::with_capacity(layout.options.len());
-    for (letter, column) in OPTION_LETTERS.iter().zip(layout.options) {
-        let option = cell(column);
-        if option.trim().is_empty() {
-            return Err(malformed(format!("option {letter} is empty")));
-        }
-        options.push(option.to_string());
-    }
-    let answer = match layout.answer {
-        None => None,
-        Some(column) => parse_answer(cell(column), split).map_err(malformed)?,
-    };
-    let explanation = layout
-        .explanation
-        .map(|column| cell(column).to_string())
-        .filter(|text| !text.trim().is_empty());
-
-    Ok(McItem {
-        id: format!("{subject}/{split}/{row_id}"),
-        subject: subject.to_string(),
-        question: question.to_string(),
-        options,
-        answer,
-        explanation,
-        source: SourceLocation {
-            path: path.to_path_buf(),
-            line,
-        },
-    })
-}
-
-fn csv_error(path: &Path, error: &csv::Error) -> SuiteError {
-    let line = error.position().map_or(0, csv::Position::line);
-    SuiteError::Malformed {
-        path: path.to_path_buf(),
-        line,
-        problem: format!("cannot parse CSV: {error}"),
-    }
-}
-
-/// Reads the answer cell. Surrounding whitespace is tolerated (it cannot change which
-/// letter is meant); anything but one letter A-D is an error, except an empty cell in the
-/// `test` split, where answers may be withheld.
-fn parse_answer(cell: &str, split: &str) -> Result<Option<char>, String> {
-    let answer = cell.trim();
-    if answer.is_empty() {
-        if split == "test" {
-            return Ok(None);
-        }
-        return Err("the answer is empty".to_string());
-    }
-    let mut characters = answer.chars();
-    match (characters.next(), characters.next()) {
-        (Some(letter @ 'A'..='D'), None) => Ok(Some(letter)),
-        _ => Err(format!(
-            "answer `{answer}` is not a single letter A-D (multi-answer or lowercase answers are not supported)"
-        )),
-    }
-}
-
-fn column_layout(
-    suite: SuiteName,
-    split: &str,
-    path: &Path,
-    headers: &csv::StringRecord,
-) -> Result<ColumnLayout, SuiteError> {
-    let find = |name: &str| headers.iter().position(|header| header.trim() == name);
-    let missing = |name: &str| SuiteError::Malformed {
-        path: path.to_path_buf(),
-        line: 1,
-        problem: format!(
-            "header has no `{name}` column (header is `{}`)",
-            headers.iter().collect::<Vec<_>>().join(",")
-        ),
-    };
-    let require = |name: &str| find(name).ok_or_else(|| missing(name));
-
-    let (id, question, answer_name, answer_required) = match suite {
-        // C-Eval hides test answers, so its test files have no `answer` column.
-        SuiteName::Ceval => (
-            require("id")?,
-            require("question")?,
-            "answer",
-            split != "test",
-        ),
-        SuiteName::Cmmlu => {
-            // The index column has an empty header; a file whose first column is a named
-            // field has no index, and ids would then not match the published ones.
-            let first_header = headers.get(0).unwrap_or_default().trim();
-            if !first_header.is_empty() {
-                return Err(SuiteError::Malformed {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    problem: format!(
-                        "first column should be the unnamed index column of CMMLU's \
-                         `,Question,A,B,C,D,Answer` header, found `{first_header}`"
-                    ),
-                });
-            }
-            (0, require("Question")?, "Answer", true)
-        }
-    };
-    let options = [require("A")?, require("B")?, require("C")?, require("D")?];
-    let answer = match find(answer_name) {
-        Some(column) => Some(column),
-        None if answer_required => return Err(missing(answer_name)),
-        None => None,
-    };
-    let explanation = match suite {
-        SuiteName::Ceval => find("explanation"),
-        SuiteName::Cmmlu => None,
-    };
-    Ok(ColumnLayout {
-        id,
-        question,
-        options,
-        answer,
-        explanation,
-        column_count: headers.len(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
+
+    use sha2::{Digest, Sha256};
 
     use super::*;
 

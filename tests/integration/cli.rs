@@ -134,7 +134,7 @@ fn the_example_run_spec_is_valid_and_points_at_the_sample_suite() {
         suites[0]
             .items
             .iter()
-            .map(|item| &item.subject)
+            .map(|item| item.subject)
             .collect::<std::collections::BTreeSet<_>>()
             .len(),
         5

@@ -49,7 +49,7 @@ impl Controller {
             // Refuse a run too large to plan before planning it (memory is the limit).
             let suite_items: u64 = prepared
                 .iter()
-                .map(|suite| (suite.items.len() + suite.task_items.len()) as u64)
+                .map(|suite| suite.item_count() as u64)
                 .sum();
             let planned = suite_items
                 .saturating_mul(loading_spec.endpoints.len() as u64)

@@ -506,10 +506,7 @@ impl Controller {
             .map_err(|error| {
                 CoordinatorError::Internal(format!("loading task failed: {error}"))
             })??;
-        let items: usize = prepared
-            .iter()
-            .map(|suite| suite.items.len() + suite.task_items.len())
-            .sum();
+        let items: usize = prepared.iter().map(|suite| suite.item_count()).sum();
         let items = u64::try_from(items).unwrap_or(u64::MAX);
         self.store
             .publish_suite(

@@ -267,7 +267,7 @@ pub(super) fn plan_contamination(
         }
         // The run's own items, then the sample of each subject among them.
         let kept = kept_per_subject(
-            &prepared.items,
+            prepared.items.choice(),
             |item| item.subject.as_str(),
             prepared.limit_per_subject,
             prepared.spread,
@@ -432,7 +432,7 @@ mod tests {
     use jianzhen_suites::template;
     use jianzhen_suites::{McItem, SourceLocation, SuiteName};
 
-    use super::super::{PreparedSuite, SuiteDefinition, plan};
+    use super::super::{PreparedSuite, SuiteDefinition, SuiteItems, plan};
     use super::*;
 
     fn item(subject: &str, index: usize, answer: char) -> McItem {
@@ -452,9 +452,13 @@ mod tests {
         }
     }
 
+    /// C-Eval's shipped spec with `items`, as `prepare_suites` gives it to the planner.
     fn prepared(items: Vec<McItem>, scoring: ScoringMode) -> PreparedSuite {
+        let mut shipped =
+            jianzhen_suites::spec::builtin_spec(SuiteName::Ceval).expect("C-Eval spec");
+        shipped.scoring = scoring;
         PreparedSuite {
-            definition: SuiteDefinition::Builtin(SuiteName::Ceval),
+            definition: SuiteDefinition::Declarative(Box::new(shipped)),
             scoring,
             split: "val".into(),
             template: template::default_template(SuiteName::Ceval).to_string(),
@@ -462,8 +466,7 @@ mod tests {
             limit_per_subject: None,
             spread: false,
             data_dir: "/data/ceval".into(),
-            items,
-            task_items: Vec::new(),
+            items: SuiteItems::Choice(items),
             fewshot_pool: BTreeMap::new(),
             files: vec![],
             left_out: vec![],

@@ -15,7 +15,7 @@ use jianzhen_suites::peer::{AnswerReading, PeerExtractor, has_framework_reading}
 use jianzhen_suites::tasks::{self, TaskSuite};
 use jianzhen_suites::{SuiteName, template};
 
-use super::{PreparedSuite, SuiteDefinition};
+use super::{PreparedSuite, SuiteDefinition, SuiteItems};
 use crate::error::CoordinatorError;
 use crate::spec::RunSpec;
 
@@ -99,8 +99,7 @@ fn prepare_builtin_suite(
         limit_per_subject: suite_spec.limit_per_subject,
         spread: suite_spec.spread,
         data_dir: display_path(&suite_spec.data),
-        items: loaded.items,
-        task_items: Vec::new(),
+        items: SuiteItems::Choice(loaded.items),
         fewshot_pool: loaded.fewshot_pool,
         files: loaded.files,
         left_out: loaded.left_out,
@@ -242,8 +241,7 @@ fn prepare_declarative_suite(
         limit_per_subject: suite_spec.limit_per_subject,
         spread: suite_spec.spread,
         data_dir: display_path(&suite_spec.data),
-        items: load.items,
-        task_items: Vec::new(),
+        items: SuiteItems::Choice(load.items),
         fewshot_pool: load.fewshot_pool,
         files: load.files,
         left_out: load.left_out,
@@ -328,8 +326,7 @@ fn prepare_task_suite(
         limit_per_subject: suite_spec.limit_per_subject,
         spread: suite_spec.spread,
         data_dir: display_path(&suite_spec.data),
-        items: Vec::new(),
-        task_items: load.items,
+        items: SuiteItems::Task(load.items),
         fewshot_pool: BTreeMap::new(),
         files: load.files,
         left_out: load.left_out,

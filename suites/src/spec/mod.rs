@@ -14,8 +14,9 @@
 //! - [`inline`]: templates written inside a spec.
 //!
 //! The built-in C-Eval and CMMLU suites are themselves specs (`specs/ceval.toml`,
-//! `specs/cmmlu.toml`); a test checks that loading through them gives exactly the items
-//! of the hand-written loaders in [`crate::load`].
+//! `specs/cmmlu.toml`), and their records are read only through them ([`crate::load`] is
+//! their entry point by name); the keys `layout`, `fields.answer.letters` and
+//! `fields.answer_optional_in` keep the words and rules of the former hand-written loader.
 
 pub mod files;
 pub mod inline;
@@ -30,7 +31,9 @@ use crate::error::SuiteError;
 use crate::item::{McItem, SuiteName};
 use crate::template::{self, ChatMessage, ScoringMode};
 
-pub use records::{SpecLoad, SpecLoadOptions, load_with_spec, load_with_spec_options};
+pub use records::{
+    SpecLoad, SpecLoadOptions, list_file_subjects, load_with_spec, load_with_spec_options,
+};
 
 /// The C-Eval spec, as shipped.
 pub const CEVAL_SPEC: &str = include_str!("../../specs/ceval.toml");
@@ -81,6 +84,15 @@ pub struct DeclarativeSuite {
     /// extractor's name ([`crate::peer`]); checked when a run is prepared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extractor: Option<String>,
+    /// The data directory's layout in words, for the user whose folder does not match it;
+    /// `{data_dir}` and `{this_split}` (the split being read) are filled in. When set, the split's files are taken to
+    /// live in folders, and a missing split folder, a folder without data files, an
+    /// unknown subject and a subject without its few-shot file are reported as such
+    /// ([`SuiteError::MissingSplit`], [`SuiteError::NoSubjects`],
+    /// [`SuiteError::UnknownSubject`], [`SuiteError::MissingFewshotFile`]) instead of
+    /// as "no file matches". The shipped C-Eval and CMMLU specs set it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
 }
 
 fn default_scoring() -> ScoringMode {
@@ -134,6 +146,11 @@ pub struct FieldMap {
     /// and the item has no gold answer.
     #[serde(default)]
     pub answer_hidden_in: Vec<String>,
+    /// Splits that are scored but where a record may leave its answer empty: such a
+    /// record becomes an item without a gold answer, as in a hidden split, but the split
+    /// is not marked as withholding answers (CMMLU's `test`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answer_optional_in: Vec<String>,
 }
 
 /// How a record gives its options.
@@ -171,7 +188,13 @@ fn default_separator() -> String {
 #[serde(tag = "from", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AnswerField {
     /// An option letter, `A`..; surrounding whitespace is ignored, case is not.
-    Letter { field: String },
+    Letter {
+        field: String,
+        /// The only letters an answer may be, as one string (`"ABCD"`); anything else is
+        /// refused as "not a single letter A-D". Absent: any capital letter of an option.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        letters: Option<String>,
+    },
     /// The option's position, counted from `base` (0 or 1).
     Index { field: String, base: u8 },
     /// The text of the right option, which must equal exactly one option.
@@ -187,7 +210,7 @@ pub enum AnswerField {
 impl AnswerField {
     fn field(&self) -> &str {
         match self {
-            AnswerField::Letter { field }
+            AnswerField::Letter { field, .. }
             | AnswerField::Index { field, .. }
             | AnswerField::Text { field }
             | AnswerField::List { field, .. } => field,
@@ -414,13 +437,29 @@ impl DeclarativeSuite {
                 format!("split `{split}` is not under [splits] ({split_names})"),
             );
         }
-        for split in &self.fields.answer_hidden_in {
-            if !self.splits.contains_key(split) {
-                return fail(
-                    "fields.answer_hidden_in",
-                    format!("split `{split}` is not under [splits] ({split_names})"),
-                );
+        for (key, splits) in [
+            ("fields.answer_hidden_in", &self.fields.answer_hidden_in),
+            ("fields.answer_optional_in", &self.fields.answer_optional_in),
+        ] {
+            for split in splits {
+                if !self.splits.contains_key(split) {
+                    return fail(
+                        key,
+                        format!("split `{split}` is not under [splits] ({split_names})"),
+                    );
+                }
             }
+        }
+        if let AnswerField::Letter {
+            letters: Some(letters),
+            ..
+        } = &self.fields.answer
+            && (letters.is_empty() || !letters.chars().all(|letter| letter.is_ascii_uppercase()))
+        {
+            return fail(
+                "fields.answer.letters",
+                format!("`{letters}` should be capital letters A-Z, e.g. \"ABCD\""),
+            );
         }
         match &self.fields.options {
             OptionsField::Columns { columns } if !(2..=26).contains(&columns.len()) => {

@@ -1,8 +1,8 @@
 //! Loading a split through a [`DeclarativeSuite`]: files matched, records read (CSV, JSONL,
 //! JSON), each record mapped to an [`McItem`] by the spec's field map.
 //!
-//! The rules are those of the hand-written loaders in [`crate::load`], so the built-in
-//! specs reproduce their items exactly: cell text is kept as published (CSV line endings
+//! C-Eval and CMMLU are read here too, through their shipped specs ([`crate::load`] is
+//! their entry point). Cell text is kept as published (CSV line endings
 //! normalised like Python's universal newlines), ids are `{subject}/{split}/{row id}`,
 //! items are sorted by subject and then file order, and any record that cannot be read
 //! exactly (missing field, empty option, answer that names no option, duplicate id) is
@@ -103,11 +103,18 @@ pub fn load_with_spec_options(
     } else {
         RecordPolicy::LeaveOut
     };
+    if spec.layout.is_some() && !wanted.is_empty() && spec.subject == SubjectSource::File {
+        // Subjects are file names here: an unknown one is named before anything is read,
+        // with the subjects the split does have.
+        let available = list_file_subjects(spec, data_dir, split)?;
+        crate::load::require_known_subjects(&spec.name, split, &options.subjects, &available)?;
+    }
     let mut intake = Intake::new(policy);
     let (mut items, mut files) = load_split(
         spec,
         data_dir,
         split,
+        SplitRole::Evaluated,
         &|subject| wanted.is_empty() || wanted.contains(subject),
         &mut intake,
     )?;
@@ -138,6 +145,7 @@ pub fn load_with_spec_options(
                 spec,
                 data_dir,
                 &fewshot.split,
+                SplitRole::Fewshot,
                 &|subject| evaluated.contains(subject),
                 &mut intake,
             )?
@@ -154,14 +162,7 @@ pub fn load_with_spec_options(
         }
         for subject in &evaluated {
             if !fewshot_pool.contains_key(*subject) {
-                return Err(spec_load(
-                    spec,
-                    format!(
-                        "subject `{subject}` has no few-shot examples in split `{}`; add them \
-                         or run with 0 shots",
-                        fewshot.split
-                    ),
-                ));
+                return Err(missing_fewshot(spec, data_dir, &fewshot.split, subject));
             }
         }
         files.extend(
@@ -191,11 +192,165 @@ pub fn load_with_spec_options(
     })
 }
 
+/// The subjects that have a data file in `split` (from the `{subject}` of the file
+/// names), sorted.
+///
+/// # Errors
+/// As the file listing of [`load_with_spec_options`]: a split the spec lacks or whose
+/// files are missing ([`SuiteError::MissingSplit`], [`SuiteError::NoSubjects`] for a spec
+/// with a `layout`, [`SuiteError::SpecLoad`] otherwise), [`SuiteError::Io`].
+pub fn list_file_subjects(
+    spec: &DeclarativeSuite,
+    data_dir: &Path,
+    split: &str,
+) -> Result<Vec<String>, SuiteError> {
+    let matched = split_files(spec, data_dir, split, SplitRole::Evaluated)?;
+    let subjects: BTreeSet<String> = matched
+        .into_iter()
+        .filter_map(|file| file.subject)
+        .collect();
+    Ok(subjects.into_iter().collect())
+}
+
 fn spec_load(spec: &DeclarativeSuite, problem: String) -> SuiteError {
     SuiteError::SpecLoad {
         suite: spec.name.clone(),
         problem,
     }
+}
+
+/// Why a split is read: its errors say so (a missing few-shot folder suggests 0 shots).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SplitRole {
+    Evaluated,
+    Fewshot,
+}
+
+/// The spec's layout text with `{data_dir}` and `{this_split}` filled in (a literal
+/// `{split}` stays, as the layout's own placeholder).
+fn layout_text(layout: &str, data_dir: &Path, split: &str) -> String {
+    layout
+        .replace("{data_dir}", &data_dir.display().to_string())
+        .replace("{this_split}", split)
+}
+
+/// The folder a pattern's files live in: its leading segments without wildcards.
+fn pattern_folder(data_dir: &Path, pattern: &str) -> std::path::PathBuf {
+    let segments: Vec<&str> = pattern.split('/').collect();
+    let mut folder = data_dir.to_path_buf();
+    for segment in &segments[..segments.len().saturating_sub(1)] {
+        if segment.contains(['*', '?', '{']) {
+            break;
+        }
+        folder.push(segment);
+    }
+    folder
+}
+
+/// A subject without few-shot examples: for a spec with a `layout`, the file that should
+/// hold them ([`SuiteError::MissingFewshotFile`]).
+fn missing_fewshot(
+    spec: &DeclarativeSuite,
+    data_dir: &Path,
+    fewshot_split: &str,
+    subject: &str,
+) -> SuiteError {
+    let pattern = spec.splits.get(fewshot_split).and_then(|patterns| {
+        patterns
+            .patterns()
+            .first()
+            .map(|pattern| pattern.to_string())
+    });
+    match (&spec.layout, pattern) {
+        (Some(_), Some(pattern)) if pattern.contains("{subject}") => {
+            SuiteError::MissingFewshotFile {
+                suite: spec.name.clone(),
+                subject: subject.to_string(),
+                path: data_dir.join(pattern.replace("{subject}", subject)),
+            }
+        }
+        _ => spec_load(
+            spec,
+            format!(
+                "subject `{subject}` has no few-shot examples in split `{fewshot_split}`; add \
+                 them or run with 0 shots"
+            ),
+        ),
+    }
+}
+
+/// The files of `split`, sorted by relative path; an error when there are none.
+fn split_files(
+    spec: &DeclarativeSuite,
+    data_dir: &Path,
+    split: &str,
+    role: SplitRole,
+) -> Result<Vec<MatchedFile>, SuiteError> {
+    let fewshot_hint = |mut expected_layout: String| {
+        if role == SplitRole::Fewshot {
+            expected_layout.push_str(&format!(
+                " (few-shot examples come from the {split} split; run with 0 shots to do without)"
+            ));
+        }
+        expected_layout
+    };
+    let split_names = || spec.splits.keys().cloned().collect::<Vec<_>>().join(", ");
+    let Some(patterns) = spec.splits.get(split) else {
+        if let Some(layout) = &spec.layout
+            && !data_dir.join(split).is_dir()
+        {
+            return Err(SuiteError::MissingSplit {
+                path: data_dir.join(split),
+                split: split.to_string(),
+                expected_layout: fewshot_hint(format!(
+                    "{}; the suite's splits are {}",
+                    layout_text(layout, data_dir, split),
+                    split_names()
+                )),
+            });
+        }
+        return Err(spec_load(
+            spec,
+            format!("has no split `{split}`; its splits are {}", split_names()),
+        ));
+    };
+    let patterns = patterns.patterns();
+    let matched = match_files(data_dir, &patterns)?;
+    if !matched.is_empty() {
+        return Ok(matched);
+    }
+    let first_pattern = patterns.first().copied().unwrap_or_default();
+    if let Some(layout) = &spec.layout {
+        let folder = pattern_folder(data_dir, first_pattern);
+        if !folder.is_dir() {
+            return Err(SuiteError::MissingSplit {
+                path: folder,
+                split: split.to_string(),
+                expected_layout: fewshot_hint(format!(
+                    "{}; split `{split}` reads `{}`",
+                    layout_text(layout, data_dir, split),
+                    patterns.join("`, `")
+                )),
+            });
+        }
+        return Err(SuiteError::NoSubjects {
+            suite: spec.name.clone(),
+            path: folder,
+            expected_pattern: first_pattern
+                .rsplit('/')
+                .next()
+                .unwrap_or(first_pattern)
+                .to_string(),
+        });
+    }
+    Err(spec_load(
+        spec,
+        format!(
+            "no file in {} matches `{}` (split `{split}`); check the data directory",
+            data_dir.display(),
+            patterns.join("`, `")
+        ),
+    ))
 }
 
 type FileDigests = Vec<(std::path::PathBuf, DataFileDigest)>;
@@ -206,30 +361,11 @@ fn load_split(
     spec: &DeclarativeSuite,
     data_dir: &Path,
     split: &str,
+    role: SplitRole,
     keep: &dyn Fn(&str) -> bool,
     intake: &mut Intake,
 ) -> Result<(Vec<McItem>, FileDigests), SuiteError> {
-    let patterns = spec.splits.get(split).ok_or_else(|| {
-        spec_load(
-            spec,
-            format!(
-                "has no split `{split}`; its splits are {}",
-                spec.splits.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
-        )
-    })?;
-    let patterns = patterns.patterns();
-    let matched = match_files(data_dir, &patterns)?;
-    if matched.is_empty() {
-        return Err(spec_load(
-            spec,
-            format!(
-                "no file in {} matches `{}` (split `{split}`); check the data directory",
-                data_dir.display(),
-                patterns.join("`, `")
-            ),
-        ));
-    }
+    let matched = split_files(spec, data_dir, split, role)?;
     let mut items = Vec::new();
     let mut files = Vec::new();
     let mut seen_ids: HashMap<String, String> = HashMap::new();
@@ -244,7 +380,7 @@ fn load_split(
             source,
         })?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let records = read_records(spec, file, &bytes)?;
+        let records = read_records(spec, split, file, &bytes)?;
         let mut file_items = Vec::with_capacity(records.len());
         for (position, record) in records.iter().enumerate() {
             let here = format!("{} {}", file.relative_path, record.source.record);
@@ -252,8 +388,8 @@ fn load_split(
                 .get(&item.id)
             {
                 Some(first) => Err(record.source.malformed(format!(
-                    "id `{}` was already used ({first}); item ids must be unique, so set \
-                         `fields.id` to a field that is",
+                    "id `{}` appears twice: it was already used ({first}); item ids must be \
+                     unique, so set `fields.id` to a field that is",
                     item.id
                 ))),
                 None => Ok(item),
@@ -301,13 +437,14 @@ impl Record {
 
 fn read_records(
     spec: &DeclarativeSuite,
+    split: &str,
     file: &MatchedFile,
     bytes: &[u8],
 ) -> Result<Vec<Record>, SuiteError> {
     let path = file.path.as_path();
     let text = decode_like_python(path, bytes)?;
     match spec.format {
-        DataFormat::Csv => read_csv(spec, path, &text),
+        DataFormat::Csv => read_csv(spec, split, path, &text),
         DataFormat::Jsonl => Ok(json::parse_lines(path, &text)?
             .into_iter()
             .map(|(source, fields)| Record::new(source, fields))
@@ -342,7 +479,12 @@ fn read_records(
 
 /// CSV records as field maps keyed by the trimmed header, after checking the header has
 /// every column the spec reads.
-fn read_csv(spec: &DeclarativeSuite, path: &Path, text: &str) -> Result<Vec<Record>, SuiteError> {
+fn read_csv(
+    spec: &DeclarativeSuite,
+    split: &str,
+    path: &Path,
+    text: &str,
+) -> Result<Vec<Record>, SuiteError> {
     let csv_error = |error: csv::Error| SuiteError::Malformed {
         path: path.to_path_buf(),
         line: error.position().map_or(0, csv::Position::line),
@@ -359,13 +501,21 @@ fn read_csv(spec: &DeclarativeSuite, path: &Path, text: &str) -> Result<Vec<Reco
         .iter()
         .map(|header| header.trim().to_string())
         .collect();
-    for column in required_columns(spec) {
+    for column in required_columns(spec, split) {
         if !headers.contains(&column) {
+            // An empty name is an index column without a header; say so, since "no ``
+            // column" alone does not tell the user what is missing.
+            let unnamed = if column.is_empty() {
+                " (an empty name reads an unnamed index column, like the first column of \
+                 CMMLU's `,Question,A,B,C,D,Answer`)"
+            } else {
+                ""
+            };
             return Err(SuiteError::Malformed {
                 path: path.to_path_buf(),
                 line: 1,
                 problem: format!(
-                    "header has no `{column}` column (header is `{}`)",
+                    "header has no `{column}` column (header is `{}`){unnamed}",
                     headers.join(",")
                 ),
             });
@@ -400,12 +550,21 @@ fn read_csv(spec: &DeclarativeSuite, path: &Path, text: &str) -> Result<Vec<Reco
     Ok(records)
 }
 
-/// Columns every CSV file must have (the answer may be absent in hidden-answer splits and
-/// the explanation is optional, so they are checked per record).
-fn required_columns(spec: &DeclarativeSuite) -> Vec<String> {
+/// Columns every CSV file of `split` must have. The answer column is one of them unless
+/// the split withholds answers or lets them be empty (then a missing answer is checked
+/// per record); the explanation is optional.
+fn required_columns(spec: &DeclarativeSuite, split: &str) -> Vec<String> {
     let fields = &spec.fields;
     let mut columns = vec![fields.question.clone()];
     columns.extend(fields.id.clone());
+    let answer_may_be_missing = fields
+        .answer_hidden_in
+        .iter()
+        .chain(&fields.answer_optional_in)
+        .any(|listed| listed == split);
+    if !answer_may_be_missing {
+        columns.push(fields.answer.field().to_string());
+    }
     match &fields.options {
         OptionsField::Columns { columns: names } => columns.extend(names.iter().cloned()),
         OptionsField::List { field, .. } | OptionsField::Joined { field, .. } => {
@@ -542,7 +701,11 @@ fn to_item(
     }
 
     let hidden = fields.answer_hidden_in.iter().any(|hidden| hidden == split);
-    let answer = read_answer(&fields.answer, record, &options, hidden)?;
+    let optional = fields
+        .answer_optional_in
+        .iter()
+        .any(|listed| listed == split);
+    let answer = read_answer(&fields.answer, record, &options, hidden, optional)?;
 
     let explanation = match &fields.explanation {
         Some(field) => text_of(field)?.filter(|text| !text.trim().is_empty()),
@@ -625,6 +788,7 @@ fn read_answer(
     record: &Record,
     options: &[String],
     hidden: bool,
+    optional: bool,
 ) -> Result<Option<char>, SuiteError> {
     let source = &record.source;
     let field = spec.field();
@@ -637,7 +801,7 @@ fn read_answer(
         }
         Some(value) => value,
     };
-    if hidden && matches!(value, Value::String(text) if text.trim().is_empty()) {
+    if (hidden || optional) && matches!(value, Value::String(text) if text.trim().is_empty()) {
         return Ok(None);
     }
     let in_range = |index: usize| -> Result<Option<char>, SuiteError> {
@@ -669,10 +833,27 @@ fn read_answer(
             })?;
         in_range(index)
     };
+    let letters = match spec {
+        AnswerField::Letter { letters, .. } => letters.as_deref(),
+        _ => None,
+    };
     let from_letter = |text: &str| -> Result<Option<char>, SuiteError> {
         let answer = text.trim();
         if answer.is_empty() {
             return Err(source.malformed("the answer is empty"));
+        }
+        if let Some(letters) = letters {
+            let mut characters = answer.chars();
+            return match (characters.next(), characters.next()) {
+                (Some(letter), None) if letters.contains(letter) && letter.is_ascii_uppercase() => {
+                    in_range(usize::from(letter as u8 - b'A'))
+                }
+                _ => Err(source.malformed(format!(
+                    "answer `{answer}` is not a single letter {} (multi-answer or lowercase \
+                     answers are not supported)",
+                    letter_range(letters)
+                ))),
+            };
         }
         let mut characters = answer.chars();
         match (characters.next(), characters.next()) {
@@ -738,6 +919,18 @@ fn read_answer(
                 ))),
             }
         }
+    }
+}
+
+/// `ABCD` as `A-D`; letters that do not run on are listed as they are.
+fn letter_range(letters: &str) -> String {
+    let bytes = letters.as_bytes();
+    let runs_on = bytes.windows(2).all(|pair| pair[1] == pair[0] + 1);
+    match (bytes.first(), bytes.last()) {
+        (Some(first), Some(last)) if runs_on && bytes.len() > 1 => {
+            format!("{}-{}", char::from(*first), char::from(*last))
+        }
+        _ => letters.to_string(),
     }
 }
 
@@ -1001,6 +1194,53 @@ mod tests {
                 other => panic!("expected malformed, got {other:?}"),
             }
         }
+    }
+
+    /// CMMLU's `test` may leave an answer empty (an item without gold, the split still
+    /// scored); its `dev` may not; C-Eval's `letters` refuses a letter past D in the
+    /// former hand loader's words.
+    #[test]
+    fn builtin_answer_rules_come_from_the_shipped_specs() {
+        let cmmlu = builtin_spec(SuiteName::Cmmlu).expect("spec");
+        assert!(cmmlu.fields.answer_hidden_in.is_empty());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let contents = ",Question,A,B,C,D,Answer\n0,问题,1,2,3,4,\n1,问题,1,2,3,4,B\n";
+        write(dir.path(), "test/arts.csv", contents);
+        write(dir.path(), "dev/arts.csv", contents);
+        let zero_shot_strict = SpecLoadOptions {
+            skip_fewshot: true,
+            strict: true,
+            ..SpecLoadOptions::default()
+        };
+        let test = load_with_spec_options(&cmmlu, dir.path(), "test", &zero_shot_strict)
+            .expect("test loads");
+        let answers: Vec<Option<char>> = test.items.iter().map(|item| item.answer).collect();
+        assert_eq!(answers, [None, Some('B')]);
+        let error = load_strict(&cmmlu, dir.path(), "dev").expect_err("dev needs answers");
+        assert!(
+            error
+                .to_string()
+                .contains("arts.csv:2: the answer is empty"),
+            "{error}"
+        );
+
+        let ceval = builtin_spec(SuiteName::Ceval).expect("spec");
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(
+            dir.path(),
+            "val/law_val.csv",
+            "id,question,A,B,C,D,answer\n0,问题,1,2,3,4,E\n",
+        );
+        let error = load_strict(&ceval, dir.path(), "val").expect_err("E is no answer");
+        assert!(
+            error.to_string().contains(
+                "law_val.csv:2: answer `E` is not a single letter A-D (multi-answer or \
+                 lowercase answers are not supported)"
+            ),
+            "{error}"
+        );
+        assert_eq!(letter_range("ABCD"), "A-D");
+        assert_eq!(letter_range("ACE"), "ACE");
     }
 
     #[test]
