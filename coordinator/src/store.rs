@@ -88,6 +88,16 @@ pub struct ScoringInput {
     pub kind: ItemKind,
 }
 
+/// What scoring needs of one item of a shard, with the item's key: a leased shard's
+/// items are read once and reported results are scored from memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardItemScoring {
+    pub item_key: String,
+    pub repeat: u32,
+    pub endpoint: String,
+    pub scoring: ScoringInput,
+}
+
 /// An item of a run with no result yet whose exact request has a cached answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheHit {

@@ -27,6 +27,32 @@ impl Store {
         Ok(row.map(|row| (row.endpoint, row.scoring)))
     }
 
+    /// What scoring needs of every item of a shard, sorted by (item key, repeat) so a
+    /// reported result finds its item by binary search: read once per lease rather than
+    /// once per result.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn shard_scoring_inputs(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+    ) -> Result<Vec<ShardItemScoring>, StoreError> {
+        let mut items = sqlx::query_as::<_, ShardItemScoring>(
+            "SELECT endpoint, item_key, repeat_index, gold, options_json, request_key, kind FROM items
+             WHERE run_id = $1 AND shard_id = $2",
+        )
+        .bind(run_id)
+        .bind(shard_id)
+        .fetch_all(&self.pool)
+        .await?;
+        // Sorted here, not by the database: PostgreSQL's collation need not be bytewise.
+        items.sort_unstable_by(|left, right| {
+            (left.item_key.as_str(), left.repeat).cmp(&(right.item_key.as_str(), right.repeat))
+        });
+        Ok(items)
+    }
+
     /// Stores results; each is stored at most once. Returns how many were new.
     ///
     /// # Errors
