@@ -577,8 +577,14 @@ mod tests {
             .iter()
             .filter(|(_, message)| message.contains("time to acquire exceeded slow threshold"))
             .collect();
-        assert!(!slow_statements.is_empty(), "a slow statement was noticed: {events:?}");
-        assert!(!slow_acquires.is_empty(), "a slow acquire was noticed: {events:?}");
+        assert!(
+            !slow_statements.is_empty(),
+            "a slow statement was noticed: {events:?}"
+        );
+        assert!(
+            !slow_acquires.is_empty(),
+            "a slow acquire was noticed: {events:?}"
+        );
         for (level, message) in slow_statements.iter().chain(&slow_acquires) {
             assert_eq!(*level, tracing::Level::DEBUG, "{message}");
         }
@@ -588,7 +594,10 @@ mod tests {
             .iter()
             .filter(|(level, _)| *level <= tracing::Level::INFO)
             .collect();
-        assert!(printed.is_empty(), "sqlx lines a user would see: {printed:?}");
+        assert!(
+            printed.is_empty(),
+            "sqlx lines a user would see: {printed:?}"
+        );
     }
 
     #[test]
