@@ -108,6 +108,10 @@ pub struct Controller {
     /// Which token registered each worker id: a lease is bound to the worker id that
     /// took it, and a worker id to the token that registered it.
     worker_tokens: Mutex<HashMap<String, String>>,
+    /// What scoring needs of the items of held leases (`scoring`), so a reported
+    /// result is scored without a query of its own (held only for a map lookup or
+    /// insert).
+    shard_scoring: Mutex<HashMap<crate::lease::ShardRef, Arc<scoring::ShardScoring>>>,
 }
 
 /// What `submit_run` tells the client.
@@ -152,6 +156,7 @@ impl Controller {
             specs: Mutex::new(HashMap::new()),
             harness_version: harness_version.to_string(),
             worker_tokens: Mutex::new(HashMap::new()),
+            shard_scoring: Mutex::new(HashMap::new()),
         }))
     }
 

@@ -88,6 +88,16 @@ pub struct ScoringInput {
     pub kind: ItemKind,
 }
 
+/// What scoring needs of one item of a shard, with the item's key: a leased shard's
+/// items are read once and reported results are scored from memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardItemScoring {
+    pub item_key: String,
+    pub repeat: u32,
+    pub endpoint: String,
+    pub scoring: ScoringInput,
+}
+
 /// An item of a run with no result yet whose exact request has a cached answer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheHit {
@@ -469,6 +479,126 @@ impl FromStr for StoreKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every event sqlx emits (its targets start with `sqlx`), with its level and
+    /// message, from the moment the first test asks; one global subscriber, because
+    /// SQLite statements run on sqlx's own worker thread.
+    fn sqlx_events() -> &'static std::sync::Mutex<Vec<(tracing::Level, String)>> {
+        use tracing_subscriber::layer::SubscriberExt;
+
+        struct SqlxEvents;
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SqlxEvents {
+            fn on_event(
+                &self,
+                event: &tracing::Event<'_>,
+                _context: tracing_subscriber::layer::Context<'_, S>,
+            ) {
+                if !event.metadata().target().starts_with("sqlx") {
+                    return;
+                }
+                let mut message = Message(String::new());
+                event.record(&mut message);
+                SQLX_EVENTS
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((*event.metadata().level(), message.0));
+            }
+        }
+        static SQLX_EVENTS: std::sync::Mutex<Vec<(tracing::Level, String)>> =
+            std::sync::Mutex::new(Vec::new());
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| {
+            let subscriber = tracing_subscriber::registry().with(SqlxEvents);
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other test of this crate installs a global subscriber");
+        });
+        &SQLX_EVENTS
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlx_slow_statement_and_slow_acquire_notices_are_debug_logs_not_terminal_warnings() {
+        let events = sqlx_events();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&format!("sqlite:{}", dir.path().join("slow.db").display()))
+            .await
+            .expect("open");
+        // A busy moment of a normal run: one transaction holds SQLite's single connection
+        // past sqlx's 2 s slow-acquire threshold while another query waits for it.
+        let held = store.pool.begin().await.expect("begin");
+        let waiting = tokio::spawn({
+            let store = store.clone();
+            async move { store.ping().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(2300)).await;
+        held.commit().await.expect("commit");
+        waiting
+            .await
+            .expect("the waiting query ran")
+            .expect("and answered");
+        // A statement past the 1 s slow-statement threshold: a count made longer until it
+        // takes 1.5 s on this machine.
+        let mut rows: i64 = 1_000_000;
+        loop {
+            let started = std::time::Instant::now();
+            let counted: i64 = sqlx::query_scalar(
+                "WITH RECURSIVE counter(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM counter WHERE n < $1)
+                 SELECT COUNT(*) FROM counter",
+            )
+            .bind(rows)
+            .fetch_one(&store.pool)
+            .await
+            .expect("count");
+            assert_eq!(counted, rows);
+            if started.elapsed() >= std::time::Duration::from_millis(1500) {
+                break;
+            }
+            assert!(rows < 1_000_000_000, "no count took 1.5 s");
+            rows *= 4;
+        }
+        store.close().await;
+        let events = events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        // Both notices were emitted (so this test sees them), at debug level.
+        let slow_statements: Vec<_> = events
+            .iter()
+            .filter(|(_, message)| message.contains("slow statement"))
+            .collect();
+        let slow_acquires: Vec<_> = events
+            .iter()
+            .filter(|(_, message)| message.contains("time to acquire exceeded slow threshold"))
+            .collect();
+        assert!(
+            !slow_statements.is_empty(),
+            "a slow statement was noticed: {events:?}"
+        );
+        assert!(
+            !slow_acquires.is_empty(),
+            "a slow acquire was noticed: {events:?}"
+        );
+        for (level, message) in slow_statements.iter().chain(&slow_acquires) {
+            assert_eq!(*level, tracing::Level::DEBUG, "{message}");
+        }
+        // And nothing of sqlx's reaches the CLI's default filter (info, or warn for the
+        // quiet commands): a normal run prints no sqlx line.
+        let printed: Vec<_> = events
+            .iter()
+            .filter(|(level, _)| *level <= tracing::Level::INFO)
+            .collect();
+        assert!(
+            printed.is_empty(),
+            "sqlx lines a user would see: {printed:?}"
+        );
+    }
 
     #[test]
     fn store_urls_are_normalised() {

@@ -4,6 +4,8 @@
 //!
 //! What a worker reports is bounded here before it is scored or stored.
 
+use std::sync::{Arc, PoisonError};
+
 use jianzhen_proto::v1;
 use jianzhen_suites::grading::{Failure, Response, Score, grade};
 use tokio::time::Instant;
@@ -11,7 +13,7 @@ use tokio::time::Instant;
 use super::{CACHE_WORKER, Controller, now_ms};
 use crate::error::CoordinatorError;
 use crate::lease::ShardRef;
-use crate::store::{ScoreUpdate, StoredResult};
+use crate::store::{ScoreUpdate, ShardItemScoring, StoredResult};
 
 /// The longest answer (and judge reply) stored per item; a longer one is cut.
 pub const MAX_STORED_TEXT_BYTES: usize = 1024 * 1024;
@@ -48,6 +50,7 @@ impl Controller {
             let held = self.leasing.record_throttle_wait(&shard, Instant::now());
             tracing::debug!(run_id = %request.run_id, shard_id = %request.shard_id, worker_id = %request.worker_id, throttle_waits = request.throttle_waits, held, "lease waiting on endpoint throttling");
         }
+        let shard_items = self.shard_scoring(&shard, request.epoch).await?;
         let received_at_ms = now_ms();
         let mut stored_results = Vec::with_capacity(request.results.len());
         let mut unknown = 0u32;
@@ -61,20 +64,12 @@ impl Controller {
             truncate_text(&mut result.judge_text, MAX_STORED_TEXT_BYTES);
             truncate_text(&mut result.error_message, MAX_ERROR_MESSAGE_BYTES);
             result.throttled = result.throttled.min(result.attempts);
-            let Some((endpoint, scoring)) = self
-                .store
-                .scoring_input(
-                    &request.run_id,
-                    &request.shard_id,
-                    &result.item_key,
-                    result.repeat,
-                )
-                .await?
-            else {
+            let Some(item) = shard_items.find(&result.item_key, result.repeat) else {
                 unknown += 1;
                 tracing::warn!(shard_id = %request.shard_id, item_key = %result.item_key, "result for an item that is not part of the shard; ignored");
                 continue;
             };
+            let scoring = &item.scoring;
             let error_class =
                 v1::ErrorClass::try_from(result.error_class).unwrap_or(v1::ErrorClass::None);
             let response = response_from_wire(&mut result, error_class);
@@ -85,7 +80,7 @@ impl Controller {
             let attempt_log_json = attempt_log_json(&result.attempt_log);
             stored_results.push(StoredResult {
                 run_id: request.run_id.clone(),
-                endpoint,
+                endpoint: item.endpoint.clone(),
                 item_key: result.item_key,
                 repeat: result.repeat,
                 shard_id: request.shard_id.clone(),
@@ -125,6 +120,47 @@ impl Controller {
             .saturating_sub(stored)
             .saturating_add(unknown);
         Ok((stored, duplicates))
+    }
+
+    /// What scoring needs of every item of a held lease: read from the store at the
+    /// lease's first report and kept while the lease is held, so a result costs no query
+    /// of its own. Memory follows the shards in flight: loading one drops the inputs of
+    /// every lease no longer held.
+    async fn shard_scoring(
+        &self,
+        shard: &ShardRef,
+        epoch: u64,
+    ) -> Result<Arc<ShardScoring>, CoordinatorError> {
+        let cached = self
+            .shard_scoring
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(shard)
+            .filter(|cached| cached.epoch == epoch)
+            .cloned();
+        if let Some(cached) = cached {
+            return Ok(cached);
+        }
+        let items = self
+            .store
+            .shard_scoring_inputs(&shard.run_id, &shard.shard_id)
+            .await?;
+        let loaded = Arc::new(ShardScoring { epoch, items });
+        let mut cache = self
+            .shard_scoring
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        cache.retain(|held, _| self.leasing.is_leased(held));
+        cache.insert(shard.clone(), loaded.clone());
+        Ok(loaded)
+    }
+
+    /// Forgets the cached scoring inputs of a run's shards (their items' kinds changed).
+    fn forget_shard_scoring(&self, run_id: &str) {
+        self.shard_scoring
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|shard, _| shard.run_id != run_id);
     }
 
     /// Answers the run's open items from the response cache; returns how many.
@@ -310,7 +346,26 @@ impl Controller {
         self.store
             .set_answer_reading(run_id, &kinds, &manifest_json)
             .await?;
+        self.forget_shard_scoring(run_id);
         Ok(())
+    }
+}
+
+/// The scoring inputs of one leased shard's items, as [`Controller::shard_scoring`]
+/// keeps them.
+pub(super) struct ShardScoring {
+    /// The lease they were read for: a shard leased again reads them again.
+    epoch: u64,
+    /// Sorted by (item key, repeat).
+    items: Vec<ShardItemScoring>,
+}
+
+impl ShardScoring {
+    fn find(&self, item_key: &str, repeat: u32) -> Option<&ShardItemScoring> {
+        self.items
+            .binary_search_by(|item| (item.item_key.as_str(), item.repeat).cmp(&(item_key, repeat)))
+            .ok()
+            .and_then(|index| self.items.get(index))
     }
 }
 

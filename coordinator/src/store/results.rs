@@ -27,94 +27,116 @@ impl Store {
         Ok(row.map(|row| (row.endpoint, row.scoring)))
     }
 
+    /// What scoring needs of every item of a shard, sorted by (item key, repeat) so a
+    /// reported result finds its item by binary search: read once per lease rather than
+    /// once per result.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn shard_scoring_inputs(
+        &self,
+        run_id: &str,
+        shard_id: &str,
+    ) -> Result<Vec<ShardItemScoring>, StoreError> {
+        let mut items = sqlx::query_as::<_, ShardItemScoring>(
+            "SELECT endpoint, item_key, repeat_index, gold, options_json, request_key, kind FROM items
+             WHERE run_id = $1 AND shard_id = $2",
+        )
+        .bind(run_id)
+        .bind(shard_id)
+        .fetch_all(&self.pool)
+        .await?;
+        // Sorted here, not by the database: PostgreSQL's collation need not be bytewise.
+        items.sort_unstable_by(|left, right| {
+            (left.item_key.as_str(), left.repeat).cmp(&(right.item_key.as_str(), right.repeat))
+        });
+        Ok(items)
+    }
+
     /// Stores results; each is stored at most once. Returns how many were new.
+    ///
+    /// Many rows per statement (and one transaction per call): on SQLite's single
+    /// connection a statement per result made the store the cluster's bottleneck.
     ///
     /// # Errors
     /// Database errors.
     pub async fn insert_results(&self, results: &[StoredResult]) -> Result<u32, StoreError> {
+        if results.is_empty() {
+            return Ok(0);
+        }
         let mut transaction = self.pool.begin().await?;
-        let mut stored = 0;
-        let mut newly_stored = Vec::new();
-        for result in results {
-            let affected = sqlx::query(
-                "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
-                    response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
-                    error_message, http_status, attempts, throttled, attempt_log_json, logprobs_json, extracted,
-                    outcome, received_at_ms, judge_text)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                    $20, $21, $22, $23)
-                 ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING",
-            )
-            .bind(&result.run_id)
-            .bind(&result.endpoint)
-            .bind(&result.item_key)
-            .bind(i64::from(result.repeat))
-            .bind(&result.shard_id)
-            .bind(as_i64(result.epoch))
-            .bind(&result.worker_id)
-            .bind(&result.response_text)
-            .bind(&result.finish_reason)
-            .bind(i64::from(result.prompt_tokens))
-            .bind(i64::from(result.completion_tokens))
-            .bind(as_i64(result.latency_ms))
-            .bind(&result.error_class)
-            .bind(&result.error_message)
-            .bind(i64::from(result.http_status))
-            .bind(i64::from(result.attempts))
-            .bind(i64::from(result.throttled))
-                        .bind(&result.attempt_log_json)
-            .bind(&result.logprobs_json)
-            .bind(result.extracted.clone())
-            .bind(result.outcome.as_str())
-            .bind(result.received_at_ms)
-            .bind(&result.judge_text)
-            .execute(&mut *transaction)
-            .await?
-            .rows_affected();
-            if affected > 0 {
-                stored += 1;
-                newly_stored.push(result);
+        let mut newly_stored: Vec<(Outcome, u32)> = Vec::with_capacity(results.len());
+        for chunk in results.chunks(ROWS_PER_STATEMENT) {
+            let sql = insert_results_sql(chunk.len());
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for result in chunk {
+                query = query
+                    .bind(&result.run_id)
+                    .bind(&result.endpoint)
+                    .bind(&result.item_key)
+                    .bind(i64::from(result.repeat))
+                    .bind(&result.shard_id)
+                    .bind(as_i64(result.epoch))
+                    .bind(&result.worker_id)
+                    .bind(&result.response_text)
+                    .bind(&result.finish_reason)
+                    .bind(i64::from(result.prompt_tokens))
+                    .bind(i64::from(result.completion_tokens))
+                    .bind(as_i64(result.latency_ms))
+                    .bind(&result.error_class)
+                    .bind(&result.error_message)
+                    .bind(i64::from(result.http_status))
+                    .bind(i64::from(result.attempts))
+                    .bind(i64::from(result.throttled))
+                    .bind(&result.attempt_log_json)
+                    .bind(&result.logprobs_json)
+                    .bind(result.extracted.as_deref())
+                    .bind(result.outcome.as_str())
+                    .bind(result.received_at_ms)
+                    .bind(&result.judge_text);
             }
-            if let Some(cache_key) = &result.cache_key {
-                // The item's family key and limit come from its planned row.
-                sqlx::query(
-                    "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
-                        completion_tokens, latency_ms, logprobs_json, created_at_ms, judge_text,
-                        family_key, max_tokens)
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, i.family_key, i.limit_tokens
-                     FROM items i WHERE i.run_id = $10 AND i.endpoint = $11 AND i.item_key = $12
-                        AND i.repeat_index = $13
-                     ON CONFLICT (request_key) DO NOTHING",
-                )
-                .bind(cache_key)
-                .bind(&result.response_text)
-                .bind(&result.finish_reason)
-                .bind(i64::from(result.prompt_tokens))
-                .bind(i64::from(result.completion_tokens))
-                                .bind(as_i64(result.latency_ms))
-                .bind(&result.logprobs_json)
-                .bind(result.received_at_ms)
-                .bind(&result.judge_text)
-                .bind(&result.run_id)
-                .bind(&result.endpoint)
-                .bind(&result.item_key)
-                .bind(i64::from(result.repeat))
-                .execute(&mut *transaction)
-                .await?;
+            // Only the rows inserted now come back (a duplicate hits the conflict).
+            for row in query.fetch_all(&mut *transaction).await? {
+                newly_stored.push((
+                    rows::outcome_at(&row, "outcome")?,
+                    rows::u32_at(&row, "throttled")?,
+                ));
             }
+            let cached: Vec<&StoredResult> = chunk
+                .iter()
+                .filter(|result| result.cache_key.is_some())
+                .collect();
+            if cached.is_empty() {
+                continue;
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(insert_cache_sql(cached.len())));
+            for result in cached {
+                query = query
+                    .bind(result.cache_key.as_deref())
+                    .bind(&result.response_text)
+                    .bind(&result.finish_reason)
+                    .bind(i64::from(result.prompt_tokens))
+                    .bind(i64::from(result.completion_tokens))
+                    .bind(as_i64(result.latency_ms))
+                    .bind(&result.logprobs_json)
+                    .bind(result.received_at_ms)
+                    .bind(&result.judge_text)
+                    .bind(&result.run_id)
+                    .bind(&result.endpoint)
+                    .bind(&result.item_key)
+                    .bind(i64::from(result.repeat));
+            }
+            query.execute(&mut *transaction).await?;
         }
         transaction.commit().await?;
         // Counted once committed, so the counters agree with the store.
         if let Some(metrics) = crate::metrics::get() {
-            for result in newly_stored {
-                metrics
-                    .items
-                    .with_label_values(&[result.outcome.as_str()])
-                    .inc();
-                metrics.throttled.inc_by(u64::from(result.throttled));
+            for (outcome, throttled) in &newly_stored {
+                metrics.items.with_label_values(&[outcome.as_str()]).inc();
+                metrics.throttled.inc_by(u64::from(*throttled));
             }
         }
-        Ok(stored)
+        Ok(u32::try_from(newly_stored.len()).unwrap_or(u32::MAX))
     }
 
     /// Items of a run without a result whose exact request has a cached answer.
@@ -419,4 +441,58 @@ impl Store {
             .await?,
         })
     }
+}
+
+/// Result rows per insert statement: 23 parameters each stays far below SQLite's 32,766
+/// and PostgreSQL's 65,535 bound parameters.
+const ROWS_PER_STATEMENT: usize = 256;
+
+/// `($1, ..., $n), ($n+1, ...)`: `rows` groups of `columns` numbered placeholders.
+fn placeholder_rows(rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(row * columns + column + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Inserts `rows` results, each at most once; returns what the new ones count in the
+/// metrics. Both SQLite and PostgreSQL return only the rows inserted.
+fn insert_results_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO results (run_id, endpoint, item_key, repeat_index, shard_id, epoch, worker_id,
+            response_text, finish_reason, prompt_tokens, completion_tokens, latency_ms, error_class,
+            error_message, http_status, attempts, throttled, attempt_log_json, logprobs_json, extracted,
+            outcome, received_at_ms, judge_text)
+         VALUES {}
+         ON CONFLICT (run_id, endpoint, item_key, repeat_index) DO NOTHING
+         RETURNING outcome, throttled",
+        placeholder_rows(rows, 23)
+    )
+}
+
+/// Caches `rows` answers; each item's family key and token limit come from its planned
+/// row. `WHERE TRUE` keeps SQLite from reading `ON CONFLICT` as part of the join.
+fn insert_cache_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO response_cache (request_key, response_text, finish_reason, prompt_tokens,
+            completion_tokens, latency_ms, logprobs_json, created_at_ms, judge_text,
+            family_key, max_tokens)
+         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7,
+            v.column8, v.column9, i.family_key, i.limit_tokens
+         FROM (VALUES {}) AS v
+         JOIN items i ON i.run_id = v.column10 AND i.endpoint = v.column11
+            AND i.item_key = v.column12 AND i.repeat_index = v.column13
+         WHERE TRUE
+         ON CONFLICT (request_key) DO NOTHING",
+        placeholder_rows(rows, 13)
+    )
 }

@@ -38,7 +38,7 @@ fn decode_error(
 }
 
 /// A count or size stored as BIGINT; negative values (never written) read as 0.
-fn u32_at(row: &AnyRow, column: &str) -> Result<u32, sqlx::Error> {
+pub(super) fn u32_at(row: &AnyRow, column: &str) -> Result<u32, sqlx::Error> {
     let value: i64 = row.try_get(column)?;
     Ok(u32::try_from(value.max(0)).unwrap_or(u32::MAX))
 }
@@ -113,6 +113,17 @@ impl FromRow<'_, AnyRow> for ScoringInput {
             options: options_at(row, "options_json")?,
             request_key: row.try_get("request_key")?,
             kind: kind_at(row, "kind")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for ShardItemScoring {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(ShardItemScoring {
+            item_key: row.try_get("item_key")?,
+            repeat: u32_at(row, "repeat_index")?,
+            endpoint: row.try_get("endpoint")?,
+            scoring: ScoringInput::from_row(row)?,
         })
     }
 }

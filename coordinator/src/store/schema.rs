@@ -79,19 +79,30 @@ impl Store {
             .map_err(unavailable)?
             .log_statements(log::LevelFilter::Trace)
             .log_slow_statements(log::LevelFilter::Debug, std::time::Duration::from_secs(1));
-        let pool = AnyPoolOptions::new()
+        let mut pool_options = AnyPoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(acquire_timeout)
-            .acquire_slow_level(log::LevelFilter::Debug)
+            .acquire_slow_level(log::LevelFilter::Debug);
+        if kind == StoreKind::Sqlite {
+            // Per connection, so a connection sqlx opens again (after its lifetime) has
+            // them too.
+            pool_options = pool_options.after_connect(|connection, _| {
+                Box::pin(async move {
+                    for pragma in SQLITE_CONNECTION_PRAGMAS {
+                        sqlx::query(*pragma).execute(&mut *connection).await?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let pool = pool_options
             .connect_with(options)
             .await
             .map_err(unavailable)?;
         let store = Store { pool };
         if kind == StoreKind::Sqlite && !url.contains(":memory:") {
+            // A property of the database file: set once, kept by every connection.
             sqlx::query("PRAGMA journal_mode=WAL")
-                .execute(&store.pool)
-                .await?;
-            sqlx::query("PRAGMA synchronous=NORMAL")
                 .execute(&store.pool)
                 .await?;
         }
@@ -136,6 +147,20 @@ impl Store {
         Ok(())
     }
 }
+
+/// Settings of every SQLite connection. With the write-ahead log, `synchronous=NORMAL`
+/// syncs at checkpoints rather than at every commit (a power cut may lose the last
+/// commits, never corrupt the store; a lost result is asked again on resume); the page
+/// cache, memory-mapped reads and in-memory temporary tables keep the single
+/// connection's statements off the disk where they can.
+const SQLITE_CONNECTION_PRAGMAS: &[&str] = &[
+    "PRAGMA synchronous=NORMAL",
+    // 64 MiB (a negative size is in KiB).
+    "PRAGMA cache_size=-65536",
+    "PRAGMA temp_store=MEMORY",
+    // 256 MiB.
+    "PRAGMA mmap_size=268435456",
+];
 
 /// The store's migrations, in order. Each file is applied once per store and never
 /// edited afterwards (sqlx compares checksums); a schema change is a new file here.
