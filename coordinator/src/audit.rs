@@ -247,8 +247,9 @@ pub fn audit(
     profiles: &[FingerprintProfile],
     references: &[FingerprintProfile],
 ) -> Result<Vec<ProvenanceFindings>, CoordinatorError> {
-    // Family tokenizer files (JIANZHEN_QWEN_TIKTOKEN=/path/to/qwen.tiktoken) are the
-    // operator's to supply; a path that is set but wrong fails with what to do.
+    // Family tokenizer files (JIANZHEN_QWEN_TIKTOKEN=/path/to/qwen.tiktoken,
+    // JIANZHEN_DEEPSEEK_TOKENIZER_JSON=/path/to/tokenizer.json) are the operator's to
+    // supply; a path that is set but wrong fails with what to do.
     let families = load_configured(|variable| std::env::var(variable).ok())?;
     let mut findings = Vec::new();
     for candidate in profiles.iter().filter(|profile| has_evidence(profile)) {
