@@ -58,10 +58,11 @@ async fn the_next_shard_starts_before_the_last_request_of_the_current_one_finish
     let data = dir.path().join("ceval");
     let questions = write_ceval(&data, &SUBJECTS).expect("fixture");
     // Long enough answers that the next lease arrives while the current shard's last
-    // requests are still being answered, even on a loaded machine.
+    // requests are still being answered, even on a loaded machine (a lease round trip
+    // took over 300 ms with a dozen tests and a compile sharing 2 cores).
     let server = jianzhen_testkit::start(
         Script::new("答案是A")
-            .with_delay(Duration::from_millis(300))
+            .with_delay(Duration::from_millis(1000))
             .with_slots(4),
     )
     .await;

@@ -382,7 +382,11 @@ async fn run_shard(
     // other leases of it: counted as waiting until it has one, so the worker loop knows
     // when to lease ahead.
     let waiting = slots.items_waiting(total);
+    // Items of this lease without a slot yet: while there are some and the pool's other
+    // leases are being throttled, this lease waits on the endpoint's throttling too.
+    let unstarted = Arc::new(std::sync::atomic::AtomicUsize::new(total));
     for (item, waiting_for_slot) in lease.items.into_iter().zip(waiting) {
+        let unstarted = unstarted.clone();
         let http = http.clone();
         // A probe may carry its own generation limit.
         let endpoint = if item.max_tokens > 0 {
@@ -403,6 +407,7 @@ async fn run_shard(
             let Some(endpoint_permit) = waiting_for_slot.acquire().await else {
                 return;
             };
+            unstarted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             let call = match &item.request {
                 Some(item_request::Request::Chat(chat)) => Ok(Call::Chat {
                     messages: &chat.messages,
@@ -511,6 +516,7 @@ async fn run_shard(
     let mut throttle_timer = tokio::time::interval(throttle_every);
     throttle_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut throttle_waits = 0u32;
+    let mut pool_throttled_seen = slots.throttled_count();
     // Set when shutdown began: the end of the grace period for the items in flight.
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -528,7 +534,23 @@ async fn run_shard(
             },
             _ = flush_timer.tick() => flush_now = !pending.is_empty(),
             _ = throttle_timer.tick() => {
-                throttle_waits = throttle_waits.saturating_add(throttle_signal.take());
+                let own_waits = throttle_signal.take();
+                if own_waits > 0 {
+                    slots.note_throttled();
+                }
+                // A lease leased ahead whose items wait for slots held by another lease's
+                // throttled requests is not stuck either: without this its progress
+                // deadline would pass while the endpoint keeps saying "later" to the
+                // requests ahead of it. The coordinator still bounds it by the throttle
+                // deadline after the lease's last real progress.
+                let pool_throttled = slots.throttled_count();
+                let waiting_on_throttled_pool = own_waits == 0
+                    && pool_throttled != pool_throttled_seen
+                    && unstarted.load(std::sync::atomic::Ordering::SeqCst) > 0;
+                pool_throttled_seen = pool_throttled;
+                throttle_waits = throttle_waits
+                    .saturating_add(own_waits)
+                    .saturating_add(u32::from(waiting_on_throttled_pool));
                 flush_now = throttle_waits > 0;
             }
             _ = lost.changed() => {

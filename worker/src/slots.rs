@@ -9,7 +9,7 @@
 //! boundary. The coordinator counts a worker's leases of one endpoint once, with the
 //! largest share, so the pool is sized by the newest lease's share.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -30,6 +30,9 @@ pub struct EndpointSlots {
     leases: AtomicUsize,
     /// Wakes the worker loop when the pool runs short of waiting items.
     wants_work: Arc<Notify>,
+    /// Times a lease on the pool passed on throttled waits: a lease whose items wait for
+    /// slots that throttled requests hold waits on the endpoint's throttling too.
+    throttled: AtomicU64,
 }
 
 impl EndpointSlots {
@@ -41,6 +44,7 @@ impl EndpointSlots {
             waiting: AtomicUsize::new(0),
             leases: AtomicUsize::new(0),
             wants_work,
+            throttled: AtomicU64::new(0),
         }
     }
 
@@ -102,6 +106,16 @@ impl EndpointSlots {
     /// worker should lease more work now, so that it is there when the slots free.
     pub fn wants_work(&self) -> bool {
         self.leases.load(Ordering::SeqCst) > 0 && self.waiting.load(Ordering::SeqCst) < self.size()
+    }
+
+    /// A lease on the pool passed on throttled waits of its requests.
+    pub fn note_throttled(&self) {
+        self.throttled.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times leases on the pool passed on throttled waits.
+    pub fn throttled_count(&self) -> u64 {
+        self.throttled.load(Ordering::SeqCst)
     }
 
     /// Closes the pool: no waiting item gets a slot any more (shutdown).
