@@ -17,9 +17,13 @@ use tokio::sync::watch;
 
 use crate::common::*;
 
-/// Three subjects of ten items each: with `shard_size = 10`, one shard per subject, each
-/// ending in a round that leaves slots free (10 items over 4 slots).
-const SUBJECTS: [(&str, usize); 3] = [("logic", 10), ("law", 10), ("marxism", 10)];
+/// Three subjects, one shard each (`shard_size = 10`), over 4 slots with equal answer
+/// times, so requests start in waves. Sizes 9, 6 and 5: in whatever order the shards are
+/// leased, no shard and no two shards fill a whole number of waves (none of 9, 6, 5, 15,
+/// 14, 11 is a multiple of 4), so with the next shard leased ahead every boundary wave
+/// holds requests of both shards; without it the next shard starts after the last
+/// request of the current one finished.
+const SUBJECTS: [(&str, usize); 3] = [("logic", 9), ("law", 6), ("marxism", 5)];
 
 /// The subject (and so the shard) of a served request: every fixture question carries
 /// its unique marker followed by a full-width colon.
