@@ -177,13 +177,31 @@ impl LeaseTable {
         self.leases.len()
     }
 
-    /// How much of an endpoint's concurrency budget the live leases hold.
+    /// How much of an endpoint's concurrency budget the live leases hold. A worker holding
+    /// several leases of one endpoint (the next shard, prefetched while the current one
+    /// drains) runs all their items within one pool of slots, so it counts once, with
+    /// the largest of its shares.
     pub fn granted_concurrency(&self, endpoint: &EndpointRef) -> u32 {
-        self.leases
+        let mut by_worker: HashMap<&str, u32> = HashMap::new();
+        for lease in self
+            .leases
             .values()
             .filter(|lease| &lease.endpoint == endpoint)
+        {
+            let share = by_worker.entry(lease.worker_id.as_str()).or_insert(0);
+            *share = (*share).max(lease.concurrency_share);
+        }
+        by_worker.values().sum()
+    }
+
+    /// The largest share `worker_id`'s leases of `endpoint` hold (0: none).
+    fn worker_share(&self, endpoint: &EndpointRef, worker_id: &str) -> u32 {
+        self.leases
+            .values()
+            .filter(|lease| &lease.endpoint == endpoint && lease.worker_id == worker_id)
             .map(|lease| lease.concurrency_share)
-            .sum()
+            .max()
+            .unwrap_or(0)
     }
 
     /// The share a new lease on `endpoint` may take, or `None` when the budget is spent.
@@ -196,6 +214,29 @@ impl LeaseTable {
         now: Instant,
     ) -> Option<u32> {
         let remaining = max_concurrency.saturating_sub(self.granted_concurrency(endpoint));
+        self.even_share_within(remaining, max_concurrency, now)
+    }
+
+    /// As [`LeaseTable::concurrency_share`], for a lease asked by `worker_id`: the share
+    /// it already holds on `endpoint` counts as its own, so a worker prefetching its next
+    /// shard gets it within the share it has (its slots carry over from one shard to the
+    /// next) instead of being refused because the budget is all granted. The budget still
+    /// holds: the worker counts once, with its largest share.
+    pub fn concurrency_share_for(
+        &self,
+        endpoint: &EndpointRef,
+        max_concurrency: u32,
+        worker_id: &str,
+        now: Instant,
+    ) -> Option<u32> {
+        let others = self
+            .granted_concurrency(endpoint)
+            .saturating_sub(self.worker_share(endpoint, worker_id));
+        let remaining = max_concurrency.saturating_sub(others);
+        self.even_share_within(remaining, max_concurrency, now)
+    }
+
+    fn even_share_within(&self, remaining: u32, max_concurrency: u32, now: Instant) -> Option<u32> {
         if remaining == 0 {
             return None;
         }
@@ -698,6 +739,44 @@ mod tests {
         assert!(table.cancel_reservation(&shard("s2"), "w2"));
         assert!(!table.is_leased(&shard("s2")));
         assert_eq!(table.granted_concurrency(&endpoint()), 0);
+    }
+
+    #[tokio::test]
+    async fn a_worker_prefetching_its_next_shard_counts_once_against_the_budget() {
+        let mut table = LeaseTable::new(TTL);
+        let now = Instant::now();
+        for worker in ["w1", "w2"] {
+            table.register(worker, now);
+            table.note_asked(worker, now);
+        }
+        table.grant(grant(shard("s1"), "w1", 1, 4), now);
+        table.grant(grant(shard("s2"), "w2", 1, 4), now);
+        assert_eq!(
+            table.concurrency_share(&endpoint(), 8, now),
+            None,
+            "budget spent"
+        );
+        // w1 asks again while s1 drains: its next shard shares its 4 slots.
+        assert_eq!(
+            table.concurrency_share_for(&endpoint(), 8, "w1", now),
+            Some(4)
+        );
+        table.grant(grant(shard("s3"), "w1", 1, 4), now);
+        assert_eq!(table.granted_concurrency(&endpoint()), 8);
+        // A third worker gets nothing: the budget is all held, prefetch or not.
+        table.register("w3", now);
+        table.note_asked("w3", now);
+        assert_eq!(table.concurrency_share_for(&endpoint(), 8, "w3", now), None);
+        // s1 ends; w1 still holds 4 through s3.
+        assert!(table.release(&shard("s1"), 1, "w1"));
+        assert_eq!(table.granted_concurrency(&endpoint()), 8);
+        assert!(table.release(&shard("s3"), 1, "w1"));
+        assert_eq!(table.granted_concurrency(&endpoint()), 4);
+        assert_eq!(
+            table.concurrency_share_for(&endpoint(), 8, "w3", now),
+            Some(3),
+            "an even split over three working workers"
+        );
     }
 
     #[tokio::test]

@@ -9,6 +9,12 @@
 //! every chat request (the rule it matched, the client's address, when it arrived and
 //! was answered) for tests in other processes at `GET /_scripted/requests`.
 //!
+//! It can also stand for an endpoint with a fixed number of slots (a vLLM server's
+//! `--max-num-seqs`): requests beyond them wait for a free one, and the server records
+//! when each request held a slot, so a benchmark or a test measures how full the
+//! endpoint was kept from the endpoint's own clock ([`ScriptedServer::served_requests`],
+//! [`Occupancy`]).
+//!
 //! The HTTP layer is written by hand on a TCP socket (not a framework) precisely so that
 //! it can break the protocol the way real endpoints and proxies do.
 //!
@@ -131,6 +137,9 @@ pub struct Script {
     /// `echo` is ignored, as llama.cpp's server ignores it: only the generated token
     /// comes back, without prompt log-probabilities.
     ignores_echo: bool,
+    /// Chat requests served at once; more wait for a free slot, as on a serving engine
+    /// with a fixed batch. `None`: no limit.
+    slots: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -242,6 +251,13 @@ impl Script {
         self
     }
 
+    /// Serves at most `slots` chat requests at once; the others wait for a free slot
+    /// (the time they wait is not part of their served interval).
+    pub fn with_slots(mut self, slots: usize) -> Self {
+        self.slots = Some(slots.max(1));
+        self
+    }
+
     /// Reports `usage.prompt_tokens` as `counter` over the messages plus `overhead`.
     pub fn with_token_counter(mut self, counter: TokenCounter, overhead: usize) -> Self {
         self.prompt_tokens = Some((counter, overhead));
@@ -287,6 +303,75 @@ pub struct Counters {
     pub in_flight: AtomicU64,
     pub max_in_flight: AtomicU64,
     timeline: Mutex<Timeline>,
+    /// When each chat request was served (held a slot), by the server's monotonic clock:
+    /// the endpoint's own record of how busy it was.
+    served: Mutex<Vec<ServedInterval>>,
+}
+
+/// One chat request's time in a slot, as [`Counters::served`] keeps it: the question is
+/// kept by its index in `chat_questions`, so a long run does not store its prompts twice.
+#[derive(Debug, Clone, Copy)]
+struct ServedInterval {
+    question_index: Option<usize>,
+    started: Instant,
+    finished: Instant,
+}
+
+/// A chat request as the endpoint served it.
+#[derive(Debug, Clone)]
+pub struct ServedRequest {
+    /// The last user message (empty for a proxied request).
+    pub question: String,
+    /// When it got a slot and began to be answered.
+    pub started: Instant,
+    /// When its answer was ready to be written.
+    pub finished: Instant,
+}
+
+/// How full an endpoint with `slots` slots was kept, time-weighted, from its own record
+/// of the requests it served: the integral of busy slots over the span from the first
+/// request's start to the last one's end, divided by `slots × span`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Occupancy {
+    pub requests: usize,
+    /// From the first request's start to the last one's end.
+    pub span: Duration,
+    /// Seconds of slot time the requests held, summed.
+    pub busy_slot_seconds: f64,
+    /// Busy slots on average over the span.
+    pub mean_busy_slots: f64,
+    /// `mean_busy_slots / slots`, between 0 and 1.
+    pub fraction: f64,
+}
+
+impl Occupancy {
+    /// Computes the occupancy of `slots` slots from served requests; `None` when there
+    /// are none (or they took no time).
+    pub fn of(served: &[ServedRequest], slots: usize) -> Option<Occupancy> {
+        let first = served.iter().map(|request| request.started).min()?;
+        let last = served.iter().map(|request| request.finished).max()?;
+        let span = last.checked_duration_since(first)?;
+        if span.is_zero() {
+            return None;
+        }
+        let busy_slot_seconds: f64 = served
+            .iter()
+            .map(|request| {
+                request
+                    .finished
+                    .saturating_duration_since(request.started)
+                    .as_secs_f64()
+            })
+            .sum();
+        let mean_busy_slots = busy_slot_seconds / span.as_secs_f64();
+        Some(Occupancy {
+            requests: served.len(),
+            span,
+            busy_slot_seconds,
+            mean_busy_slots,
+            fraction: mean_busy_slots / slots.max(1) as f64,
+        })
+    }
 }
 
 /// One chat request as the server saw it.
@@ -373,6 +458,8 @@ struct ServerState {
     /// Requests seen per fault rule, to apply `times`.
     fault_hits: Mutex<HashMap<usize, u32>>,
     stopped: watch::Receiver<bool>,
+    /// The endpoint's slots, when the script limits them.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// A running scripted server; stops when dropped.
@@ -420,6 +507,31 @@ impl ScriptedServer {
                 .filter(|question| question.contains(needle))
                 .count()
         })
+    }
+
+    /// Every chat request answered so far with the interval it held a slot, in the order
+    /// they finished.
+    pub fn served_requests(&self) -> Vec<ServedRequest> {
+        let intervals = self
+            .counters
+            .served
+            .lock()
+            .map(|served| served.clone())
+            .unwrap_or_default();
+        let Ok(questions) = self.counters.chat_questions.lock() else {
+            return Vec::new();
+        };
+        intervals
+            .into_iter()
+            .map(|interval| ServedRequest {
+                question: interval
+                    .question_index
+                    .and_then(|index| questions.get(index).cloned())
+                    .unwrap_or_default(),
+                started: interval.started,
+                finished: interval.finished,
+            })
+            .collect()
     }
 
     /// The `Authorization` headers received, in arrival order.
@@ -502,11 +614,15 @@ pub async fn start_at(script: Script, address: SocketAddr) -> ScriptedServer {
         .expect("local address of a bound listener");
     let counters = Arc::new(Counters::default());
     let (stop, stopped) = watch::channel(false);
+    let slots = script
+        .slots
+        .map(|slots| Arc::new(tokio::sync::Semaphore::new(slots)));
     let state = Arc::new(ServerState {
         script,
         counters: counters.clone(),
         fault_hits: Mutex::new(HashMap::new()),
         stopped: stopped.clone(),
+        slots,
     });
     let mut accept_stopped = stopped;
     tokio::spawn(async move {
@@ -857,22 +973,52 @@ fn socket2_linger_zero(stream: &TcpStream) -> std::io::Result<()> {
 
 async fn chat(state: &ServerState, body: &[u8]) -> Action {
     let counters = &state.counters;
+    // A request beyond the endpoint's slots waits here, before it counts as served.
+    let _slot = match &state.slots {
+        Some(slots) => match slots.clone().acquire_owned().await {
+            Ok(slot) => Some(slot),
+            // The slots are never closed; answer like an overloaded server if they were.
+            Err(_) => {
+                return Action::Respond(response_bytes(
+                    503,
+                    &[],
+                    r#"{"error":{"message":"no slot"}}"#,
+                ));
+            }
+        },
+        None => None,
+    };
+    let started = Instant::now();
     counters.requests.fetch_add(1, Ordering::SeqCst);
     let now_in_flight = counters.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     counters
         .max_in_flight
         .fetch_max(now_in_flight, Ordering::SeqCst);
     counters.change(1);
+    let mut question_index = None;
     let action = match &state.script.proxy {
         Some(proxy) => forward(proxy, body).await,
-        None => chat_action(state, body).await,
+        None => chat_action(state, body, &mut question_index).await,
     };
     counters.in_flight.fetch_sub(1, Ordering::SeqCst);
     counters.change(-1);
+    if let Ok(mut served) = counters.served.lock() {
+        served.push(ServedInterval {
+            question_index,
+            started,
+            finished: Instant::now(),
+        });
+    }
     action
 }
 
-async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
+/// Answers one chat request; `question_index` is set to the index of its question in
+/// the counters' `chat_questions`.
+async fn chat_action(
+    state: &ServerState,
+    body: &[u8],
+    question_index: &mut Option<usize>,
+) -> Action {
     let Ok(body) = serde_json::from_slice::<Value>(body) else {
         return Action::Respond(response_bytes(
             400,
@@ -890,6 +1036,7 @@ async fn chat_action(state: &ServerState, body: &[u8]) -> Action {
         .to_string();
     if let Ok(mut seen) = state.counters.chat_questions.lock() {
         seen.push(question.clone());
+        *question_index = Some(seen.len() - 1);
     }
     let contents = messages
         .iter()

@@ -18,6 +18,7 @@ mod left_out;
 mod metrics;
 mod netem_queue;
 mod netns;
+mod occupancy;
 mod peer_reading;
 mod processes;
 mod provenance;

@@ -1,6 +1,13 @@
 //! The worker loop: register, heartbeat, lease a shard, call the endpoint for each item
 //! within the lease's concurrency share, stream results back in small batches, complete.
 //!
+//! The next shard is leased before the current one drains: as soon as fewer of the
+//! worker's items wait for a slot than it has slots on the endpoint, it asks for another
+//! lease, whose items take the slots the current shard's last requests free (the slots
+//! are the worker's, per endpoint, carried from lease to lease: [`crate::slots`]). The
+//! endpoint stays full across shard and subject boundaries instead of draining to the
+//! last request of each shard. At most [`MAX_LEASES_HELD`] leases run at once.
+//!
 //! A worker holds no state worth keeping: if it dies, its lease expires at the
 //! coordinator and the shard's unanswered items go to another worker. If the coordinator
 //! refuses a report (stale epoch), the worker drops the shard at once.
@@ -10,7 +17,7 @@
 //! and hands its shard back with `CompleteShard`, so the unanswered items go to another
 //! worker at once instead of after the lease expires.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use jianzhen_proto::client::{AuthedClient, ClientCredentials};
@@ -18,13 +25,19 @@ use jianzhen_proto::v1::{
     self, CompleteShardRequest, ErrorClass, HeartbeatRequest, ItemResult, LeaseShardRequest,
     RegisterWorkerRequest, ReportResultsRequest, ShardLease, item_request,
 };
-use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OnceCell, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::client::{Call, EchoCheck, EndpointHttp, ThrottleSignal, check_echo_logprobs, complete};
 use crate::egress::EgressPolicy;
 use crate::error::WorkerError;
 use crate::limiter::RateLimiter;
+use crate::slots::EndpointSlots;
+
+/// Leases a worker runs at once: the one draining, the one prefetched to fill the slots
+/// it frees, and one more for shards smaller than the worker's slots. More would only
+/// keep shards from other workers at the end of a run.
+pub const MAX_LEASES_HELD: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -130,11 +143,26 @@ pub async fn run_worker(
         lost_tx,
     ));
 
-    let mut memory = EndpointMemory::default();
+    // Woken when a pool of slots runs short of waiting items, or a lease ends.
+    let wants_work = Arc::new(Notify::new());
+    let memory = Arc::new(Mutex::new(EndpointMemory::new(wants_work.clone())));
+    let mut shards: JoinSet<()> = JoinSet::new();
     let mut backoff = config.idle_poll;
     loop {
         if *shutdown.borrow() {
             break;
+        }
+        // Lease when idle, or ahead of time when the slots of a running lease's endpoint
+        // would otherwise fall idle.
+        let lease_now = shards.is_empty()
+            || (shards.len() < MAX_LEASES_HELD && lock_memory(&memory).wants_work());
+        if !lease_now {
+            tokio::select! {
+                _ = wants_work.notified() => {}
+                Some(_) = shards.join_next() => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
         }
         let lease = client
             .clone()
@@ -146,16 +174,12 @@ pub async fn run_worker(
             Ok(response) => match response.into_inner().lease {
                 Some(lease) => {
                     backoff = config.idle_poll;
-                    run_shard(
-                        &client,
-                        &http,
-                        &config,
-                        lease,
-                        &mut memory,
-                        lost_rx.clone(),
-                        shutdown.clone(),
-                    )
-                    .await;
+                    let (client, http, config, memory) =
+                        (client.clone(), http.clone(), config.clone(), memory.clone());
+                    let (lost, shutdown) = (lost_rx.clone(), shutdown.clone());
+                    shards.spawn(async move {
+                        run_shard(&client, &http, &config, lease, &memory, lost, shutdown).await;
+                    });
                     continue;
                 }
                 None => backoff = config.idle_poll,
@@ -167,9 +191,12 @@ pub async fn run_worker(
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            Some(_) = shards.join_next() => {}
             _ = shutdown.changed() => {}
         }
     }
+    // Each running lease finishes its items in flight and hands its shard back.
+    while shards.join_next().await.is_some() {}
     heartbeat.abort();
     Ok(())
 }
@@ -247,13 +274,47 @@ async fn heartbeat_loop(
 
 /// What a worker keeps about the endpoints of its runs from one lease to the next: their
 /// rate limiters, by `run/endpoint` (the judge's under `run/judge:NAME`), so that
-/// consecutive leases keep one pace instead of each starting with a burst.
-#[derive(Default)]
+/// consecutive leases keep one pace instead of each starting with a burst; and its
+/// request slots on each endpoint, by `run/endpoint`, so that a prefetched lease fills
+/// the slots the current one frees.
 struct EndpointMemory {
     limiters: std::collections::HashMap<String, Arc<RateLimiter>>,
+    slots: std::collections::HashMap<String, Arc<EndpointSlots>>,
+    /// Handed to every pool of slots: wakes the worker loop to lease ahead.
+    wants_work: Arc<Notify>,
+}
+
+/// The memory is only touched for a few map operations at a time, never across an
+/// await; a panic while it was held leaves nothing half-changed that matters.
+fn lock_memory(memory: &Mutex<EndpointMemory>) -> std::sync::MutexGuard<'_, EndpointMemory> {
+    memory.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl EndpointMemory {
+    fn new(wants_work: Arc<Notify>) -> Self {
+        EndpointMemory {
+            limiters: std::collections::HashMap::new(),
+            slots: std::collections::HashMap::new(),
+            wants_work,
+        }
+    }
+
+    /// The pool of slots kept under `key`, sized to the newest lease's `share`.
+    fn slots(&mut self, key: String, share: u32) -> Arc<EndpointSlots> {
+        let wants_work = &self.wants_work;
+        let slots = self
+            .slots
+            .entry(key)
+            .or_insert_with(|| Arc::new(EndpointSlots::new(share, wants_work.clone())));
+        slots.resize(share);
+        slots.clone()
+    }
+
+    /// Whether a pool a lease runs on has fewer items waiting than slots.
+    fn wants_work(&self) -> bool {
+        self.slots.values().any(|slots| slots.wants_work())
+    }
+
     /// The limiter kept under `key`, set to the lease's rate share.
     fn limiter(&mut self, key: String, requests_per_second: f64) -> Arc<RateLimiter> {
         let limiter = self
@@ -271,7 +332,7 @@ async fn run_shard(
     http: &EndpointHttp,
     config: &WorkerConfig,
     lease: ShardLease,
-    memory: &mut EndpointMemory,
+    memory: &Mutex<EndpointMemory>,
     mut lost: watch::Receiver<u64>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -281,12 +342,16 @@ async fn run_shard(
         return;
     };
     let endpoint = Arc::new(endpoint);
-    let limiter = memory.limiter(
-        format!("{}/{}", lease.run_id, endpoint.name),
-        endpoint.requests_per_second,
-    );
+    let endpoint_key = format!("{}/{}", lease.run_id, endpoint.name);
+    let (limiter, slots) = {
+        let mut memory = lock_memory(memory);
+        (
+            memory.limiter(endpoint_key.clone(), endpoint.requests_per_second),
+            memory.slots(endpoint_key, endpoint.max_concurrency),
+        )
+    };
+    let _running_on_slots = slots.lease_started();
     let api_key = resolve_api_key(&endpoint, config);
-    let permits = Arc::new(Semaphore::new(endpoint.max_concurrency.max(1) as usize));
     let total = lease.items.len();
     // Echoed log-probabilities are checked once per lease, by the first echo-scored item
     // (the others wait for its verdict): a failed check fails them without a request. Per
@@ -303,7 +368,7 @@ async fn run_shard(
         Arc::new(Judge {
             key: resolve_api_key(&endpoint, config),
             permits: Semaphore::new(endpoint.max_concurrency.max(1) as usize),
-            limiter: memory.limiter(
+            limiter: lock_memory(memory).limiter(
                 format!("{}/judge:{}", lease.run_id, endpoint.name),
                 endpoint.requests_per_second,
             ),
@@ -313,8 +378,15 @@ async fn run_shard(
 
     let (results_tx, mut results_rx) = mpsc::channel::<ItemResult>(total.max(1));
     let mut calls = JoinSet::new();
-    for item in lease.items {
-        let permits = permits.clone();
+    // Every item waits for one of the worker's slots on the endpoint, shared with its
+    // other leases of it: counted as waiting until it has one, so the worker loop knows
+    // when to lease ahead.
+    let waiting = slots.items_waiting(total);
+    // Items of this lease without a slot yet: while there are some and the pool's other
+    // leases are being throttled, this lease waits on the endpoint's throttling too.
+    let unstarted = Arc::new(std::sync::atomic::AtomicUsize::new(total));
+    for (item, waiting_for_slot) in lease.items.into_iter().zip(waiting) {
+        let unstarted = unstarted.clone();
         let http = http.clone();
         // A probe may carry its own generation limit.
         let endpoint = if item.max_tokens > 0 {
@@ -332,9 +404,10 @@ async fn run_shard(
         let echo_check = echo_check.clone();
         let throttle_signal = throttle_signal.clone();
         calls.spawn(async move {
-            let Ok(endpoint_permit) = permits.acquire_owned().await else {
+            let Some(endpoint_permit) = waiting_for_slot.acquire().await else {
                 return;
             };
+            unstarted.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             let call = match &item.request {
                 Some(item_request::Request::Chat(chat)) => Ok(Call::Chat {
                     messages: &chat.messages,
@@ -443,6 +516,7 @@ async fn run_shard(
     let mut throttle_timer = tokio::time::interval(throttle_every);
     throttle_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut throttle_waits = 0u32;
+    let mut pool_throttled_seen = slots.throttled_count();
     // Set when shutdown began: the end of the grace period for the items in flight.
     let mut drain_deadline: Option<tokio::time::Instant> = None;
     loop {
@@ -460,7 +534,23 @@ async fn run_shard(
             },
             _ = flush_timer.tick() => flush_now = !pending.is_empty(),
             _ = throttle_timer.tick() => {
-                throttle_waits = throttle_waits.saturating_add(throttle_signal.take());
+                let own_waits = throttle_signal.take();
+                if own_waits > 0 {
+                    slots.note_throttled();
+                }
+                // A lease leased ahead whose items wait for slots held by another lease's
+                // throttled requests is not stuck either: without this its progress
+                // deadline would pass while the endpoint keeps saying "later" to the
+                // requests ahead of it. The coordinator still bounds it by the throttle
+                // deadline after the lease's last real progress.
+                let pool_throttled = slots.throttled_count();
+                let waiting_on_throttled_pool = own_waits == 0
+                    && pool_throttled != pool_throttled_seen
+                    && unstarted.load(std::sync::atomic::Ordering::SeqCst) > 0;
+                pool_throttled_seen = pool_throttled;
+                throttle_waits = throttle_waits
+                    .saturating_add(own_waits)
+                    .saturating_add(u32::from(waiting_on_throttled_pool));
                 flush_now = throttle_waits > 0;
             }
             _ = lost.changed() => {
@@ -471,9 +561,10 @@ async fn run_shard(
             // Checked once: after the first change, a dropped sender would make
             // `changed()` return at once forever.
             _ = shutdown.changed(), if drain_deadline.is_none() => {
-                // No new item starts (waiting ones get no slot and send nothing); the
-                // ones in flight have the grace period to finish and be reported.
-                permits.close();
+                // No new item starts (waiting ones get no slot and send nothing, in this
+                // lease or any other the worker holds); the ones in flight have the
+                // grace period to finish and be reported.
+                slots.close();
                 let deadline = tokio::time::Instant::now() + config.shutdown_grace;
                 drain_deadline = Some(deadline);
                 tracing::info!(worker_id = %config.worker_id, shard_id = %lease.shard_id, grace_secs = config.shutdown_grace.as_secs_f64(), "shutting down: finishing the items in flight, then handing the shard back");

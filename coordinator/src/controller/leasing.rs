@@ -203,7 +203,11 @@ impl LeaseManager {
             .entry(endpoint.clone())
             .or_insert_with(|| AdaptiveBudget::new(max_concurrency, now))
             .limit();
-        let concurrency_share = state.table.concurrency_share(endpoint, limit, now)?;
+        // A worker asking while it holds a lease of this endpoint prefetches its next
+        // shard: the lease shares its slots, so it counts once against the budget.
+        let concurrency_share = state
+            .table
+            .concurrency_share_for(endpoint, limit, worker_id, now)?;
         // A shard known to call the judge waits, without loading its items, while the
         // run's judge budget is spent.
         let judge_spent = judge_max_concurrency.is_some_and(|judge_max| {
