@@ -431,6 +431,16 @@ fn survive_broken_connections() {
     }
 }
 
+/// Prints a line on stdout, ignoring a reader that went away (`jianzhen run … | head -1`):
+/// `run` ignores SIGPIPE (see `survive_broken_connections`), so `println!` would panic
+/// there instead of the command ending as it would have.
+fn print_quietly(text: &str) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(
@@ -1077,7 +1087,7 @@ async fn write_report(
             .collect();
         // Only a header when every suite was a hidden split: nothing to show.
         if table.len() > 2 {
-            println!("{}", table.join("\n"));
+            print_quietly(&table.join("\n"));
         }
         // A hidden split has no scores: say what will be submitted instead.
         let hidden: Vec<&str> = text
@@ -1088,10 +1098,10 @@ async fn write_report(
             .filter(|line| line.starts_with('|'))
             .collect();
         if !hidden.is_empty() {
-            println!(
+            print_quietly(&format!(
                 "no accuracy for a hidden split; predictions for the leaderboard:\n{}",
                 hidden.join("\n")
-            );
+            ));
         }
         // Failed requests say why here, not only in the store: a wrong key or an
         // endpoint that cannot serve the scoring mode fails every item the same way.

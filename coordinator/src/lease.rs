@@ -397,14 +397,29 @@ impl LeaseTable {
     }
 
     /// Results arrived: push the progress deadline back. The deadline only moves later.
+    ///
+    /// The holder's other leases of the same endpoint are pushed back too: a worker runs
+    /// all its leases of an endpoint on one pool of request slots, so a lease it leased
+    /// ahead waits for the slots the current one frees. Progress on the pool is progress
+    /// for each of them; without this, a prefetched lease behind slow or retried requests
+    /// expired while healthy and its items were asked twice.
     pub fn record_progress(&mut self, shard: &ShardRef, now: Instant) {
-        if let Some(lease) = self
+        let Some(lease) = self
             .leases
             .get_mut(shard)
             .filter(|lease| lease.epoch.is_some())
-        {
-            lease.progress_deadline = lease.progress_deadline.max(now + lease.progress_timeout);
-            lease.last_progress = lease.last_progress.max(now);
+        else {
+            return;
+        };
+        lease.progress_deadline = lease.progress_deadline.max(now + lease.progress_timeout);
+        lease.last_progress = lease.last_progress.max(now);
+        let (worker_id, endpoint) = (lease.worker_id.clone(), lease.endpoint.clone());
+        for sibling in self.leases.values_mut().filter(|other| {
+            other.epoch.is_some() && other.worker_id == worker_id && other.endpoint == endpoint
+        }) {
+            sibling.progress_deadline = sibling
+                .progress_deadline
+                .max(now + sibling.progress_timeout);
         }
     }
 
@@ -776,6 +791,46 @@ mod tests {
             table.concurrency_share_for(&endpoint(), 8, "w3", now),
             Some(3),
             "an even split over three working workers"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn progress_on_one_lease_keeps_the_holders_prefetched_lease_of_that_endpoint_alive() {
+        let mut table = LeaseTable::new(TTL);
+        let start = Instant::now();
+        for worker in ["w1", "w2"] {
+            table.register(worker, start);
+        }
+        // w1 drains s1 and has leased s3 ahead; s3's items wait for s1's slots.
+        table.grant(grant(shard("s1"), "w1", 1, 4), start);
+        table.grant(grant(shard("s3"), "w1", 1, 4), start);
+        table.grant(grant(shard("s2"), "w2", 1, 4), start);
+        let later = start + PROGRESS - Duration::from_secs(1);
+        table.record_progress(&shard("s1"), later);
+        let first_check = start + PROGRESS + Duration::from_secs(1);
+        for worker in ["w1", "w2"] {
+            table.heartbeat(worker, first_check);
+        }
+        let expired: Vec<String> = table
+            .expire(first_check)
+            .into_iter()
+            .map(|lease| lease.shard.shard_id)
+            .collect();
+        assert_eq!(
+            expired,
+            vec!["s2".to_string()],
+            "w1's leases share the progress of its pool; w2's stalled lease expires"
+        );
+        // Without further progress, s1 and s3 expire one progress timeout later.
+        let second_check = later + PROGRESS + Duration::from_secs(1);
+        table.heartbeat("w1", second_check);
+        let expired = table.expire(second_check);
+        assert_eq!(expired.len(), 2, "{expired:?}");
+        assert!(
+            expired
+                .iter()
+                .all(|lease| lease.reason == ExpiryReason::NoProgress),
+            "{expired:?}"
         );
     }
 

@@ -322,14 +322,14 @@ impl RunSpec {
             }
         }
         for suite in &self.suites {
-            match suite.scoring.as_deref() {
-                None | Some("gen" | "loglik_first_token" | "loglik_echo") => {}
-                Some(other) => {
-                    return Err(invalid(format!(
-                        "suite `{}`: unknown scoring `{other}`; use `gen`, `loglik_first_token` or `loglik_echo`",
-                        suite.name
-                    )));
-                }
+            if let Some(other) = suite.scoring.as_deref()
+                && jianzhen_suites::template::ScoringMode::from_name(other).is_none()
+            {
+                return Err(invalid(format!(
+                    "suite `{}`: unknown scoring `{other}`; use {}",
+                    suite.name,
+                    jianzhen_suites::template::ScoringMode::names_for_message()
+                )));
             }
             // A suite without `data` names a published suite, resolved by the coordinator.
             if suite.spec.is_none()

@@ -141,6 +141,28 @@ impl ScoringMode {
             ScoringMode::LoglikFirstToken => "loglik_first_token",
         }
     }
+
+    /// The mode a run spec names exactly (`loglik_echo`, not `loglik-echo`), if any. Run
+    /// specs and the planner read the mode through this one function, so a new mode is
+    /// found by the compiler in `as_str`, not in string lists elsewhere.
+    pub fn from_name(name: &str) -> Option<ScoringMode> {
+        ScoringMode::ALL
+            .into_iter()
+            .find(|mode| mode.as_str() == name)
+    }
+
+    /// The names of every mode, for messages: "`gen`, `loglik_echo` or `loglik_first_token`".
+    pub fn names_for_message() -> String {
+        let names: Vec<String> = ScoringMode::ALL
+            .iter()
+            .map(|mode| format!("`{}`", mode.as_str()))
+            .collect();
+        match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        }
+    }
 }
 
 impl fmt::Display for ScoringMode {
@@ -1030,6 +1052,20 @@ mod tests {
 
     use super::*;
     use crate::item::SourceLocation;
+
+    #[test]
+    fn every_scoring_mode_is_found_by_its_exact_name_and_named_in_messages() {
+        for mode in ScoringMode::ALL {
+            assert_eq!(ScoringMode::from_name(mode.as_str()), Some(mode));
+            assert!(ScoringMode::names_for_message().contains(&format!("`{mode}`")));
+        }
+        assert_eq!(ScoringMode::from_name("loglik-echo"), None);
+        assert_eq!(ScoringMode::from_name("GEN"), None);
+        assert_eq!(
+            ScoringMode::names_for_message(),
+            "`gen`, `loglik_echo` or `loglik_first_token`"
+        );
+    }
 
     fn item(id: &str, question: &str, options: [&str; 4], answer: Option<char>) -> McItem {
         McItem {

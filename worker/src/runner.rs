@@ -299,14 +299,14 @@ impl EndpointMemory {
         }
     }
 
-    /// The pool of slots kept under `key`, sized to the newest lease's `share`.
+    /// The pool of slots kept under `key` (new ones start at `share`; a lease sizes it
+    /// with [`EndpointSlots::lease_started`]).
     fn slots(&mut self, key: String, share: u32) -> Arc<EndpointSlots> {
         let wants_work = &self.wants_work;
         let slots = self
             .slots
             .entry(key)
             .or_insert_with(|| Arc::new(EndpointSlots::new(share, wants_work.clone())));
-        slots.resize(share);
         slots.clone()
     }
 
@@ -350,7 +350,11 @@ async fn run_shard(
             memory.slots(endpoint_key, endpoint.max_concurrency),
         )
     };
-    let _running_on_slots = slots.lease_started();
+    let _running_on_slots = slots.lease_started(
+        endpoint.max_concurrency,
+        endpoint.requests_per_second,
+        limiter.clone(),
+    );
     let api_key = resolve_api_key(&endpoint, config);
     let total = lease.items.len();
     // Echoed log-probabilities are checked once per lease, by the first echo-scored item

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::limiter::RateLimiter;
+
 /// A worker's slots on one endpoint of one run.
 #[derive(Debug)]
 pub struct EndpointSlots {
@@ -28,6 +30,12 @@ pub struct EndpointSlots {
     waiting: AtomicUsize,
     /// Leases running on this pool: a pool with none has nothing to refill.
     leases: AtomicUsize,
+    /// The concurrency and rate shares of the leases running on the pool, oldest first.
+    /// The pool and the rate limiter follow the newest live lease, so when a lease ends
+    /// they fall back to the newest one still running: the coordinator counts only live
+    /// leases, and a pool left at an ended lease's larger share would exceed the budget.
+    live_shares: Mutex<Vec<LiveShare>>,
+    next_lease: AtomicU64,
     /// Wakes the worker loop when the pool runs short of waiting items.
     wants_work: Arc<Notify>,
     /// Times a lease on the pool passed on throttled waits: a lease whose items wait for
@@ -43,6 +51,8 @@ impl EndpointSlots {
             size: Mutex::new(size),
             waiting: AtomicUsize::new(0),
             leases: AtomicUsize::new(0),
+            live_shares: Mutex::new(Vec::new()),
+            next_lease: AtomicU64::new(0),
             wants_work,
             throttled: AtomicU64::new(0),
         }
@@ -83,11 +93,52 @@ impl EndpointSlots {
         *size = share;
     }
 
-    /// Counts a lease running on the pool until the guard drops.
-    pub fn lease_started(self: &Arc<Self>) -> LeaseOnSlots {
+    /// Counts a lease running on the pool until the guard drops, and sizes the pool and
+    /// the endpoint's rate limiter to the lease's shares (the newest lease's budget).
+    pub fn lease_started(
+        self: &Arc<Self>,
+        share: u32,
+        requests_per_second: f64,
+        limiter: Arc<RateLimiter>,
+    ) -> LeaseOnSlots {
         self.leases.fetch_add(1, Ordering::SeqCst);
+        let lease = self.next_lease.fetch_add(1, Ordering::SeqCst);
+        self.live_shares
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(LiveShare {
+                lease,
+                share,
+                requests_per_second,
+                limiter: limiter.clone(),
+            });
+        self.resize(share);
+        limiter.set_rate(requests_per_second);
         LeaseOnSlots {
             slots: self.clone(),
+            lease,
+        }
+    }
+
+    /// A lease ended: the pool and the limiter go back to the newest lease still running.
+    fn lease_ended(&self, lease: u64) {
+        let newest = {
+            let mut live = self
+                .live_shares
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            live.retain(|entry| entry.lease != lease);
+            live.last().map(|entry| {
+                (
+                    entry.share,
+                    entry.requests_per_second,
+                    entry.limiter.clone(),
+                )
+            })
+        };
+        if let Some((share, requests_per_second, limiter)) = newest {
+            self.resize(share);
+            limiter.set_rate(requests_per_second);
         }
     }
 
@@ -131,14 +182,25 @@ impl EndpointSlots {
     }
 }
 
+/// The budget one running lease was granted on the pool's endpoint.
+#[derive(Debug)]
+struct LiveShare {
+    lease: u64,
+    share: u32,
+    requests_per_second: f64,
+    limiter: Arc<RateLimiter>,
+}
+
 /// A lease running on a pool of slots; uncounted when dropped.
 #[derive(Debug)]
 pub struct LeaseOnSlots {
     slots: Arc<EndpointSlots>,
+    lease: u64,
 }
 
 impl Drop for LeaseOnSlots {
     fn drop(&mut self) {
+        self.slots.lease_ended(self.lease);
         self.slots.leases.fetch_sub(1, Ordering::SeqCst);
         // The lease ended: its worker may have room for another.
         self.slots.wants_work.notify_one();
@@ -183,7 +245,7 @@ mod tests {
         let notify = Arc::new(Notify::new());
         let slots = Arc::new(EndpointSlots::new(2, notify.clone()));
         assert!(!slots.wants_work(), "no lease runs on the pool yet");
-        let lease = slots.lease_started();
+        let lease = slots.lease_started(2, 10.0, Arc::new(RateLimiter::new(10.0)));
         let mut waiting = slots.items_waiting(3);
         assert!(!slots.wants_work(), "three items wait for two slots");
         let first = waiting.remove(0).acquire().await.expect("a free slot");
@@ -198,6 +260,32 @@ mod tests {
         drop(waiting);
         drop(lease);
         assert!(!slots.wants_work(), "no lease runs on the pool any more");
+    }
+
+    /// The reviewer's case: a worker holds lease A (share 4), prefetches B with share 8,
+    /// and B ends first. The coordinator now counts the worker at 4 and grants the rest to
+    /// others, so the pool must shrink back to A's 4, not stay at B's 8.
+    #[tokio::test]
+    async fn when_the_newest_lease_ends_the_pool_returns_to_the_share_of_the_one_still_running() {
+        let limiter = Arc::new(RateLimiter::new(5.0));
+        let slots = Arc::new(EndpointSlots::new(4, Arc::new(Notify::new())));
+        let lease_a = slots.lease_started(4, 5.0, limiter.clone());
+        assert_eq!(slots.size(), 4);
+        let lease_b = slots.lease_started(8, 20.0, limiter.clone());
+        assert_eq!(slots.size(), 8);
+        drop(lease_b);
+        assert_eq!(
+            slots.size(),
+            4,
+            "back to the share of lease A, still running"
+        );
+        assert_eq!(slots.permits.available_permits(), 4);
+        drop(lease_a);
+        assert_eq!(
+            slots.size(),
+            4,
+            "no lease runs: the next one sizes the pool"
+        );
     }
 
     #[tokio::test]

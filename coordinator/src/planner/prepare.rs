@@ -55,11 +55,12 @@ fn require_gen_template(
 
 /// The scoring mode a suite of the run spec asks for.
 fn scoring_mode(suite_spec: &crate::spec::SuiteSpec) -> template::ScoringMode {
-    match suite_spec.scoring.as_deref() {
-        Some("loglik_first_token") => template::ScoringMode::LoglikFirstToken,
-        Some("loglik_echo") => template::ScoringMode::LoglikEcho,
-        _ => template::ScoringMode::Gen,
-    }
+    // The run spec's check refused any other name, so `None` here means "not given".
+    suite_spec
+        .scoring
+        .as_deref()
+        .and_then(template::ScoringMode::from_name)
+        .unwrap_or(template::ScoringMode::Gen)
 }
 
 fn prepare_builtin_suite(
