@@ -153,6 +153,14 @@ async fn the_store_behaves_the_same_on_every_backend() {
         .await
         .expect("open items");
     assert_eq!(open.len(), 2);
+    assert_eq!(
+        store
+            .open_item_count(&run_id, &shard.shard_id)
+            .await
+            .expect("open item count"),
+        2,
+        "the count agrees with the open items"
+    );
     let (endpoint, scoring) = store
         .scoring_input(&run_id, &shard.shard_id, &open[0].item_key, 0)
         .await

@@ -55,7 +55,7 @@ impl Store {
         epoch: u64,
         now_ms: i64,
     ) -> Result<Option<bool>, StoreError> {
-        let open = self.open_items(run_id, shard_id).await?.len();
+        let open = self.open_item_count(run_id, shard_id).await?;
         let state = if open == 0 { SHARD_DONE } else { SHARD_PENDING };
         let changed = sqlx::query(
             "UPDATE shards SET state = $1
@@ -73,22 +73,8 @@ impl Store {
             return Ok(None);
         }
         if open == 0 {
-            let remaining: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM shards WHERE run_id = $1 AND state <> $2")
-                    .bind(run_id)
-                    .bind(SHARD_DONE)
-                    .fetch_one(&self.pool)
-                    .await?;
-            if remaining == 0 {
-                sqlx::query(
-                    "UPDATE runs SET state = $1, finished_at_ms = $2 WHERE run_id = $3 AND state <> $1",
-                )
-                .bind(RUN_COMPLETE)
-                .bind(now_ms)
-                .bind(run_id)
-                .execute(&self.pool)
+            self.complete_run_if_every_shard_is_done(run_id, now_ms)
                 .await?;
-            }
         }
         Ok(Some(open == 0))
     }

@@ -16,7 +16,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         for shard_id in &shards {
-            let open = self.open_items(run_id, shard_id).await?.len();
+            let open = self.open_item_count(run_id, shard_id).await?;
             if open == 0 {
                 self.finish_shard(run_id, shard_id, now_ms).await?;
             }

@@ -159,6 +159,51 @@ impl Store {
         .await?)
     }
 
+    /// How many of the shard's items have no result yet: the count of [`Store::open_items`],
+    /// without reading every item's prompt to get it (this runs on every shard's end).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn open_item_count(&self, run_id: &str, shard_id: &str) -> Result<u64, StoreError> {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM items i
+             LEFT JOIN results r ON r.run_id = i.run_id AND r.endpoint = i.endpoint
+                AND r.item_key = i.item_key AND r.repeat_index = i.repeat_index
+             WHERE i.run_id = $1 AND i.shard_id = $2 AND r.item_key IS NULL",
+        )
+        .bind(run_id)
+        .bind(shard_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(u64::try_from(open).unwrap_or(0))
+    }
+
+    /// Marks the run complete (with its finish time) once none of its shards is left
+    /// undone; the one place both ways of finishing a shard end a run.
+    pub(super) async fn complete_run_if_every_shard_is_done(
+        &self,
+        run_id: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let remaining: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM shards WHERE run_id = $1 AND state <> $2")
+                .bind(run_id)
+                .bind(SHARD_DONE)
+                .fetch_one(&self.pool)
+                .await?;
+        if remaining == 0 {
+            sqlx::query(
+                "UPDATE runs SET state = $1, finished_at_ms = $2 WHERE run_id = $3 AND state <> $1",
+            )
+            .bind(RUN_COMPLETE)
+            .bind(now_ms)
+            .bind(run_id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Marks the shard done if every item has a result; otherwise puts it back in the
     /// queue. Returns true when done. Marks the run complete when its last shard is done.
     ///
@@ -170,7 +215,7 @@ impl Store {
         shard_id: &str,
         now_ms: i64,
     ) -> Result<bool, StoreError> {
-        let open = self.open_items(run_id, shard_id).await?.len();
+        let open = self.open_item_count(run_id, shard_id).await?;
         let state = if open == 0 { SHARD_DONE } else { SHARD_PENDING };
         sqlx::query("UPDATE shards SET state = $1 WHERE run_id = $2 AND shard_id = $3")
             .bind(state)
@@ -179,20 +224,8 @@ impl Store {
             .execute(&self.pool)
             .await?;
         if open == 0 {
-            let remaining: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM shards WHERE run_id = $1 AND state <> $2")
-                    .bind(run_id)
-                    .bind(SHARD_DONE)
-                    .fetch_one(&self.pool)
-                    .await?;
-            if remaining == 0 {
-                sqlx::query("UPDATE runs SET state = $1, finished_at_ms = $2 WHERE run_id = $3 AND state <> $1")
-                    .bind(RUN_COMPLETE)
-                    .bind(now_ms)
-                    .bind(run_id)
-                    .execute(&self.pool)
-                    .await?;
-            }
+            self.complete_run_if_every_shard_is_done(run_id, now_ms)
+                .await?;
         }
         Ok(open == 0)
     }
