@@ -20,8 +20,6 @@ use jianzhen_coordinator::{Controller, CoordinatorConfig};
 use jianzhen_proto::v1;
 use jianzhen_testkit::Occupancy;
 use jianzhen_testkit::fixtures::write_ceval;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 /// C-Eval's val split: its 52 subjects and how many items each has (1,346 in all). The
 /// questions written are synthetic; only the shape is C-Eval's.
@@ -80,12 +78,9 @@ const CEVAL_VAL_SUBJECTS: [(&str, usize); 52] = [
     ("veterinary_medicine", 23),
 ];
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+
+use support::{LoopbackCluster, env_number};
 
 fn main() {
     let workers = env_number("JIANZHEN_BENCH_WORKERS", 4);
@@ -114,17 +109,7 @@ fn main() {
         let controller = Controller::open(&store, CoordinatorConfig::default(), "bench")
             .await
             .expect("store");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = watch::channel(false);
-        let mut server_stopped = stopped.clone();
-        let serving = controller.clone();
-        let coordinator = tokio::spawn(async move {
-            let _ = jianzhen_coordinator::serve(listener, serving, async move {
-                let _ = server_stopped.changed().await;
-            })
-            .await;
-        });
+        let mut cluster = LoopbackCluster::serve(&controller).await;
         let spec = format!(
             "name = \"occupancy\"\n{shard_size}[[suites]]\nname = \"ceval\"\ndata = \"{}\"\n[[endpoints]]\nname = \"slots\"\nbase_url = \"{}\"\nmodel = \"scripted\"\nmax_concurrency = {concurrency}\n",
             data.display(),
@@ -133,16 +118,7 @@ fn main() {
         let submitted = controller.submit_run(&spec).await.expect("submit");
 
         let started = Instant::now();
-        let mut handles = Vec::new();
-        for index in 0..workers {
-            let mut config =
-                jianzhen_worker::WorkerConfig::new(&url, &format!("occupancy-{index}"));
-            config.egress = jianzhen_worker::egress::EgressPolicy::with_loopback();
-            handles.push(tokio::spawn(jianzhen_worker::run_worker(
-                config,
-                stopped.clone(),
-            )));
-        }
+        cluster.start_workers(workers, "occupancy");
         loop {
             let status = controller
                 .run_status(&submitted.run_id)
@@ -188,10 +164,6 @@ fn main() {
         }
         println!("  most in flight:        {}", server.max_in_flight());
 
-        let _ = stop.send(true);
-        for handle in handles {
-            let _ = handle.await;
-        }
-        let _ = coordinator.await;
+        cluster.stop().await;
     });
 }

@@ -12,15 +12,10 @@ use std::time::{Duration, Instant};
 use jianzhen_coordinator::{Controller, CoordinatorConfig};
 use jianzhen_proto::v1;
 use jianzhen_testkit::fixtures::write_ceval;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+
+use support::{LoopbackCluster, env_number};
 
 /// User + system CPU time of this process, from /proc (Linux).
 fn process_cpu_time() -> Option<Duration> {
@@ -54,17 +49,7 @@ fn main() {
         let store = std::env::var("JIANZHEN_BENCH_STORE")
             .unwrap_or_else(|_| format!("sqlite:{}", dir.path().join("bench.db").display()));
         let controller = Controller::open(&store, CoordinatorConfig::default(), "bench").await.expect("store");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("address"));
-        let (stop, stopped) = watch::channel(false);
-        let mut server_stopped = stopped.clone();
-        let serving = controller.clone();
-        let coordinator = tokio::spawn(async move {
-            let _ = jianzhen_coordinator::serve(listener, serving, async move {
-                let _ = server_stopped.changed().await;
-            })
-            .await;
-        });
+        let mut cluster = LoopbackCluster::serve(&controller).await;
         let spec = format!(
             "name = \"bench\"\nshard_size = 50\n[[suites]]\nname = \"ceval\"\ndata = \"{}\"\n[[endpoints]]\nname = \"instant\"\nbase_url = \"{}\"\nmodel = \"scripted\"\nmax_concurrency = {concurrency}\n",
             data.display(),
@@ -78,12 +63,7 @@ fn main() {
 
         let cpu_before = process_cpu_time();
         let started = Instant::now();
-        let mut handles = Vec::new();
-        for index in 0..workers {
-            let mut config = jianzhen_worker::WorkerConfig::new(&url, &format!("bench-{index}"));
-            config.egress = jianzhen_worker::egress::EgressPolicy::with_loopback();
-            handles.push(tokio::spawn(jianzhen_worker::run_worker(config, stopped.clone())));
-        }
+        cluster.start_workers(workers, "bench");
         // Completion is read from the run's record every 10 ms (one primary-key read); the
         // full status, whose counts scan the run's items and results, is asked at the
         // 250 ms interval a watching `jianzhen run` asks it at. Asking it every 20 ms
@@ -137,10 +117,6 @@ fn main() {
         println!("  report render:         {:.3} s", report_elapsed.as_secs_f64());
         println!("  endpoint requests:     {}", server.requests());
 
-        let _ = stop.send(true);
-        for handle in handles {
-            let _ = handle.await;
-        }
-        let _ = coordinator.await;
+        cluster.stop().await;
     });
 }
